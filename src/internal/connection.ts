@@ -1,0 +1,157 @@
+/**
+ * Builds `Connection`s: the Effect API over a `Driver`, and the scoped
+ * acquisition that releases the transport when the handler's scope closes.
+ *
+ * @internal
+ */
+import type { Buffer } from "node:buffer"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import type * as Scope from "effect/Scope"
+import type { Connection, ConnectionOptions } from "../services/Connection.ts"
+import {
+  EndOfInput,
+  LineTooLong,
+  type ReadExactlyError,
+  UnexpectedEndOfInput,
+  type WaitError,
+  type WriteError
+} from "../services/Errors.ts"
+import { Driver, type Limits } from "./driver.ts"
+import type { Endpoint } from "./endpoint.ts"
+import { contentLength, NeedMore, TooLong } from "./lineBuffer.ts"
+
+/** Default limits; documented on `Connection.defaults`. */
+export const defaults = {
+  maxLineLength: 64 * 1024,
+  writeTimeout: Duration.seconds(30),
+  writeHighWaterMark: 64 * 1024,
+  lingerTimeout: Duration.seconds(2)
+} as const
+
+const positiveInteger = (name: string, value: number): number => {
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw new RangeError(`${name} must be a positive integer, got ${value}`)
+  }
+  return value
+}
+
+/** Validates options and fills in {@link defaults}. */
+export const resolveLimits = (options: ConnectionOptions = {}): Limits => ({
+  maxLineLength: positiveInteger("maxLineLength", options.maxLineLength ?? defaults.maxLineLength),
+  idleTimeout: options.idleTimeout === undefined ? undefined : Duration.fromInputUnsafe(options.idleTimeout),
+  writeTimeout: options.writeTimeout === undefined
+    ? defaults.writeTimeout
+    : Duration.fromInputUnsafe(options.writeTimeout),
+  writeHighWaterMark: positiveInteger(
+    "writeHighWaterMark",
+    options.writeHighWaterMark ?? defaults.writeHighWaterMark
+  ),
+  lingerTimeout: options.lingerTimeout === undefined
+    ? defaults.lingerTimeout
+    : Duration.fromInputUnsafe(options.lingerTimeout)
+})
+
+let nextId = 0
+
+/**
+ * Builds the Effect API over a driver. Reads are loops over the driver's
+ * synchronous `take`/`fill` that suspend only when nothing is available, so
+ * a buffered line costs one `Effect.succeed`.
+ */
+const fromDriver = (driver: Driver): Connection => {
+  const lines = driver.lines
+  const cancelWait = Effect.sync(driver.unpark)
+  const awaitInput = Effect.callback<void, WaitError>((resume) => {
+    driver.awaitInput(resume)
+    return cancelWait
+  })
+  const awaitDrain = Effect.callback<void, WriteError>((resume) => {
+    driver.awaitDrain(resume)
+    return cancelWait
+  })
+
+  /** Repeats `step` until it yields an outcome, pulling input and suspending as needed. */
+  const reader = <A, E>(step: () => Effect.Effect<A, E> | undefined): Effect.Effect<A, E | WaitError> => {
+    const read: Effect.Effect<A, E | WaitError> = Effect.suspend(() => {
+      for (;;) {
+        const outcome = step()
+        if (outcome !== undefined) return outcome
+        if (!driver.fill()) return readAfterWait
+      }
+    })
+    const readAfterWait = Effect.flatMap(awaitInput, () => read)
+    return read
+  }
+
+  const lineStep = <A>(decode: (line: Buffer) => A) => (): Effect.Effect<A, EndOfInput | LineTooLong> | undefined => {
+    const line = lines.takeLine()
+    if (typeof line !== "number") {
+      driver.linesIn++
+      return Effect.succeed(decode(line))
+    }
+    if (line === NeedMore) return undefined
+    return line === TooLong ? Effect.fail(new LineTooLong({ limit: lines.maxLineLength })) : Effect.fail(new EndOfInput())
+  }
+
+  const readExactly = (n: number): Effect.Effect<Uint8Array, ReadExactlyError> => {
+    if (!Number.isSafeInteger(n) || n < 0) {
+      return Effect.die(new RangeError(`readExactly needs a non-negative integer, got ${n}`))
+    }
+    return reader((): Effect.Effect<Uint8Array, EndOfInput | UnexpectedEndOfInput> | undefined => {
+      const block = lines.takeExactly(n)
+      if (typeof block !== "number") return Effect.succeed(block)
+      if (block === NeedMore) return undefined
+      const received = lines.takeRest()
+      return received.length === 0
+        ? Effect.fail(new EndOfInput())
+        : Effect.fail(new UnexpectedEndOfInput({ expected: n, received }))
+    })
+  }
+
+  const writeWith = <A>(enqueue: (data: A) => boolean) => (data: A): Effect.Effect<void, WriteError> =>
+    Effect.suspend(() => {
+      const failure = driver.writeFailure
+      if (failure !== undefined) return Effect.fail(failure)
+      return enqueue(data) ? awaitDrain : Effect.void
+    })
+
+  return {
+    id: ++nextId,
+    peer: driver.peer,
+    readLine: reader(lineStep((line) => line.toString("utf8", 0, contentLength(line)))),
+    readLineBytes: reader(lineStep((line): Uint8Array => line)),
+    readExactly,
+    write: writeWith((data: string | Uint8Array) => driver.enqueue(data)),
+    writeLine: writeWith((text: string) => driver.enqueueLine(text)),
+    flush: awaitDrain
+  }
+}
+
+/**
+ * Acquires a driver over an endpoint in the current scope. Closing the scope
+ * releases the transport: abortively if the scope closes by interruption,
+ * gracefully otherwise.
+ */
+export const makeDriver = (
+  endpoint: Endpoint,
+  options?: ConnectionOptions
+): Effect.Effect<Driver, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.withFiber((fiber) =>
+      Effect.succeed(new Driver(endpoint, resolveLimits(options), fiber.getRef(Clock.Clock), fiber.context))
+    ),
+    (driver, exit) =>
+      Effect.callback<void>((resume) => {
+        driver.release(!Exit.hasInterrupts(exit), () => resume(Effect.void))
+      })
+  )
+
+/** A connection over an endpoint; the driver stays reachable for the server. */
+export const make = (
+  endpoint: Endpoint,
+  options?: ConnectionOptions
+): Effect.Effect<readonly [Connection, Driver], never, Scope.Scope> =>
+  Effect.map(makeDriver(endpoint, options), (driver) => [fromDriver(driver), driver] as const)

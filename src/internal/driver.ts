@@ -1,0 +1,395 @@
+/**
+ * The I/O state of one connection: its framed input, its pending output, and
+ * the single fiber parked on it (the handler waits for input, or for output
+ * to drain). Everything here is synchronous; `Connection` wraps it in
+ * Effects. Keeping the state in one place is what makes the hot path cheap:
+ * a line already buffered is returned without suspending, and output is
+ * handed to the transport once per batch, when the fiber is about to wait.
+ *
+ * Timeouts do not cost a timer per wait: a wait records when it started,
+ * and one watchdog fiber per connection, started lazily and sleeping on
+ * Effect's `Clock` (so `TestClock` drives it), checks the deadline.
+ *
+ * @internal
+ */
+import { Buffer } from "node:buffer"
+import type * as Clock from "effect/Clock"
+import type * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
+import {
+  ConnectionError,
+  IdleTimeout,
+  ServerShuttingDown,
+  type WaitError,
+  type WriteError,
+  WriteTimeout
+} from "../services/Errors.ts"
+import * as ServerMetrics from "../services/ServerMetrics.ts"
+import type { Endpoint } from "./endpoint.ts"
+import { LineBuffer } from "./lineBuffer.ts"
+
+/** Limits of one connection, already validated. */
+export interface Limits {
+  readonly maxLineLength: number
+  readonly idleTimeout: Duration.Duration | undefined
+  readonly writeTimeout: Duration.Duration
+  readonly writeHighWaterMark: number
+  readonly lingerTimeout: Duration.Duration
+}
+
+/** Resumes the parked fiber with the outcome of its wait. */
+export type Resume<E = WaitError> = (outcome: Effect.Effect<void, E>) => void
+
+const NotWaiting = 0
+const WaitingForInput = 1
+const WaitingForDrain = 2
+type Waiting = typeof NotWaiting | typeof WaitingForInput | typeof WaitingForDrain
+
+const LF = 10
+
+const toConnectionError = (operation: "read" | "write", cause: unknown): ConnectionError =>
+  new ConnectionError({
+    operation,
+    cause,
+    ...(cause instanceof Error && "code" in cause && typeof cause.code === "string" ? { code: cause.code } : {})
+  })
+
+const closedError = (operation: "read" | "write"): ConnectionError =>
+  new ConnectionError({ operation, code: "ECLOSED", cause: new Error("connection closed") })
+
+/** The synchronous core of a connection. */
+export class Driver {
+  readonly lines: LineBuffer
+  readonly limits: Limits
+  /** Whether the connection was told the server is shutting down. */
+  shuttingDown = false
+  /** A write timed out: the peer does not read, so the connection cannot be flushed. */
+  stalled = false
+  /** Lines taken since the last metrics report. */
+  linesIn = 0
+  /** Lines written since the last metrics report. */
+  linesOut = 0
+
+  private readonly endpoint: Endpoint
+  /** Input and output are one stream (a socket): one 'error', one 'close'. */
+  private readonly duplex: boolean
+  private readonly clock: Clock.Clock
+  private readonly context: Context.Context<never>
+  private readonly idleMillis: number | undefined
+  private readonly writeMillis: number
+  private pending: Array<string | Uint8Array> = []
+  private pendingBytes = 0
+  private bytesIn = 0
+  private bytesOut = 0
+  private inputEnded = false
+  private inputFailure: ConnectionError | undefined
+  private outputFailure: ConnectionError | undefined
+  private released = false
+  private waiter: Resume | undefined
+  private waiting: Waiting = NotWaiting
+  private waitStartedAt = 0
+  private watchdog: Fiber.Fiber<void> | undefined
+
+  constructor(endpoint: Endpoint, limits: Limits, clock: Clock.Clock, context: Context.Context<never>) {
+    this.endpoint = endpoint
+    this.duplex = (endpoint.input as unknown) === endpoint.output
+    this.limits = limits
+    this.clock = clock
+    this.context = context
+    this.lines = new LineBuffer(limits.maxLineLength)
+    this.idleMillis = limits.idleTimeout === undefined ? undefined : Duration.toMillis(limits.idleTimeout)
+    this.writeMillis = Duration.toMillis(limits.writeTimeout)
+    const { input, output } = endpoint
+    input.on("readable", this.onInputEvent)
+    input.on("end", this.onEnd)
+    input.on("close", this.onClose)
+    input.on("error", this.onInputError)
+    if (!this.duplex) {
+      output.on("close", this.onClose)
+      output.on("error", this.onOutputError)
+    }
+    output.on("drain", this.onDrain)
+  }
+
+  /** The peer, for logs. */
+  get peer(): string {
+    return this.endpoint.peer
+  }
+
+  /** Whether the transport failed (reset, broken pipe, closed under us). */
+  get failed(): boolean {
+    return this.inputFailure !== undefined || this.outputFailure !== undefined
+  }
+
+  /**
+   * Moves input that is available now into the line buffer. False when there
+   * is none: the caller then waits with {@link awaitInput}.
+   */
+  fill(): boolean {
+    if (this.lines.isEnded) return false
+    const chunk = this.endpoint.input.read() as Buffer | null
+    if (chunk !== null) {
+      this.lines.push(chunk)
+      this.bytesIn += chunk.length
+      return true
+    }
+    if (this.inputEnded && this.inputFailure === undefined) {
+      this.lines.end()
+      return true
+    }
+    return false
+  }
+
+  /**
+   * Called when the handler needs input that is not there. Flushes pending
+   * output first (the fiber is about to suspend), waits for it to drain if
+   * the peer is slow, then parks until input may be available.
+   */
+  awaitInput(resume: Resume): void {
+    this.syncFailures()
+    if (this.inputFailure !== undefined) return resume(Effect.fail(this.inputFailure))
+    if (!this.flushPending()) {
+      if (this.outputFailure !== undefined) return resume(Effect.fail(this.outputFailure))
+      return this.park(resume, WaitingForDrain)
+    }
+    if (this.shuttingDown && this.isIdle()) return resume(Effect.fail(new ServerShuttingDown()))
+    this.park(resume, WaitingForInput)
+  }
+
+  /** Adds output to the pending batch; true when the batch reached the high-water mark. */
+  enqueue(data: string | Uint8Array): boolean {
+    const size = typeof data === "string" ? Buffer.byteLength(data) : data.length
+    this.pending.push(data)
+    this.pendingBytes += size
+    if (size > 0 && (typeof data === "string" ? data.charCodeAt(data.length - 1) === LF : data[size - 1] === LF)) {
+      this.linesOut++
+    }
+    return this.pendingBytes >= this.limits.writeHighWaterMark
+  }
+
+  /** Adds a line and its `\n` to the pending batch; true at the high-water mark. */
+  enqueueLine(text: string): boolean {
+    this.pending.push(text, "\n")
+    this.pendingBytes += Buffer.byteLength(text) + 1
+    this.linesOut++
+    return this.pendingBytes >= this.limits.writeHighWaterMark
+  }
+
+  /** The failure a write must report now, if the output is already gone. */
+  get writeFailure(): ConnectionError | undefined {
+    this.syncFailures()
+    return this.outputFailure
+  }
+
+  /** Hands pending output to the transport and resumes once it is below its high-water mark. */
+  awaitDrain(resume: Resume<WriteError>): void {
+    if (this.flushPending()) return resume(Effect.void)
+    if (this.outputFailure !== undefined) return resume(Effect.fail(this.outputFailure))
+    // Sound: a drain wait is only ever failed with WriteTimeout or ConnectionError.
+    this.park(resume as Resume, WaitingForDrain)
+  }
+
+  /** Forgets the parked fiber (it was interrupted). */
+  readonly unpark = (): void => {
+    this.waiter = undefined
+    this.waiting = NotWaiting
+  }
+
+  /**
+   * Server shutdown has begun: a read that waits with nothing buffered fails
+   * with `ServerShuttingDown` from now on, including the one parked now.
+   */
+  shutdown(): void {
+    this.shuttingDown = true
+    if (this.waiting === WaitingForInput && this.isIdle()) this.wake(Effect.fail(new ServerShuttingDown()))
+  }
+
+  /**
+   * Releases the transport once the handler has ended; calls `done` when it
+   * is released. Graceful: flush, end the output (FIN), linger. Otherwise, or
+   * when the output cannot be flushed, destroy at once. Runs once.
+   */
+  release(graceful: boolean, done: () => void): void {
+    if (this.released) return done()
+    this.released = true
+    this.watchdog?.interruptUnsafe()
+    if (!this.failed) this.flushPending()
+    this.report()
+    this.detach()
+    if (graceful && !this.stalled && !this.failed) {
+      let called = false
+      this.endpoint.close(Duration.toMillis(this.limits.lingerTimeout), () => {
+        if (called) return
+        called = true
+        done()
+      })
+    } else {
+      this.endpoint.destroy()
+      done()
+    }
+  }
+
+  /** Destroys the transport now, whatever the handler is doing (forced shutdown). */
+  destroy(): void {
+    this.endpoint.destroy()
+  }
+
+  /** Adds the traffic counted since the last report to the metrics. */
+  report(): void {
+    const context = this.context
+    if (this.linesIn > 0) ServerMetrics.linesRead.updateUnsafe(this.linesIn, context)
+    if (this.linesOut > 0) ServerMetrics.linesWritten.updateUnsafe(this.linesOut, context)
+    if (this.bytesIn > 0) ServerMetrics.bytesRead.updateUnsafe(this.bytesIn, context)
+    if (this.bytesOut > 0) ServerMetrics.bytesWritten.updateUnsafe(this.bytesOut, context)
+    this.linesIn = this.linesOut = this.bytesIn = this.bytesOut = 0
+  }
+
+  /**
+   * Picks up a transport failure that happened in this tick: streams report
+   * `destroyed`/`errored` at once but emit 'error' and 'close' later.
+   */
+  private syncFailures(): void {
+    const { input, output } = this.endpoint
+    if (this.inputFailure === undefined && input.destroyed && !this.inputEnded) {
+      this.inputFailure = input.errored ? toConnectionError("read", input.errored) : closedError("read")
+    }
+    if (this.outputFailure === undefined && (output.destroyed || output.writableEnded)) {
+      this.outputFailure = output.errored ? toConnectionError("write", output.errored) : closedError("write")
+    }
+  }
+
+  /** Nothing received is waiting to be handled: no partial line, no unread bytes. */
+  private isIdle(): boolean {
+    return this.lines.buffered === 0 && this.endpoint.input.readableLength === 0
+  }
+
+  /**
+   * Writes the pending batch as one buffer (one syscall for many lines).
+   * Returns false while the transport is above its high-water mark or failed.
+   */
+  private flushPending(): boolean {
+    const output = this.endpoint.output
+    this.syncFailures()
+    if (this.outputFailure !== undefined) return false
+    if (this.pendingBytes === 0) return !output.writableNeedDrain
+    const pending = this.pending
+    let batch: Uint8Array
+    if (pending.length === 1 && typeof pending[0] !== "string") {
+      batch = pending[0]!
+    } else {
+      const buffer = Buffer.allocUnsafe(this.pendingBytes)
+      let offset = 0
+      for (let i = 0; i < pending.length; i++) {
+        const piece = pending[i]!
+        if (typeof piece === "string") {
+          offset += buffer.write(piece, offset)
+        } else {
+          buffer.set(piece, offset)
+          offset += piece.length
+        }
+      }
+      batch = buffer
+    }
+    this.bytesOut += this.pendingBytes
+    pending.length = 0
+    this.pendingBytes = 0
+    return output.write(batch)
+  }
+
+  private park(resume: Resume, waiting: Waiting): void {
+    this.waiter = resume
+    this.waiting = waiting
+    this.report()
+    if (waiting === WaitingForInput && this.idleMillis === undefined) return
+    this.waitStartedAt = this.clock.currentTimeMillisUnsafe()
+    if (this.watchdog === undefined) {
+      this.watchdog = Effect.runForkWith(this.context)(this.watch)
+    }
+  }
+
+  private wake(outcome: Effect.Effect<void, WaitError>): void {
+    const resume = this.waiter
+    if (resume === undefined) return
+    this.waiter = undefined
+    this.waiting = NotWaiting
+    resume(outcome)
+  }
+
+  /**
+   * Sleeps until the current wait's deadline; fails the wait if it is still
+   * the same wait and still waiting, otherwise sleeps again or stops.
+   */
+  private readonly watch: Effect.Effect<void> = Effect.suspend(() => {
+    const limit = this.waiting === WaitingForInput
+      ? this.idleMillis
+      : this.waiting === WaitingForDrain
+      ? this.writeMillis
+      : undefined
+    if (limit === undefined) {
+      this.watchdog = undefined
+      return Effect.void
+    }
+    const remaining = this.waitStartedAt + limit - this.clock.currentTimeMillisUnsafe()
+    if (remaining > 0) return Effect.flatMap(this.clock.sleep(Duration.millis(remaining)), () => this.watch)
+    this.watchdog = undefined
+    if (this.waiting === WaitingForInput) {
+      this.wake(Effect.fail(new IdleTimeout({ timeout: this.limits.idleTimeout! })))
+    } else {
+      this.stalled = true
+      const pendingBytes = this.pendingBytes + this.endpoint.output.writableLength
+      this.wake(Effect.fail(new WriteTimeout({ timeout: this.limits.writeTimeout, pendingBytes })))
+    }
+    return Effect.void
+  })
+
+  private readonly onInputEvent = (): void => {
+    if (this.waiting === WaitingForInput) this.wake(Effect.void)
+  }
+
+  private readonly onEnd = (): void => {
+    this.inputEnded = true
+    this.onInputEvent()
+  }
+
+  private readonly onDrain = (): void => {
+    if (this.waiting === WaitingForDrain) this.wake(Effect.void)
+  }
+
+  private readonly onInputError = (error: unknown): void => {
+    this.inputFailure ??= toConnectionError("read", error)
+    if (this.duplex) this.outputFailure ??= toConnectionError("write", error)
+    this.wakeOnFailure()
+  }
+
+  private readonly onOutputError = (error: unknown): void => {
+    this.outputFailure ??= toConnectionError("write", error)
+    this.wakeOnFailure()
+  }
+
+  private readonly onClose = (): void => {
+    if (!this.inputEnded) this.inputFailure ??= closedError("read")
+    this.outputFailure ??= closedError("write")
+    this.wakeOnFailure()
+  }
+
+  private wakeOnFailure(): void {
+    if (this.waiting === WaitingForInput && this.inputFailure !== undefined) {
+      this.wake(Effect.fail(this.inputFailure))
+    } else if (this.waiting === WaitingForDrain && this.outputFailure !== undefined) {
+      this.wake(Effect.fail(this.outputFailure))
+    }
+  }
+
+  private detach(): void {
+    const { input, output } = this.endpoint
+    input.off("readable", this.onInputEvent)
+    input.off("end", this.onEnd)
+    input.off("close", this.onClose)
+    input.off("error", this.onInputError)
+    output.off("close", this.onClose)
+    output.off("error", this.onOutputError)
+    output.off("drain", this.onDrain)
+  }
+}

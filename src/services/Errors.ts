@@ -1,0 +1,178 @@
+/**
+ * The typed failures of a connection and a server.
+ *
+ * Each outcome a handler may want to treat differently is its own tagged
+ * error, so recovery is a plain `Effect.catchTag("LineTooLong", ...)`. Fields
+ * carry what recovery needs: the limit that was exceeded, the bytes that did
+ * arrive before an early end of input, the timeout that expired.
+ *
+ * Which operation fails with what is spelled out by the unions at the end of
+ * this module ({@link ReadLineError}, {@link ReadExactlyError},
+ * {@link WriteError}).
+ *
+ * @since 0.1.0
+ */
+import * as Duration from "effect/Duration"
+import * as Schema from "effect/Schema"
+
+/**
+ * The input ended cleanly at a frame boundary: the peer half-closed its side
+ * (TCP FIN), stdin reached end of file, or a test script ended. A final
+ * unterminated line is delivered before this, so nothing sent is lost.
+ *
+ * This is the normal way a connection ends; servers log it at debug level.
+ *
+ * @since 0.1.0
+ */
+export class EndOfInput extends Schema.TaggedError<EndOfInput>("fiberline/EndOfInput")("EndOfInput", {}) {
+  override get message(): string {
+    return "end of input"
+  }
+}
+
+/**
+ * The input ended in the middle of `readExactly`: fewer bytes than requested
+ * arrived. `received` holds the bytes that did.
+ *
+ * @since 0.1.0
+ */
+export class UnexpectedEndOfInput extends Schema.TaggedError<UnexpectedEndOfInput>("fiberline/UnexpectedEndOfInput")(
+  "UnexpectedEndOfInput",
+  { expected: Schema.Int, received: Schema.Uint8Array }
+) {
+  override get message(): string {
+    return `input ended after ${this.received.length} of ${this.expected} expected bytes`
+  }
+}
+
+/**
+ * A line's content (without its terminator) is longer than `limit` bytes.
+ *
+ * **Details**
+ *
+ * The over-long line is consumed: its bytes are discarded as they arrive,
+ * never buffered, so the next `readLine` returns the line after it. A handler
+ * may catch this error to reply and go on, or let it close the connection.
+ *
+ * @since 0.1.0
+ */
+export class LineTooLong extends Schema.TaggedError<LineTooLong>("fiberline/LineTooLong")("LineTooLong", {
+  limit: Schema.Int
+}) {
+  override get message(): string {
+    return `line longer than ${this.limit} bytes`
+  }
+}
+
+/**
+ * A read waited longer than the connection's idle timeout for input.
+ *
+ * @since 0.1.0
+ */
+export class IdleTimeout extends Schema.TaggedError<IdleTimeout>("fiberline/IdleTimeout")("IdleTimeout", {
+  timeout: Schema.Duration
+}) {
+  override get message(): string {
+    return `no input for ${Duration.format(this.timeout)}`
+  }
+}
+
+/**
+ * The peer stopped reading: output stayed above the write high-water mark
+ * for longer than the write timeout. The connection cannot be flushed and is
+ * destroyed when the handler ends.
+ *
+ * @since 0.1.0
+ */
+export class WriteTimeout extends Schema.TaggedError<WriteTimeout>("fiberline/WriteTimeout")("WriteTimeout", {
+  timeout: Schema.Duration,
+  pendingBytes: Schema.Int
+}) {
+  override get message(): string {
+    return `peer did not read ${this.pendingBytes} pending bytes within ${Duration.format(this.timeout)}`
+  }
+}
+
+/**
+ * The server is shutting down and this connection was waiting for input with
+ * nothing buffered: idle at a line boundary. A handler may catch it to write
+ * a goodbye line; the connection is then closed gracefully.
+ *
+ * @since 0.1.0
+ */
+export class ServerShuttingDown extends Schema.TaggedError<ServerShuttingDown>("fiberline/ServerShuttingDown")(
+  "ServerShuttingDown",
+  {}
+) {
+  override get message(): string {
+    return "server is shutting down"
+  }
+}
+
+/**
+ * The transport failed: the peer reset the connection, a write hit a closed
+ * socket, or the stream errored. `code` is the system error code when there is
+ * one (`ECONNRESET`, `EPIPE`, …).
+ *
+ * @since 0.1.0
+ */
+export class ConnectionError extends Schema.TaggedError<ConnectionError>("fiberline/ConnectionError")(
+  "ConnectionError",
+  {
+    operation: Schema.Literals(["read", "write"]),
+    code: Schema.optional(Schema.String),
+    cause: Schema.Defect()
+  }
+) {
+  override get message(): string {
+    const detail = this.code ?? (this.cause instanceof Error ? this.cause.message : String(this.cause))
+    return `${this.operation} failed: ${detail}`
+  }
+}
+
+/**
+ * The server could not start listening (address in use, permission denied,
+ * bad host…).
+ *
+ * @since 0.1.0
+ */
+export class ServerError extends Schema.TaggedError<ServerError>("fiberline/ServerError")("ServerError", {
+  host: Schema.String,
+  port: Schema.Int,
+  cause: Schema.Defect()
+}) {
+  override get message(): string {
+    const detail = this.cause instanceof Error ? this.cause.message : String(this.cause)
+    return `cannot listen on ${this.host}:${this.port}: ${detail}`
+  }
+}
+
+/**
+ * Failures of writing and flushing: the peer is gone, or it stopped reading.
+ *
+ * @since 0.1.0
+ */
+export type WriteError = ConnectionError | WriteTimeout
+
+/**
+ * Failures of a read that waits for input. Reads flush pending output before
+ * they wait, so the write failures appear here too.
+ *
+ * @since 0.1.0
+ */
+export type WaitError = IdleTimeout | ServerShuttingDown | WriteError
+
+/**
+ * Failures of `readLine` and `readLineBytes`.
+ *
+ * @since 0.1.0
+ */
+export type ReadLineError = EndOfInput | LineTooLong | WaitError
+
+/**
+ * Failures of `readExactly`: a clean end of input before the first byte is
+ * {@link EndOfInput}; an end in the middle is {@link UnexpectedEndOfInput}.
+ *
+ * @since 0.1.0
+ */
+export type ReadExactlyError = EndOfInput | UnexpectedEndOfInput | WaitError

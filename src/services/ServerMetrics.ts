@@ -1,0 +1,136 @@
+/**
+ * The metrics fiberline records, as ordinary Effect metrics: they land in
+ * whatever `MetricRegistry` the running Effect uses, so an app that embeds
+ * the server exports them with its own (e.g. `PrometheusMetrics`).
+ *
+ * Traffic counters (lines and bytes) are accumulated per connection and
+ * added here in batches, when the connection's fiber waits for input and when
+ * it closes, so the per-line path never touches the registry.
+ *
+ * @since 0.1.0
+ */
+import * as Metric from "effect/Metric"
+
+/**
+ * Why a connection ended, as recorded by {@link connectionsClosed}.
+ *
+ * - `end-of-input`: the peer closed its side and the handler finished.
+ * - `idle-timeout`, `line-too-long`, `write-timeout`: the typed failure ended it.
+ * - `reset`: the transport failed (peer reset, broken pipe).
+ * - `shutdown`: ended by server shutdown, drained or forced.
+ * - `handler-failure`: any other failure or defect of the handler.
+ * - `handler-done`: the handler returned by itself.
+ *
+ * @since 0.1.0
+ */
+export type CloseReason =
+  | "end-of-input"
+  | "idle-timeout"
+  | "line-too-long"
+  | "write-timeout"
+  | "reset"
+  | "shutdown"
+  | "handler-failure"
+  | "handler-done"
+
+/**
+ * Every {@link CloseReason}, in a stable order.
+ *
+ * @since 0.1.0
+ */
+export const closeReasons: ReadonlyArray<CloseReason> = [
+  "end-of-input",
+  "idle-timeout",
+  "line-too-long",
+  "write-timeout",
+  "reset",
+  "shutdown",
+  "handler-failure",
+  "handler-done"
+]
+
+/**
+ * Connections currently served (gauge).
+ *
+ * @since 0.1.0
+ */
+export const connectionsActive = Metric.gauge("fiberline_connections_active", {
+  description: "Connections currently being served"
+})
+
+/**
+ * Connections accepted and handed to a handler.
+ *
+ * @since 0.1.0
+ */
+export const connectionsAccepted = Metric.counter("fiberline_connections_accepted_total", {
+  description: "Connections accepted and handed to a handler",
+  incremental: true
+})
+
+/**
+ * Connections refused because `maxConnections` was reached.
+ *
+ * @since 0.1.0
+ */
+export const connectionsRefused = Metric.counter("fiberline_connections_refused_total", {
+  description: "Connections refused because the server was full",
+  incremental: true
+})
+
+/**
+ * Connections closed, one series per {@link CloseReason} (attribute `reason`).
+ *
+ * @since 0.1.0
+ */
+export const connectionsClosed: { readonly [K in CloseReason]: Metric.Metric<number, Metric.CounterState<number>> } =
+  Object.fromEntries(
+    closeReasons.map((reason) => [
+      reason,
+      Metric.counter("fiberline_connections_closed_total", {
+        description: "Connections closed, by reason",
+        attributes: { reason },
+        incremental: true
+      })
+    ])
+  ) as { readonly [K in CloseReason]: Metric.Metric<number, Metric.CounterState<number>> }
+
+/**
+ * Lines taken by `readLine`/`readLineBytes`.
+ *
+ * @since 0.1.0
+ */
+export const linesRead = Metric.counter("fiberline_lines_read_total", {
+  description: "Lines read by handlers",
+  incremental: true
+})
+
+/**
+ * Lines written: `writeLine` calls and `write`s that end with `\n`.
+ *
+ * @since 0.1.0
+ */
+export const linesWritten = Metric.counter("fiberline_lines_written_total", {
+  description: "Lines written by handlers",
+  incremental: true
+})
+
+/**
+ * Bytes received from peers.
+ *
+ * @since 0.1.0
+ */
+export const bytesRead = Metric.counter("fiberline_bytes_read_total", {
+  description: "Bytes received",
+  incremental: true
+})
+
+/**
+ * Bytes handed to the transport for peers.
+ *
+ * @since 0.1.0
+ */
+export const bytesWritten = Metric.counter("fiberline_bytes_written_total", {
+  description: "Bytes sent",
+  incremental: true
+})

@@ -1,0 +1,188 @@
+/**
+ * An in-memory connection for unit-testing handlers: script the peer's
+ * input chunk by chunk (including end of input and a reset), capture what the
+ * handler flushes, and observe how the connection was closed. It runs the
+ * same connection code as a TCP socket, minus the socket.
+ *
+ * **Example** (Testing a handler in a few lines)
+ *
+ * ```ts
+ * import { TestConnection } from "fiberline"
+ *
+ * const { output } = yield* TestConnection.run(echo, ["hel", "lo\r\n", "bye"])
+ * assert.strictEqual(output, "hello\r\nbye")
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { Buffer } from "node:buffer"
+import { Readable, Writable } from "node:stream"
+import * as Effect from "effect/Effect"
+import type * as Exit from "effect/Exit"
+import type * as Scope from "effect/Scope"
+import type { Endpoint } from "../internal/endpoint.ts"
+import { make as makeConnection } from "../internal/connection.ts"
+import { Connection, type ConnectionOptions } from "./Connection.ts"
+
+/**
+ * How the connection released its output: `ended` gracefully (flushed, then
+ * end of stream) or `destroyed` (interrupted, or the transport failed).
+ *
+ * @since 0.1.0
+ */
+export type CloseKind = "ended" | "destroyed"
+
+/**
+ * The peer's side of an in-memory connection.
+ *
+ * @since 0.1.0
+ */
+export interface TestConnection {
+  /** The connection to provide to the handler under test. */
+  readonly connection: Connection
+  /** Delivers `data` to the handler as one chunk. */
+  readonly send: (data: string | Uint8Array) => Effect.Effect<void>
+  /** Ends the handler's input (the peer half-closes); its output stays open. */
+  readonly end: Effect.Effect<void>
+  /** Resets the connection: the handler's input fails with `ECONNRESET` and its output is closed. */
+  readonly reset: Effect.Effect<void>
+  /** Everything the handler has flushed so far. */
+  readonly output: Effect.Effect<Uint8Array>
+  /** {@link output} decoded as UTF-8. */
+  readonly outputText: Effect.Effect<string>
+  /** Waits until the flushed output contains `text`, then returns all output as text. */
+  readonly awaitOutput: (text: string) => Effect.Effect<string>
+  /** Waits until the connection has released its output, and tells how. */
+  readonly awaitClose: Effect.Effect<CloseKind>
+}
+
+/**
+ * Builds an in-memory connection in the current scope; closing the scope
+ * releases it as a socket would be.
+ *
+ * @since 0.1.0
+ */
+export const make = (options?: ConnectionOptions): Effect.Effect<TestConnection, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const received: Array<Buffer> = []
+    let closed: CloseKind | undefined
+    const observers = new Set<() => void>()
+    const notify = () => observers.forEach((observer) => observer())
+
+    // Object mode: each scripted chunk is one `read()`, so tests control chunking.
+    const input = new Readable({ objectMode: true, read() {} })
+    const output = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        received.push(chunk)
+        notify()
+        callback()
+      }
+    })
+    input.on("error", () => {})
+    output.on("error", () => {})
+    const settle = (kind: CloseKind) => {
+      closed ??= kind
+      notify()
+    }
+    const endpoint: Endpoint = {
+      input,
+      output,
+      peer: "memory",
+      close(_lingerMillis, done) {
+        output.end(() => {
+          settle("ended")
+          done()
+        })
+      },
+      destroy() {
+        input.destroy()
+        output.destroy()
+        settle("destroyed")
+      }
+    }
+    const [connection] = yield* makeConnection(endpoint, options)
+
+    const outputBytes = () => Buffer.concat(received)
+    const waitFor = <A>(check: () => A | undefined): Effect.Effect<A> =>
+      Effect.callback<A>((resume) => {
+        const observer = () => {
+          const value = check()
+          if (value === undefined) return
+          observers.delete(observer)
+          resume(Effect.succeed(value))
+        }
+        observers.add(observer)
+        observer()
+        return Effect.sync(() => observers.delete(observer))
+      })
+
+    return {
+      connection,
+      send: (data) =>
+        Effect.sync(() => {
+          input.push(typeof data === "string" ? Buffer.from(data) : Buffer.from(data))
+        }),
+      end: Effect.sync(() => {
+        input.push(null)
+      }),
+      reset: Effect.sync(() => {
+        input.destroy(Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" }))
+        output.destroy()
+      }),
+      output: Effect.sync(outputBytes),
+      outputText: Effect.sync(() => outputBytes().toString("utf8")),
+      awaitOutput: (text) =>
+        waitFor(() => {
+          const all = outputBytes().toString("utf8")
+          return all.includes(text) ? all : undefined
+        }),
+      awaitClose: waitFor(() => closed)
+    }
+  })
+
+/**
+ * What {@link run} observed.
+ *
+ * @since 0.1.0
+ */
+export interface RunResult<E> {
+  /** How the handler ended. */
+  readonly exit: Exit.Exit<void, E>
+  /** Everything the handler wrote, as text. */
+  readonly output: string
+  /** Everything the handler wrote, as bytes. */
+  readonly outputBytes: Uint8Array
+  /** How the connection was released. */
+  readonly closed: CloseKind
+}
+
+/**
+ * Runs `handler` against scripted input: each element of `input` is one
+ * chunk; then the input ends (`then: "end"`, the default) or the peer resets
+ * (`then: "reset"`). Returns once the connection is released.
+ *
+ * @since 0.1.0
+ */
+export const run = <E, R>(
+  handler: Effect.Effect<void, E, R>,
+  input: ReadonlyArray<string | Uint8Array>,
+  options?: ConnectionOptions & { readonly then?: "end" | "reset" | undefined }
+): Effect.Effect<RunResult<E>, never, Exclude<R, Connection>> =>
+  Effect.gen(function*() {
+    let peer: TestConnection | undefined
+    // The scope closes with the handler's own exit, so release sees it.
+    const exit = yield* Effect.exit(Effect.scoped(Effect.gen(function*() {
+      const test = peer = yield* make(options)
+      for (const chunk of input) yield* test.send(chunk)
+      yield* options?.then === "reset" ? test.reset : test.end
+      yield* Effect.provideService(handler, Connection, test.connection)
+    })))
+    const test = peer!
+    const outputBytes = yield* test.output
+    return {
+      exit,
+      output: Buffer.from(outputBytes).toString("utf8"),
+      outputBytes,
+      closed: yield* test.awaitClose
+    }
+  })
