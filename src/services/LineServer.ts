@@ -1,0 +1,376 @@
+/**
+ * A TCP line server: binds, accepts, and runs a handler per connection, each
+ * in its own fiber, supervised by the scope that built the server.
+ *
+ * `make` starts serving in the current scope and `layer` wraps it for apps
+ * that provide the server beside their own services; closing the scope
+ * drains and stops it (see {@link make}).
+ *
+ * @since 0.1.0
+ */
+import * as Net from "node:net"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as FiberSet from "effect/FiberSet"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import type { Driver } from "../internal/driver.ts"
+import * as Endpoint from "../internal/endpoint.ts"
+import * as Internal from "../internal/connection.ts"
+import { Connection, type ConnectionOptions } from "./Connection.ts"
+import { ServerError } from "./Errors.ts"
+import * as ServerMetrics from "./ServerMetrics.ts"
+
+/**
+ * What to do with a connection that arrives when `maxConnections` are being
+ * served: `refuse` accepts and closes it at once (after the busy message, if
+ * any); `queue` holds it, unread, until a slot frees.
+ *
+ * @since 0.1.0
+ */
+export type WhenFull = "refuse" | "queue"
+
+/**
+ * Options of {@link make}; every limit of `ConnectionOptions` applies to
+ * each connection.
+ *
+ * @since 0.1.0
+ */
+export interface LineServerOptions<E, R> extends ConnectionOptions {
+  /** Runs once per connection, with the `Connection` provided. */
+  readonly handler: Effect.Effect<void, E, R>
+  /** Interface to bind. Default `127.0.0.1`. */
+  readonly host?: string | undefined
+  /** Port to bind; `0` picks a free one (read it from `address`). Default `1234`. */
+  readonly port?: number | undefined
+  /** Kernel accept backlog, and the length of the `queue` when full. Default 511. */
+  readonly backlog?: number | undefined
+  /** Connections served at once; unlimited when absent. */
+  readonly maxConnections?: number | undefined
+  /** Beyond `maxConnections`: `refuse` (default) or `queue`. */
+  readonly whenFull?: WhenFull | undefined
+  /** Line sent to a refused client before closing (a `\n` is added). */
+  readonly busyMessage?: string | undefined
+  /** How long shutdown waits for busy connections before forcing them. Default 10 s. */
+  readonly shutdownTimeout?: Duration.Input | undefined
+}
+
+/**
+ * Counts of one server's life, for reports and exit codes.
+ *
+ * @since 0.1.0
+ */
+export interface ServerStats {
+  /** Connections being served now. */
+  readonly active: number
+  /** Connections accepted and handed to the handler. */
+  readonly accepted: number
+  /** Connections refused (or dropped from the queue) because the server was full. */
+  readonly refused: number
+  /** Connections that ended by themselves during shutdown. */
+  readonly drained: number
+  /** Connections interrupted at the shutdown deadline. */
+  readonly forced: number
+}
+
+/**
+ * A running line server.
+ *
+ * @since 0.1.0
+ */
+export interface LineServer {
+  /** The bound address; `port` is the real one when `0` was asked. */
+  readonly address: { readonly host: string; readonly port: number }
+  /** Current counts; after shutdown, its final counts. */
+  readonly stats: Effect.Effect<ServerStats>
+}
+
+/**
+ * The `LineServer` service tag, provided by {@link layer}.
+ *
+ * @since 0.1.0
+ */
+export const LineServer: Context.Service<LineServer, LineServer> = Context.Service<LineServer>(
+  "fiberline/services/LineServer"
+)
+
+/**
+ * Default server options: 127.0.0.1:1234, backlog 511, no connection limit,
+ * refuse when full, 10 s shutdown timeout.
+ *
+ * @since 0.1.0
+ */
+export const defaults = {
+  host: "127.0.0.1",
+  port: 1234,
+  backlog: 511,
+  whenFull: "refuse",
+  shutdownTimeout: Duration.seconds(10)
+} as const
+
+/** How often a flood of refusals is summarised in the log, at most. */
+const refusalLogInterval = 5_000
+
+/** Maps how a handler ended to the close reason recorded in metrics. */
+const closeReason = (exit: Exit.Exit<unknown, unknown>, driver: Driver): ServerMetrics.CloseReason => {
+  if (Exit.isSuccess(exit)) {
+    return driver.shuttingDown ? "shutdown" : driver.lines.isEnded ? "end-of-input" : "handler-done"
+  }
+  if (Exit.hasInterrupts(exit)) return "shutdown"
+  const error = Exit.findErrorOption(exit)
+  if (Option.isNone(error) || typeof error.value !== "object" || error.value === null || !("_tag" in error.value)) {
+    return "handler-failure"
+  }
+  switch (error.value._tag) {
+    case "EndOfInput":
+      return "end-of-input"
+    case "IdleTimeout":
+      return "idle-timeout"
+    case "LineTooLong":
+      return "line-too-long"
+    case "WriteTimeout":
+      return "write-timeout"
+    case "ConnectionError":
+      return "reset"
+    case "ServerShuttingDown":
+      return "shutdown"
+    default:
+      return "handler-failure"
+  }
+}
+
+/**
+ * Logs the end of one connection. Routine ends, and peers that reset (common
+ * and uninteresting one by one; counted in metrics), at debug; idle timeouts
+ * at info; peers breaking the protocol or not reading at warning; handler
+ * failures and defects at error, with their cause. Never payload bytes.
+ */
+const logClose = (exit: Exit.Exit<unknown, unknown>, reason: ServerMetrics.CloseReason): Effect.Effect<void> => {
+  if (reason === "handler-failure") {
+    return Exit.isFailure(exit) ? Effect.logError("handler failed", exit.cause) : Effect.void
+  }
+  const error = Exit.findErrorOption(exit)
+  const annotations = Option.isSome(error) && error.value instanceof Error
+    ? { reason, error: error.value.message }
+    : { reason }
+  switch (reason) {
+    case "line-too-long":
+    case "write-timeout":
+      return Effect.logWarning("connection closed", annotations)
+    case "idle-timeout":
+      return Effect.logInfo("connection closed", annotations)
+    default:
+      return Effect.logDebug("connection closed", annotations)
+  }
+}
+
+/**
+ * Binds and starts serving in the current scope.
+ *
+ * **Details**
+ *
+ * Each accepted socket gets a fiber that builds a `Connection` in its own
+ * scope, runs the handler, logs and counts how it ended, and releases the
+ * socket. Logs inside carry `client` (`host:port`) and `connection` (id)
+ * annotations. A failing or dying handler is logged and closes only its own
+ * connection; nothing reaches the accept loop or `unhandledRejection`.
+ *
+ * **Limits.** When `maxConnections` are being served, a new connection is
+ * refused (accepted, sent `busyMessage`, closed) or, with `whenFull:
+ * "queue"`, held unread until a slot frees. Node cannot stop calling
+ * `accept(2)` without closing the listener, so the queue lives in the process
+ * rather than the kernel backlog: a queued socket is paused (no bytes read,
+ * so the client sees TCP backpressure) and the queue is bounded by `backlog`;
+ * beyond it connections are refused. Refusals are counted and logged once
+ * per burst, then summarised at most every 5 s.
+ *
+ * **Shutdown** (closing the scope):
+ * 1. stop accepting and release the port; queued sockets are closed;
+ * 2. connections waiting for input with nothing buffered end now: their read
+ *    fails with `ServerShuttingDown` (a handler may catch it and say goodbye);
+ *    connections mid-request keep running, and every line already received
+ *    is still handled and answered;
+ * 3. after `shutdownTimeout` the remaining fibers are interrupted and their
+ *    sockets destroyed, so a peer that never reads cannot hold shutdown
+ *    hostage;
+ * 4. one log line sums up: connections drained and forced.
+ *
+ * @since 0.1.0
+ */
+export const make = <E, R>(
+  options: LineServerOptions<E, R>
+): Effect.Effect<LineServer, ServerError, Scope.Scope | Exclude<R, Connection>> =>
+  Effect.gen(function*() {
+    const host = options.host ?? defaults.host
+    const port = options.port ?? defaults.port
+    const backlog = options.backlog ?? defaults.backlog
+    const maxConnections = options.maxConnections ?? Infinity
+    const whenFull = options.whenFull ?? defaults.whenFull
+    const shutdownTimeout = options.shutdownTimeout ?? defaults.shutdownTimeout
+    const busyLine = options.busyMessage === undefined ? undefined : `${options.busyMessage}\n`
+    const limits = Internal.resolveLimits(options)
+    const lingerMillis = Duration.toMillis(limits.lingerTimeout)
+    const context = yield* Effect.context<Exclude<R, Connection>>()
+    const fibers = yield* FiberSet.make<void, never>()
+    const runFork = yield* FiberSet.runtime(fibers)<Exclude<R, Connection>>()
+
+    const drivers = new Set<Driver>()
+    const queue: Array<Net.Socket> = []
+    let active = 0
+    let accepted = 0
+    let refused = 0
+    let drained = 0
+    let forced = 0
+    let shuttingDown = false
+    let refusedSinceLog = 0
+    let refusalTimer: ReturnType<typeof setTimeout> | undefined
+
+    /** Runs a log effect from a Node callback, with the server's services and annotations. */
+    const logFromCallback = (effect: Effect.Effect<void>) => {
+      Effect.runForkWith(context)(effect)
+    }
+
+    const summariseRefusals = () => {
+      if (refusedSinceLog === 0) {
+        refusalTimer = undefined
+        return
+      }
+      logFromCallback(Effect.logWarning("server full: refused connections", {
+        refused: refusedSinceLog,
+        maxConnections
+      }))
+      refusedSinceLog = 0
+      refusalTimer = setTimeout(summariseRefusals, refusalLogInterval)
+      refusalTimer.unref()
+    }
+
+    const refuse = (socket: Net.Socket) => {
+      refused++
+      ServerMetrics.connectionsRefused.updateUnsafe(1, context)
+      if (refusalTimer === undefined) {
+        logFromCallback(Effect.logWarning("server full: refusing connections", { maxConnections }))
+        refusalTimer = setTimeout(summariseRefusals, refusalLogInterval)
+        refusalTimer.unref()
+      } else {
+        refusedSinceLog++
+      }
+      const endpoint = Endpoint.fromSocket(socket)
+      if (busyLine !== undefined && !socket.destroyed) socket.write(busyLine)
+      endpoint.close(lingerMillis, () => {})
+    }
+
+    /** One connection's whole life, in its own fiber. */
+    const serve = (socket: Net.Socket): Effect.Effect<void, never, Exclude<R, Connection>> =>
+      Effect.gen(function*() {
+        const [connection, driver] = yield* Internal.make(Endpoint.fromSocket(socket), limits)
+        drivers.add(driver)
+        if (shuttingDown) driver.shutdown()
+        yield* Effect.logDebug("connection opened").pipe(
+          Effect.andThen(Effect.provideService(options.handler, Connection, connection)),
+          Effect.onExit((exit) => {
+            const reason = closeReason(exit, driver)
+            ServerMetrics.connectionsClosed[reason].updateUnsafe(1, context)
+            if (shuttingDown && !Exit.hasInterrupts(exit)) drained++
+            return logClose(exit, reason)
+          }),
+          Effect.ensuring(Effect.sync(() => drivers.delete(driver))),
+          Effect.annotateLogs({ client: connection.peer, connection: connection.id })
+        )
+      }).pipe(
+        Effect.scoped,
+        Effect.ignoreCause(),
+        Effect.ensuring(Effect.sync(() => {
+          active--
+          ServerMetrics.connectionsActive.modifyUnsafe(-1, context)
+          startQueued()
+        }))
+      )
+
+    const start = (socket: Net.Socket) => {
+      accepted++
+      active++
+      ServerMetrics.connectionsAccepted.updateUnsafe(1, context)
+      ServerMetrics.connectionsActive.modifyUnsafe(1, context)
+      runFork(serve(socket))
+    }
+
+    /** Starts queued sockets while there is room. */
+    const startQueued = () => {
+      for (let socket = queue.shift(); socket !== undefined; socket = queue.shift()) {
+        if (shuttingDown || active >= maxConnections) return queue.unshift(socket)
+        if (!socket.destroyed) start(socket)
+      }
+    }
+
+    const onConnection = (socket: Net.Socket) => {
+      if (shuttingDown) return socket.destroy()
+      if (active < maxConnections) return start(socket)
+      if (whenFull === "queue" && queue.length < backlog) {
+        socket.on("error", () => {})
+        socket.once("close", () => {
+          const index = queue.indexOf(socket)
+          if (index !== -1) queue.splice(index, 1)
+        })
+        queue.push(socket)
+        return
+      }
+      refuse(socket)
+    }
+
+    // allowHalfOpen: a reply can follow the client's FIN. pauseOnConnect:
+    // nothing is read until a handler asks (and never for queued sockets).
+    const server = Net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, onConnection)
+    yield* Effect.callback<void, ServerError>((resume) => {
+      const onError = (cause: Error) => resume(Effect.fail(new ServerError({ host, port, cause })))
+      server.once("error", onError)
+      server.listen({ host, port, backlog }, () => {
+        server.off("error", onError)
+        resume(Effect.void)
+      })
+    })
+    // After listening, errors are accept failures (e.g. EMFILE): log them, keep serving.
+    server.on("error", (cause) => logFromCallback(Effect.logError("accept failed", cause)))
+    const bound = server.address() as Net.AddressInfo
+
+    const stats: Effect.Effect<ServerStats> = Effect.sync(() => ({
+      active: active,
+      accepted,
+      refused,
+      drained,
+      forced
+    }))
+
+    const shutdown = Effect.gen(function*() {
+      shuttingDown = true
+      server.close()
+      if (refusalTimer !== undefined) clearTimeout(refusalTimer)
+      for (const socket of queue.splice(0)) socket.destroy()
+      const busy = active
+      yield* Effect.logInfo("shutting down", { connections: busy })
+      drivers.forEach((driver) => driver.shutdown())
+      const finished = yield* FiberSet.awaitEmpty(fibers).pipe(Effect.timeoutOption(shutdownTimeout))
+      if (Option.isNone(finished)) {
+        forced = active
+        drivers.forEach((driver) => driver.destroy())
+        yield* FiberSet.clear(fibers)
+      }
+      yield* Effect.logInfo("server stopped", { drained, forced })
+    })
+    yield* Effect.addFinalizer(() => shutdown)
+
+    yield* Effect.logInfo("listening", { address: `${bound.address}:${bound.port}` })
+    return LineServer.of({ address: { host: bound.address, port: bound.port }, stats })
+  })
+
+/**
+ * {@link make} as a Layer: building it binds and serves; closing its scope
+ * drains and stops the server.
+ *
+ * @since 0.1.0
+ */
+export const layer = <E, R>(
+  options: LineServerOptions<E, R>
+): Layer.Layer<LineServer, ServerError, Exclude<R, Connection>> => Layer.effect(LineServer, make(options))
