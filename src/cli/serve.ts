@@ -1,0 +1,79 @@
+/**
+ * A CLI command that serves one handler: over TCP with `LineServer` (plus an
+ * optional metrics endpoint), or over stdin/stdout with `--stdio`.
+ *
+ * @since 0.1.0
+ */
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import { Command } from "effect/cli"
+import type { ServeError } from "effect/http/HttpServerError"
+import * as Connection from "../services/Connection.ts"
+import type { ServerError } from "../services/Errors.ts"
+import * as LineServer from "../services/LineServer.ts"
+import * as Logging from "../services/Logging.ts"
+import * as MetricsHttp from "../services/MetricsHttp.ts"
+import { serverFlags } from "./flags.ts"
+
+type Flags = Command.Command.Config.Infer<typeof serverFlags>
+
+const connectionOptions = (flags: Flags): Connection.ConnectionOptions => ({
+  maxLineLength: flags.maxLineLength,
+  idleTimeout: Duration.isZero(flags.idleTimeout) ? undefined : flags.idleTimeout,
+  writeTimeout: flags.writeTimeout
+})
+
+const serveTcp = <E>(handler: Effect.Effect<void, E, Connection.Connection>, flags: Flags) =>
+  Effect.gen(function*() {
+    // oxlint-disable-next-line prefer-const -- assigned below, after the finalizer that reads it
+    let server: LineServer.LineServer | undefined
+    // Registered first, so it runs after the server's drain (finalizers run
+    // in reverse): a forced drain makes the process exit non-zero.
+    yield* Effect.addFinalizer(() =>
+      server === undefined ? Effect.void : Effect.flatMap(server.stats, ({ forced }) =>
+        Effect.sync(() => {
+          if (forced > 0) process.exitCode = 1
+        }))
+    )
+    server = yield* LineServer.make({
+      ...connectionOptions(flags),
+      handler,
+      host: flags.host,
+      port: flags.port,
+      maxConnections: Option.getOrUndefined(flags.maxConnections),
+      whenFull: flags.whenFull,
+      busyMessage: Option.getOrUndefined(flags.busyMessage),
+      shutdownTimeout: flags.shutdownTimeout
+    })
+    if (Option.isSome(flags.metricsPort)) {
+      yield* Layer.build(MetricsHttp.layer({ port: flags.metricsPort.value }))
+      yield* Effect.logInfo("serving metrics", { address: `127.0.0.1:${flags.metricsPort.value}/metrics` })
+    }
+    return yield* Effect.never
+  }).pipe(Effect.scoped)
+
+const serveStdio = <E>(handler: Effect.Effect<void, E, Connection.Connection>, flags: Flags) =>
+  Connection.stdio(connectionOptions(flags)).pipe(
+    Effect.flatMap((connection) => Effect.provideService(handler, Connection.Connection, connection)),
+    Effect.scoped
+  )
+
+/**
+ * A subcommand `name` that runs `handler` for every connection, configured by
+ * the server flags (see `--help`).
+ *
+ * @since 0.1.0
+ */
+export const serveCommand = <const Name extends string, E>(
+  name: Name,
+  description: string,
+  handler: Effect.Effect<void, E, Connection.Connection>
+) =>
+  Command.make(name, serverFlags, (flags) => {
+    const serve: Effect.Effect<void, E | ServerError | ServeError> = flags.stdio
+      ? serveStdio(handler, flags)
+      : serveTcp(handler, flags)
+    return Effect.provide(serve, Logging.layer(flags.logFormat))
+  }).pipe(Command.withDescription(description))

@@ -1,0 +1,35 @@
+/**
+ * fiberline: TCP line-protocol servers written in blocking style on Effect
+ * fibers.
+ *
+ * Layout:
+ * - `Connection`: the service a handler reads and writes through
+ *   (`readLine`, `readExactly`, `write`…); over TCP, stdio, or in memory.
+ * - `LineServer`: binds, accepts, runs one fiber per connection, drains on
+ *   shutdown; `make` (scoped) and `layer`.
+ * - `Errors`: the typed failures handlers recover from.
+ * - `TestConnection`: an in-memory peer to unit-test handlers.
+ * - `ServerMetrics`: the Effect metrics fiberline records.
+ * - `MetricsHttp`: a Prometheus endpoint for them.
+ * - `Logging`: stderr loggers (pretty or JSON).
+ * - `Echo`: the reference handler.
+ *
+ * @since 0.1.0
+ */
+
+/** @since 0.1.0 */
+export * as Connection from "./services/Connection.ts"
+/** @since 0.1.0 */
+export * as Echo from "./handlers/Echo.ts"
+/** @since 0.1.0 */
+export * as Errors from "./services/Errors.ts"
+/** @since 0.1.0 */
+export * as LineServer from "./services/LineServer.ts"
+/** @since 0.1.0 */
+export * as Logging from "./services/Logging.ts"
+/** @since 0.1.0 */
+export * as MetricsHttp from "./services/MetricsHttp.ts"
+/** @since 0.1.0 */
+export * as ServerMetrics from "./services/ServerMetrics.ts"
+/** @since 0.1.0 */
+export * as TestConnection from "./services/TestConnection.ts"
