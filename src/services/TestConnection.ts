@@ -157,6 +157,16 @@ export interface RunResult<E> {
 }
 
 /**
+ * Options of {@link run}: the connection's limits, and how the scripted
+ * input ends: `end` (the peer half-closes, the default) or `reset`.
+ *
+ * @since 0.1.0
+ */
+export interface RunOptions extends ConnectionOptions {
+  readonly then?: "end" | "reset" | undefined
+}
+
+/**
  * Runs `handler` against scripted input: each element of `input` is one
  * chunk; then the input ends (`then: "end"`, the default) or the peer resets
  * (`then: "reset"`). Returns once the connection is released.
@@ -166,7 +176,7 @@ export interface RunResult<E> {
 export const run = <E, R>(
   handler: Effect.Effect<void, E, R>,
   input: ReadonlyArray<string | Uint8Array>,
-  options?: ConnectionOptions & { readonly then?: "end" | "reset" | undefined }
+  options?: RunOptions
 ): Effect.Effect<RunResult<E>, never, Exclude<R, Connection>> =>
   Effect.gen(function*() {
     let peer: TestConnection | undefined

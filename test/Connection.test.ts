@@ -1,0 +1,299 @@
+/**
+ * Connection semantics over the in-memory connection (`TestConnection`): line
+ * decoding, end of input, exact reads, the line limit and recovery, when
+ * output is flushed, typed write failures, timeouts on the TestClock, and
+ * cleanup on every way a handler can end.
+ */
+import { Buffer } from "node:buffer"
+import { assert, describe, it } from "@effect/vitest"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Latch from "effect/Latch"
+import { TestClock } from "effect/testing"
+import { echo } from "../src/handlers/Echo.ts"
+import { Connection } from "../src/services/Connection.ts"
+import * as TestConnection from "../src/services/TestConnection.ts"
+
+/** Reads lines until end of input. */
+const readAll = (read: (conn: Connection) => Effect.Effect<unknown, unknown>) =>
+  Effect.gen(function*() {
+    const conn = yield* Connection
+    const out: Array<unknown> = []
+    while (true) {
+      const result = yield* Effect.result(read(conn))
+      if (result._tag === "Failure") {
+        out.push(`<${(result.failure as { _tag: string })._tag}>`)
+        return out
+      }
+      out.push(result.success)
+    }
+  })
+
+const runLines = (input: ReadonlyArray<string | Uint8Array>, options?: TestConnection.RunOptions) =>
+  Effect.gen(function*() {
+    let lines: Array<unknown> = []
+    const handler = Effect.map(readAll((conn) => conn.readLine), (out) => {
+      lines = out
+    })
+    yield* TestConnection.run(handler, input, options)
+    return lines
+  })
+
+/** Fails the test instead of hanging when something that must happen does not. */
+const within = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.timeout(effect, Duration.seconds(5))
+
+describe("Connection (in memory)", () => {
+  describe("readLine", () => {
+    it.effect("returns lines without their terminator; empty lines are lines", () =>
+      Effect.gen(function*() {
+        const lines = yield* runLines(["one\r\n", "\n", "two\n", "\r\n", "three\r", "\n"])
+        assert.deepStrictEqual(lines, ["one", "", "two", "", "three", "<EndOfInput>"])
+      }))
+
+    it.effect("decodes UTF-8 split across chunks; invalid bytes become U+FFFD", () =>
+      Effect.gen(function*() {
+        const euro = Buffer.from("€") // 3 bytes
+        const lines = yield* runLines([
+          euro.subarray(0, 1),
+          euro.subarray(1, 2),
+          Buffer.concat([euro.subarray(2), Buffer.from("\n")]),
+          Buffer.from([0x61, 0xff, 0x62, 0x0a])
+        ])
+        assert.deepStrictEqual(lines, ["€", "a\ufffdb", "<EndOfInput>"])
+      }))
+
+    it.effect("delivers a final unterminated line, then fails with EndOfInput", () =>
+      Effect.gen(function*() {
+        assert.deepStrictEqual(yield* runLines(["a\nb", "c"]), ["a", "bc", "<EndOfInput>"])
+        assert.deepStrictEqual(yield* runLines([]), ["<EndOfInput>"])
+      }))
+
+    it.effect("readLineBytes keeps the terminator exactly as received", () =>
+      Effect.gen(function*() {
+        let lines: Array<unknown> = []
+        yield* TestConnection.run(
+          Effect.map(
+            readAll((conn) => Effect.map(conn.readLineBytes, (line) => Buffer.from(line).toString("latin1"))),
+            (out) => {
+              lines = out
+            }
+          ),
+          ["a\r\n", "b\n", Buffer.from([0x00, 0xff]), "\r"]
+        )
+        assert.deepStrictEqual(lines, ["a\r\n", "b\n", "\x00\xff\r", "<EndOfInput>"])
+      }))
+  })
+
+  describe("readExactly", () => {
+    it.effect("reads a binary body after a header line", () =>
+      Effect.gen(function*() {
+        const handler = Effect.gen(function*() {
+          const conn = yield* Connection
+          const header = yield* conn.readLine
+          const body = yield* conn.readExactly(Number(header.split(" ")[1]))
+          const after = yield* conn.readLine
+          yield* conn.writeLine(`${header}|${Buffer.from(body).toString("latin1")}|${after}`)
+        })
+        const { output } = yield* TestConnection.run(handler, ["LEN 4\r\nab", "\n\x00", "next\n"])
+        assert.strictEqual(output, "LEN 4|ab\n\x00|next\n")
+      }))
+
+    it.effect("fails with UnexpectedEndOfInput carrying the partial bytes", () =>
+      Effect.gen(function*() {
+        const handler = Effect.flatMap(Effect.service(Connection), (conn) => conn.readExactly(10))
+        const { exit } = yield* TestConnection.run(handler, ["abc", "de"])
+        const error = Exit.findErrorOption(exit)
+        assert.isTrue(error._tag === "Some" && error.value._tag === "UnexpectedEndOfInput")
+        if (error._tag === "Some" && error.value._tag === "UnexpectedEndOfInput") {
+          assert.strictEqual(error.value.expected, 10)
+          assert.strictEqual(Buffer.from(error.value.received).toString(), "abcde")
+        }
+      }))
+
+    it.effect("fails with EndOfInput when the input ends before the block starts", () =>
+      Effect.gen(function*() {
+        const handler = Effect.flatMap(Effect.service(Connection), (conn) => conn.readExactly(4))
+        const { exit } = yield* TestConnection.run(handler, [])
+        assert.deepStrictEqual(Exit.findErrorOption(exit).pipe((e) => e._tag === "Some" && e.value._tag), "EndOfInput")
+      }))
+  })
+
+  describe("maxLineLength", () => {
+    it.effect("fails an over-long line with LineTooLong carrying the limit; the next read gets the next line", () =>
+      Effect.gen(function*() {
+        const handler = Effect.gen(function*() {
+          const conn = yield* Connection
+          while (true) {
+            const line = yield* conn.readLine.pipe(
+              Effect.catchTag("LineTooLong", (error) => Effect.succeed(`too long (limit ${error.limit})`))
+            )
+            yield* conn.writeLine(line)
+          }
+        }).pipe(Effect.catchTag("EndOfInput", () => Effect.void))
+        const { output } = yield* TestConnection.run(handler, ["ok\n", "x".repeat(30), "x".repeat(30), "\nafter\n"], {
+          maxLineLength: 8
+        })
+        assert.strictEqual(output, "ok\ntoo long (limit 8)\nafter\n")
+      }))
+
+    it.effect("defaults to 64 KiB", () =>
+      Effect.gen(function*() {
+        const lines = yield* runLines(["a".repeat(65536), "\n", "b".repeat(65537), "\n", "c\n"])
+        const sizes = lines.map((line) => (String(line).startsWith("<") ? line : String(line).length))
+        assert.deepStrictEqual(sizes, [65536, "<LineTooLong>"])
+      }))
+  })
+
+  describe("writes", () => {
+    it.effect("are flushed when the handler suspends waiting for input", () =>
+      Effect.scoped(Effect.gen(function*() {
+        const peer = yield* TestConnection.make()
+        const handler = Effect.gen(function*() {
+          const conn = yield* Connection
+          yield* conn.writeLine("hello?")
+          const name = yield* conn.readLine
+          yield* conn.writeLine(`hi ${name}`)
+          yield* conn.readLine
+        })
+        yield* Effect.forkChild(Effect.provideService(handler, Connection, peer.connection))
+        assert.strictEqual(yield* within(peer.awaitOutput("hello?\n")), "hello?\n")
+        yield* peer.send("ada\n")
+        assert.strictEqual(yield* within(peer.awaitOutput("hi ada\n")), "hello?\nhi ada\n")
+      })))
+
+    it.effect("are held while the handler keeps working without waiting", () =>
+      Effect.scoped(Effect.gen(function*() {
+        const peer = yield* TestConnection.make()
+        const gate = yield* Latch.make()
+        const handler = Effect.gen(function*() {
+          const conn = yield* Connection
+          yield* conn.writeLine("partial")
+          yield* gate.await
+          yield* conn.flush
+          yield* Effect.never
+        })
+        yield* Effect.forkChild(Effect.provideService(handler, Connection, peer.connection))
+        yield* Effect.yieldNow
+        assert.strictEqual(yield* peer.outputText, "", "nothing is sent before a flush point")
+        yield* gate.open
+        assert.strictEqual(yield* within(peer.awaitOutput("partial\n")), "partial\n")
+      })))
+
+    it.effect("are flushed when the buffer reaches the high-water mark", () =>
+      Effect.scoped(Effect.gen(function*() {
+        const peer = yield* TestConnection.make({ writeHighWaterMark: 1024 })
+        const handler = Effect.gen(function*() {
+          const conn = yield* Connection
+          for (let i = 0; i < 100; i++) yield* conn.writeLine("x".repeat(99))
+          yield* Effect.never
+        })
+        yield* Effect.forkChild(Effect.provideService(handler, Connection, peer.connection))
+        const output = yield* within(peer.awaitOutput("x".repeat(99)))
+        assert.isAtLeast(output.length, 1024)
+        assert.isBelow(output.length, 100 * 100, "the tail waits for the next flush point")
+      })))
+
+    it.effect("are flushed when the handler ends, then the output is ended", () =>
+      Effect.gen(function*() {
+        const handler = Effect.flatMap(Effect.service(Connection), (conn) => conn.write("bye\r\n"))
+        const { output, closed } = yield* TestConnection.run(handler, [])
+        assert.strictEqual(output, "bye\r\n")
+        assert.strictEqual(closed, "ended")
+      }))
+
+    it.effect("to a peer that reset fail with ConnectionError, never hang", () =>
+      Effect.gen(function*() {
+        const handler = Effect.gen(function*() {
+          const conn = yield* Connection
+          yield* conn.write("late")
+          yield* conn.flush
+        })
+        const { exit, closed } = yield* TestConnection.run(handler, ["a\n"], { then: "reset" })
+        assert.deepStrictEqual(Exit.findErrorOption(exit).pipe((e) => e._tag === "Some" && e.value._tag), "ConnectionError")
+        assert.strictEqual(closed, "destroyed")
+      }))
+
+    it.effect("a read after a reset fails with ConnectionError (read, ECONNRESET)", () =>
+      Effect.gen(function*() {
+        const handler = Effect.flatMap(Effect.service(Connection), (conn) => conn.readLine)
+        const { exit } = yield* TestConnection.run(handler, [], { then: "reset" })
+        const error = Exit.findErrorOption(exit)
+        assert.isTrue(error._tag === "Some" && error.value._tag === "ConnectionError")
+        if (error._tag === "Some" && error.value._tag === "ConnectionError") {
+          assert.strictEqual(error.value.operation, "read")
+          assert.strictEqual(error.value.code, "ECONNRESET")
+        }
+      }))
+  })
+
+  describe("timeouts (TestClock)", () => {
+    it.effect("a read waiting longer than idleTimeout fails with IdleTimeout", () =>
+      Effect.scoped(Effect.gen(function*() {
+        const peer = yield* TestConnection.make({ idleTimeout: "5 minutes" })
+        const fiber = yield* Effect.forkChild(peer.connection.readLine)
+        yield* TestClock.adjust("4 minutes")
+        yield* peer.send("early\n")
+        assert.strictEqual(yield* Fiber.join(fiber), "early")
+        const idle = yield* Effect.forkChild(Effect.flip(peer.connection.readLine))
+        yield* TestClock.adjust("4 minutes")
+        assert.isUndefined(idle.pollUnsafe(), "the clock restarts with each wait")
+        yield* TestClock.adjust("1 minute")
+        const error = yield* Fiber.join(idle)
+        assert.strictEqual(error._tag, "IdleTimeout")
+        if (error._tag === "IdleTimeout") assert.isTrue(Duration.equals(error.timeout, Duration.minutes(5)))
+      })))
+
+    it.effect("a handler's own Effect.timeout around a read works and the line is not lost", () =>
+      Effect.scoped(Effect.gen(function*() {
+        const peer = yield* TestConnection.make()
+        const fiber = yield* Effect.forkChild(
+          peer.connection.readLine.pipe(Effect.timeoutOption("1 second"))
+        )
+        yield* TestClock.adjust("1 second")
+        assert.deepStrictEqual((yield* Fiber.join(fiber))._tag, "None")
+        yield* peer.send("later\n")
+        assert.strictEqual(yield* peer.connection.readLine, "later")
+      })))
+  })
+
+  describe("cleanup", () => {
+    const ends = {
+      success: Effect.void,
+      failure: Effect.fail("boom"),
+      defect: Effect.die("bug"),
+      interruption: Effect.interrupt
+    } as const
+    for (const [name, ending] of Object.entries(ends)) {
+      it.effect(`on ${name}: flushes what it can, releases once, runs the handler's finalizers once`, () =>
+        Effect.gen(function*() {
+          let finalized = 0
+          const handler = Effect.gen(function*() {
+            const conn = yield* Connection
+            yield* Effect.addFinalizer(() => Effect.sync(() => finalized++))
+            yield* conn.writeLine("last words")
+            return yield* ending
+          }).pipe(Effect.scoped)
+          const { output, closed, exit } = yield* TestConnection.run(handler, [])
+          assert.strictEqual(finalized, 1)
+          assert.strictEqual(Exit.isSuccess(exit), name === "success")
+          if (name === "interruption") {
+            assert.strictEqual(closed, "destroyed")
+          } else {
+            assert.strictEqual(closed, "ended")
+            assert.strictEqual(output, "last words\n")
+          }
+        }))
+    }
+  })
+
+  it.effect("runs the echo handler byte for byte", () =>
+    Effect.gen(function*() {
+      const input = ["hel", "lo\r\n", "\n", Buffer.from([0, 0xff, 0x0a]), "no newline"]
+      const { output, outputBytes, exit } = yield* TestConnection.run(echo, input)
+      assert.isTrue(Exit.isSuccess(exit))
+      assert.deepStrictEqual(Buffer.from(outputBytes), Buffer.concat(input.map((part) => Buffer.from(part))))
+      assert.strictEqual(output.slice(0, 8), "hello\r\n\n")
+    }))
+})
