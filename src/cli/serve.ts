@@ -4,11 +4,13 @@
  *
  * @since 0.1.0
  */
+import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { Command } from "effect/cli"
+import * as HttpServer from "effect/http/HttpServer"
 import type { ServeError } from "effect/http/HttpServerError"
 import * as Connection from "../services/Connection.ts"
 import type { ServerError } from "../services/Errors.ts"
@@ -48,8 +50,9 @@ const serveTcp = <E>(handler: Effect.Effect<void, E, Connection.Connection>, fla
       shutdownTimeout: flags.shutdownTimeout
     })
     if (Option.isSome(flags.metricsPort)) {
-      yield* Layer.build(MetricsHttp.layer({ port: flags.metricsPort.value }))
-      yield* Effect.logInfo("serving metrics", { address: `127.0.0.1:${flags.metricsPort.value}/metrics` })
+      const metrics = yield* Layer.build(MetricsHttp.layer({ port: flags.metricsPort.value }))
+      const address = HttpServer.formatAddress(Context.get(metrics, HttpServer.HttpServer).address)
+      yield* Effect.logInfo("serving metrics", { address: `${address}/metrics` })
     }
     return yield* Effect.never
   }).pipe(Effect.scoped)
