@@ -1,0 +1,150 @@
+/**
+ * The server over real loopback sockets: many concurrent clients each get
+ * their own echo, one handler's defect stays in its connection, closing the
+ * Layer's scope closes every connection and frees the port, and the Layer
+ * embeds in an app that provides the handler's services.
+ */
+import * as Net from "node:net"
+import { assert, describe, it } from "@effect/vitest"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Scope from "effect/Scope"
+import { echo } from "../src/handlers/Echo.ts"
+import { Connection } from "../src/services/Connection.ts"
+import * as LineServer from "../src/services/LineServer.ts"
+import { connect } from "./fixtures/client.ts"
+import { captureLogs, serve } from "./fixtures/server.ts"
+
+const within = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.timeout(effect, Duration.seconds(10))
+
+describe("LineServer", () => {
+  it.live("serves many concurrent clients, each its own echo", () =>
+    Effect.gen(function*() {
+      const server = yield* serve(echo)
+      const port = server.port
+      const clients = 100
+      const lines = 20
+      yield* Effect.forEach(
+        Array.from({ length: clients }, (_, c) => c),
+        (c) =>
+          Effect.gen(function*() {
+            const client = yield* connect(port)
+            const expected = Array.from({ length: lines }, (_, i) => `client ${c} line ${i}\n`).join("")
+            for (let i = 0; i < lines; i++) yield* client.write(`client ${c} line ${i}\n`)
+            yield* client.end
+            const { data, gotEnd } = yield* within(client.closed)
+            assert.strictEqual(data.toString(), expected)
+            assert.isTrue(gotEnd)
+          }),
+        { concurrency: "unbounded", discard: true }
+      )
+      assert.strictEqual((yield* server.stats).accepted, clients)
+    }).pipe(Effect.provide(captureLogs().layer)))
+
+  it.live("a handler's defect closes only its connection and is logged with its cause", () => {
+    const logs = captureLogs()
+    return Effect.gen(function*() {
+      let unhandled = 0
+      const onUnhandled = () => unhandled++
+      process.on("unhandledRejection", onUnhandled)
+      yield* Effect.addFinalizer(() => Effect.sync(() => process.off("unhandledRejection", onUnhandled)))
+      const handler = Effect.gen(function*() {
+        const conn = yield* Connection
+        while (true) {
+          const line = yield* conn.readLine
+          if (line === "die") return yield* Effect.die(new Error("handler bug"))
+          yield* conn.writeLine(line)
+        }
+      })
+      const { port } = yield* serve(handler)
+      const survivor = yield* connect(port)
+      const victim = yield* connect(port)
+      yield* survivor.write("before\n")
+      yield* within(survivor.readUntil("before\n"))
+      yield* victim.write("die\n")
+      const closed = yield* within(victim.closed)
+      assert.strictEqual(closed.data.length, 0)
+      yield* survivor.write("after\n")
+      assert.strictEqual(yield* within(survivor.readUntil("after\n")), "before\nafter\n")
+      const late = yield* connect(port)
+      yield* late.write("new\n")
+      yield* within(late.readUntil("new\n"))
+      const failure = logs.lines.find((line) => line.message.includes("handler failed"))
+      assert.isDefined(failure)
+      assert.strictEqual(failure?.level, "Error")
+      assert.include(failure?.cause, "handler bug")
+      assert.strictEqual(unhandled, 0)
+    }).pipe(Effect.provide(logs.layer))
+  })
+
+  it.live("annotates every connection's logs with client address and connection id", () => {
+    const logs = captureLogs()
+    return Effect.gen(function*() {
+      const { port } = yield* serve(echo)
+      const client = yield* connect(port)
+      const localPort = client.socket.localPort
+      yield* client.write("x\n")
+      yield* client.end
+      yield* within(client.closed)
+      yield* Effect.sleep("20 millis")
+      const closedLine = logs.lines.find((line) => line.message.startsWith("connection closed"))
+      assert.isDefined(closedLine)
+      assert.strictEqual(closedLine?.annotations.client, `127.0.0.1:${localPort}`)
+      assert.isNumber(closedLine?.annotations.connection)
+      assert.include(closedLine?.message, "end-of-input")
+      assert.isFalse(JSON.stringify(logs.lines).includes("x\\n"), "payload bytes are never logged")
+    }).pipe(Effect.provide(logs.layer))
+  })
+
+  it.live("closing the Layer's scope closes every connection and releases the port", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const context = yield* Layer.buildWithScope(LineServer.layer({ handler: echo, port: 0 }), scope)
+      const { port } = Context.get(context, LineServer.LineServer).address
+      const clients = yield* Effect.forEach([1, 2, 3], () => connect(port))
+      yield* clients[0]!.write("busy?\n")
+      yield* within(clients[0]!.readUntil("busy?\n"))
+      yield* Scope.close(scope, Exit.void)
+      for (const client of clients) {
+        const { gotEnd, error } = yield* within(client.closed)
+        assert.isTrue(gotEnd, "closed with FIN")
+        assert.isUndefined(error)
+      }
+      // The port is free again: a plain listener can take it.
+      yield* Effect.callback<void, Error>((resume) => {
+        const probe = Net.createServer()
+        probe.once("error", (error) => resume(Effect.fail(error)))
+        probe.listen(port, "127.0.0.1", () => probe.close(() => resume(Effect.void)))
+      })
+    }).pipe(Effect.provide(captureLogs().layer)))
+
+  it.live("embeds as a Layer whose handler uses the app's own services", () => {
+    class Greeter extends Context.Service<Greeter, { readonly greet: (name: string) => string }>()("test/Greeter") {}
+    const handler = Effect.gen(function*() {
+      const conn = yield* Connection
+      const greeter = yield* Greeter
+      yield* conn.writeLine(greeter.greet(yield* conn.readLine))
+    })
+    const app = LineServer.layer({ handler, port: 0 }).pipe(
+      Layer.provide(Layer.succeed(Greeter, { greet: (name) => `hello, ${name}` }))
+    )
+    return Effect.gen(function*() {
+      const { port } = (yield* LineServer.LineServer).address
+      const client = yield* connect(port)
+      yield* client.write("ada\n")
+      assert.strictEqual((yield* within(client.closed)).data.toString(), "hello, ada\n")
+    }).pipe(Effect.provide(app), Effect.provide(captureLogs().layer))
+  })
+
+  it.live("fails with a typed ServerError when the port is taken", () =>
+    Effect.gen(function*() {
+      const { port } = yield* serve(echo)
+      const error = yield* Effect.flip(LineServer.make({ handler: echo, port }))
+      assert.strictEqual(error._tag, "ServerError")
+      assert.strictEqual(error.port, port)
+      assert.include(error.message, "EADDRINUSE")
+    }).pipe(Effect.provide(captureLogs().layer)))
+})
