@@ -1,0 +1,99 @@
+/**
+ * Metrics after a scripted session over real sockets: the counters and the
+ * gauge are ordinary Effect metrics (readable with `Metric.value`) and the
+ * Prometheus endpoint serves them in text format. Each test uses its own
+ * metric registry, so counts are exact.
+ */
+import { Buffer } from "node:buffer"
+import { assert, describe, it } from "@effect/vitest"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as HttpServer from "effect/http/HttpServer"
+import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
+import * as Schedule from "effect/Schedule"
+import { echo } from "../src/handlers/Echo.ts"
+import * as MetricsHttp from "../src/services/MetricsHttp.ts"
+import * as ServerMetrics from "../src/services/ServerMetrics.ts"
+import { connect } from "./fixtures/client.ts"
+import { captureLogs, serve } from "./fixtures/server.ts"
+
+const within = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.timeout(effect, Duration.seconds(10))
+
+/** One connection of each kind: clean, over-long line, reset, refused. */
+const scriptedSession = Effect.gen(function*() {
+  const server = yield* serve(echo, { maxConnections: 1, maxLineLength: 16 })
+  const clean = yield* connect(server.port)
+  yield* clean.write("one\ntwo\nthree\n")
+  yield* clean.end
+  yield* within(clean.closed)
+  yield* waitForActive(server.stats, 0)
+  const tooLong = yield* connect(server.port)
+  yield* tooLong.write("this line is far too long\n")
+  yield* within(tooLong.closed)
+  yield* waitForActive(server.stats, 0)
+  const holder = yield* connect(server.port)
+  yield* holder.write("x\n")
+  yield* within(holder.readUntil("x\n"))
+  const refused = yield* connect(server.port)
+  yield* within(refused.closed)
+  yield* holder.reset
+  yield* waitForActive(server.stats, 0)
+})
+
+const waitForActive = (stats: Effect.Effect<{ readonly active: number }>, n: number) =>
+  stats.pipe(
+    Effect.filterOrFail((current) => current.active === n),
+    Effect.retry({ schedule: Schedule.spaced("10 millis"), times: 500 })
+  )
+
+const freshRegistry = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.provideService(effect, Metric.MetricRegistry, new Map())
+
+describe("metrics", () => {
+  it.live("are ordinary Effect metrics", () =>
+    Effect.gen(function*() {
+      yield* scriptedSession
+      const count = (metric: Metric.Metric<number, Metric.CounterState<number>>) =>
+        Effect.map(Metric.value(metric), (state) => state.count)
+      assert.strictEqual(yield* count(ServerMetrics.connectionsAccepted), 3)
+      assert.strictEqual(yield* count(ServerMetrics.connectionsRefused), 1)
+      assert.strictEqual(yield* count(ServerMetrics.connectionsClosed["end-of-input"]), 1)
+      assert.strictEqual(yield* count(ServerMetrics.connectionsClosed["line-too-long"]), 1)
+      assert.strictEqual(yield* count(ServerMetrics.connectionsClosed.reset), 1)
+      assert.strictEqual(yield* count(ServerMetrics.linesRead), 4)
+      assert.strictEqual(yield* count(ServerMetrics.linesWritten), 4)
+      const bytes = Buffer.byteLength("one\ntwo\nthree\n") + Buffer.byteLength("this line is far too long\n") + 2
+      assert.strictEqual(yield* count(ServerMetrics.bytesRead), bytes)
+      assert.strictEqual(yield* count(ServerMetrics.bytesWritten), Buffer.byteLength("one\ntwo\nthree\nx\n"))
+      assert.strictEqual((yield* Metric.value(ServerMetrics.connectionsActive)).value, 0)
+    }).pipe(freshRegistry, Effect.provide(captureLogs().layer)))
+
+  it.live("are served in Prometheus text format", () =>
+    Effect.gen(function*() {
+      const http = yield* Layer.build(MetricsHttp.layer({ port: 0 }))
+      const url = `${HttpServer.formatAddress(Context.get(http, HttpServer.HttpServer).address)}/metrics`
+      yield* scriptedSession
+      const response = yield* Effect.promise(() => fetch(url))
+      assert.strictEqual(response.status, 200)
+      assert.include(response.headers.get("content-type"), "text/plain")
+      const body = yield* Effect.promise(() => response.text())
+      for (
+        const expected of [
+          "# TYPE fiberline_connections_accepted_total counter",
+          "fiberline_connections_accepted_total 3",
+          "fiberline_connections_refused_total 1",
+          "fiberline_connections_closed_total{reason=\"end-of-input\"} 1",
+          "fiberline_connections_closed_total{reason=\"line-too-long\"} 1",
+          "fiberline_connections_closed_total{reason=\"reset\"} 1",
+          "fiberline_lines_read_total 4",
+          "fiberline_lines_written_total 4",
+          "# TYPE fiberline_connections_active gauge",
+          "fiberline_connections_active 0"
+        ]
+      ) {
+        assert.include(body.split("\n"), expected)
+      }
+    }).pipe(freshRegistry, Effect.provide(captureLogs().layer)))
+})
