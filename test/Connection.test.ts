@@ -210,7 +210,7 @@ describe("Connection (in memory)", () => {
           yield* conn.write("late")
           yield* conn.flush
         })
-        const { exit, closed } = yield* TestConnection.run(handler, ["a\n"], { then: "reset" })
+        const { exit, closed } = yield* TestConnection.run(handler, ["a\n"], { ending: "reset" })
         assert.deepStrictEqual(Exit.findErrorOption(exit).pipe((e) => e._tag === "Some" && e.value._tag), "ConnectionError")
         assert.strictEqual(closed, "destroyed")
       }))
@@ -218,7 +218,7 @@ describe("Connection (in memory)", () => {
     it.effect("a read after a reset fails with ConnectionError (read, ECONNRESET)", () =>
       Effect.gen(function*() {
         const handler = Effect.flatMap(Effect.service(Connection), (conn) => conn.readLine)
-        const { exit } = yield* TestConnection.run(handler, [], { then: "reset" })
+        const { exit } = yield* TestConnection.run(handler, [], { ending: "reset" })
         const error = Exit.findErrorOption(exit)
         assert.isTrue(error._tag === "Some" && error.value._tag === "ConnectionError")
         if (error._tag === "Some" && error.value._tag === "ConnectionError") {

@@ -48,6 +48,9 @@ const waitForActive = (stats: Effect.Effect<{ readonly active: number }>, n: num
     Effect.retry({ schedule: Schedule.spaced("10 millis"), times: 500 })
   )
 
+const count = (metric: Metric.Metric<number, Metric.CounterState<number>>) =>
+  Effect.map(Metric.value(metric), (state) => state.count)
+
 const freshRegistry = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.provideService(effect, Metric.MetricRegistry, new Map())
 
@@ -55,8 +58,6 @@ describe("metrics", () => {
   it.live("are ordinary Effect metrics", () =>
     Effect.gen(function*() {
       yield* scriptedSession
-      const count = (metric: Metric.Metric<number, Metric.CounterState<number>>) =>
-        Effect.map(Metric.value(metric), (state) => state.count)
       assert.strictEqual(yield* count(ServerMetrics.connectionsAccepted), 3)
       assert.strictEqual(yield* count(ServerMetrics.connectionsRefused), 1)
       assert.strictEqual(yield* count(ServerMetrics.connectionsClosed["end-of-input"]), 1)

@@ -11,8 +11,8 @@ import { contentLength, End, LineBuffer, NeedMore, TooLong } from "../src/intern
 const TOO_LONG = "<too long>"
 
 /** Splits `input` at the given offsets (any order, duplicates and out-of-range ignored). */
-const chunk = (input: Buffer, cuts: ReadonlyArray<number>): Array<Buffer> => {
-  const points = [...new Set(cuts.map((cut) => cut % (input.length + 1)))].sort((a, b) => a - b)
+const split = (input: Buffer, cuts: ReadonlyArray<number>): Array<Buffer> => {
+  const points = [...new Set(cuts.map((cut) => cut % (input.length + 1)))].toSorted((a, b) => a - b)
   const chunks: Array<Buffer> = []
   let start = 0
   for (const point of [...points, input.length]) {
@@ -54,29 +54,36 @@ const referenceLines = (input: Buffer, max: number): Array<string> => {
   return lines
 }
 
+/** Tokens to bytes; `\uffff` stands for the invalid UTF-8 byte 0xff. */
+const encode = (tokens: ReadonlyArray<string>) =>
+  Buffer.concat(tokens.map((token) => (token === "\uffff" ? Buffer.from([0xff]) : Buffer.from(token))))
+
 describe("LineBuffer", () => {
-  const table: ReadonlyArray<readonly [string, string, number, ReadonlyArray<string>]> = [
-    ["one line", "abc\n", 10, ["abc\n"]],
-    ["CRLF belongs to the terminator", "abc\r\n", 3, ["abc\r\n"]],
-    ["lone CR is content", "a\rb\n", 3, ["a\rb\n"]],
-    ["empty lines are lines", "\n\r\n\n", 0, ["\n", "\r\n", "\n"]],
-    ["final unterminated line", "a\nbc", 10, ["a\n", "bc"]],
-    ["final CR without LF is content", "ab\r", 2, [TOO_LONG]],
-    ["exactly the limit", "abc\n", 3, ["abc\n"]],
-    ["one over the limit", "abcd\nok\n", 3, [TOO_LONG, "ok\n"]],
-    ["limit with CRLF", "abc\r\nabcd\r\n", 3, ["abc\r\n", TOO_LONG]],
-    ["too long, then more", "xxxxxxxxxx\nyy\n", 2, [TOO_LONG, "yy\n"]],
-    ["too long at end of input", "ok\nxxxxx", 3, ["ok\n", TOO_LONG]],
-    ["nothing", "", 5, []]
+  const table: ReadonlyArray<{
+    readonly name: string
+    readonly input: string
+    readonly max: number
+    readonly expected: ReadonlyArray<string>
+  }> = [
+    { name: "one line", input: "abc\n", max: 10, expected: ["abc\n"] },
+    { name: "CRLF belongs to the terminator", input: "abc\r\n", max: 3, expected: ["abc\r\n"] },
+    { name: "lone CR is content", input: "a\rb\n", max: 3, expected: ["a\rb\n"] },
+    { name: "empty lines are lines", input: "\n\r\n\n", max: 0, expected: ["\n", "\r\n", "\n"] },
+    { name: "final unterminated line", input: "a\nbc", max: 10, expected: ["a\n", "bc"] },
+    { name: "final CR without LF is content", input: "ab\r", max: 2, expected: [TOO_LONG] },
+    { name: "exactly the limit", input: "abc\n", max: 3, expected: ["abc\n"] },
+    { name: "one over the limit", input: "abcd\nok\n", max: 3, expected: [TOO_LONG, "ok\n"] },
+    { name: "limit with CRLF", input: "abc\r\nabcd\r\n", max: 3, expected: ["abc\r\n", TOO_LONG] },
+    { name: "too long, then more", input: "xxxxxxxxxx\nyy\n", max: 2, expected: [TOO_LONG, "yy\n"] },
+    { name: "too long at end of input", input: "ok\nxxxxx", max: 3, expected: ["ok\n", TOO_LONG] },
+    { name: "nothing", input: "", max: 5, expected: [] }
   ]
-  for (const [name, input, max, expected] of table) {
-    it(name, () => {
-      const bytes = Buffer.from(input, "latin1")
-      assert.deepStrictEqual(takeAllLines([bytes], max), expected)
-      // one byte at a time must agree
-      assert.deepStrictEqual(takeAllLines(chunk(bytes, [...bytes.keys()]), max), expected)
-    })
-  }
+  it.each(table)("$name", ({ input, max, expected }) => {
+    const bytes = Buffer.from(input, "latin1")
+    assert.deepStrictEqual(takeAllLines([bytes], max), expected)
+    // one byte at a time must agree
+    assert.deepStrictEqual(takeAllLines(split(bytes, [...bytes.keys()]), max), expected)
+  })
 
   it("reports a line as too long before its newline arrives, keeping nothing of it", () => {
     const buffer = new LineBuffer(4)
@@ -138,11 +145,11 @@ describe("LineBuffer", () => {
   })
 
   it("returns lines without copying when they lie in one chunk", () => {
-    const chunk = Buffer.from("one\ntwo\n")
+    const received = Buffer.from("one\ntwo\n")
     const buffer = new LineBuffer(100)
-    buffer.push(chunk)
+    buffer.push(received)
     const line = buffer.takeLine() as Buffer
-    assert.strictEqual(line.buffer, chunk.buffer)
+    assert.strictEqual(line.buffer, received.buffer)
   })
 
   it("rejects a negative limit", () => {
@@ -153,12 +160,10 @@ describe("LineBuffer", () => {
   const Tokens = Schema.Array(Schema.Literals(["a", "b", "\n", "\r", "\r\n", "é", "€", "😀", "\u0000", "\uffff"]))
   const Cuts = Schema.Array(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 400 })))
   const Limit = Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 12 }))
-  const encode = (tokens: ReadonlyArray<string>) =>
-    Buffer.concat(tokens.map((token) => (token === "\uffff" ? Buffer.from([0xff]) : Buffer.from(token))))
 
   it.prop("any chunking gives the reference lines", [Tokens, Cuts, Limit], ([tokens, cuts, max]) => {
     const input = encode(tokens)
-    assert.deepStrictEqual(takeAllLines(chunk(input, cuts), max), referenceLines(input, max))
+    assert.deepStrictEqual(takeAllLines(split(input, cuts), max), referenceLines(input, max))
   })
 
   const Reads = Schema.Array(Schema.Union([Schema.Literal("line"), Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 9 }))]))
@@ -189,6 +194,6 @@ describe("LineBuffer", () => {
       }
       return results
     }
-    assert.deepStrictEqual(run(chunk(input, cuts)), run([input]))
+    assert.deepStrictEqual(run(split(input, cuts)), run([input]))
   })
 })

@@ -158,18 +158,19 @@ export interface RunResult<E> {
 
 /**
  * Options of {@link run}: the connection's limits, and how the scripted
- * input ends: `end` (the peer half-closes, the default) or `reset`.
+ * input ends (`ending`): `end` (the peer half-closes, the default) or
+ * `reset`.
  *
  * @since 0.1.0
  */
 export interface RunOptions extends ConnectionOptions {
-  readonly then?: "end" | "reset" | undefined
+  readonly ending?: "end" | "reset" | undefined
 }
 
 /**
  * Runs `handler` against scripted input: each element of `input` is one
- * chunk; then the input ends (`then: "end"`, the default) or the peer resets
- * (`then: "reset"`). Returns once the connection is released.
+ * chunk; then the input ends (`ending: "end"`, the default) or the peer
+ * resets (`ending: "reset"`). Returns once the connection is released.
  *
  * @since 0.1.0
  */
@@ -184,7 +185,7 @@ export const run = <E, R>(
     const exit = yield* Effect.exit(Effect.scoped(Effect.gen(function*() {
       const test = peer = yield* make(options)
       for (const chunk of input) yield* test.send(chunk)
-      yield* options?.then === "reset" ? test.reset : test.end
+      yield* options?.ending === "reset" ? test.reset : test.end
       yield* Effect.provideService(handler, Connection, test.connection)
     })))
     const test = peer!
