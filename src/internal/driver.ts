@@ -26,9 +26,9 @@ import {
   type WriteError,
   WriteTimeout
 } from "../services/Errors.ts"
-import * as ServerMetrics from "../services/ServerMetrics.ts"
 import type { Endpoint } from "./endpoint.ts"
 import { LineBuffer } from "./lineBuffer.ts"
+import { type Traffic, trafficFor } from "./traffic.ts"
 
 /** Limits of one connection, already validated. */
 export interface Limits {
@@ -67,10 +67,8 @@ export class Driver {
   shuttingDown = false
   /** A write timed out: the peer does not read, so the connection cannot be flushed. */
   stalled = false
-  /** Lines taken since the last metrics report. */
-  linesIn = 0
-  /** Lines written since the last metrics report. */
-  linesOut = 0
+  /** Totals this connection adds to (the metrics read them). */
+  readonly traffic: Traffic
 
   private readonly endpoint: Endpoint
   /** Input and output are one stream (a socket): one 'error', one 'close'. */
@@ -81,8 +79,13 @@ export class Driver {
   private readonly writeMillis: number
   private pending: Array<string | Uint8Array> = []
   private pendingBytes = 0
-  private bytesIn = 0
-  private bytesOut = 0
+  /**
+   * The last pending bytes, kept apart while writes extend them in place:
+   * an echoed line is a view of the input chunk, so consecutive lines of one
+   * chunk merge into one view and are flushed without copying.
+   */
+  private run: Uint8Array | undefined
+  private runLength = 0
   private inputEnded = false
   private inputFailure: ConnectionError | undefined
   private outputFailure: ConnectionError | undefined
@@ -99,6 +102,7 @@ export class Driver {
     this.clock = clock
     this.context = context
     this.lines = new LineBuffer(limits.maxLineLength)
+    this.traffic = trafficFor(context)
     this.idleMillis = limits.idleTimeout === undefined ? undefined : Duration.toMillis(limits.idleTimeout)
     this.writeMillis = Duration.toMillis(limits.writeTimeout)
     const { input, output } = endpoint
@@ -132,7 +136,7 @@ export class Driver {
     const chunk = this.endpoint.input.read() as Buffer | null
     if (chunk !== null) {
       this.lines.push(chunk)
-      this.bytesIn += chunk.length
+      this.traffic.bytesRead += chunk.length
       return true
     }
     if (this.inputEnded && this.inputFailure === undefined) {
@@ -160,26 +164,42 @@ export class Driver {
 
   /** Adds output to the pending batch; true when the batch reached the high-water mark. */
   enqueue(data: string | Uint8Array): boolean {
-    const size = typeof data === "string" ? Buffer.byteLength(data) : data.length
-    this.pending.push(data)
-    this.pendingBytes += size
-    if (size > 0 && (typeof data === "string" ? data.charCodeAt(data.length - 1) === LF : data[size - 1] === LF)) {
-      this.linesOut++
+    let size: number
+    if (typeof data === "string") {
+      size = Buffer.byteLength(data)
+      this.closeRun()
+      this.pending.push(data)
+      if (data.charCodeAt(data.length - 1) === LF) this.traffic.linesWritten++
+    } else {
+      size = data.length
+      const run = this.run
+      if (run !== undefined && data.buffer === run.buffer && data.byteOffset === run.byteOffset + this.runLength) {
+        this.runLength += size
+      } else {
+        this.closeRun()
+        this.run = data
+        this.runLength = size
+      }
+      if (data[size - 1] === LF) this.traffic.linesWritten++
     }
+    this.pendingBytes += size
     return this.pendingBytes >= this.limits.writeHighWaterMark
   }
 
   /** Adds a line and its `\n` to the pending batch; true at the high-water mark. */
   enqueueLine(text: string): boolean {
+    this.closeRun()
     this.pending.push(text, "\n")
     this.pendingBytes += Buffer.byteLength(text) + 1
-    this.linesOut++
+    this.traffic.linesWritten++
     return this.pendingBytes >= this.limits.writeHighWaterMark
   }
 
-  /** The failure a write must report now, if the output is already gone. */
+  /**
+   * The failure a write must report now, if the output is known to be gone.
+   * (A failure not yet noticed surfaces at the next flush.)
+   */
   get writeFailure(): ConnectionError | undefined {
-    this.syncFailures()
     return this.outputFailure
   }
 
@@ -216,7 +236,6 @@ export class Driver {
     this.released = true
     this.watchdog?.interruptUnsafe()
     if (!this.failed) this.flushPending()
-    this.report()
     this.detach()
     if (graceful && !this.stalled && !this.failed) {
       let called = false
@@ -234,16 +253,6 @@ export class Driver {
   /** Destroys the transport now, whatever the handler is doing (forced shutdown). */
   destroy(): void {
     this.endpoint.destroy()
-  }
-
-  /** Adds the traffic counted since the last report to the metrics. */
-  report(): void {
-    const context = this.context
-    if (this.linesIn > 0) ServerMetrics.linesRead.updateUnsafe(this.linesIn, context)
-    if (this.linesOut > 0) ServerMetrics.linesWritten.updateUnsafe(this.linesOut, context)
-    if (this.bytesIn > 0) ServerMetrics.bytesRead.updateUnsafe(this.bytesIn, context)
-    if (this.bytesOut > 0) ServerMetrics.bytesWritten.updateUnsafe(this.bytesOut, context)
-    this.linesIn = this.linesOut = this.bytesIn = this.bytesOut = 0
   }
 
   /**
@@ -265,6 +274,14 @@ export class Driver {
     return this.lines.buffered === 0 && this.endpoint.input.readableLength === 0
   }
 
+  /** Moves the run of merged views into the pending list. */
+  private closeRun(): void {
+    const run = this.run
+    if (run === undefined) return
+    this.pending.push(this.runLength === run.length ? run : Buffer.from(run.buffer, run.byteOffset, this.runLength))
+    this.run = undefined
+  }
+
   /**
    * Writes the pending batch as one buffer (one syscall for many lines).
    * Returns false while the transport is above its high-water mark or failed.
@@ -274,6 +291,7 @@ export class Driver {
     this.syncFailures()
     if (this.outputFailure !== undefined) return false
     if (this.pendingBytes === 0) return !output.writableNeedDrain
+    this.closeRun()
     const pending = this.pending
     let batch: Uint8Array
     if (pending.length === 1 && typeof pending[0] !== "string") {
@@ -292,7 +310,7 @@ export class Driver {
       }
       batch = buffer
     }
-    this.bytesOut += this.pendingBytes
+    this.traffic.bytesWritten += this.pendingBytes
     pending.length = 0
     this.pendingBytes = 0
     return output.write(batch)
@@ -301,7 +319,6 @@ export class Driver {
   private park(resume: Resume, waiting: Waiting): void {
     this.waiter = resume
     this.waiting = waiting
-    this.report()
     if (waiting === WaitingForInput && this.idleMillis === undefined) return
     this.waitStartedAt = this.clock.currentTimeMillisUnsafe()
     if (this.watchdog === undefined) {

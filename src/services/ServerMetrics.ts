@@ -3,9 +3,9 @@
  * whatever `MetricRegistry` the running Effect uses, so an app that embeds
  * the server exports them with its own (e.g. `PrometheusMetrics`).
  *
- * Traffic counters (lines and bytes) are accumulated per connection and
- * added here in batches, when the connection's fiber waits for input and when
- * it closes, so the per-line path never touches the registry.
+ * The traffic counters (lines and bytes) are plain numbers the per-line path
+ * increments; they are registered in the registry with hooks that read those
+ * numbers, so the hot path never touches the registry.
  *
  * @since 0.1.0
  */
