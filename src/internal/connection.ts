@@ -10,6 +10,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Scope from "effect/Scope"
+import * as Utils from "effect/Utils"
 import type { Connection, ConnectionOptions } from "../services/Connection.ts"
 import {
   EndOfInput,
@@ -57,6 +58,27 @@ export const resolveLimits = (options: ConnectionOptions = {}): Limits => ({
 let nextId = 0
 
 /**
+ * An effect that runs `evaluate` when executed, like `Effect.suspend`, with
+ * one shortcut for blocking-style handlers.
+ *
+ * **Details**
+ *
+ * `yield* effect` inside `Effect.gen` first asks the effect for its iterator;
+ * here the iterator calls `evaluate` right then, at the moment the generator
+ * reaches the `yield*`, which is when the effect is executed anyway. When
+ * `evaluate` returns an `Exit` (a line already buffered, a write below the
+ * high-water mark), `Effect.gen` consumes it in place instead of a round trip
+ * through the fiber's run loop; otherwise (a wait) it runs the returned
+ * effect as usual. Executed any other way, the effect behaves exactly like
+ * `Effect.suspend(evaluate)`.
+ */
+const inlineWhenYielded = <A, E>(evaluate: () => Effect.Effect<A, E>): Effect.Effect<A, E> => {
+  const effect = Effect.suspend(evaluate)
+  effect[Symbol.iterator] = () => new Utils.SingleShotGen(evaluate())
+  return effect
+}
+
+/**
  * Builds the Effect API over a driver. Reads are loops over the driver's
  * synchronous `take`/`fill` that suspend only when nothing is available, so
  * a buffered line costs one `Effect.succeed`.
@@ -75,13 +97,14 @@ const fromDriver = (driver: Driver): Connection => {
 
   /** Repeats `step` until it yields an outcome, pulling input and suspending as needed. */
   const reader = <A, E>(step: () => Effect.Effect<A, E> | undefined): Effect.Effect<A, E | WaitError> => {
-    const read: Effect.Effect<A, E | WaitError> = Effect.suspend(() => {
+    const pull = (): Effect.Effect<A, E | WaitError> => {
       for (;;) {
         const outcome = step()
         if (outcome !== undefined) return outcome
         if (!driver.fill()) return readAfterWait
       }
-    })
+    }
+    const read = inlineWhenYielded(pull)
     const readAfterWait = Effect.flatMap(awaitInput, () => read)
     return read
   }
@@ -89,7 +112,7 @@ const fromDriver = (driver: Driver): Connection => {
   const lineStep = <A>(decode: (line: Buffer) => A) => (): Effect.Effect<A, EndOfInput | LineTooLong> | undefined => {
     const line = lines.takeLine()
     if (typeof line !== "number") {
-      driver.linesIn++
+      driver.traffic.linesRead++
       return Effect.succeed(decode(line))
     }
     if (line === NeedMore) return undefined
@@ -112,7 +135,7 @@ const fromDriver = (driver: Driver): Connection => {
   }
 
   const writeWith = <A>(enqueue: (data: A) => boolean) => (data: A): Effect.Effect<void, WriteError> =>
-    Effect.suspend(() => {
+    inlineWhenYielded(() => {
       const failure = driver.writeFailure
       if (failure !== undefined) return Effect.fail(failure)
       return enqueue(data) ? awaitDrain : Effect.void
