@@ -13,7 +13,7 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as FiberSet from "effect/FiberSet"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
@@ -214,8 +214,17 @@ export const make = <E, R>(
     const limits = Internal.resolveLimits(options)
     const lingerMillis = Duration.toMillis(limits.lingerTimeout)
     const context = yield* Effect.context<Exclude<R, Connection>>()
-    const fibers = yield* FiberSet.make<void, never>()
-    const runFork = yield* FiberSet.runtime(fibers)<Exclude<R, Connection>>()
+    // Connection fibers, tracked by hand (as `FiberSet` would, at a third of
+    // its per-fiber memory): the shutdown below awaits and interrupts them.
+    const fibers = new Set<Fiber.Fiber<void>>()
+    let onEmpty: (() => void) | undefined
+    const awaitEmpty = Effect.callback<void>((resume) => {
+      if (fibers.size === 0) return resume(Effect.void)
+      onEmpty = () => resume(Effect.void)
+      return Effect.sync(() => {
+        onEmpty = undefined
+      })
+    })
 
     const drivers = new Set<Driver>()
     const queue: Array<Net.Socket> = []
@@ -262,24 +271,28 @@ export const make = <E, R>(
       endpoint.close(lingerMillis, () => {})
     }
 
-    /** One connection's whole life, in its own fiber. */
+    /**
+     * One connection's whole life, in its own fiber. (Plain combinators
+     * rather than `Effect.gen`: a suspended generator per connection costs
+     * about 2 KiB, which counts with thousands of idle connections.)
+     */
     const serve = (socket: Net.Socket): Effect.Effect<void, never, Exclude<R, Connection>> =>
-      Effect.gen(function*() {
-        const [connection, driver] = yield* Internal.make(Endpoint.fromSocket(socket), limits)
-        drivers.add(driver)
-        if (shuttingDown) driver.shutdown()
-        yield* Effect.logDebug("connection opened").pipe(
-          Effect.andThen(Effect.provideService(options.handler, Connection, connection)),
-          Effect.onExit((exit) => {
-            const reason = closeReason(exit, driver)
-            ServerMetrics.connectionsClosed[reason].updateUnsafe(1, context)
-            if (shuttingDown && !Exit.hasInterrupts(exit)) drained++
-            return logClose(exit, reason)
-          }),
-          Effect.ensuring(Effect.sync(() => drivers.delete(driver))),
-          Effect.annotateLogs({ client: connection.peer, connection: connection.id })
-        )
-      }).pipe(
+      Internal.make(Endpoint.fromSocket(socket), limits).pipe(
+        Effect.flatMap(([connection, driver]) => {
+          drivers.add(driver)
+          if (shuttingDown) driver.shutdown()
+          return Effect.logDebug("connection opened").pipe(
+            Effect.andThen(Effect.provideService(options.handler, Connection, connection)),
+            Effect.onExit((exit) => {
+              drivers.delete(driver)
+              const reason = closeReason(exit, driver)
+              ServerMetrics.connectionsClosed[reason].updateUnsafe(1, context)
+              if (shuttingDown && !Exit.hasInterrupts(exit)) drained++
+              return logClose(exit, reason)
+            }),
+            Effect.annotateLogs({ client: connection.peer, connection: connection.id })
+          )
+        }),
         Effect.scoped,
         Effect.ignoreCause(),
         Effect.ensuring(Effect.sync(() => {
@@ -294,7 +307,12 @@ export const make = <E, R>(
       active++
       ServerMetrics.connectionsAccepted.updateUnsafe(1, context)
       ServerMetrics.connectionsActive.modifyUnsafe(1, context)
-      runFork(serve(socket))
+      const fiber = Effect.runForkWith(context)(serve(socket))
+      fibers.add(fiber)
+      fiber.addObserver(() => {
+        fibers.delete(fiber)
+        if (fibers.size === 0) onEmpty?.()
+      })
     }
 
     /** Starts queued sockets while there is room. */
@@ -351,11 +369,11 @@ export const make = <E, R>(
       const busy = active
       yield* Effect.logInfo("shutting down", { connections: busy })
       drivers.forEach((driver) => driver.shutdown())
-      const finished = yield* FiberSet.awaitEmpty(fibers).pipe(Effect.timeoutOption(shutdownTimeout))
+      const finished = yield* awaitEmpty.pipe(Effect.timeoutOption(shutdownTimeout))
       if (Option.isNone(finished)) {
         forced = active
         drivers.forEach((driver) => driver.destroy())
-        yield* FiberSet.clear(fibers)
+        yield* Fiber.interruptAll(fibers)
       }
       yield* Effect.logInfo("server stopped", { drained, forced })
     })
