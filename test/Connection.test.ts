@@ -195,6 +195,22 @@ describe("Connection (in memory)", () => {
         assert.isBelow(output.length, 100 * 100, "the tail waits for the next flush point")
       })))
 
+    it.effect("keep their order when echoed views of one chunk are mixed with text", () =>
+      Effect.gen(function*() {
+        const handler = Effect.gen(function*() {
+          const conn = yield* Connection
+          const first = yield* conn.readLineBytes
+          const second = yield* conn.readLineBytes
+          yield* conn.write(first)
+          yield* conn.writeLine("between")
+          yield* conn.write(second)
+          yield* conn.write(yield* conn.readLineBytes)
+        })
+        // One chunk: the three lines are adjacent views of the same buffer.
+        const { output } = yield* TestConnection.run(handler, ["a\nb\nc\n"])
+        assert.strictEqual(output, "a\nbetween\nb\nc\n")
+      }))
+
     it.effect("are flushed when the handler ends, then the output is ended", () =>
       Effect.gen(function*() {
         const handler = Effect.flatMap(Effect.service(Connection), (conn) => conn.write("bye\r\n"))
