@@ -31,6 +31,14 @@ const readAll = (read: (conn: Connection) => Effect.Effect<unknown, unknown>) =>
     }
   })
 
+/** Reads lines until end of input; returns them. */
+const readAllLines = (conn: Connection) => {
+  const lines: Array<string> = []
+  return Effect.gen(function*() {
+    while (true) lines.push(yield* conn.readLine)
+  }).pipe(Effect.catchTag("EndOfInput", () => Effect.succeed(lines)))
+}
+
 const runLines = (input: ReadonlyArray<string | Uint8Array>, options?: TestConnection.RunOptions) =>
   Effect.gen(function*() {
     let lines: Array<unknown> = []
@@ -216,6 +224,20 @@ describe("Connection (in memory)", () => {
         const handler = Effect.flatMap(Effect.service(Connection), (conn) => conn.write("bye\r\n"))
         const { output, closed } = yield* TestConnection.run(handler, [])
         assert.strictEqual(output, "bye\r\n")
+        assert.strictEqual(closed, "ended")
+      }))
+
+    it.live("still work after the input has ended and its stream has closed (half-close)", () =>
+      Effect.gen(function*() {
+        const handler = Effect.gen(function*() {
+          const conn = yield* Connection
+          const lines = yield* readAllLines(conn)
+          yield* Effect.sleep("20 millis") // the ended input stream emits 'close' meanwhile
+          yield* conn.writeLine(`got ${lines.join(",")}`)
+        })
+        const { output, exit, closed } = yield* TestConnection.run(handler, ["a\n", "b\n"])
+        assert.isTrue(Exit.isSuccess(exit))
+        assert.strictEqual(output, "got a,b\n")
         assert.strictEqual(closed, "ended")
       }))
 

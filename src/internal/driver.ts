@@ -108,10 +108,10 @@ export class Driver {
     const { input, output } = endpoint
     input.on("readable", this.onInputEvent)
     input.on("end", this.onEnd)
-    input.on("close", this.onClose)
+    input.on("close", this.onInputClose)
     input.on("error", this.onInputError)
     if (!this.duplex) {
-      output.on("close", this.onClose)
+      output.on("close", this.onOutputClose)
       output.on("error", this.onOutputError)
     }
     output.on("drain", this.onDrain)
@@ -385,8 +385,18 @@ export class Driver {
     this.wakeOnFailure()
   }
 
-  private readonly onClose = (): void => {
+  /**
+   * An ended input stream closes too (stdin at EOF, a half-closed test peer):
+   * that is a failure only if it closed before its end, and it says nothing
+   * about a separate output stream. A socket's 'close' closes both ways.
+   */
+  private readonly onInputClose = (): void => {
     if (!this.inputEnded) this.inputFailure ??= closedError("read")
+    if (this.duplex) this.outputFailure ??= closedError("write")
+    this.wakeOnFailure()
+  }
+
+  private readonly onOutputClose = (): void => {
     this.outputFailure ??= closedError("write")
     this.wakeOnFailure()
   }
@@ -403,9 +413,9 @@ export class Driver {
     const { input, output } = this.endpoint
     input.off("readable", this.onInputEvent)
     input.off("end", this.onEnd)
-    input.off("close", this.onClose)
+    input.off("close", this.onInputClose)
     input.off("error", this.onInputError)
-    output.off("close", this.onClose)
+    output.off("close", this.onOutputClose)
     output.off("error", this.onOutputError)
     output.off("drain", this.onDrain)
   }
