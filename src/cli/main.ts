@@ -18,6 +18,7 @@ import * as Runtime from "effect/Runtime"
 import { Command } from "effect/cli"
 import packageJson from "../../package.json" with { type: "json" }
 import { echo } from "../handlers/Echo.ts"
+import * as Logging from "../services/Logging.ts"
 import { serveCommand } from "./serve.ts"
 
 const fiberline = Command.make("fiberline").pipe(
@@ -46,6 +47,9 @@ const teardown: Runtime.Teardown = (exit, onExit) => {
 
 fiberline.pipe(
   Command.run({ version: packageJson.version }),
+  // Commands report their own failures on stderr (stdout may be a protocol
+  // stream); this keeps any other log line off stdout as well.
+  Effect.provide(Logging.layer("pretty")),
   Effect.provide(NodeServices.layer),
-  NodeRuntime.runMain({ teardown })
+  NodeRuntime.runMain({ teardown, disableErrorReporting: true })
 )

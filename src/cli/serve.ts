@@ -4,6 +4,7 @@
  *
  * @since 0.1.0
  */
+import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -78,5 +79,10 @@ export const serveCommand = <const Name extends string, E>(
     const serve: Effect.Effect<void, E | ServerError | ServeError> = flags.stdio
       ? serveStdio(handler, flags)
       : serveTcp(handler, flags)
-    return Effect.provide(serve, Logging.layer(flags.logFormat))
+    // Report a fatal failure here, through the chosen logger on stderr: the
+    // runtime's own report would go to stdout, into the protocol stream.
+    return serve.pipe(
+      Effect.tapCause((cause) => Cause.hasInterruptsOnly(cause) ? Effect.void : Effect.logError("fatal", cause)),
+      Effect.provide(Logging.layer(flags.logFormat))
+    )
   }).pipe(Command.withDescription(description))
