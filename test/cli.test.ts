@@ -1,0 +1,299 @@
+/**
+ * The `fiberline` CLI end to end: the built `dist/cli/main.js` runs as a
+ * child process on loopback and is driven like an operator would drive it —
+ * flags and environment variables in; protocol bytes on stdout or a TCP
+ * socket, logs on stderr, metrics over HTTP and the exit code out — through
+ * a clean stop, a graceful drain, a forced drain and a second signal.
+ */
+import { Buffer } from "node:buffer"
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import packageJson from "../package.json" with { type: "json" }
+import { connect } from "./fixtures/client.ts"
+import {
+  type CliProcess,
+  listeningPort,
+  logFields,
+  metricsUrl,
+  parseJsonLog,
+  runCli,
+  sample,
+  spawnCli,
+  waitForMetrics
+} from "./fixtures/cli.ts"
+
+/**
+ * Per-test limit: a test boots the CLI (slow on a loaded machine) and waits
+ * on it several times, each wait bounded by the fixture's `defaultWait`.
+ */
+const timeout = 120_000
+
+/** Every stderr line so far parses as a `--log-format json` log line. */
+const assertAllJson = (lines: ReadonlyArray<string>) => {
+  assert.isNotEmpty(lines)
+  for (const line of lines) assert.isDefined(parseJsonLog(line), `not a JSON log line: ${line}`)
+}
+
+/** The `{ drained, forced }` of the "server stopped" line, once the process has logged it. */
+const stoppedCounts = (cli: CliProcess) =>
+  Effect.map(cli.waitForLog("server stopped"), (log) => {
+    const { drained, forced } = logFields(log)
+    return { drained, forced }
+  })
+
+/** Starts `fiberline echo` on a free loopback port with JSON logs; returns the process and its port. */
+const startEcho = (extraArgs: ReadonlyArray<string> = []) =>
+  Effect.gen(function*() {
+    const cli = yield* spawnCli(["echo", "--port", "0", "--log-format", "json", ...extraArgs])
+    const port = yield* listeningPort(cli)
+    return { cli, port }
+  })
+
+/** A line far bigger than every socket buffer on the way back (see the drain tests). */
+const hugeLineBytes = 64 * 1024 * 1024
+
+/**
+ * Starts echo with metrics and connects a client that sends one huge line
+ * and never reads, then waits until the server holds the whole line: from
+ * then on its handler is blocked writing the echo back (the client's receive
+ * buffer and the server's send buffer fill long before 64 MiB), so it is
+ * busy whenever the shutdown begins. A single line leaves no instant where
+ * the handler waits for input with nothing buffered, which shutdown would
+ * end gracefully instead.
+ */
+const startWithBusyClient = (shutdownTimeout: string) =>
+  Effect.gen(function*() {
+    const { cli, port } = yield* startEcho([
+      "--metrics-port",
+      "0",
+      "--max-line-length",
+      String(2 * hugeLineBytes),
+      "--write-timeout",
+      "300s",
+      "--shutdown-timeout",
+      shutdownTimeout
+    ])
+    const url = yield* metricsUrl(cli)
+    const client = yield* connect(port, { pause: true })
+    client.socket.write(Buffer.alloc(hugeLineBytes, 0x61))
+    client.socket.write("\n")
+    // lines_read is reported when the handler parks: here, on the blocked write.
+    yield* waitForMetrics(url, "the huge line read", (text) => sample("fiberline_lines_read_total", 1).test(text))
+    return { cli, client }
+  })
+
+describe("fiberline CLI", () => {
+  describe("help and version", () => {
+    it.live("--help exits 0 and lists the echo subcommand", () =>
+      Effect.gen(function*() {
+        const { code, stdout } = yield* runCli(["--help"])
+        assert.strictEqual(code, 0)
+        assert.match(stdout.toString(), /SUBCOMMANDS[\s\S]*^\s+echo\s+Echo every line back/m)
+      }), timeout)
+
+    it.live("echo --help exits 0 and lists the server flags", () =>
+      Effect.gen(function*() {
+        const { code, stdout } = yield* runCli(["echo", "--help"])
+        assert.strictEqual(code, 0)
+        const help = stdout.toString()
+        for (
+          const flag of [
+            "--host",
+            "--port",
+            "--stdio",
+            "--max-line-length",
+            "--max-connections",
+            "--when-full",
+            "--busy-message",
+            "--idle-timeout",
+            "--write-timeout",
+            "--shutdown-timeout",
+            "--log-format",
+            "--metrics-port"
+          ]
+        ) {
+          assert.match(help, new RegExp(`^\\s+${flag}\\b`, "m"), `echo --help lists ${flag}`)
+        }
+      }), timeout)
+
+    it.live("--version prints the package.json version", () =>
+      Effect.gen(function*() {
+        const { code, stdout } = yield* runCli(["--version"])
+        assert.strictEqual(code, 0)
+        assert.strictEqual(stdout.toString().trim(), `fiberline v${packageJson.version}`)
+      }), timeout)
+  })
+
+  describe("echo over TCP", () => {
+    it.live("echo is byte-exact; SIGTERM stops it with exit 0; stdout stays empty and stderr is JSON", () =>
+      Effect.gen(function*() {
+        const { cli, port } = yield* startEcho()
+        const client = yield* connect(port)
+        const sent = [
+          Buffer.from("hello\r\n"),
+          Buffer.from([0x00, 0xff, 0xfe, 0x80, 0x0a]),
+          Buffer.from("\n"),
+          Buffer.from("tail without newline")
+        ]
+        for (const part of sent) yield* client.write(part)
+        yield* client.end
+        const { data, gotEnd, error } = yield* client.closed
+        assert.deepStrictEqual(data, Buffer.concat(sent))
+        assert.isTrue(gotEnd, "the server sends FIN after the last reply")
+        assert.isUndefined(error)
+
+        yield* cli.signal("SIGTERM")
+        assert.deepStrictEqual(yield* cli.exited(), { code: 0, signal: null })
+        assert.deepStrictEqual(yield* stoppedCounts(cli), { drained: 0, forced: 0 })
+        assert.strictEqual((yield* cli.stdout).length, 0, "nothing but protocol bytes on stdout: none in TCP mode")
+        assertAllJson(yield* cli.stderrLines)
+      }), timeout)
+
+    it.live("SIGTERM with an idle client: the client gets FIN, the drain is clean, exit 0", () =>
+      Effect.gen(function*() {
+        const { cli, port } = yield* startEcho()
+        const client = yield* connect(port)
+        // One round trip proves the handler runs; then it waits for input.
+        yield* client.write("ping\n")
+        yield* client.readUntil("ping\n")
+
+        yield* cli.signal("SIGTERM")
+        const { data, gotEnd, error } = yield* client.closed
+        assert.strictEqual(data.toString(), "ping\n")
+        assert.isTrue(gotEnd, "the server ends the idle connection with FIN, not a reset")
+        assert.isUndefined(error)
+        assert.deepStrictEqual(yield* cli.exited(), { code: 0, signal: null })
+        assert.deepStrictEqual(yield* stoppedCounts(cli), { drained: 1, forced: 0 })
+      }), timeout)
+
+    it.live("a client that never reads is forced at --shutdown-timeout: exit 1", () =>
+      Effect.gen(function*() {
+        const { cli } = yield* startWithBusyClient("300ms")
+        yield* cli.signal("SIGTERM")
+        // Without the forced drain the handler would wait --write-timeout (300 s).
+        assert.deepStrictEqual(yield* cli.exited("30 seconds"), { code: 1, signal: null })
+        assert.deepStrictEqual(yield* stoppedCounts(cli), { drained: 0, forced: 1 })
+      }), timeout)
+
+    it.live("a second SIGTERM exits at once, non-zero, without waiting for the drain", () =>
+      Effect.gen(function*() {
+        const { cli } = yield* startWithBusyClient("300s")
+        yield* cli.signal("SIGTERM")
+        assert.deepStrictEqual(logFields(yield* cli.waitForLog("shutting down")), { connections: 1 })
+        yield* cli.signal("SIGTERM")
+        // Far below --shutdown-timeout (300 s): the drain was not awaited.
+        const { code } = yield* cli.exited("15 seconds")
+        assert.isNotNull(code)
+        assert.notStrictEqual(code, 0)
+        const stderr = yield* cli.stderr
+        assert.include(stderr, "second SIGTERM")
+        assert.notInclude(stderr, "server stopped")
+      }), timeout)
+  })
+
+  describe("echo over stdio", () => {
+    it.live("--stdio: stdout is the input byte for byte, logs at --log-level debug stay off it; exit 0", () =>
+      Effect.gen(function*() {
+        const input = Buffer.concat([
+          Buffer.from("first\r\n"),
+          Buffer.from([0x00, 0xff, 0xfe, 0xc3, 0x28, 0x0a]),
+          Buffer.from("\n"),
+          Buffer.from("second\nthird\r\n"),
+          Buffer.from("last, unterminated")
+        ])
+        const { code, stdout } = yield* runCli(["--log-level", "debug", "echo", "--stdio"], { stdin: input })
+        assert.strictEqual(code, 0)
+        assert.isTrue(stdout.equals(input), `stdout differs from stdin: ${JSON.stringify(stdout.toString("latin1"))}`)
+      }), timeout)
+
+    it.live("--stdio: an input of many pipe chunks comes back whole; exit 0", () =>
+      Effect.gen(function*() {
+        const input = Buffer.from(Array.from({ length: 20_000 }, (_, i) => `line ${i}${i % 2 ? "\r\n" : "\n"}`).join(""))
+        const { code, stdout } = yield* runCli(["echo", "--stdio"], { stdin: input })
+        assert.strictEqual(stdout.length, input.length)
+        assert.isTrue(stdout.equals(input))
+        assert.strictEqual(code, 0)
+      }), timeout)
+
+    it.live("--stdio: a fatal error is reported on stderr, never on stdout; exit 1", () =>
+      Effect.gen(function*() {
+        const { code, stdout, stderr } = yield* runCli(["echo", "--stdio", "--max-line-length", "8"], {
+          stdin: "short\nthis line is too long\n"
+        })
+        assert.strictEqual(stdout.toString(), "short\n")
+        assert.include(stderr, "LineTooLong")
+        assert.strictEqual(code, 1)
+      }), timeout)
+  })
+
+  describe("metrics", () => {
+    it.live("--metrics-port 0 serves Prometheus counters of a scripted session", () =>
+      Effect.gen(function*() {
+        const { cli, port } = yield* startEcho(["--metrics-port", "0"])
+        const url = yield* metricsUrl(cli)
+        assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/metrics$/)
+        const client = yield* connect(port)
+        const session = "one\ntwo\r\nthree\n"
+        yield* client.write(session)
+        yield* client.readUntil("three\n")
+        yield* client.end
+        yield* client.closed
+
+        // The close is recorded by the server after the client saw it: retry until it shows.
+        const closed = sample(`fiberline_connections_closed_total{reason="end-of-input"}`, 1)
+        const idle = sample("fiberline_connections_active", 0)
+        const text = yield* waitForMetrics(url, "the connection closed", (scraped) => closed.test(scraped) && idle.test(scraped))
+        assert.match(text, sample("fiberline_connections_accepted_total", 1))
+        assert.match(text, sample("fiberline_lines_read_total", 3))
+        assert.match(text, sample("fiberline_lines_written_total", 3))
+        assert.match(text, sample("fiberline_bytes_read_total", Buffer.byteLength(session)))
+        assert.match(text, sample("fiberline_bytes_written_total", Buffer.byteLength(session)))
+        assert.match(text, /^# TYPE fiberline_connections_closed_total counter$/m)
+
+        yield* cli.signal("SIGTERM")
+        assert.deepStrictEqual(yield* cli.exited(), { code: 0, signal: null })
+      }), timeout)
+  })
+
+  describe("configuration", () => {
+    // `--port 0` keeps a wrongly accepted value from binding the default port.
+    const invalid = [
+      { args: ["--port", "-5"], flag: "--port", value: "-5" },
+      { args: ["--port", "65536"], flag: "--port", value: "65536" },
+      { args: ["--port", "0", "--idle-timeout", "banana"], flag: "--idle-timeout", value: "banana" },
+      { args: ["--port", "0", "--max-connections", "0"], flag: "--max-connections", value: "0" },
+      { args: ["--port", "0", "--log-format", "xml"], flag: "--log-format", value: "xml" }
+    ]
+    for (const { args, flag, value } of invalid) {
+      it.live(`echo ${args.join(" ")} exits non-zero and names the flag and value on stderr`, () =>
+        Effect.gen(function*() {
+          const { code, stderr } = yield* runCli(["echo", ...args])
+          assert.isNotNull(code)
+          assert.notStrictEqual(code, 0)
+          assert.include(stderr, flag)
+          assert.include(stderr, `"${value}"`)
+          assert.notInclude(stderr, "listening")
+        }), timeout)
+    }
+
+    it.live("FIBERLINE_PORT and FIBERLINE_LOG_FORMAT are read when the flags are absent", () =>
+      Effect.gen(function*() {
+        const cli = yield* spawnCli(["echo"], { env: { FIBERLINE_PORT: "0", FIBERLINE_LOG_FORMAT: "json" } })
+        const port = yield* listeningPort(cli)
+        assert.notStrictEqual(port, 1234, "port 0 from the environment, not the default 1234")
+        assertAllJson(yield* cli.stderrLines)
+        yield* cli.signal("SIGTERM")
+        assert.deepStrictEqual(yield* cli.exited(), { code: 0, signal: null })
+      }), timeout)
+
+    it.live("a flag wins over its environment variable", () =>
+      Effect.gen(function*() {
+        const cli = yield* spawnCli(["echo", "--port", "0", "--log-format", "json"], {
+          env: { FIBERLINE_PORT: "-5", FIBERLINE_LOG_FORMAT: "pretty" }
+        })
+        yield* listeningPort(cli)
+        yield* cli.signal("SIGTERM")
+        assert.deepStrictEqual(yield* cli.exited(), { code: 0, signal: null })
+      }), timeout)
+  })
+})
