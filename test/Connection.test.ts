@@ -5,6 +5,7 @@
  * cleanup on every way a handler can end.
  */
 import { Buffer } from "node:buffer"
+import { Readable, Writable } from "node:stream"
 import { assert, describe, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -13,6 +14,8 @@ import * as Fiber from "effect/Fiber"
 import * as Latch from "effect/Latch"
 import { TestClock } from "effect/testing"
 import { echo } from "../src/handlers/Echo.ts"
+import * as Internal from "../src/internal/connection.ts"
+import * as Endpoint from "../src/internal/endpoint.ts"
 import { Connection } from "../src/services/Connection.ts"
 import * as TestConnection from "../src/services/TestConnection.ts"
 
@@ -324,6 +327,39 @@ describe("Connection (in memory)", () => {
           }
         }))
     }
+  })
+
+  describe("borrowed streams (stdin/stdout)", () => {
+    it.live("release waits for output queued behind a slow reader, then completes", () =>
+      Effect.gen(function*() {
+        // An output that holds each write until released, like a full pipe,
+        // while `write` keeps returning true (below its high-water mark).
+        const held: Array<() => void> = []
+        const written: Array<Buffer> = []
+        const output = new Writable({
+          highWaterMark: 1024 * 1024,
+          write(chunk: Buffer, _encoding, callback) {
+            written.push(chunk)
+            held.push(() => callback())
+          }
+        })
+        const input = new Readable({ read() {} })
+        input.push(null)
+        const handler = Effect.gen(function*() {
+          const [conn] = yield* Internal.make(Endpoint.fromStreams(input, output, "borrowed"))
+          yield* conn.writeLine("last words")
+        })
+        const released = yield* Effect.forkChild(Effect.scoped(handler))
+        yield* Effect.sleep("50 millis")
+        assert.isUndefined(released.pollUnsafe(), "release waits while the write is pending")
+        assert.strictEqual(Buffer.concat(written).toString(), "last words\n")
+        for (let i = 0; i < 200 && released.pollUnsafe() === undefined; i++) {
+          held.splice(0).forEach((complete) => complete())
+          yield* Effect.sleep("5 millis")
+        }
+        assert.isTrue(Exit.isSuccess(yield* Fiber.await(released)))
+        assert.isFalse(output.writableEnded, "a borrowed output is never ended")
+      }))
   })
 
   it.effect("runs the echo handler byte for byte", () =>

@@ -6,11 +6,16 @@
  * a clean stop, a graceful drain, a forced drain and a second signal.
  */
 import { Buffer } from "node:buffer"
+import * as ChildProcess from "node:child_process"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import packageJson from "../package.json" with { type: "json" }
 import { connect } from "./fixtures/client.ts"
 import {
+  cliEntry,
   type CliProcess,
   listeningPort,
   logFields,
@@ -213,6 +218,26 @@ describe("fiberline CLI", () => {
         assert.strictEqual(stdout.length, input.length)
         assert.isTrue(stdout.equals(input))
         assert.strictEqual(code, 0)
+      }), timeout)
+
+    it.live("--stdio: a slow reader on a real pipe gets everything and the process still exits 0", () =>
+      Effect.gen(function*() {
+        // A shell pipeline, so stdin and stdout are OS pipes (Node's own child
+        // stdio would be socket pairs): output queues in the process while
+        // the reader sleeps, and must still be flushed before it exits.
+        const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "fiberline-stdio-"))
+        yield* Effect.addFinalizer(() => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true })))
+        const input = Buffer.from(Array.from({ length: 10_000 }, (_, i) => `${i} ${"x".repeat(i % 70)}\n`).join(""))
+        Fs.writeFileSync(Path.join(dir, "in"), input)
+        const pipeline = `cat in | "${process.execPath}" "${cliEntry}" echo --stdio | (sleep 1; cat > out); exit \${PIPESTATUS[1]}`
+        const shell = ChildProcess.spawn("bash", ["-c", pipeline], { cwd: dir, stdio: "ignore", detached: true })
+        // The whole pipeline is our process group: kill it by our child's PID.
+        yield* Effect.addFinalizer(() => Effect.sync(() => shell.exitCode === null && process.kill(-shell.pid!, "SIGKILL")))
+        const code = yield* Effect.callback<number | null>((resume) => {
+          shell.once("exit", (exitCode) => resume(Effect.succeed(exitCode)))
+        }).pipe(Effect.timeout("30 seconds"))
+        assert.strictEqual(code, 0)
+        assert.isTrue(Fs.readFileSync(Path.join(dir, "out")).equals(input))
       }), timeout)
 
     it.live("--stdio: a fatal error is reported on stderr, never on stdout; exit 1", () =>

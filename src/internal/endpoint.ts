@@ -32,6 +32,7 @@ export const remoteAddress = (socket: Net.Socket): string => {
 }
 
 const ignore = (): void => {}
+const EMPTY = new Uint8Array(0)
 
 /**
  * A TCP socket accepted with `allowHalfOpen: true`.
@@ -68,28 +69,34 @@ export const fromSocket = (socket: Net.Socket): Endpoint => {
   }
 }
 
-const releaseStdin = (): void => {
-  process.stdin.pause()
-  process.stdin.unref?.()
+/** Stops reading a borrowed input; unref'd so it no longer keeps the process alive. */
+const stopReading = (input: Readable): void => {
+  input.pause()
+  ;(input as Readable & { unref?: () => void }).unref?.()
 }
 
 /**
- * The process's stdin and stdout. Neither is ended or destroyed (they belong
- * to the process); release waits for stdout to drain and stops reading stdin
- * so the process can exit.
+ * Streams that belong to someone else, such as the process's stdin and
+ * stdout: never ended or destroyed. Release stops reading and waits until
+ * every write handed to the output has completed.
  */
+export const fromStreams = (input: Readable, output: Writable, peer: string): Endpoint => ({
+  input,
+  output,
+  peer,
+  close(_lingerMillis, done) {
+    stopReading(input)
+    // Writes complete in order, so an empty write's callback runs once all
+    // output is out. ('drain' would only come if a write had returned false.)
+    output.write(EMPTY, () => done())
+  },
+  destroy() {
+    stopReading(input)
+  }
+})
+
+/** The process's stdin and stdout, as {@link fromStreams}. */
 export const fromStdio = (): Endpoint => {
   process.stdout.on("error", ignore)
-  return {
-    input: process.stdin,
-    output: process.stdout,
-    peer: "stdio",
-    close(_lingerMillis, done) {
-      releaseStdin()
-      if (process.stdout.writableLength === 0) return done()
-      process.stdout.once("drain", done)
-      process.stdout.once("error", done)
-    },
-    destroy: releaseStdin
-  }
+  return fromStreams(process.stdin, process.stdout, "stdio")
 }
