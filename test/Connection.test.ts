@@ -329,6 +329,33 @@ describe("Connection (in memory)", () => {
     }
   })
 
+  describe("event ordering", () => {
+    it.live("input that arrives while output is being flushed is not missed", () =>
+      Effect.gen(function*() {
+        // The peer sends its next line a little later, but ends its input at
+        // once, inside the write of the last reply: that end arrives during
+        // the flush that precedes the handler's wait, with no other event to
+        // come.
+        const input = new Readable({ read() {} })
+        let replies = 0
+        const output = new Writable({
+          write(chunk: Buffer, _encoding, callback) {
+            if (chunk.length > 0 && ++replies < 3) setImmediate(() => input.push(`line ${replies}\n`))
+            else if (chunk.length > 0) input.push(null)
+            callback()
+          }
+        })
+        input.push("line 0\n")
+        const handler = Effect.gen(function*() {
+          const [conn] = yield* Internal.make(Endpoint.fromStreams(input, output, "eager"))
+          yield* Effect.provideService(echo, Connection, conn)
+        })
+        const exit = yield* Effect.exit(within(Effect.scoped(handler)))
+        assert.isTrue(Exit.isSuccess(exit), "the handler saw every line and the end of input")
+        assert.strictEqual(replies, 3)
+      }))
+  })
+
   describe("borrowed streams (stdin/stdout)", () => {
     it.live("release waits for output queued behind a slow reader, then completes", () =>
       Effect.gen(function*() {

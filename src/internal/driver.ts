@@ -87,6 +87,12 @@ export class Driver {
   private run: Uint8Array | undefined
   private runLength = 0
   private inputEnded = false
+  /**
+   * An input event arrived while nobody was waiting: the flush before a wait
+   * can make the peer's end of input arrive synchronously, and it must not
+   * be missed by the wait that follows.
+   */
+  private inputSignaled = false
   private inputFailure: ConnectionError | undefined
   private outputFailure: ConnectionError | undefined
   private released = false
@@ -133,6 +139,7 @@ export class Driver {
    */
   fill(): boolean {
     if (this.lines.isEnded) return false
+    this.inputSignaled = false
     const chunk = this.endpoint.input.read() as Buffer | null
     if (chunk !== null) {
       this.lines.push(chunk)
@@ -158,6 +165,7 @@ export class Driver {
       if (this.outputFailure !== undefined) return resume(Effect.fail(this.outputFailure))
       return this.park(resume, WaitingForDrain)
     }
+    if (this.inputSignaled) return resume(Effect.void)
     if (this.shuttingDown && this.isIdle()) return resume(Effect.fail(new ServerShuttingDown()))
     this.park(resume, WaitingForInput)
   }
@@ -363,6 +371,7 @@ export class Driver {
 
   private readonly onInputEvent = (): void => {
     if (this.waiting === WaitingForInput) this.wake(Effect.void)
+    else this.inputSignaled = true
   }
 
   private readonly onEnd = (): void => {
