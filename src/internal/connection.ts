@@ -20,7 +20,7 @@ import {
   type WaitError,
   type WriteError
 } from "../services/Errors.ts"
-import { Driver, type Limits } from "./driver.ts"
+import { Driver, type Limits, type Resume } from "./driver.ts"
 import type { Endpoint } from "./endpoint.ts"
 import { contentLength, NeedMore, TooLong } from "./lineBuffer.ts"
 
@@ -86,12 +86,8 @@ const inlineWhenYielded = <A, E>(evaluate: () => Effect.Effect<A, E>): Effect.Ef
 const fromDriver = (driver: Driver): Connection => {
   const lines = driver.lines
   const cancelWait = Effect.sync(driver.unpark)
-  const awaitInput = Effect.callback<void, WaitError>((resume) => {
-    driver.awaitInput(resume)
-    return cancelWait
-  })
   const awaitDrain = Effect.callback<void, WriteError>((resume) => {
-    driver.awaitDrain(resume)
+    driver.awaitDrain((failure) => resume(failure === undefined ? Effect.void : Effect.fail(failure)))
     return cancelWait
   })
 
@@ -104,9 +100,20 @@ const fromDriver = (driver: Driver): Connection => {
         if (!driver.fill()) return readAfterWait
       }
     }
-    const read = inlineWhenYielded(pull)
-    const readAfterWait = Effect.flatMap(awaitInput, () => read)
-    return read
+    // The parked read is resumed with what `pull` finds once input arrives,
+    // saving a trip through the run loop per wait.
+    let resumeRead: ((outcome: Effect.Effect<A, E | WaitError>) => void) | undefined
+    const onWake: Resume = (failure) => {
+      const resume = resumeRead!
+      resumeRead = undefined
+      resume(failure === undefined ? pull() : Effect.fail(failure))
+    }
+    const readAfterWait = Effect.callback<A, E | WaitError>((resume) => {
+      resumeRead = resume
+      driver.awaitInput(onWake)
+      return cancelWait
+    })
+    return inlineWhenYielded(pull)
   }
 
   const lineStep = <A>(decode: (line: Buffer) => A) => (): Effect.Effect<A, EndOfInput | LineTooLong> | undefined => {

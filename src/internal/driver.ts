@@ -39,8 +39,11 @@ export interface Limits {
   readonly lingerTimeout: Duration.Duration
 }
 
-/** Resumes the parked fiber with the outcome of its wait. */
-export type Resume<E = WaitError> = (outcome: Effect.Effect<void, E>) => void
+/**
+ * Ends a wait: with no argument when it may go on (input may be available,
+ * output drained), or with the typed failure that ended it.
+ */
+export type Resume<E = WaitError> = (failure?: E) => void
 
 const NotWaiting = 0
 const WaitingForInput = 1
@@ -48,6 +51,9 @@ const WaitingForDrain = 2
 type Waiting = typeof NotWaiting | typeof WaitingForInput | typeof WaitingForDrain
 
 const LF = 10
+
+/** Input bytes received ahead of the handler before the input is paused. */
+const readAhead = 64 * 1024
 
 const toConnectionError = (operation: "read" | "write", cause: unknown): ConnectionError =>
   new ConnectionError({
@@ -88,11 +94,14 @@ export class Driver {
   private runLength = 0
   private inputEnded = false
   /**
-   * An input event arrived while nobody was waiting: the flush before a wait
-   * can make the peer's end of input arrive synchronously, and it must not
-   * be missed by the wait that follows.
+   * Chunks received and not yet framed, oldest first. The input flows (its
+   * 'data' events arrive straight from the socket read, no extra tick) and is
+   * paused once {@link readAhead} bytes wait here, so a handler that stops
+   * reading makes TCP push back while memory stays bounded.
    */
-  private inputSignaled = false
+  private incoming: Array<Buffer> = []
+  private incomingBytes = 0
+  private inputPaused = false
   private inputFailure: ConnectionError | undefined
   private outputFailure: ConnectionError | undefined
   private released = false
@@ -112,7 +121,7 @@ export class Driver {
     this.idleMillis = limits.idleTimeout === undefined ? undefined : Duration.toMillis(limits.idleTimeout)
     this.writeMillis = Duration.toMillis(limits.writeTimeout)
     const { input, output } = endpoint
-    input.on("readable", this.onInputEvent)
+    input.on("data", this.onData)
     input.on("end", this.onEnd)
     input.on("close", this.onInputClose)
     input.on("error", this.onInputError)
@@ -121,6 +130,8 @@ export class Driver {
       output.on("error", this.onOutputError)
     }
     output.on("drain", this.onDrain)
+    // A socket accepted with pauseOnConnect stays paused until told to flow.
+    input.resume()
   }
 
   /** The peer, for logs. */
@@ -139,9 +150,13 @@ export class Driver {
    */
   fill(): boolean {
     if (this.lines.isEnded) return false
-    this.inputSignaled = false
-    const chunk = this.endpoint.input.read() as Buffer | null
-    if (chunk !== null) {
+    const chunk = this.incoming.shift()
+    if (chunk !== undefined) {
+      this.incomingBytes -= chunk.length
+      if (this.inputPaused && this.incomingBytes < readAhead) {
+        this.inputPaused = false
+        this.endpoint.input.resume()
+      }
       this.lines.push(chunk)
       this.traffic.bytesRead += chunk.length
       return true
@@ -160,13 +175,14 @@ export class Driver {
    */
   awaitInput(resume: Resume): void {
     this.syncFailures()
-    if (this.inputFailure !== undefined) return resume(Effect.fail(this.inputFailure))
+    if (this.inputFailure !== undefined) return resume(this.inputFailure)
     if (!this.flushPending()) {
-      if (this.outputFailure !== undefined) return resume(Effect.fail(this.outputFailure))
+      if (this.outputFailure !== undefined) return resume(this.outputFailure)
       return this.park(resume, WaitingForDrain)
     }
-    if (this.inputSignaled) return resume(Effect.void)
-    if (this.shuttingDown && this.isIdle()) return resume(Effect.fail(new ServerShuttingDown()))
+    // Input may have arrived during the flush (a peer answering at once).
+    if (this.incoming.length > 0 || this.inputEnded) return resume()
+    if (this.shuttingDown && this.isIdle()) return resume(new ServerShuttingDown())
     this.park(resume, WaitingForInput)
   }
 
@@ -213,8 +229,8 @@ export class Driver {
 
   /** Hands pending output to the transport and resumes once it is below its high-water mark. */
   awaitDrain(resume: Resume<WriteError>): void {
-    if (this.flushPending()) return resume(Effect.void)
-    if (this.outputFailure !== undefined) return resume(Effect.fail(this.outputFailure))
+    if (this.flushPending()) return resume()
+    if (this.outputFailure !== undefined) return resume(this.outputFailure)
     // Sound: a drain wait is only ever failed with WriteTimeout or ConnectionError.
     this.park(resume as Resume, WaitingForDrain)
   }
@@ -231,7 +247,7 @@ export class Driver {
    */
   shutdown(): void {
     this.shuttingDown = true
-    if (this.waiting === WaitingForInput && this.isIdle()) this.wake(Effect.fail(new ServerShuttingDown()))
+    if (this.waiting === WaitingForInput && this.isIdle()) this.wake(new ServerShuttingDown())
   }
 
   /**
@@ -279,7 +295,7 @@ export class Driver {
 
   /** Nothing received is waiting to be handled: no partial line, no unread bytes. */
   private isIdle(): boolean {
-    return this.lines.buffered === 0 && this.endpoint.input.readableLength === 0
+    return this.lines.buffered === 0 && this.incomingBytes === 0
   }
 
   /** Moves the run of merged views into the pending list. */
@@ -334,12 +350,12 @@ export class Driver {
     }
   }
 
-  private wake(outcome: Effect.Effect<void, WaitError>): void {
+  private wake(failure?: WaitError): void {
     const resume = this.waiter
     if (resume === undefined) return
     this.waiter = undefined
     this.waiting = NotWaiting
-    resume(outcome)
+    resume(failure)
   }
 
   /**
@@ -360,27 +376,32 @@ export class Driver {
     if (remaining > 0) return Effect.flatMap(this.clock.sleep(Duration.millis(remaining)), () => this.watch)
     this.watchdog = undefined
     if (this.waiting === WaitingForInput) {
-      this.wake(Effect.fail(new IdleTimeout({ timeout: this.limits.idleTimeout! })))
+      this.wake(new IdleTimeout({ timeout: this.limits.idleTimeout! }))
     } else {
       this.stalled = true
       const pendingBytes = this.pendingBytes + this.endpoint.output.writableLength
-      this.wake(Effect.fail(new WriteTimeout({ timeout: this.limits.writeTimeout, pendingBytes })))
+      this.wake(new WriteTimeout({ timeout: this.limits.writeTimeout, pendingBytes }))
     }
     return Effect.void
   })
 
-  private readonly onInputEvent = (): void => {
-    if (this.waiting === WaitingForInput) this.wake(Effect.void)
-    else this.inputSignaled = true
+  private readonly onData = (chunk: Buffer): void => {
+    this.incoming.push(chunk)
+    this.incomingBytes += chunk.length
+    if (this.incomingBytes >= readAhead && !this.inputPaused) {
+      this.inputPaused = true
+      this.endpoint.input.pause()
+    }
+    if (this.waiting === WaitingForInput) this.wake()
   }
 
   private readonly onEnd = (): void => {
     this.inputEnded = true
-    this.onInputEvent()
+    if (this.waiting === WaitingForInput) this.wake()
   }
 
   private readonly onDrain = (): void => {
-    if (this.waiting === WaitingForDrain) this.wake(Effect.void)
+    if (this.waiting === WaitingForDrain) this.wake()
   }
 
   private readonly onInputError = (error: unknown): void => {
@@ -412,15 +433,15 @@ export class Driver {
 
   private wakeOnFailure(): void {
     if (this.waiting === WaitingForInput && this.inputFailure !== undefined) {
-      this.wake(Effect.fail(this.inputFailure))
+      this.wake(this.inputFailure)
     } else if (this.waiting === WaitingForDrain && this.outputFailure !== undefined) {
-      this.wake(Effect.fail(this.outputFailure))
+      this.wake(this.outputFailure)
     }
   }
 
   private detach(): void {
     const { input, output } = this.endpoint
-    input.off("readable", this.onInputEvent)
+    input.off("data", this.onData)
     input.off("end", this.onEnd)
     input.off("close", this.onInputClose)
     input.off("error", this.onInputError)

@@ -10,7 +10,7 @@ import type { Readable, Writable } from "node:stream"
 
 /** A byte transport as the connection driver sees it. */
 export interface Endpoint {
-  /** Input, read in paused mode (`read()` + `readable`). */
+  /** Input; the driver takes its `data` events and pauses it when enough is queued. */
   readonly input: Readable
   /** Output; `write` returning false means "above high-water mark". */
   readonly output: Writable

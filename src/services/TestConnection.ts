@@ -69,7 +69,7 @@ export const make = (options?: ConnectionOptions): Effect.Effect<TestConnection,
     const observers = new Set<() => void>()
     const notify = () => observers.forEach((observer) => observer())
 
-    // Object mode: each scripted chunk is one `read()`, so tests control chunking.
+    // Object mode: each scripted chunk arrives as one chunk, so tests control chunking.
     const input = new Readable({ objectMode: true, read() {} })
     const output = new Writable({
       write(chunk: Buffer, _encoding, callback) {
