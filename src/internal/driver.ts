@@ -100,6 +100,8 @@ export class Driver {
    * reading makes TCP push back while memory stays bounded.
    */
   private incoming: Array<Buffer> = []
+  /** Index of the oldest unread chunk in `incoming` (cheaper than `shift`). */
+  private incomingHead = 0
   private incomingBytes = 0
   private inputPaused = false
   private inputFailure: ConnectionError | undefined
@@ -150,8 +152,12 @@ export class Driver {
    */
   fill(): boolean {
     if (this.lines.isEnded) return false
-    const chunk = this.incoming.shift()
-    if (chunk !== undefined) {
+    if (this.incomingHead < this.incoming.length) {
+      const chunk = this.incoming[this.incomingHead++]!
+      if (this.incomingHead === this.incoming.length) {
+        this.incoming.length = 0
+        this.incomingHead = 0
+      }
       this.incomingBytes -= chunk.length
       if (this.inputPaused && this.incomingBytes < readAhead) {
         this.inputPaused = false
@@ -181,7 +187,7 @@ export class Driver {
       return this.park(resume, WaitingForDrain)
     }
     // Input may have arrived during the flush (a peer answering at once).
-    if (this.incoming.length > 0 || this.inputEnded) return resume()
+    if (this.incomingHead < this.incoming.length || this.inputEnded) return resume()
     if (this.shuttingDown && this.isIdle()) return resume(new ServerShuttingDown())
     this.park(resume, WaitingForInput)
   }
