@@ -5,19 +5,15 @@
  * @since 0.1.0
  */
 import * as Cause from "effect/Cause"
-import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { Command } from "effect/cli"
-import * as HttpServer from "effect/http/HttpServer"
 import type { ServeError } from "effect/http/HttpServerError"
 import * as Connection from "../services/Connection.ts"
 import type { ServerError } from "../services/Errors.ts"
 import * as LineServer from "../services/LineServer.ts"
 import * as Logging from "../services/Logging.ts"
-import * as MetricsHttp from "../services/MetricsHttp.ts"
 import { serverFlags } from "./flags.ts"
 
 type Flags = Command.Command.Config.Infer<typeof serverFlags>
@@ -51,9 +47,10 @@ const serveTcp = <E>(handler: Effect.Effect<void, E, Connection.Connection>, fla
       shutdownTimeout: flags.shutdownTimeout
     })
     if (Option.isSome(flags.metricsPort)) {
-      const metrics = yield* Layer.build(MetricsHttp.layer({ port: flags.metricsPort.value }))
-      const address = HttpServer.formatAddress(Context.get(metrics, HttpServer.HttpServer).address)
-      yield* Effect.logInfo("serving metrics", { address: `${address}/metrics` })
+      // Loaded only when asked for: the HTTP stack costs ~10 MiB of memory.
+      const MetricsHttp = yield* Effect.promise(() => import("../services/MetricsHttp.ts"))
+      const url = yield* MetricsHttp.serve({ port: flags.metricsPort.value })
+      yield* Effect.logInfo("serving metrics", { address: url })
     }
     return yield* Effect.never
   }).pipe(Effect.scoped)

@@ -8,11 +8,14 @@
  */
 import * as Http from "node:http"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
 import * as HttpRouter from "effect/http/HttpRouter"
-import type * as HttpServer from "effect/http/HttpServer"
+import * as HttpServer from "effect/http/HttpServer"
 import type { ServeError } from "effect/http/HttpServerError"
 import * as Layer from "effect/Layer"
 import * as PrometheusMetrics from "effect/observability/PrometheusMetrics"
+import type * as Scope from "effect/Scope"
 
 /**
  * Where to serve the metrics.
@@ -39,4 +42,16 @@ export const layer = (
     Layer.provideMerge(
       NodeHttpServer.layer(() => Http.createServer(), { port: options.port, host: options.host ?? "127.0.0.1" })
     )
+  )
+
+/**
+ * Serves the metrics in the current scope and returns their URL
+ * (`http://127.0.0.1:<port>/metrics`).
+ *
+ * @since 0.1.0
+ */
+export const serve = (options: MetricsHttpOptions): Effect.Effect<string, ServeError, Scope.Scope> =>
+  Effect.map(
+    Layer.build(layer(options)),
+    (context) => `${HttpServer.formatAddress(Context.get(context, HttpServer.HttpServer).address)}/metrics`
   )
