@@ -34,6 +34,18 @@ const readAll = (read: (conn: Connection) => Effect.Effect<unknown, unknown>) =>
     }
   })
 
+/** An output that holds each write's completion until released, like a full pipe. */
+const slowOutput = (highWaterMark: number) => {
+  const held: Array<() => void> = []
+  const output = new Writable({
+    highWaterMark,
+    write(_chunk, _encoding, callback) {
+      held.push(() => callback())
+    }
+  })
+  return { output, release: () => held.splice(0).forEach((complete) => complete()) }
+}
+
 /** Reads lines until end of input; returns them. */
 const readAllLines = (conn: Connection) => {
   const lines: Array<string> = []
@@ -347,7 +359,7 @@ describe("Connection (in memory)", () => {
         })
         input.push("line 0\n")
         const handler = Effect.gen(function*() {
-          const [conn] = yield* Internal.make(Endpoint.fromStreams(input, output, "eager"))
+          const [conn] = yield* Internal.make(Endpoint.fromStreams(input, output, "eager"), Internal.resolveLimits())
           yield* Effect.provideService(echo, Connection, conn)
         })
         const exit = yield* Effect.exit(within(Effect.scoped(handler)))
@@ -356,7 +368,82 @@ describe("Connection (in memory)", () => {
       }))
   })
 
+  describe("several fibers on one connection", () => {
+    it.live("a writer fiber waiting for drain does not take the place of the reader waiting for input", () =>
+      Effect.gen(function*() {
+        const input = new Readable({ read() {} })
+        const { output, release } = slowOutput(16)
+        const [conn] = yield* Internal.make(
+          Endpoint.fromStreams(input, output, "two fibers"),
+          // A short write timeout bounds the release at the end, whose last write is held too.
+          Internal.resolveLimits({ writeHighWaterMark: 16, writeTimeout: "100 millis" })
+        )
+        const reader = yield* Effect.forkChild(conn.readLine)
+        yield* Effect.sleep("10 millis")
+        const writer = yield* Effect.forkChild(Effect.andThen(conn.write("x".repeat(100)), conn.flush))
+        yield* Effect.sleep("10 millis")
+        assert.isUndefined(writer.pollUnsafe(), "the writer waits for the output to drain")
+        release()
+        yield* within(Fiber.join(writer))
+        input.push("hello\n")
+        assert.strictEqual(yield* within(Fiber.join(reader)), "hello")
+      }).pipe(Effect.scoped))
+
+    it.live("a second read while one is waiting is a defect, not a lost wake-up", () =>
+      Effect.gen(function*() {
+        const peer = yield* TestConnection.make()
+        const first = yield* Effect.forkChild(peer.connection.readLine)
+        yield* Effect.sleep("10 millis")
+        const second = yield* Effect.exit(peer.connection.readLine)
+        assert.isTrue(Exit.hasDies(second))
+        yield* peer.send("still works\n")
+        assert.strictEqual(yield* within(Fiber.join(first)), "still works")
+      }).pipe(Effect.scoped))
+
+    it.effect("a write timeout fires on time while a longer idle timeout is being watched (TestClock)", () =>
+      Effect.gen(function*() {
+        const input = new Readable({ read() {} })
+        const { output } = slowOutput(16)
+        const [conn] = yield* Internal.make(
+          Endpoint.fromStreams(input, output, "timeouts"),
+          Internal.resolveLimits({ idleTimeout: "5 minutes", writeTimeout: "1 second", writeHighWaterMark: 16 })
+        )
+        yield* Effect.forkChild(conn.readLine) // the watchdog now sleeps toward the idle deadline
+        yield* Effect.yieldNow
+        const writer = yield* Effect.forkChild(Effect.flip(Effect.andThen(conn.write("x".repeat(100)), conn.flush)))
+        yield* Effect.yieldNow
+        yield* TestClock.adjust("2 seconds")
+        const error = yield* Fiber.join(writer)
+        assert.strictEqual(error._tag, "WriteTimeout")
+      }).pipe(Effect.scoped))
+  })
+
+  it.effect("a connection used after its release fails at once with ConnectionError", () =>
+    Effect.gen(function*() {
+      const conn = yield* Effect.scoped(Effect.map(TestConnection.make(), (peer) => peer.connection))
+      const read = yield* Effect.flip(conn.readLine)
+      const write = yield* Effect.flip(Effect.andThen(conn.write("late"), conn.flush))
+      assert.strictEqual(read._tag, "ConnectionError")
+      assert.strictEqual(write._tag, "ConnectionError")
+    }))
+
   describe("borrowed streams (stdin/stdout)", () => {
+    it.live("release does not wait past the write timeout for a reader that never reads", () =>
+      Effect.gen(function*() {
+        const output = new Writable({ write() {} }) // never completes a write
+        const input = new Readable({ read() {} })
+        input.push(null)
+        const handler = Effect.gen(function*() {
+          const [conn] = yield* Internal.make(
+            Endpoint.fromStreams(input, output, "stuck"),
+            Internal.resolveLimits({ writeTimeout: "200 millis" })
+          )
+          yield* conn.writeLine("nobody reads this")
+        })
+        const exit = yield* Effect.exit(within(Effect.scoped(handler)))
+        assert.isTrue(Exit.isSuccess(exit), "the release gave up after the write timeout")
+      }))
+
     it.live("release waits for output queued behind a slow reader, then completes", () =>
       Effect.gen(function*() {
         // An output that holds each write until released, like a full pipe,
@@ -373,7 +460,7 @@ describe("Connection (in memory)", () => {
         const input = new Readable({ read() {} })
         input.push(null)
         const handler = Effect.gen(function*() {
-          const [conn] = yield* Internal.make(Endpoint.fromStreams(input, output, "borrowed"))
+          const [conn] = yield* Internal.make(Endpoint.fromStreams(input, output, "borrowed"), Internal.resolveLimits())
           yield* conn.writeLine("last words")
         })
         const released = yield* Effect.forkChild(Effect.scoped(handler))

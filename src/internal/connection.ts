@@ -39,20 +39,28 @@ const positiveInteger = (name: string, value: number): number => {
   return value
 }
 
-/** Validates options and fills in {@link defaults}. */
+const duration = (name: string, input: Duration.Input, allowZero: boolean): Duration.Duration => {
+  const value = Duration.fromInputUnsafe(input)
+  const millis = Duration.toMillis(value)
+  if (!(millis > 0 || (allowZero && millis === 0))) {
+    throw new RangeError(`${name} must be ${allowZero ? "zero or more" : "positive"}, got ${Duration.format(value)}`)
+  }
+  return value
+}
+
+/**
+ * Validates options and fills in {@link defaults}. An invalid value is a
+ * programming error: it throws a `RangeError`.
+ */
 export const resolveLimits = (options: ConnectionOptions = {}): Limits => ({
   maxLineLength: positiveInteger("maxLineLength", options.maxLineLength ?? defaults.maxLineLength),
-  idleTimeout: options.idleTimeout === undefined ? undefined : Duration.fromInputUnsafe(options.idleTimeout),
-  writeTimeout: options.writeTimeout === undefined
-    ? defaults.writeTimeout
-    : Duration.fromInputUnsafe(options.writeTimeout),
+  idleTimeout: options.idleTimeout === undefined ? undefined : duration("idleTimeout", options.idleTimeout, false),
+  writeTimeout: duration("writeTimeout", options.writeTimeout ?? defaults.writeTimeout, false),
   writeHighWaterMark: positiveInteger(
     "writeHighWaterMark",
     options.writeHighWaterMark ?? defaults.writeHighWaterMark
   ),
-  lingerTimeout: options.lingerTimeout === undefined
-    ? defaults.lingerTimeout
-    : Duration.fromInputUnsafe(options.lingerTimeout)
+  lingerTimeout: duration("lingerTimeout", options.lingerTimeout ?? defaults.lingerTimeout, true)
 })
 
 let nextId = 0
@@ -85,11 +93,18 @@ const inlineWhenYielded = <A, E>(evaluate: () => Effect.Effect<A, E>): Effect.Ef
  */
 const fromDriver = (driver: Driver): Connection => {
   const lines = driver.lines
-  const cancelWait = Effect.sync(driver.unpark)
+  // Any number of fibers may wait for output to drain (a writer fiber beside
+  // the reader); each wait is its own registration.
   const awaitDrain = Effect.callback<void, WriteError>((resume) => {
-    driver.awaitDrain((failure) => resume(failure === undefined ? Effect.void : Effect.fail(failure)))
-    return cancelWait
+    const onDrained: Resume<WriteError> = (failure) => resume(failure === undefined ? Effect.void : Effect.fail(failure))
+    driver.awaitDrain(onDrained)
+    return Effect.sync(() => driver.cancel(onDrained))
   })
+  // Reads are sequential: a read waiting for input is the only one.
+  let readerParked = false
+  const concurrentRead = Effect.die(
+    new Error("concurrent reads on one connection: read from one fiber at a time")
+  )
 
   /** Repeats `step` until it yields an outcome, pulling input and suspending as needed. */
   const reader = <A, E>(step: () => Effect.Effect<A, E> | undefined): Effect.Effect<A, E | WaitError> => {
@@ -106,12 +121,19 @@ const fromDriver = (driver: Driver): Connection => {
     const onWake: Resume = (failure) => {
       const resume = resumeRead!
       resumeRead = undefined
+      readerParked = false
       resume(failure === undefined ? pull() : Effect.fail(failure))
     }
+    const cancelRead = Effect.sync(() => {
+      readerParked = false
+      driver.cancel(onWake)
+    })
     const readAfterWait = Effect.callback<A, E | WaitError>((resume) => {
+      if (readerParked) return resume(concurrentRead)
+      readerParked = true
       resumeRead = resume
       driver.awaitInput(onWake)
-      return cancelWait
+      return cancelRead
     })
     return inlineWhenYielded(pull)
   }
@@ -161,27 +183,20 @@ const fromDriver = (driver: Driver): Connection => {
 }
 
 /**
- * Acquires a driver over an endpoint in the current scope. Closing the scope
- * releases the transport: abortively if the scope closes by interruption,
- * gracefully otherwise.
+ * A connection over an endpoint, acquired in the current scope; the driver
+ * stays reachable for the server. Closing the scope releases the transport:
+ * abortively if the scope closes by interruption, gracefully otherwise.
  */
-export const makeDriver = (
+export const make = (
   endpoint: Endpoint,
-  options?: ConnectionOptions
-): Effect.Effect<Driver, never, Scope.Scope> =>
+  limits: Limits
+): Effect.Effect<readonly [Connection, Driver], never, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.withFiber((fiber) =>
-      Effect.succeed(new Driver(endpoint, resolveLimits(options), fiber.getRef(Clock.Clock), fiber.context))
+      Effect.succeed(new Driver(endpoint, limits, fiber.getRef(Clock.Clock), fiber.context))
     ),
     (driver, exit) =>
       Effect.callback<void>((resume) => {
         driver.release(!Exit.hasInterrupts(exit), () => resume(Effect.void))
       })
-  )
-
-/** A connection over an endpoint; the driver stays reachable for the server. */
-export const make = (
-  endpoint: Endpoint,
-  options?: ConnectionOptions
-): Effect.Effect<readonly [Connection, Driver], never, Scope.Scope> =>
-  Effect.map(makeDriver(endpoint, options), (driver) => [fromDriver(driver), driver] as const)
+  ).pipe(Effect.map((driver) => [fromDriver(driver), driver] as const))

@@ -1,14 +1,15 @@
 /**
  * The I/O state of one connection: its framed input, its pending output, and
- * the single fiber parked on it (the handler waits for input, or for output
- * to drain). Everything here is synchronous; `Connection` wraps it in
- * Effects. Keeping the state in one place is what makes the hot path cheap:
+ * the fibers parked on it: at most one reader waiting for input (reads of one
+ * connection are sequential), and any number of fibers waiting for output to
+ * drain. Everything here is synchronous; `Connection` wraps it in Effects. Keeping the state in one place is what makes the hot path cheap:
  * a line already buffered is returned without suspending, and output is
  * handed to the transport once per batch, when the fiber is about to wait.
  *
  * Timeouts do not cost a timer per wait: a wait records when it started,
- * and one watchdog fiber per connection, started lazily and sleeping on
- * Effect's `Clock` (so `TestClock` drives it), checks the deadline.
+ * and a watchdog fiber sleeping on Effect's `Clock` (so `TestClock` drives
+ * it) checks the earliest deadline; it is started only when no watchdog is
+ * due at or before a new wait's deadline.
  *
  * @internal
  */
@@ -45,11 +46,6 @@ export interface Limits {
  */
 export type Resume<E = WaitError> = (failure?: E) => void
 
-const NotWaiting = 0
-const WaitingForInput = 1
-const WaitingForDrain = 2
-type Waiting = typeof NotWaiting | typeof WaitingForInput | typeof WaitingForDrain
-
 const LF = 10
 
 /** Input bytes received ahead of the handler before the input is paused. */
@@ -83,6 +79,7 @@ export class Driver {
   private readonly context: Context.Context<never>
   private readonly idleMillis: number | undefined
   private readonly writeMillis: number
+  private readonly lingerMillis: number
   private pending: Array<string | Uint8Array> = []
   private pendingBytes = 0
   /**
@@ -107,10 +104,16 @@ export class Driver {
   private inputFailure: ConnectionError | undefined
   private outputFailure: ConnectionError | undefined
   private released = false
-  private waiter: Resume | undefined
-  private waiting: Waiting = NotWaiting
-  private waitStartedAt = 0
+  /** The reader waiting for input, and since when (for the idle timeout). */
+  private inputWaiter: Resume | undefined
+  private inputWaitSince = 0
+  /** Fibers waiting for output to drain, and since when the first waits. */
+  private drainWaiters: Array<Resume> = []
+  private drainWaitSince = 0
   private watchdog: Fiber.Fiber<void> | undefined
+  /** When the running watchdog checks the deadlines (`Infinity`: none runs). */
+  private watchdogDeadline = Infinity
+  private watchdogGeneration = 0
 
   constructor(endpoint: Endpoint, limits: Limits, clock: Clock.Clock, context: Context.Context<never>) {
     this.endpoint = endpoint
@@ -122,6 +125,7 @@ export class Driver {
     this.traffic = trafficFor(context)
     this.idleMillis = limits.idleTimeout === undefined ? undefined : Duration.toMillis(limits.idleTimeout)
     this.writeMillis = Duration.toMillis(limits.writeTimeout)
+    this.lingerMillis = Duration.toMillis(limits.lingerTimeout)
     const { input, output } = endpoint
     input.on("data", this.onData)
     input.on("end", this.onEnd)
@@ -184,12 +188,20 @@ export class Driver {
     if (this.inputFailure !== undefined) return resume(this.inputFailure)
     if (!this.flushPending()) {
       if (this.outputFailure !== undefined) return resume(this.outputFailure)
-      return this.park(resume, WaitingForDrain)
+      return this.parkForDrain(resume)
     }
     // Input may have arrived during the flush (a peer answering at once).
     if (this.incomingHead < this.incoming.length || this.inputEnded) return resume()
     if (this.shuttingDown && this.isIdle()) return resume(new ServerShuttingDown())
-    this.park(resume, WaitingForInput)
+    this.inputWaiter = resume
+    if (this.idleMillis === undefined) return
+    this.inputWaitSince = this.clock.currentTimeMillisUnsafe()
+    this.armWatchdog(this.inputWaitSince + this.idleMillis)
+  }
+
+  /** A reader is waiting for input now (a second concurrent read is a bug of the caller). */
+  get readerWaiting(): boolean {
+    return this.inputWaiter !== undefined
   }
 
   /** Adds output to the pending batch; true when the batch reached the high-water mark. */
@@ -238,13 +250,16 @@ export class Driver {
     if (this.flushPending()) return resume()
     if (this.outputFailure !== undefined) return resume(this.outputFailure)
     // Sound: a drain wait is only ever failed with WriteTimeout or ConnectionError.
-    this.park(resume as Resume, WaitingForDrain)
+    this.parkForDrain(resume as Resume)
   }
 
-  /** Forgets the parked fiber (it was interrupted). */
-  readonly unpark = (): void => {
-    this.waiter = undefined
-    this.waiting = NotWaiting
+  /** Forgets a waiting fiber (it was interrupted). */
+  cancel(resume: Resume | Resume<WriteError>): void {
+    // Compared by identity only, so the narrower drain type is fine here.
+    const waiter = resume as Resume
+    if (this.inputWaiter === waiter) this.inputWaiter = undefined
+    const index = this.drainWaiters.indexOf(waiter)
+    if (index !== -1) this.drainWaiters.splice(index, 1)
   }
 
   /**
@@ -253,7 +268,7 @@ export class Driver {
    */
   shutdown(): void {
     this.shuttingDown = true
-    if (this.waiting === WaitingForInput && this.isIdle()) this.wake(new ServerShuttingDown())
+    if (this.inputWaiter !== undefined && this.isIdle()) this.wakeInput(new ServerShuttingDown())
   }
 
   /**
@@ -265,15 +280,14 @@ export class Driver {
     if (this.released) return done()
     this.released = true
     this.watchdog?.interruptUnsafe()
-    if (!this.failed) this.flushPending()
+    const gracefully = graceful && !this.stalled && !this.failed
+    if (gracefully) this.flushPending()
     this.detach()
-    if (graceful && !this.stalled && !this.failed) {
-      let called = false
-      this.endpoint.close(Duration.toMillis(this.limits.lingerTimeout), () => {
-        if (called) return
-        called = true
-        done()
-      })
+    // From now on, a use of this connection (from a fiber it leaked to) fails at once.
+    this.inputFailure ??= closedError("read")
+    this.outputFailure ??= closedError("write")
+    if (gracefully) {
+      this.endpoint.close({ lingerMillis: this.lingerMillis, flushMillis: this.writeMillis }, done)
     } else {
       this.endpoint.destroy()
       done()
@@ -346,50 +360,65 @@ export class Driver {
     return output.write(batch)
   }
 
-  private park(resume: Resume, waiting: Waiting): void {
-    this.waiter = resume
-    this.waiting = waiting
-    if (waiting === WaitingForInput && this.idleMillis === undefined) return
-    this.waitStartedAt = this.clock.currentTimeMillisUnsafe()
-    if (this.watchdog === undefined) {
-      this.watchdog = Effect.runForkWith(this.context)(this.watch)
-    }
+  private parkForDrain(resume: Resume): void {
+    if (this.drainWaiters.length === 0) this.drainWaitSince = this.clock.currentTimeMillisUnsafe()
+    this.drainWaiters.push(resume)
+    this.armWatchdog(this.drainWaitSince + this.writeMillis)
   }
 
-  private wake(failure?: WaitError): void {
-    const resume = this.waiter
+  private wakeInput(failure?: WaitError): void {
+    const resume = this.inputWaiter
     if (resume === undefined) return
-    this.waiter = undefined
-    this.waiting = NotWaiting
+    this.inputWaiter = undefined
     resume(failure)
   }
 
+  private wakeDrains(failure?: WriteError): void {
+    if (this.drainWaiters.length === 0) return
+    const waiters = this.drainWaiters
+    this.drainWaiters = []
+    for (const resume of waiters) resume(failure)
+  }
+
   /**
-   * Sleeps until the current wait's deadline; fails the wait if it is still
-   * the same wait and still waiting, otherwise sleeps again or stops.
+   * Makes sure a watchdog checks the deadlines by `deadline`: keeps the
+   * running one if it is due by then, else replaces it.
    */
-  private readonly watch: Effect.Effect<void> = Effect.suspend(() => {
-    const limit = this.waiting === WaitingForInput
-      ? this.idleMillis
-      : this.waiting === WaitingForDrain
-      ? this.writeMillis
-      : undefined
-    if (limit === undefined) {
-      this.watchdog = undefined
-      return Effect.void
-    }
-    const remaining = this.waitStartedAt + limit - this.clock.currentTimeMillisUnsafe()
-    if (remaining > 0) return Effect.flatMap(this.clock.sleep(Duration.millis(remaining)), () => this.watch)
+  private armWatchdog(deadline: number): void {
+    if (deadline >= this.watchdogDeadline) return
+    this.watchdog?.interruptUnsafe()
     this.watchdog = undefined
-    if (this.waiting === WaitingForInput) {
-      this.wake(new IdleTimeout({ timeout: this.limits.idleTimeout! }))
-    } else {
+    this.watchdogDeadline = deadline
+    // The generation tells a superseded watchdog apart, even one that ran
+    // to its end before `runForkWith` returned.
+    const generation = ++this.watchdogGeneration
+    const sleep = this.clock.sleep(Duration.millis(Math.max(0, deadline - this.clock.currentTimeMillisUnsafe())))
+    const fiber = Effect.runForkWith(this.context)(
+      Effect.flatMap(sleep, () => Effect.sync(() => this.checkDeadlines(generation)))
+    )
+    if (this.watchdogGeneration === generation) this.watchdog = fiber
+  }
+
+  /** Fails the waits whose deadline passed, then re-arms for those still pending. */
+  private checkDeadlines(generation: number): void {
+    if (generation !== this.watchdogGeneration) return
+    this.watchdogGeneration++
+    this.watchdog = undefined
+    this.watchdogDeadline = Infinity
+    const now = this.clock.currentTimeMillisUnsafe()
+    if (this.inputWaiter !== undefined && this.idleMillis !== undefined && now >= this.inputWaitSince + this.idleMillis) {
+      this.wakeInput(new IdleTimeout({ timeout: this.limits.idleTimeout! }))
+    }
+    if (this.drainWaiters.length > 0 && now >= this.drainWaitSince + this.writeMillis) {
       this.stalled = true
       const pendingBytes = this.pendingBytes + this.endpoint.output.writableLength
-      this.wake(new WriteTimeout({ timeout: this.limits.writeTimeout, pendingBytes }))
+      this.wakeDrains(new WriteTimeout({ timeout: this.limits.writeTimeout, pendingBytes }))
     }
-    return Effect.void
-  })
+    if (this.inputWaiter !== undefined && this.idleMillis !== undefined) {
+      this.armWatchdog(this.inputWaitSince + this.idleMillis)
+    }
+    if (this.drainWaiters.length > 0) this.armWatchdog(this.drainWaitSince + this.writeMillis)
+  }
 
   private readonly onData = (chunk: Buffer): void => {
     this.incoming.push(chunk)
@@ -398,20 +427,21 @@ export class Driver {
       this.inputPaused = true
       this.endpoint.input.pause()
     }
-    if (this.waiting === WaitingForInput) this.wake()
+    this.wakeInput()
   }
 
   private readonly onEnd = (): void => {
     this.inputEnded = true
-    if (this.waiting === WaitingForInput) this.wake()
+    this.wakeInput()
   }
 
   private readonly onDrain = (): void => {
-    if (this.waiting === WaitingForDrain) this.wake()
+    this.wakeDrains()
   }
 
+  /** An error after the input ended (EPIPE on a half-closed socket) is the output's. */
   private readonly onInputError = (error: unknown): void => {
-    this.inputFailure ??= toConnectionError("read", error)
+    if (!this.inputEnded) this.inputFailure ??= toConnectionError("read", error)
     if (this.duplex) this.outputFailure ??= toConnectionError("write", error)
     this.wakeOnFailure()
   }
@@ -438,11 +468,8 @@ export class Driver {
   }
 
   private wakeOnFailure(): void {
-    if (this.waiting === WaitingForInput && this.inputFailure !== undefined) {
-      this.wake(this.inputFailure)
-    } else if (this.waiting === WaitingForDrain && this.outputFailure !== undefined) {
-      this.wake(this.outputFailure)
-    }
+    if (this.inputFailure !== undefined) this.wakeInput(this.inputFailure)
+    if (this.outputFailure !== undefined) this.wakeDrains(this.outputFailure)
   }
 
   private detach(): void {
