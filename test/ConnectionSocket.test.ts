@@ -10,9 +10,11 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
+import * as Metric from "effect/Metric"
+import * as Schedule from "effect/Schedule"
 import { echo } from "../src/handlers/Echo.ts"
 import { Connection } from "../src/services/Connection.ts"
+import * as ServerMetrics from "../src/services/ServerMetrics.ts"
 import { connect } from "./fixtures/client.ts"
 import { captureLogs, serve } from "./fixtures/server.ts"
 
@@ -83,7 +85,10 @@ describe("Connection over TCP", () => {
       // Loopback moves 64 MiB in well under 500 ms when the server reads;
       // with nobody reading, kernel and fiberline buffers hold a few MiB at most.
       assert.isAbove(client.socket.writableLength, size - 16 * 1024 * 1024)
-    }).pipe(Effect.provide(quiet)))
+      // And the server itself took no more than its read-ahead and one stream buffer.
+      const { count } = yield* Metric.value(ServerMetrics.bytesRead)
+      assert.isAtMost(count, 256 * 1024)
+    }).pipe(Effect.provideService(Metric.MetricRegistry, new Map()), Effect.provide(quiet)))
 
   it.live("a peer that stops reading makes writes wait, then fail with WriteTimeout; memory stays bounded", () =>
     Effect.gen(function*() {
@@ -103,6 +108,26 @@ describe("Connection over TCP", () => {
       const { written, error } = yield* within(Deferred.await(result))
       assert.strictEqual(error, "WriteTimeout")
       assert.isBelow(written, 32 * 1024 * 1024, "writes stopped at the high-water marks instead of buffering")
+    }).pipe(Effect.provide(quiet)))
+
+  it.live("a last reply larger than the socket buffers reaches a slow reader before the close", () =>
+    Effect.gen(function*() {
+      // More than the kernel buffers hold, written in one go below the write
+      // high-water mark: the handler ends while most of it is still queued.
+      const reply = Buffer.alloc(48 * 1024 * 1024, 0x71)
+      const handler = Effect.flatMap(Effect.service(Connection), (conn) => conn.write(reply))
+      // A short linger: the close must not start counting before the reply is out.
+      const { port } = yield* serve(handler, { lingerTimeout: "50 millis", writeHighWaterMark: 64 * 1024 * 1024 })
+      const client = yield* connect(port, { pause: true })
+      yield* Effect.sleep("500 millis")
+      const chunks: Array<Buffer> = []
+      client.socket.on("data", (chunk: Buffer) => chunks.push(chunk))
+      const ended = yield* Effect.callback<boolean>((resume) => {
+        client.socket.once("end", () => resume(Effect.succeed(true)))
+        client.socket.once("close", () => resume(Effect.succeed(false)))
+      }).pipe(Effect.timeout("10 seconds"))
+      assert.isTrue(ended, "FIN after the whole reply")
+      assert.strictEqual(Buffer.concat(chunks).length, reply.length)
     }).pipe(Effect.provide(quiet)))
 
   it.live("a client reset mid-line fails the read with ConnectionError; other work goes on", () =>
@@ -149,7 +174,7 @@ describe("Connection over TCP", () => {
       )
     }).pipe(Effect.provide(quiet)))
 
-  it.live("cleanup runs once on every exit and the socket is closed once", () =>
+  it.live("cleanup runs once on every exit, and the socket is closed gracefully each time", () =>
     Effect.gen(function*() {
       let finalized = 0
       const ends = [Effect.void, Effect.fail("boom"), Effect.die("bug")]
@@ -171,13 +196,20 @@ describe("Connection over TCP", () => {
       assert.strictEqual(finalized, ends.length)
     }).pipe(Effect.provide(quiet)))
 
-  it.live("the handler's exit is what the server reports, not swallowed", () =>
-    Effect.gen(function*() {
-      const exits = yield* Deferred.make<Exit.Exit<void, string>>()
-      const handler = Effect.fail("typed").pipe(Effect.onExit((exit) => Deferred.succeed(exits, exit)))
-      const { port } = yield* serve(handler)
-      yield* connect(port)
-      const exit = yield* within(Deferred.await(exits))
-      assert.isTrue(Exit.isFailure(exit))
-    }).pipe(Effect.provide(quiet)))
+  it.live("a handler's own typed failure is counted and logged as a handler failure", () => {
+    const logs = captureLogs()
+    return Effect.gen(function*() {
+      const { port } = yield* serve(Effect.fail("typed failure of the handler"))
+      const client = yield* connect(port)
+      yield* within(client.closed)
+      const closed = yield* Metric.value(ServerMetrics.connectionsClosed["handler-failure"]).pipe(
+        Effect.filterOrFail((state) => state.count === 1),
+        Effect.retry({ schedule: Schedule.spaced("10 millis"), times: 200 })
+      )
+      assert.strictEqual(closed.count, 1)
+      const logged = logs.lines.find((line) => line.message.includes("handler failed"))
+      assert.strictEqual(logged?.level, "Error")
+      assert.include(logged?.cause, "typed failure of the handler")
+    }).pipe(Effect.provideService(Metric.MetricRegistry, new Map()), Effect.provide(logs.layer))
+  })
 })

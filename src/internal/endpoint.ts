@@ -17,12 +17,34 @@ export interface Endpoint {
   /** Who is on the other side, for logs: `host:port`, `stdio`, `memory`. */
   readonly peer: string
   /**
-   * Graceful release after the last write: end the output and call `done`
-   * once the transport is released. Bounded in time by `lingerMillis`.
+   * Graceful release after the last write: send what is queued and end the
+   * output, then call `done` once (when the transport is released). Bounded:
+   * queued output gets `flushMillis` to go out, late input `lingerMillis`.
    */
-  readonly close: (lingerMillis: number, done: () => void) => void
+  readonly close: (timeouts: CloseTimeouts, done: () => void) => void
   /** Abortive release, at once. Idempotent. */
   readonly destroy: () => void
+}
+
+/** Time limits of a graceful close, in milliseconds. */
+export interface CloseTimeouts {
+  /** For output still queued (and the FIN) to be sent. */
+  readonly flushMillis: number
+  /** After the FIN, for the peer to close while its late input is discarded. */
+  readonly lingerMillis: number
+}
+
+/** Node fires longer timeouts (including `Infinity`) after 1 ms: cap them. */
+const timerMillis = (millis: number): number => Math.min(millis, 2_147_483_647)
+
+/** Calls `f` on the first call only. */
+const once = (f: () => void): (() => void) => {
+  let called = false
+  return () => {
+    if (called) return
+    called = true
+    f()
+  }
 }
 
 /** Formats a socket's remote address as `host:port` (`[v6]:port` for IPv6). */
@@ -39,11 +61,12 @@ const EMPTY = new Uint8Array(0)
  *
  * **Details**
  *
- * Graceful close is a lingering close: send FIN after the last reply, then
- * read and discard whatever the peer still sends until it closes too, or
- * until `lingerMillis`, then destroy. Closing a socket that has unread input
- * makes the kernel send a reset, which can destroy replies the peer has not
- * read yet; draining first avoids that.
+ * Graceful close is a lingering close: send what is queued and the FIN (for
+ * up to `flushMillis`: a peer that does not read cannot hold us), then read
+ * and discard whatever the peer still sends until it closes too, or until
+ * `lingerMillis`, then destroy. Closing a socket that has unread input makes
+ * the kernel send a reset, which can destroy replies the peer has not read
+ * yet; draining first avoids that.
  */
 export const fromSocket = (socket: Net.Socket): Endpoint => {
   // A late error (reset during linger) must never become an uncaught 'error'.
@@ -52,9 +75,13 @@ export const fromSocket = (socket: Net.Socket): Endpoint => {
     input: socket,
     output: socket,
     peer: remoteAddress(socket),
-    close(lingerMillis, done) {
+    close({ flushMillis, lingerMillis }, done) {
       if (socket.destroyed) return done()
-      const timer = setTimeout(() => socket.destroy(), lingerMillis)
+      let timer = setTimeout(() => socket.destroy(), timerMillis(flushMillis))
+      socket.once("finish", () => {
+        clearTimeout(timer)
+        timer = setTimeout(() => socket.destroy(), timerMillis(lingerMillis))
+      })
       socket.once("close", () => {
         clearTimeout(timer)
         done()
@@ -84,19 +111,34 @@ export const fromStreams = (input: Readable, output: Writable, peer: string): En
   input,
   output,
   peer,
-  close(_lingerMillis, done) {
+  close({ flushMillis }, done) {
     stopReading(input)
     // Writes complete in order, so an empty write's callback runs once all
     // output is out. ('drain' would only come if a write had returned false.)
-    output.write(EMPTY, () => done())
+    // A reader that never reads cannot hold the release for longer than
+    // `flushMillis`; what it did not read is then left behind.
+    const finish = once(() => {
+      clearTimeout(timer)
+      done()
+    })
+    const timer = setTimeout(finish, timerMillis(flushMillis))
+    output.write(EMPTY, finish)
   },
   destroy() {
     stopReading(input)
   }
 })
 
+let stdoutErrorsIgnored = false
+
 /** The process's stdin and stdout, as {@link fromStreams}. */
 export const fromStdio = (): Endpoint => {
-  process.stdout.on("error", ignore)
+  // EPIPE and friends surface through the connection, never as uncaught 'error'.
+  if (!stdoutErrorsIgnored) {
+    stdoutErrorsIgnored = true
+    process.stdout.on("error", ignore)
+  }
+  // A previous stdio connection may have unref'd stdin when it was released.
+  ;(process.stdin as typeof process.stdin & { ref?: () => void }).ref?.()
   return fromStreams(process.stdin, process.stdout, "stdio")
 }

@@ -21,12 +21,13 @@ import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
 import type * as Scope from "effect/Scope"
 import type { Endpoint } from "../internal/endpoint.ts"
-import { make as makeConnection } from "../internal/connection.ts"
+import { make as makeConnection, resolveLimits } from "../internal/connection.ts"
 import { Connection, type ConnectionOptions } from "./Connection.ts"
 
 /**
  * How the connection released its output: `ended` gracefully (flushed, then
- * end of stream) or `destroyed` (interrupted, or the transport failed).
+ * end of stream) or `destroyed` (interrupted, the transport failed, or a
+ * write timed out).
  *
  * @since 0.1.0
  */
@@ -88,7 +89,7 @@ export const make = (options?: ConnectionOptions): Effect.Effect<TestConnection,
       input,
       output,
       peer: "memory",
-      close(_lingerMillis, done) {
+      close(_timeouts, done) {
         output.end(() => {
           settle("ended")
           done()
@@ -100,7 +101,7 @@ export const make = (options?: ConnectionOptions): Effect.Effect<TestConnection,
         settle("destroyed")
       }
     }
-    const [connection] = yield* makeConnection(endpoint, options)
+    const [connection] = yield* makeConnection(endpoint, resolveLimits(options))
 
     const outputBytes = () => Buffer.concat(received)
     const waitFor = <A>(check: () => A | undefined): Effect.Effect<A> =>
