@@ -7,10 +7,11 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Schedule from "effect/Schedule"
 import { TestClock } from "effect/testing"
 import { echo } from "../src/handlers/Echo.ts"
-import type * as LineServer from "../src/services/LineServer.ts"
+import * as LineServer from "../src/services/LineServer.ts"
 import { connect, type TestClient } from "./fixtures/client.ts"
 import { captureLogs, serve } from "./fixtures/server.ts"
 
@@ -33,6 +34,9 @@ const activeAtMost = (server: LineServer.LineServer, n: number) =>
   )
 
 const closeClient = (client: TestClient) => client.end.pipe(Effect.andThen(within(client.closed)))
+
+/** Lets real socket I/O happen (a close in flight would arrive) while the TestClock stands still. */
+const settle = Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 100)))
 
 describe("limits", () => {
   it.live("refuses connections beyond maxConnections with the busy message, and serves again when a slot frees", () =>
@@ -101,6 +105,7 @@ describe("limits", () => {
       yield* client.write("still here\n")
       yield* client.readUntil("still here\n")
       yield* TestClock.adjust("4 minutes")
+      yield* settle
       assert.isFalse(client.socket.readableEnded, "the idle clock restarts with each read")
       yield* TestClock.adjust("1 minute")
       const { gotEnd } = yield* client.closed
@@ -109,6 +114,24 @@ describe("limits", () => {
       assert.strictEqual(closed?.level, "Info")
     }).pipe(Effect.provide(logs.layer))
   })
+
+  it.effect("rejects options a server cannot run with", () =>
+    Effect.gen(function*() {
+      for (
+        const options of [
+          { maxConnections: 0 },
+          { backlog: -1 },
+          { writeTimeout: "0 millis" },
+          { idleTimeout: "-5 seconds" },
+          { maxLineLength: 0 }
+        ] as const
+      ) {
+        const exit = yield* Effect.exit(Effect.scoped(serve(echo, options)))
+        assert.isTrue(Exit.hasDies(exit), JSON.stringify(options))
+      }
+      const badPort = yield* Effect.exit(Effect.scoped(LineServer.make({ handler: echo, port: 70000 })))
+      assert.isTrue(Exit.hasDies(badPort))
+    }).pipe(Effect.provide(captureLogs().layer)))
 
   it.live("closes an idle connection on the real clock too", () =>
     Effect.gen(function*() {

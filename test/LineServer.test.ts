@@ -99,6 +99,23 @@ describe("LineServer", () => {
     }).pipe(Effect.provide(logs.layer))
   })
 
+  it.live("a peer that ends in the middle of a block is a protocol violation (warning), not a handler failure", () => {
+    const logs = captureLogs()
+    return Effect.gen(function*() {
+      const handler = Effect.flatMap(Effect.service(Connection), (conn) => conn.readExactly(10))
+      const { port } = yield* serve(handler)
+      const client = yield* connect(port)
+      yield* client.write("abc")
+      yield* client.end
+      yield* within(client.closed)
+      yield* Effect.sleep("20 millis")
+      const closed = logs.lines.find((line) => line.message.startsWith("connection closed"))
+      assert.strictEqual(closed?.level, "Warn")
+      assert.include(closed?.message, "end-of-input")
+      assert.isUndefined(logs.lines.find((line) => line.message.includes("handler failed")))
+    }).pipe(Effect.provide(logs.layer))
+  })
+
   it.live("closing the Layer's scope closes every connection and releases the port", () =>
     Effect.gen(function*() {
       const scope = yield* Scope.make()

@@ -6,6 +6,7 @@
  * turn into a reset that would destroy the replies it has not read.
  */
 import { Buffer } from "node:buffer"
+import * as Net from "node:net"
 import { assert, describe, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -153,6 +154,49 @@ describe("shutdown", () => {
       assert.strictEqual(data.toString(), "bye\n")
       assert.isTrue(gotEnd)
       assert.isUndefined(error, "a plain close with unread input would reset the connection")
+    }).pipe(Effect.provide(captureLogs().layer)))
+
+  it.live("a client that ignores our FIN during the drain is still counted drained, and does not stall shutdown", () =>
+    Effect.gen(function*() {
+      const { server, port, shutdown } = yield* startServer(echo, { shutdownTimeout: "300 millis" })
+      // allowHalfOpen: this client never closes its side after our FIN, so
+      // the server's lingering close runs into the shutdown deadline.
+      const stubborn = Net.connect({ port, host: "127.0.0.1", allowHalfOpen: true })
+      yield* Effect.addFinalizer(() => Effect.sync(() => stubborn.destroy()))
+      stubborn.on("error", () => {})
+      yield* Effect.callback<void>((resume) => {
+        stubborn.once("data", () => resume(Effect.void))
+        stubborn.write("hi\n")
+      })
+      yield* within(shutdown)
+      assert.deepStrictEqual(yield* server.stats, { active: 0, accepted: 1, refused: 0, drained: 1, forced: 0 })
+    }).pipe(Effect.provide(captureLogs().layer)))
+
+  it.live("refused connections still closing are closed at shutdown", () =>
+    Effect.gen(function*() {
+      // A long linger: only the shutdown can end the refused socket's close in time.
+      const { port, shutdown } = yield* startServer(echo, {
+        maxConnections: 1,
+        busyMessage: "busy",
+        lingerTimeout: "30 seconds"
+      })
+      const holder = yield* connect(port)
+      yield* holder.write("x\n")
+      yield* within(holder.readUntil("x\n"))
+      const refused = Net.connect({ port, host: "127.0.0.1", allowHalfOpen: true })
+      yield* Effect.addFinalizer(() => Effect.sync(() => refused.destroy()))
+      refused.on("error", () => {})
+      const closed = new Promise<void>((resolve) => refused.once("close", () => resolve()))
+      yield* Effect.callback<void>((resume) => {
+        refused.once("data", () => resume(Effect.void))
+      })
+      yield* within(shutdown)
+      // Its server side is gone (a lingering one would keep reading): a late
+      // write is answered with a reset, which the next write reports.
+      refused.write("anyone there?")
+      yield* Effect.sleep("100 millis")
+      refused.write("again?")
+      yield* within(Effect.promise(() => closed))
     }).pipe(Effect.provide(captureLogs().layer)))
 
   it.live("stops accepting at once: the port is released before busy connections finish", () =>

@@ -16,6 +16,7 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
 import type * as Scope from "effect/Scope"
 import type { Driver } from "../internal/driver.ts"
 import * as Endpoint from "../internal/endpoint.ts"
@@ -114,18 +115,26 @@ export const defaults = {
 /** How often a flood of refusals is summarised in the log, at most. */
 const refusalLogInterval = 5_000
 
+/** Refused connections still closing gracefully at once, at most; beyond, they are destroyed. */
+const maxClosingRefusals = 256
+
+/** The `_tag` of the typed failure an exit carries, if any. */
+const failureTag = (exit: Exit.Exit<unknown, unknown>): string | undefined => {
+  const error = Exit.findErrorOption(exit)
+  return Option.isSome(error) && Predicate.hasProperty(error.value, "_tag") && typeof error.value._tag === "string"
+    ? error.value._tag
+    : undefined
+}
+
 /** Maps how a handler ended to the close reason recorded in metrics. */
 const closeReason = (exit: Exit.Exit<unknown, unknown>, driver: Driver): ServerMetrics.CloseReason => {
   if (Exit.isSuccess(exit)) {
-    return driver.shuttingDown ? "shutdown" : driver.lines.isEnded ? "end-of-input" : "handler-done"
+    return driver.lines.isEnded ? "end-of-input" : driver.shuttingDown ? "shutdown" : "handler-done"
   }
-  if (Exit.hasInterrupts(exit)) return "shutdown"
-  const error = Exit.findErrorOption(exit)
-  if (Option.isNone(error) || typeof error.value !== "object" || error.value === null || !("_tag" in error.value)) {
-    return "handler-failure"
-  }
-  switch (error.value._tag) {
+  if (Exit.hasInterrupts(exit)) return driver.shuttingDown ? "shutdown" : "handler-failure"
+  switch (failureTag(exit)) {
     case "EndOfInput":
+    case "UnexpectedEndOfInput":
       return "end-of-input"
     case "IdleTimeout":
       return "idle-timeout"
@@ -145,8 +154,9 @@ const closeReason = (exit: Exit.Exit<unknown, unknown>, driver: Driver): ServerM
 /**
  * Logs the end of one connection. Routine ends, and peers that reset (common
  * and uninteresting one by one; counted in metrics), at debug; idle timeouts
- * at info; peers breaking the protocol or not reading at warning; handler
- * failures and defects at error, with their cause. Never payload bytes.
+ * at info; peers breaking the protocol (an over-long line, input cut in the
+ * middle of a block) or not reading at warning; handler failures and defects
+ * at error, with their cause. Never payload bytes.
  */
 const logClose = (exit: Exit.Exit<unknown, unknown>, reason: ServerMetrics.CloseReason): Effect.Effect<void> => {
   if (reason === "handler-failure") {
@@ -156,15 +166,18 @@ const logClose = (exit: Exit.Exit<unknown, unknown>, reason: ServerMetrics.Close
   const annotations = Option.isSome(error) && error.value instanceof Error
     ? { reason, error: error.value.message }
     : { reason }
-  switch (reason) {
-    case "line-too-long":
-    case "write-timeout":
-      return Effect.logWarning("connection closed", annotations)
-    case "idle-timeout":
-      return Effect.logInfo("connection closed", annotations)
-    default:
-      return Effect.logDebug("connection closed", annotations)
+  if (reason === "line-too-long" || reason === "write-timeout" || failureTag(exit) === "UnexpectedEndOfInput") {
+    return Effect.logWarning("connection closed", annotations)
   }
+  return reason === "idle-timeout"
+    ? Effect.logInfo("connection closed", annotations)
+    : Effect.logDebug("connection closed", annotations)
+}
+
+/** Rejects an option value a server cannot run with (a programming error: a defect). */
+const check = (name: string, value: number, valid: boolean): number => {
+  if (!valid) throw new RangeError(`LineServer option ${name} is invalid: ${value}`)
+  return value
 }
 
 /**
@@ -206,13 +219,20 @@ export const make = <E, R>(
   Effect.gen(function*() {
     const host = options.host ?? defaults.host
     const port = options.port ?? defaults.port
+    check("port", port, Number.isInteger(port) && port >= 0 && port <= 65535)
     const backlog = options.backlog ?? defaults.backlog
+    check("backlog", backlog, Number.isSafeInteger(backlog) && backlog > 0)
     const maxConnections = options.maxConnections ?? Infinity
+    check("maxConnections", maxConnections, maxConnections === Infinity || Number.isSafeInteger(maxConnections) && maxConnections > 0)
     const whenFull = options.whenFull ?? defaults.whenFull
-    const shutdownTimeout = options.shutdownTimeout ?? defaults.shutdownTimeout
+    const shutdownTimeout = Duration.fromInputUnsafe(options.shutdownTimeout ?? defaults.shutdownTimeout)
+    check("shutdownTimeout", Duration.toMillis(shutdownTimeout), Duration.toMillis(shutdownTimeout) >= 0)
     const busyLine = options.busyMessage === undefined ? undefined : `${options.busyMessage}\n`
     const limits = Internal.resolveLimits(options)
-    const lingerMillis = Duration.toMillis(limits.lingerTimeout)
+    const closeTimeouts = {
+      flushMillis: Duration.toMillis(limits.writeTimeout),
+      lingerMillis: Duration.toMillis(limits.lingerTimeout)
+    }
     const context = yield* Effect.context<Exclude<R, Connection>>()
     // Connection fibers, tracked by hand (as `FiberSet` would, at a third of
     // its per-fiber memory): the shutdown below awaits and interrupts them.
@@ -226,7 +246,12 @@ export const make = <E, R>(
       })
     })
 
+    // Drivers of running handlers (told when shutdown starts), and every
+    // connection socket until it is released (destroyed at the deadline, even
+    // while lingering after its handler is done).
     const drivers = new Set<Driver>()
+    const sockets = new Set<Net.Socket>()
+    const closingRefusals = new Set<Net.Socket>()
     const queue: Array<Net.Socket> = []
     let active = 0
     let accepted = 0
@@ -266,9 +291,12 @@ export const make = <E, R>(
       } else {
         refusedSinceLog++
       }
-      const endpoint = Endpoint.fromSocket(socket)
+      // A refusal closes gracefully too (the busy line must not be lost to
+      // a reset), but a flood of refusals cannot pile up descriptors.
+      if (closingRefusals.size >= maxClosingRefusals) return socket.destroy()
+      closingRefusals.add(socket)
       if (busyLine !== undefined && !socket.destroyed) socket.write(busyLine)
-      endpoint.close(lingerMillis, () => {})
+      Endpoint.fromSocket(socket).close(closeTimeouts, () => closingRefusals.delete(socket))
     }
 
     /**
@@ -287,7 +315,10 @@ export const make = <E, R>(
               drivers.delete(driver)
               const reason = closeReason(exit, driver)
               ServerMetrics.connectionsClosed[reason].updateUnsafe(1, context)
-              if (shuttingDown && !Exit.hasInterrupts(exit)) drained++
+              if (shuttingDown) {
+                if (Exit.hasInterrupts(exit)) forced++
+                else drained++
+              }
               return logClose(exit, reason)
             }),
             Effect.annotateLogs({ client: connection.peer, connection: connection.id })
@@ -296,6 +327,7 @@ export const make = <E, R>(
         Effect.scoped,
         Effect.ignoreCause(),
         Effect.ensuring(Effect.sync(() => {
+          sockets.delete(socket)
           active--
           ServerMetrics.connectionsActive.modifyUnsafe(-1, context)
           startQueued()
@@ -307,6 +339,7 @@ export const make = <E, R>(
       active++
       ServerMetrics.connectionsAccepted.updateUnsafe(1, context)
       ServerMetrics.connectionsActive.modifyUnsafe(1, context)
+      sockets.add(socket)
       const fiber = Effect.runForkWith(context)(serve(socket))
       fibers.add(fiber)
       fiber.addObserver(() => {
@@ -338,46 +371,49 @@ export const make = <E, R>(
       refuse(socket)
     }
 
-    // allowHalfOpen: a reply can follow the client's FIN. pauseOnConnect:
-    // nothing is read until a handler asks (and never for queued sockets).
-    const server = Net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, onConnection)
-    yield* Effect.callback<void, ServerError>((resume) => {
-      const onError = (cause: Error) => resume(Effect.fail(new ServerError({ host, port, cause })))
-      server.once("error", onError)
-      server.listen({ host, port, backlog }, () => {
-        server.off("error", onError)
-        resume(Effect.void)
-      })
-    })
-    // After listening, errors are accept failures (e.g. EMFILE): log them, keep serving.
-    server.on("error", (cause) => logFromCallback(Effect.logError("accept failed", cause)))
-    const bound = server.address() as Net.AddressInfo
+    const stats: Effect.Effect<ServerStats> = Effect.sync(() => ({ active, accepted, refused, drained, forced }))
 
-    const stats: Effect.Effect<ServerStats> = Effect.sync(() => ({
-      active: active,
-      accepted,
-      refused,
-      drained,
-      forced
-    }))
+    // allowHalfOpen: a reply can follow the client's FIN. pauseOnConnect:
+    // nothing is read from a queued socket (a served one reads at most
+    // 64 KiB ahead of its handler).
+    const server = Net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, onConnection)
 
     const shutdown = Effect.gen(function*() {
       shuttingDown = true
       server.close()
       if (refusalTimer !== undefined) clearTimeout(refusalTimer)
-      for (const socket of queue.splice(0)) socket.destroy()
-      const busy = active
-      yield* Effect.logInfo("shutting down", { connections: busy })
+      closingRefusals.forEach((socket) => socket.destroy())
+      for (const socket of queue.splice(0)) {
+        refused++
+        ServerMetrics.connectionsRefused.updateUnsafe(1, context)
+        socket.destroy()
+      }
+      yield* Effect.logInfo("shutting down", { connections: active })
       drivers.forEach((driver) => driver.shutdown())
       const finished = yield* awaitEmpty.pipe(Effect.timeoutOption(shutdownTimeout))
       if (Option.isNone(finished)) {
-        forced = active
-        drivers.forEach((driver) => driver.destroy())
+        sockets.forEach((socket) => socket.destroy())
         yield* Fiber.interruptAll(fibers)
       }
       yield* Effect.logInfo("server stopped", { drained, forced })
     })
-    yield* Effect.addFinalizer(() => shutdown)
+
+    // Acquired with its release: even if this fiber is interrupted while
+    // binding, a bound listener is closed again.
+    yield* Effect.acquireRelease(
+      Effect.callback<void, ServerError>((resume) => {
+        const onError = (cause: Error) => resume(Effect.fail(new ServerError({ host, port, cause })))
+        server.once("error", onError)
+        server.listen({ host, port, backlog }, () => {
+          server.off("error", onError)
+          // From now on, errors are accept failures (e.g. EMFILE): log them, keep serving.
+          server.on("error", (cause) => logFromCallback(Effect.logError("accept failed", cause)))
+          resume(Effect.void)
+        })
+      }),
+      () => shutdown
+    )
+    const bound = server.address() as Net.AddressInfo
 
     yield* Effect.logInfo("listening", { address: `${bound.address}:${bound.port}` })
     return LineServer.of({ address: { host: bound.address, port: bound.port }, stats })
