@@ -287,7 +287,10 @@ describe("fiberline CLI", () => {
       { args: ["--port", "65536"], flag: "--port", value: "65536" },
       { args: ["--port", "0", "--idle-timeout", "banana"], flag: "--idle-timeout", value: "banana" },
       { args: ["--port", "0", "--max-connections", "0"], flag: "--max-connections", value: "0" },
-      { args: ["--port", "0", "--log-format", "xml"], flag: "--log-format", value: "xml" }
+      { args: ["--port", "0", "--log-format", "xml"], flag: "--log-format", value: "xml" },
+      { args: ["--port", "0", "--idle-timeout=-5s"], flag: "--idle-timeout", value: "-5s" },
+      { args: ["--port", "0", "--write-timeout", "0"], flag: "--write-timeout", value: "0" },
+      { args: ["--port", "0", "--metrics-port", "70000"], flag: "--metrics-port", value: "70000" }
     ]
     for (const { args, flag, value } of invalid) {
       it.live(`echo ${args.join(" ")} exits non-zero and names the flag and value on stderr`, () =>

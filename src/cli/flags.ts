@@ -18,7 +18,7 @@ const UNITS = { ms: "millis", s: "seconds", m: "minutes", h: "hours", d: "days" 
 
 /**
  * Parses a duration as operators write it: `500ms`, `30s`, `5m`, `1h`, `2d`,
- * Effect's `30 seconds`, or `0` for "none".
+ * Effect's `30 seconds`, or `0`. Negative durations are rejected.
  *
  * @since 0.1.0
  */
@@ -28,19 +28,27 @@ export const parseDuration = (text: string): Duration.Duration => {
   const compact = COMPACT.exec(input)
   const normalized = compact === null ? input : `${compact[1]} ${UNITS[compact[2] as keyof typeof UNITS]}`
   const duration = Duration.fromInput(normalized as Duration.Input)
-  if (Option.isNone(duration)) throw new Error(`invalid duration "${text}" (examples: 500ms, 30s, 5m, 1h)`)
+  if (Option.isNone(duration) || Duration.toMillis(duration.value) < 0) {
+    throw new Error(`invalid duration "${text}" (examples: 500ms, 30s, 5m, 1h)`)
+  }
   return duration.value
 }
 
 const env = (flag: string) => `FIBERLINE_${flag.toUpperCase().replaceAll("-", "_")}`
 
-const duration = (name: string, fallback: string, description: string) =>
+const duration = (name: string, fallback: string, description: string, options?: { readonly positive: true }) =>
   Flag.String(name).pipe(
     Flag.withFallbackConfig(Config.String(env(name))),
     Flag.withDefault(fallback),
     Flag.mapTryCatch(parseDuration, (error) => (error instanceof Error ? error.message : String(error))),
+    Flag.filter(
+      (value) => options?.positive !== true || Duration.toMillis(value) > 0,
+      (value) => `--${name} must be more than 0, got "${Duration.format(value)}"`
+    ),
     Flag.withDescription(`${description} (env ${env(name)}, default ${fallback})`)
   )
+
+const port = (n: number) => Number.isInteger(n) && n >= 0 && n <= 65535
 
 const positive = (name: string, description: string) =>
   Flag.Int(name).pipe(
@@ -63,7 +71,7 @@ export const serverFlags = {
   port: Flag.Int("port").pipe(
     Flag.withFallbackConfig(Config.Int(env("port"))),
     Flag.withDefault(LineServer.defaults.port),
-    Flag.filter((n) => n >= 0 && n <= 65535, (n) => `--port must be 0..65535, got ${n}`),
+    Flag.filter(port, (n) => `--port must be 0..65535, got ${n}`),
     Flag.withDescription(`TCP port; 0 picks a free one (env ${env("port")}, default ${LineServer.defaults.port})`)
   ),
   stdio: Flag.Boolean("stdio").pipe(
@@ -85,8 +93,10 @@ export const serverFlags = {
     Flag.withDescription("Line sent to a refused connection before it is closed")
   ),
   idleTimeout: duration("idle-timeout", "0", "Close a connection whose read waits this long for input; 0 = never"),
-  writeTimeout: duration("write-timeout", "30s", "Close a connection whose peer does not read our output this long"),
-  shutdownTimeout: duration("shutdown-timeout", "10s", "On SIGINT/SIGTERM, time busy connections get to finish"),
+  writeTimeout: duration("write-timeout", "30s", "Close a connection whose peer does not read our output this long", {
+    positive: true
+  }),
+  shutdownTimeout: duration("shutdown-timeout", "10s", "On SIGINT/SIGTERM, time busy connections get to finish; 0 = none"),
   logFormat: Flag.Literals("log-format", logFormats).pipe(
     Flag.withFallbackConfig(Config.Literals(logFormats, env("log-format"))),
     Flag.withDefault<LogFormat>("pretty"),
@@ -94,6 +104,7 @@ export const serverFlags = {
   ),
   metricsPort: Flag.Int("metrics-port").pipe(
     Flag.withFallbackConfig(Config.Int(env("metrics-port"))),
+    Flag.filter(port, (n) => `--metrics-port must be 0..65535, got ${n}`),
     Flag.optional,
     Flag.withDescription(`Serve Prometheus metrics on 127.0.0.1:<port>/metrics (env ${env("metrics-port")})`)
   )

@@ -36,6 +36,14 @@ const serveTcp = <E>(handler: Effect.Effect<void, E, Connection.Connection>, fla
           if (forced > 0) process.exitCode = 1
         }))
     )
+    // Before the server, so it closes after the drain (finalizers run in
+    // reverse) and the drain can be watched.
+    if (Option.isSome(flags.metricsPort)) {
+      // Loaded only when asked for: the HTTP stack costs ~10 MiB of memory.
+      const MetricsHttp = yield* Effect.promise(() => import("../services/MetricsHttp.ts"))
+      const url = yield* MetricsHttp.serve({ port: flags.metricsPort.value })
+      yield* Effect.logInfo("serving metrics", { address: url })
+    }
     server = yield* LineServer.make({
       ...connectionOptions(flags),
       handler,
@@ -46,12 +54,6 @@ const serveTcp = <E>(handler: Effect.Effect<void, E, Connection.Connection>, fla
       busyMessage: Option.getOrUndefined(flags.busyMessage),
       shutdownTimeout: flags.shutdownTimeout
     })
-    if (Option.isSome(flags.metricsPort)) {
-      // Loaded only when asked for: the HTTP stack costs ~10 MiB of memory.
-      const MetricsHttp = yield* Effect.promise(() => import("../services/MetricsHttp.ts"))
-      const url = yield* MetricsHttp.serve({ port: flags.metricsPort.value })
-      yield* Effect.logInfo("serving metrics", { address: url })
-    }
     return yield* Effect.never
   }).pipe(Effect.scoped)
 
