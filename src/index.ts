@@ -9,8 +9,9 @@
  *   shutdown; `make` (scoped) and `layer`.
  * - `Errors`: the typed failures handlers recover from.
  * - `TestConnection`: an in-memory peer to unit-test handlers.
- * - `ServerMetrics`: the Effect metrics fiberline records.
- * - `MetricsHttp`: a Prometheus endpoint for them.
+ * - `ServerMetrics`: the Effect metrics fiberline records (served in
+ *   Prometheus format by `fiberline/MetricsHttp`, a separate entry point so
+ *   the HTTP stack loads only when wanted).
  * - `Logging`: stderr loggers (pretty or JSON).
  * - `Echo`: the reference handler.
  *
@@ -27,8 +28,6 @@ export * as Errors from "./services/Errors.ts"
 export * as LineServer from "./services/LineServer.ts"
 /** @since 0.1.0 */
 export * as Logging from "./services/Logging.ts"
-/** @since 0.1.0 */
-export * as MetricsHttp from "./services/MetricsHttp.ts"
 /** @since 0.1.0 */
 export * as ServerMetrics from "./services/ServerMetrics.ts"
 /** @since 0.1.0 */
