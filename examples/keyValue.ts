@@ -5,9 +5,13 @@ export const keyValue = (store: Map<string, Uint8Array>) =>
   Effect.gen(function*() {
     const conn = yield* Connection.Connection
     const request = Effect.gen(function*() {
-      const [command, key = "", size = "0"] = (yield* conn.readLine).split(" ")
+      const [command, key = "", size = ""] = (yield* conn.readLine).split(" ")
       if (command === "SET") {
-        store.set(key, yield* conn.readExactly(Math.min(Number(size), 1024 * 1024)))
+        const length = Number(size)
+        // The size comes from the peer: bound it before reading that much.
+        if (!Number.isSafeInteger(length) || length < 0 || length > 1024 * 1024) return `ERR bad size ${size}`
+        // A copy: the block is a view of the received chunk.
+        store.set(key, (yield* conn.readExactly(length)).slice())
         return "OK"
       }
       if (command === "GET") return store.get(key) ?? "NONE"

@@ -33,6 +33,9 @@ describe("README", () => {
         maxLineLength: 16
       })
       assert.strictEqual(more.output, "NONE\nERR unknown command PING\nERR line longer than 16 bytes\n")
+      const bad = yield* TestConnection.run(keyValue(new Map()), ["SET k -1\n", "SET k x\n", "SET k 9999999999\n"])
+      assert.strictEqual(bad.output, "ERR bad size -1\nERR bad size x\nERR bad size 9999999999\n")
+      assert.isTrue(bad.exit._tag === "Success", "a hostile size is answered, not a crash")
     }))
 
   it.live("key-value example says BYE when the server shuts down", () =>

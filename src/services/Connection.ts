@@ -18,7 +18,18 @@
  *   fiber then waits for the transport to drain), on `flush`, and at close.
  * - Every exit of the scope that built the connection releases the transport
  *   exactly once: gracefully (flush, FIN, lingering close) unless the handler
- *   was interrupted or the transport already failed.
+ *   was interrupted, the transport already failed, or a write timed out (the
+ *   peer does not read, so nothing more can be flushed): then it is destroyed.
+ *   A connection used after its release fails every operation with a
+ *   `ConnectionError`.
+ *
+ * **Fibers**
+ *
+ * Reads are sequential: one fiber reads at a time (a second read waiting
+ * concurrently is a defect). Any number of fibers may write, e.g. a writer
+ * fiber pushing notifications beside the reader; output written by a fiber
+ * that does not read afterwards goes out at the next flush point, so such a
+ * writer should `flush`.
  *
  * The same handler runs over a TCP socket ({@link fromSocket}, used by
  * `LineServer`), stdin/stdout ({@link stdio}) and in memory (`TestConnection`).
@@ -59,7 +70,8 @@ export interface Connection {
    * The next line as raw bytes, **including** its terminator exactly as
    * received (`\n`, `\r\n`, or none for a final unterminated line), for
    * byte-exact protocols. The bytes are never reused by fiberline; a line
-   * that arrived in one chunk is a view of that chunk.
+   * that arrived in one chunk is a view of that chunk, so keeping it keeps the
+   * chunk: copy (`line.slice()`) what you store for long.
    */
   readonly readLineBytes: Effect.Effect<Uint8Array, ReadLineError>
   /**
@@ -71,10 +83,14 @@ export interface Connection {
    * Memory grows with the bytes actually received, not with `n`, but `n` is
    * trusted: bound it before passing a length that came from the peer. At end
    * of input it fails with {@link EndOfInput} if no byte of the block arrived,
-   * else with {@link UnexpectedEndOfInput} carrying the bytes that did.
+   * else with {@link UnexpectedEndOfInput} carrying the bytes that did. Like
+   * {@link readLineBytes}, the block may be a view of a received chunk.
    */
   readonly readExactly: (n: number) => Effect.Effect<Uint8Array, ReadExactlyError>
-  /** Buffers text (as UTF-8) or bytes for output; see the module doc for when it is flushed. */
+  /**
+   * Buffers text (as UTF-8) or bytes for output; see the module doc for when
+   * it is flushed. Bytes are kept by reference until then: do not modify them.
+   */
   readonly write: (data: string | Uint8Array) => Effect.Effect<void, WriteError>
   /** Buffers `text` and a `\n`. */
   readonly writeLine: (text: string) => Effect.Effect<void, WriteError>
@@ -131,7 +147,9 @@ export const fromSocket = (
   socket: Net.Socket,
   options?: ConnectionOptions
 ): Effect.Effect<Connection, never, Scope.Scope> =>
-  Effect.map(Internal.make(Endpoint.fromSocket(socket), options), ([connection]) => connection)
+  Effect.suspend(() => Internal.make(Endpoint.fromSocket(socket), Internal.resolveLimits(options))).pipe(
+    Effect.map(([connection]) => connection)
+  )
 
 /**
  * A connection over the process's stdin and stdout (`peer` is `stdio`).
@@ -141,7 +159,9 @@ export const fromSocket = (
  * @since 0.1.0
  */
 export const stdio = (options?: ConnectionOptions): Effect.Effect<Connection, never, Scope.Scope> =>
-  Effect.map(Internal.make(Endpoint.fromStdio(), options), ([connection]) => connection)
+  Effect.suspend(() => Internal.make(Endpoint.fromStdio(), Internal.resolveLimits(options))).pipe(
+    Effect.map(([connection]) => connection)
+  )
 
 /**
  * {@link stdio} as a Layer: `handler.pipe(Effect.provide(Connection.layerStdio()))`.
