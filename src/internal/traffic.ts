@@ -5,7 +5,8 @@
  * touches the registry, and a scrape always sees the current totals.
  *
  * One set of counters exists per metric registry, so an app (or a test) with
- * its own registry gets its own totals.
+ * its own registry gets its own totals. Servers sharing a registry share the
+ * totals, whatever metric attributes their contexts carry.
  *
  * @internal
  */

@@ -11,8 +11,9 @@
  *   {@link EndOfInput}.
  * - Input is read at most 64 KiB ahead of what the handler has taken; a
  *   handler that stops reading makes TCP push back on the peer. Input held
- *   per connection stays under `maxLineLength` plus that read-ahead plus one
- *   socket chunk, whatever the peer sends.
+ *   per connection stays under `maxLineLength` plus that read-ahead plus the
+ *   socket stream's own buffer (64 KiB) and one chunk, whatever the peer
+ *   sends.
  * - Output is buffered and flushed as one write when the fiber is about to
  *   wait for input, when the buffer reaches the write high-water mark (the
  *   fiber then waits for the transport to drain), on `flush`, and at close.
