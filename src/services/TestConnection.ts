@@ -21,6 +21,7 @@ import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
 import type * as Scope from "effect/Scope"
 import type { Endpoint } from "../internal/endpoint.ts"
+import * as Observers from "../internal/observers.ts"
 import { make as makeConnection, resolveLimits } from "../internal/connection.ts"
 import { Connection, type ConnectionOptions } from "./Connection.ts"
 
@@ -67,8 +68,7 @@ export const make = (options?: ConnectionOptions): Effect.Effect<TestConnection,
   Effect.gen(function*() {
     const received: Array<Buffer> = []
     let closed: CloseKind | undefined
-    const observers = new Set<() => void>()
-    const notify = () => observers.forEach((observer) => observer())
+    const { notify, waitFor } = Observers.make()
 
     // Object mode: each scripted chunk arrives as one chunk, so tests control chunking.
     const input = new Readable({ objectMode: true, read() {} })
@@ -104,18 +104,6 @@ export const make = (options?: ConnectionOptions): Effect.Effect<TestConnection,
     const [connection] = yield* makeConnection(endpoint, resolveLimits(options))
 
     const outputBytes = () => Buffer.concat(received)
-    const waitFor = <A>(check: () => A | undefined): Effect.Effect<A> =>
-      Effect.callback<A>((resume) => {
-        const observer = () => {
-          const value = check()
-          if (value === undefined) return
-          observers.delete(observer)
-          resume(Effect.succeed(value))
-        }
-        observers.add(observer)
-        observer()
-        return Effect.sync(() => observers.delete(observer))
-      })
 
     return {
       connection,
