@@ -199,10 +199,6 @@ export class Driver {
     this.armWatchdog(this.inputWaitSince + this.idleMillis)
   }
 
-  /** A reader is waiting for input now (a second concurrent read is a bug of the caller). */
-  get readerWaiting(): boolean {
-    return this.inputWaiter !== undefined
-  }
 
   /** Adds output to the pending batch; true when the batch reached the high-water mark. */
   enqueue(data: string | Uint8Array): boolean {
@@ -292,11 +288,6 @@ export class Driver {
       this.endpoint.destroy()
       done()
     }
-  }
-
-  /** Destroys the transport now, whatever the handler is doing (forced shutdown). */
-  destroy(): void {
-    this.endpoint.destroy()
   }
 
   /**

@@ -48,7 +48,7 @@ const once = (f: () => void): (() => void) => {
 }
 
 /** Formats a socket's remote address as `host:port` (`[v6]:port` for IPv6). */
-export const remoteAddress = (socket: Net.Socket): string => {
+const remoteAddress = (socket: Net.Socket): string => {
   const host = socket.remoteAddress ?? "unknown"
   return `${socket.remoteFamily === "IPv6" ? `[${host}]` : host}:${socket.remotePort ?? 0}`
 }
