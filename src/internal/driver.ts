@@ -196,7 +196,7 @@ export class Driver {
     this.inputWaiter = resume
     if (this.idleMillis === undefined) return
     this.inputWaitSince = this.clock.currentTimeMillisUnsafe()
-    this.armWatchdog(this.inputWaitSince + this.idleMillis)
+    this.armWatchdog(this.inputDeadline)
   }
 
 
@@ -243,6 +243,7 @@ export class Driver {
 
   /** Hands pending output to the transport and resumes once it is below its high-water mark. */
   awaitDrain(resume: Resume<WriteError>): void {
+    this.syncFailures()
     if (this.flushPending()) return resume()
     if (this.outputFailure !== undefined) return resume(this.outputFailure)
     // Sound: a drain wait is only ever failed with WriteTimeout or ConnectionError.
@@ -276,6 +277,7 @@ export class Driver {
     if (this.released) return done()
     this.released = true
     this.watchdog?.interruptUnsafe()
+    this.syncFailures()
     const gracefully = graceful && !this.stalled && !this.failed
     if (gracefully) this.flushPending()
     this.detach()
@@ -319,11 +321,11 @@ export class Driver {
 
   /**
    * Writes the pending batch as one buffer (one syscall for many lines).
-   * Returns false while the transport is above its high-water mark or failed.
+   * Returns false while the transport is above its high-water mark or failed
+   * (callers sync the failures first).
    */
   private flushPending(): boolean {
     const output = this.endpoint.output
-    this.syncFailures()
     if (this.outputFailure !== undefined) return false
     if (this.pendingBytes === 0) return !output.writableNeedDrain
     this.closeRun()
@@ -354,7 +356,19 @@ export class Driver {
   private parkForDrain(resume: Resume): void {
     if (this.drainWaiters.length === 0) this.drainWaitSince = this.clock.currentTimeMillisUnsafe()
     this.drainWaiters.push(resume)
-    this.armWatchdog(this.drainWaitSince + this.writeMillis)
+    this.armWatchdog(this.drainDeadline)
+  }
+
+  /** When the waiting reader times out (`Infinity`: no reader, or no idle timeout). */
+  private get inputDeadline(): number {
+    return this.inputWaiter === undefined || this.idleMillis === undefined
+      ? Infinity
+      : this.inputWaitSince + this.idleMillis
+  }
+
+  /** When the fibers waiting for drain time out (`Infinity`: none waits). */
+  private get drainDeadline(): number {
+    return this.drainWaiters.length === 0 ? Infinity : this.drainWaitSince + this.writeMillis
   }
 
   private wakeInput(failure?: WaitError): void {
@@ -397,18 +411,14 @@ export class Driver {
     this.watchdog = undefined
     this.watchdogDeadline = Infinity
     const now = this.clock.currentTimeMillisUnsafe()
-    if (this.inputWaiter !== undefined && this.idleMillis !== undefined && now >= this.inputWaitSince + this.idleMillis) {
-      this.wakeInput(new IdleTimeout({ timeout: this.limits.idleTimeout! }))
-    }
-    if (this.drainWaiters.length > 0 && now >= this.drainWaitSince + this.writeMillis) {
+    if (now >= this.inputDeadline) this.wakeInput(new IdleTimeout({ timeout: this.limits.idleTimeout! }))
+    if (now >= this.drainDeadline) {
       this.stalled = true
       const pendingBytes = this.pendingBytes + this.endpoint.output.writableLength
       this.wakeDrains(new WriteTimeout({ timeout: this.limits.writeTimeout, pendingBytes }))
     }
-    if (this.inputWaiter !== undefined && this.idleMillis !== undefined) {
-      this.armWatchdog(this.inputWaitSince + this.idleMillis)
-    }
-    if (this.drainWaiters.length > 0) this.armWatchdog(this.drainWaitSince + this.writeMillis)
+    // Infinity (nothing left to watch) arms nothing.
+    this.armWatchdog(Math.min(this.inputDeadline, this.drainDeadline))
   }
 
   private readonly onData = (chunk: Buffer): void => {
