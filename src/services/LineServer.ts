@@ -8,21 +8,18 @@
  *
  * @since 0.1.0
  */
-import * as Net from "node:net"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
-import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
-import * as Predicate from "effect/Predicate"
 import type * as Scope from "effect/Scope"
-import type { Driver } from "../internal/driver.ts"
-import * as Endpoint from "../internal/endpoint.ts"
+import { Admission, type WhenFull as AdmissionWhenFull } from "../internal/admission.ts"
+import { BurstLog } from "../internal/burstLog.ts"
 import * as Internal from "../internal/connection.ts"
-import { Connection, type ConnectionOptions } from "./Connection.ts"
-import { ServerError } from "./Errors.ts"
+import * as Listener from "../internal/listener.ts"
+import { Supervisor } from "../internal/supervisor.ts"
+import type { Connection, ConnectionOptions } from "./Connection.ts"
+import type { ServerError } from "./Errors.ts"
 import * as ServerMetrics from "./ServerMetrics.ts"
 
 /**
@@ -32,7 +29,7 @@ import * as ServerMetrics from "./ServerMetrics.ts"
  *
  * @since 0.1.0
  */
-export type WhenFull = "refuse" | "queue"
+export type WhenFull = AdmissionWhenFull
 
 /**
  * Options of {@link make}; every limit of `ConnectionOptions` applies to
@@ -115,65 +112,6 @@ export const defaults = {
 /** How often a flood of refusals is summarised in the log, at most. */
 const refusalLogInterval = 5_000
 
-/** Refused connections still closing gracefully at once, at most; beyond, they are destroyed. */
-const maxClosingRefusals = 256
-
-/** The `_tag` of the typed failure an exit carries, if any. */
-const failureTag = (exit: Exit.Exit<unknown, unknown>): string | undefined => {
-  const error = Exit.findErrorOption(exit)
-  return Option.isSome(error) && Predicate.hasProperty(error.value, "_tag") && typeof error.value._tag === "string"
-    ? error.value._tag
-    : undefined
-}
-
-/** Maps how a handler ended to the close reason recorded in metrics. */
-const closeReason = (exit: Exit.Exit<unknown, unknown>, driver: Driver): ServerMetrics.CloseReason => {
-  if (Exit.isSuccess(exit)) {
-    return driver.lines.isEnded ? "end-of-input" : driver.shuttingDown ? "shutdown" : "handler-done"
-  }
-  if (Exit.hasInterrupts(exit)) return driver.shuttingDown ? "shutdown" : "handler-failure"
-  switch (failureTag(exit)) {
-    case "EndOfInput":
-    case "UnexpectedEndOfInput":
-      return "end-of-input"
-    case "IdleTimeout":
-      return "idle-timeout"
-    case "LineTooLong":
-      return "line-too-long"
-    case "WriteTimeout":
-      return "write-timeout"
-    case "ConnectionError":
-      return "reset"
-    case "ServerShuttingDown":
-      return "shutdown"
-    default:
-      return "handler-failure"
-  }
-}
-
-/**
- * Logs the end of one connection. Routine ends, and peers that reset (common
- * and uninteresting one by one; counted in metrics), at debug; idle timeouts
- * at info; peers breaking the protocol (an over-long line, input cut in the
- * middle of a block) or not reading at warning; handler failures and defects
- * at error, with their cause. Never payload bytes.
- */
-const logClose = (exit: Exit.Exit<unknown, unknown>, reason: ServerMetrics.CloseReason): Effect.Effect<void> => {
-  if (reason === "handler-failure") {
-    return Exit.isFailure(exit) ? Effect.logError("handler failed", exit.cause) : Effect.void
-  }
-  const error = Exit.findErrorOption(exit)
-  const annotations = Option.isSome(error) && error.value instanceof Error
-    ? { reason, error: error.value.message }
-    : { reason }
-  if (reason === "line-too-long" || reason === "write-timeout" || failureTag(exit) === "UnexpectedEndOfInput") {
-    return Effect.logWarning("connection closed", annotations)
-  }
-  return reason === "idle-timeout"
-    ? Effect.logInfo("connection closed", annotations)
-    : Effect.logDebug("connection closed", annotations)
-}
-
 /** Rejects an option value a server cannot run with (a programming error: a defect). */
 const check = (name: string, value: number, valid: boolean): number => {
   if (!valid) throw new RangeError(`LineServer option ${name} is invalid: ${value}`)
@@ -224,196 +162,67 @@ export const make = <E, R>(
     check("backlog", backlog, Number.isSafeInteger(backlog) && backlog > 0)
     const maxConnections = options.maxConnections ?? Infinity
     check("maxConnections", maxConnections, maxConnections === Infinity || Number.isSafeInteger(maxConnections) && maxConnections > 0)
-    const whenFull = options.whenFull ?? defaults.whenFull
     const shutdownTimeout = Duration.fromInputUnsafe(options.shutdownTimeout ?? defaults.shutdownTimeout)
     check("shutdownTimeout", Duration.toMillis(shutdownTimeout), Duration.toMillis(shutdownTimeout) >= 0)
-    const busyLine = options.busyMessage === undefined ? undefined : `${options.busyMessage}\n`
     const limits = Internal.resolveLimits(options)
-    const closeTimeouts = {
-      flushMillis: Duration.toMillis(limits.writeTimeout),
-      lingerMillis: Duration.toMillis(limits.lingerTimeout)
-    }
     const context = yield* Effect.context<Exclude<R, Connection>>()
-    // Connection fibers, tracked by hand (as `FiberSet` would, at a third of
-    // its per-fiber memory): the shutdown below awaits and interrupts them.
-    const fibers = new Set<Fiber.Fiber<void>>()
-    let onEmpty: (() => void) | undefined
-    const awaitEmpty = Effect.callback<void>((resume) => {
-      if (fibers.size === 0) return resume(Effect.void)
-      onEmpty = () => resume(Effect.void)
-      return Effect.sync(() => {
-        onEmpty = undefined
-      })
-    })
-
-    // Drivers of running handlers (told when shutdown starts), and every
-    // connection socket until it is released (destroyed at the deadline, even
-    // while lingering after its handler is done).
-    const drivers = new Set<Driver>()
-    const sockets = new Set<Net.Socket>()
-    const closingRefusals = new Set<Net.Socket>()
-    const queue: Array<Net.Socket> = []
-    let active = 0
-    let accepted = 0
-    let refused = 0
-    let drained = 0
-    let forced = 0
-    let shuttingDown = false
-    let refusedSinceLog = 0
-    let refusalTimer: ReturnType<typeof setTimeout> | undefined
 
     /** Runs a log effect from a Node callback, with the server's services and annotations. */
     const logFromCallback = (effect: Effect.Effect<void>) => {
       Effect.runForkWith(context)(effect)
     }
 
-    const summariseRefusals = () => {
-      if (refusedSinceLog === 0) {
-        refusalTimer = undefined
-        return
-      }
-      logFromCallback(Effect.logWarning("server full: refused connections", {
-        refused: refusedSinceLog,
-        maxConnections
-      }))
-      refusedSinceLog = 0
-      refusalTimer = setTimeout(summariseRefusals, refusalLogInterval)
-      refusalTimer.unref()
-    }
-
-    const refuse = (socket: Net.Socket) => {
-      refused++
-      ServerMetrics.connectionsRefused.updateUnsafe(1, context)
-      if (refusalTimer === undefined) {
-        logFromCallback(Effect.logWarning("server full: refusing connections", { maxConnections }))
-        refusalTimer = setTimeout(summariseRefusals, refusalLogInterval)
-        refusalTimer.unref()
-      } else {
-        refusedSinceLog++
-      }
-      // A refusal closes gracefully too (the busy line must not be lost to
-      // a reset), but a flood of refusals cannot pile up descriptors.
-      if (closingRefusals.size >= maxClosingRefusals) return socket.destroy()
-      closingRefusals.add(socket)
-      if (busyLine !== undefined && !socket.destroyed) socket.write(busyLine)
-      Endpoint.fromSocket(socket).close(closeTimeouts, () => closingRefusals.delete(socket))
-    }
-
-    /**
-     * One connection's whole life, in its own fiber. (Plain combinators
-     * rather than `Effect.gen`: a suspended generator per connection costs
-     * about 2 KiB, which counts with thousands of idle connections.)
-     */
-    const serve = (socket: Net.Socket): Effect.Effect<void, never, Exclude<R, Connection>> =>
-      Internal.make(Endpoint.fromSocket(socket), limits).pipe(
-        Effect.flatMap(([connection, driver]) => {
-          drivers.add(driver)
-          if (shuttingDown) driver.shutdown()
-          return Effect.logDebug("connection opened").pipe(
-            Effect.andThen(Effect.provideService(options.handler, Connection, connection)),
-            Effect.onExit((exit) => {
-              drivers.delete(driver)
-              const reason = closeReason(exit, driver)
-              ServerMetrics.connectionsClosed[reason].updateUnsafe(1, context)
-              if (shuttingDown) {
-                if (Exit.hasInterrupts(exit)) forced++
-                else drained++
-              }
-              return logClose(exit, reason)
-            }),
-            Effect.annotateLogs({ client: connection.peer, connection: connection.id })
-          )
-        }),
-        Effect.scoped,
-        Effect.ignoreCause(),
-        Effect.ensuring(Effect.sync(() => {
-          sockets.delete(socket)
-          active--
-          ServerMetrics.connectionsActive.modifyUnsafe(-1, context)
-          startQueued()
-        }))
-      )
-
-    const start = (socket: Net.Socket) => {
-      accepted++
-      active++
-      ServerMetrics.connectionsAccepted.updateUnsafe(1, context)
-      ServerMetrics.connectionsActive.modifyUnsafe(1, context)
-      sockets.add(socket)
-      const fiber = Effect.runForkWith(context)(serve(socket))
-      fibers.add(fiber)
-      fiber.addObserver(() => {
-        fibers.delete(fiber)
-        if (fibers.size === 0) onEmpty?.()
-      })
-    }
-
-    /** Starts queued sockets while there is room. */
-    const startQueued = () => {
-      for (let socket = queue.shift(); socket !== undefined; socket = queue.shift()) {
-        if (shuttingDown || active >= maxConnections) return queue.unshift(socket)
-        if (!socket.destroyed) start(socket)
-      }
-    }
-
-    const onConnection = (socket: Net.Socket) => {
-      if (shuttingDown) return socket.destroy()
-      if (active < maxConnections) return start(socket)
-      if (whenFull === "queue" && queue.length < backlog) {
-        socket.on("error", () => {})
-        socket.once("close", () => {
-          const index = queue.indexOf(socket)
-          if (index !== -1) queue.splice(index, 1)
-        })
-        queue.push(socket)
-        return
-      }
-      refuse(socket)
-    }
-
-    const stats: Effect.Effect<ServerStats> = Effect.sync(() => ({ active, accepted, refused, drained, forced }))
-
-    // allowHalfOpen: a reply can follow the client's FIN. pauseOnConnect:
-    // nothing is read from a queued socket (a served one reads at most
-    // 64 KiB ahead of its handler).
-    const server = Net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, onConnection)
-
-    const shutdown = Effect.gen(function*() {
-      shuttingDown = true
-      server.close()
-      if (refusalTimer !== undefined) clearTimeout(refusalTimer)
-      closingRefusals.forEach((socket) => socket.destroy())
-      for (const socket of queue.splice(0)) {
+    let refused = 0
+    const refusals = new BurstLog(
+      refusalLogInterval,
+      () => logFromCallback(Effect.logWarning("server full: refusing connections", { maxConnections })),
+      (count) => logFromCallback(Effect.logWarning("server full: refused connections", { refused: count, maxConnections }))
+    )
+    const admission = new Admission({
+      maxConnections,
+      whenFull: options.whenFull ?? defaults.whenFull,
+      backlog,
+      busyLine: options.busyMessage === undefined ? undefined : `${options.busyMessage}\n`,
+      closeTimeouts: {
+        flushMillis: Duration.toMillis(limits.writeTimeout),
+        lingerMillis: Duration.toMillis(limits.lingerTimeout)
+      },
+      onRefused: (why) => {
         refused++
         ServerMetrics.connectionsRefused.updateUnsafe(1, context)
-        socket.destroy()
+        if (why === "full") refusals.report()
       }
-      yield* Effect.logInfo("shutting down", { connections: active })
-      drivers.forEach((driver) => driver.shutdown())
-      const finished = yield* awaitEmpty.pipe(Effect.timeoutOption(shutdownTimeout))
-      if (Option.isNone(finished)) {
-        sockets.forEach((socket) => socket.destroy())
-        yield* Fiber.interruptAll(fibers)
-      }
-      yield* Effect.logInfo("server stopped", { drained, forced })
+    })
+    const supervisor: Supervisor<E, R> = new Supervisor(options.handler, limits, context, () => {
+      for (const socket of admission.release()) supervisor.start(socket)
+    })
+    const server = Listener.create((socket) => {
+      if (admission.admit(socket)) supervisor.start(socket)
+    })
+
+    const stats: Effect.Effect<ServerStats> = Effect.sync(() => ({
+      active: admission.active,
+      accepted: supervisor.accepted,
+      refused,
+      ...supervisor.counts
+    }))
+
+    const shutdown = Effect.gen(function*() {
+      server.close()
+      admission.close()
+      refusals.close()
+      yield* Effect.logInfo("shutting down", { connections: admission.active })
+      yield* supervisor.shutdown(shutdownTimeout)
+      yield* Effect.logInfo("server stopped", supervisor.counts)
     })
 
     // Acquired with its release: even if this fiber is interrupted while
     // binding, a bound listener is closed again.
-    yield* Effect.acquireRelease(
-      Effect.callback<void, ServerError>((resume) => {
-        const onError = (cause: Error) => resume(Effect.fail(new ServerError({ host, port, cause })))
-        server.once("error", onError)
-        server.listen({ host, port, backlog }, () => {
-          server.off("error", onError)
-          // From now on, errors are accept failures (e.g. EMFILE): log them, keep serving.
-          server.on("error", (cause) => logFromCallback(Effect.logError("accept failed", cause)))
-          resume(Effect.void)
-        })
-      }),
+    const bound = yield* Effect.acquireRelease(
+      Listener.bind(server, { host, port, backlog }, (cause) =>
+        logFromCallback(Effect.logError("accept failed", cause))),
       () => shutdown
     )
-    const bound = server.address() as Net.AddressInfo
 
     yield* Effect.logInfo("listening", { address: `${bound.address}:${bound.port}` })
     return LineServer.of({ address: { host: bound.address, port: bound.port }, stats })

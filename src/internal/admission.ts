@@ -1,0 +1,122 @@
+/**
+ * Admission of accepted sockets: the connection limit, the queue of sockets
+ * waiting for a slot, and refusals.
+ *
+ * **Why a queue in the process.** Node cannot stop calling `accept(2)`
+ * without closing the listener, so with `whenFull: "queue"` the waiting
+ * sockets are held here rather than in the kernel backlog: paused, so no byte
+ * is read and the client sees TCP backpressure, and bounded by `backlog`;
+ * beyond it connections are refused.
+ *
+ * **Why refusals close gracefully, but not all of them.** A refused client
+ * is sent the busy line and a FIN with a lingering close, so the line is not
+ * lost to a reset; but a flood of refusals must not pile up descriptors, so
+ * at most {@link maxClosingRefusals} linger at once and the rest are
+ * destroyed.
+ *
+ * @internal
+ */
+import type * as Net from "node:net"
+import * as Endpoint from "./endpoint.ts"
+
+/** What to do with a connection beyond the limit. */
+export type WhenFull = "refuse" | "queue"
+
+/** Refused connections still closing gracefully at once, at most; beyond, they are destroyed. */
+export const maxClosingRefusals = 256
+
+/** Settings of an {@link Admission}. */
+export interface AdmissionOptions {
+  /** Connections served at once (`Infinity`: no limit). */
+  readonly maxConnections: number
+  readonly whenFull: WhenFull
+  /** Longest queue. */
+  readonly backlog: number
+  /** Sent to a refused client before closing, with its `\n`. */
+  readonly busyLine: string | undefined
+  /** Limits of a refused socket's graceful close. */
+  readonly closeTimeouts: Endpoint.CloseTimeouts
+  /**
+   * Called for every refused socket: `full` when refused for want of a slot,
+   * `shutdown` when dropped from the queue by shutdown.
+   */
+  readonly onRefused: (why: "full" | "shutdown") => void
+}
+
+/** Decides which accepted sockets are served now, later, or not at all. */
+export class Admission {
+  /** Connections being served now. */
+  active = 0
+  private readonly options: AdmissionOptions
+  private readonly queue: Array<Net.Socket> = []
+  private readonly closingRefusals = new Set<Net.Socket>()
+  private closed = false
+
+  constructor(options: AdmissionOptions) {
+    this.options = options
+  }
+
+  /**
+   * Takes a newly accepted socket: true when it is to be served now (it then
+   * counts as active), false when it was queued or refused.
+   */
+  admit(socket: Net.Socket): boolean {
+    if (this.closed) {
+      socket.destroy()
+      return false
+    }
+    if (this.active < this.options.maxConnections) {
+      this.active++
+      return true
+    }
+    if (this.options.whenFull === "queue" && this.queue.length < this.options.backlog) {
+      socket.on("error", () => {})
+      socket.once("close", () => {
+        const index = this.queue.indexOf(socket)
+        if (index !== -1) this.queue.splice(index, 1)
+      })
+      this.queue.push(socket)
+      return false
+    }
+    this.refuse(socket)
+    return false
+  }
+
+  /**
+   * A served connection ended: frees its slot and returns the queued sockets
+   * to serve now (each already counted as active).
+   */
+  release(): Array<Net.Socket> {
+    this.active--
+    const ready: Array<Net.Socket> = []
+    while (!this.closed && this.active < this.options.maxConnections && this.queue.length > 0) {
+      const socket = this.queue.shift()!
+      if (socket.destroyed) continue
+      this.active++
+      ready.push(socket)
+    }
+    return ready
+  }
+
+  /**
+   * Shutdown: from now on every socket is destroyed; queued ones are refused
+   * (destroyed) and lingering refusals are cut short.
+   */
+  close(): void {
+    this.closed = true
+    this.closingRefusals.forEach((socket) => socket.destroy())
+    for (const socket of this.queue.splice(0)) {
+      this.options.onRefused("shutdown")
+      socket.destroy()
+    }
+  }
+
+  private refuse(socket: Net.Socket): void {
+    this.options.onRefused("full")
+    if (this.closingRefusals.size >= maxClosingRefusals) return void socket.destroy()
+    this.closingRefusals.add(socket)
+    const busyLine = this.options.busyLine
+    if (busyLine !== undefined && !socket.destroyed) socket.write(busyLine)
+    Endpoint.fromSocket(socket).close(this.options.closeTimeouts, () => this.closingRefusals.delete(socket))
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * How a connection ended, in one table: the handler's exit is classified
+ * into the close reason recorded in metrics, and into the level its log line
+ * is written at. Every typed failure of a connection appears here once.
+ *
+ * @internal
+ */
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
+import type { CloseReason } from "../services/ServerMetrics.ts"
+
+/** Log levels a close is reported at. */
+export type CloseLevel = "Debug" | "Info" | "Warn" | "Error"
+
+/** How one way of ending is reported. */
+export interface CloseKind {
+  readonly reason: CloseReason
+  readonly level: CloseLevel
+}
+
+/**
+ * Typed failures by `_tag`. Routine ends, and peers that reset (common and
+ * uninteresting one by one; counted in metrics), at debug; idle timeouts at
+ * info; peers breaking the protocol (an over-long line, input cut in the
+ * middle of a block) or not reading at warning.
+ */
+const byTag: Readonly<Record<string, CloseKind>> = {
+  EndOfInput: { reason: "end-of-input", level: "Debug" },
+  UnexpectedEndOfInput: { reason: "end-of-input", level: "Warn" },
+  IdleTimeout: { reason: "idle-timeout", level: "Info" },
+  LineTooLong: { reason: "line-too-long", level: "Warn" },
+  WriteTimeout: { reason: "write-timeout", level: "Warn" },
+  ConnectionError: { reason: "reset", level: "Debug" },
+  ServerShuttingDown: { reason: "shutdown", level: "Debug" }
+}
+
+const handlerFailure: CloseKind = { reason: "handler-failure", level: "Error" }
+
+/** The typed failure an exit carries, if it has a string `_tag`. */
+const taggedFailure = (exit: Exit.Exit<unknown, unknown>): { readonly _tag: string } | undefined => {
+  const error = Exit.findErrorOption(exit)
+  return Option.isSome(error) && Predicate.hasProperty(error.value, "_tag") && typeof error.value._tag === "string"
+    ? error.value as { readonly _tag: string }
+    : undefined
+}
+
+/** What the connection's driver knew when the handler ended. */
+export interface EndState {
+  /** The input reached its end. */
+  readonly inputEnded: boolean
+  /** The server told the connection it is shutting down. */
+  readonly shuttingDown: boolean
+}
+
+/**
+ * Classifies how a handler ended. Any failure not in the table, and any
+ * defect, is a handler failure; an interruption is a shutdown when the
+ * server was shutting down.
+ */
+export const classify = (exit: Exit.Exit<unknown, unknown>, state: EndState): CloseKind => {
+  if (Exit.isSuccess(exit)) {
+    const reason = state.inputEnded ? "end-of-input" : state.shuttingDown ? "shutdown" : "handler-done"
+    return { reason, level: "Debug" }
+  }
+  if (Exit.hasInterrupts(exit)) return state.shuttingDown ? { reason: "shutdown", level: "Debug" } : handlerFailure
+  const failure = taggedFailure(exit)
+  return (failure !== undefined ? byTag[failure._tag] : undefined) ?? handlerFailure
+}

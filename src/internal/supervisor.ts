@@ -1,0 +1,173 @@
+/**
+ * Supervision of a server's connections: one fiber per connection that builds
+ * the `Connection`, runs the handler, records and logs how it ended and
+ * releases the socket; and the drain that ends them all at shutdown.
+ *
+ * **Isolation.** A failing or dying handler is logged and closes only its own
+ * connection: each fiber ignores its cause after logging it, so nothing
+ * reaches the accept loop or `unhandledRejection`.
+ *
+ * **Drain.** Shutdown tells every connection's driver: a reader idle at a
+ * frame boundary then fails with `ServerShuttingDown`, busy ones go on. After
+ * the deadline the remaining fibers are interrupted and every socket is
+ * destroyed, lingering ones included, so a peer that never reads cannot hold
+ * shutdown hostage.
+ *
+ * @internal
+ */
+import type * as Net from "node:net"
+import type * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
+import { Connection } from "../services/Connection.ts"
+import * as ServerMetrics from "../services/ServerMetrics.ts"
+import { classify, type CloseKind } from "./closeReason.ts"
+import * as Internal from "./connection.ts"
+import type { Driver, Limits } from "./driver.ts"
+import * as Endpoint from "./endpoint.ts"
+
+/** Counts of connections ended by a shutdown. */
+export interface DrainCounts {
+  /** Ended by themselves during shutdown. */
+  readonly drained: number
+  /** Interrupted at the shutdown deadline. */
+  readonly forced: number
+}
+
+/** Logs the end of one connection at the level its kind says; never payload bytes. */
+const logClose = (exit: Exit.Exit<unknown, unknown>, kind: CloseKind): Effect.Effect<void> => {
+  if (kind.reason === "handler-failure") {
+    return Exit.isFailure(exit) ? Effect.logError("handler failed", exit.cause) : Effect.void
+  }
+  const error = Exit.findErrorOption(exit)
+  const annotations = Option.isSome(error) && error.value instanceof Error
+    ? { reason: kind.reason, error: error.value.message }
+    : { reason: kind.reason }
+  switch (kind.level) {
+    case "Warn":
+      return Effect.logWarning("connection closed", annotations)
+    case "Info":
+      return Effect.logInfo("connection closed", annotations)
+    default:
+      return Effect.logDebug("connection closed", annotations)
+  }
+}
+
+/** Runs and tracks the connections of one server. */
+export class Supervisor<E, R> {
+  /** Connections handed to the handler. */
+  accepted = 0
+  private drained = 0
+  private forced = 0
+  private shuttingDown = false
+  private readonly handler: Effect.Effect<void, E, R>
+  private readonly limits: Limits
+  private readonly context: Context.Context<Exclude<R, Connection>>
+  private readonly onEnded: () => void
+  /**
+   * Connection fibers, tracked by hand (as `FiberSet` would, at a third of
+   * its per-fiber memory): the drain awaits and interrupts them.
+   */
+  private readonly fibers = new Set<Fiber.Fiber<void>>()
+  private onEmpty: (() => void) | undefined
+  /** Drivers of running handlers, told when shutdown starts. */
+  private readonly drivers = new Set<Driver>()
+  /** Every connection socket until released: destroyed at the deadline, even while lingering. */
+  private readonly sockets = new Set<Net.Socket>()
+
+  /** `onEnded` runs after each connection is fully released. */
+  constructor(
+    handler: Effect.Effect<void, E, R>,
+    limits: Limits,
+    context: Context.Context<Exclude<R, Connection>>,
+    onEnded: () => void
+  ) {
+    this.handler = handler
+    this.limits = limits
+    this.context = context
+    this.onEnded = onEnded
+  }
+
+  /** Counts of the drain so far. */
+  get counts(): DrainCounts {
+    return { drained: this.drained, forced: this.forced }
+  }
+
+  /** Serves `socket` in a fiber of its own. */
+  start(socket: Net.Socket): void {
+    this.accepted++
+    ServerMetrics.connectionsAccepted.updateUnsafe(1, this.context)
+    ServerMetrics.connectionsActive.modifyUnsafe(1, this.context)
+    this.sockets.add(socket)
+    const fiber = Effect.runForkWith(this.context)(this.serve(socket))
+    this.fibers.add(fiber)
+    fiber.addObserver(() => {
+      this.fibers.delete(fiber)
+      if (this.fibers.size === 0) this.onEmpty?.()
+    })
+  }
+
+  /**
+   * Drains: tells every connection, waits up to `timeout` for all fibers to
+   * end, then forces the rest.
+   */
+  shutdown(timeout: Duration.Duration): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      this.shuttingDown = true
+      this.drivers.forEach((driver) => driver.shutdown())
+      return this.awaitEmpty.pipe(Effect.timeoutOption(timeout))
+    }).pipe(
+      Effect.flatMap((finished) => {
+        if (Option.isSome(finished)) return Effect.void
+        this.sockets.forEach((socket) => socket.destroy())
+        return Fiber.interruptAll(this.fibers)
+      })
+    )
+  }
+
+  private readonly awaitEmpty = Effect.callback<void>((resume) => {
+    if (this.fibers.size === 0) return resume(Effect.void)
+    this.onEmpty = () => resume(Effect.void)
+    return Effect.sync(() => {
+      this.onEmpty = undefined
+    })
+  })
+
+  /**
+   * One connection's whole life. (Plain combinators rather than
+   * `Effect.gen`: a suspended generator per connection costs about 2 KiB,
+   * which counts with thousands of idle connections.)
+   */
+  private serve(socket: Net.Socket): Effect.Effect<void, never, Exclude<R, Connection>> {
+    return Internal.make(Endpoint.fromSocket(socket), this.limits).pipe(
+      Effect.flatMap(([connection, driver]) => {
+        this.drivers.add(driver)
+        if (this.shuttingDown) driver.shutdown()
+        return Effect.logDebug("connection opened").pipe(
+          Effect.andThen(Effect.provideService(this.handler, Connection, connection)),
+          Effect.onExit((exit) => {
+            this.drivers.delete(driver)
+            const kind = classify(exit, { inputEnded: driver.lines.isEnded, shuttingDown: driver.shuttingDown })
+            ServerMetrics.connectionsClosed[kind.reason].updateUnsafe(1, this.context)
+            if (this.shuttingDown) {
+              if (Exit.hasInterrupts(exit)) this.forced++
+              else this.drained++
+            }
+            return logClose(exit, kind)
+          }),
+          Effect.annotateLogs({ client: connection.peer, connection: connection.id })
+        )
+      }),
+      Effect.scoped,
+      Effect.ignoreCause(),
+      Effect.ensuring(Effect.sync(() => {
+        this.sockets.delete(socket)
+        ServerMetrics.connectionsActive.modifyUnsafe(-1, this.context)
+        this.onEnded()
+      }))
+    )
+  }
+}
