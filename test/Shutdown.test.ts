@@ -8,6 +8,7 @@
 import { Buffer } from "node:buffer"
 import * as Net from "node:net"
 import { assert, describe, it } from "@effect/vitest"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -137,6 +138,110 @@ describe("shutdown", () => {
       const stats = yield* server.stats
       assert.strictEqual(stats.forced, 0)
       assert.strictEqual(stats.drained, 100)
+    }).pipe(Effect.provide(captureLogs().layer)))
+
+  it.live("a client whose sending stalled behind our backpressure gets every byte the server read answered", () =>
+    Effect.gen(function*() {
+      const { server, port, shutdown } = yield* startServer(echo, { shutdownTimeout: "30 seconds" })
+      // Paused: the client reads nothing until the shutdown has begun, so the
+      // server's output backs up, its input pauses at the read-ahead, and the
+      // socket stream, the kernel buffers and finally the client's send fill.
+      const client = yield* connect(port, { pause: true })
+      // Sends lines until the send blocks: a write is refused and no 'drain'
+      // comes for 300 ms. Bounded: at most 64 MiB.
+      const piece = Buffer.from(
+        Array.from({ length: 2048 }, (_, i) => `line ${String(i).padStart(10, "0")} of the stalled client\n`).join("")
+      )
+      const pieces: Array<Buffer> = []
+      let stalled = false
+      while (!stalled && pieces.length * piece.length < 64 * 1024 * 1024) {
+        pieces.push(piece)
+        if (client.socket.write(piece)) continue
+        stalled = yield* Effect.callback<boolean>((resume) => {
+          const onDrain = () => {
+            clearTimeout(timer)
+            resume(Effect.succeed(false))
+          }
+          const timer = setTimeout(() => {
+            client.socket.off("drain", onDrain)
+            resume(Effect.succeed(true))
+          }, 300)
+          client.socket.once("drain", onDrain)
+        })
+      }
+      assert.isTrue(stalled, "the client's send blocked")
+      const sent = Buffer.concat(pieces)
+      const stopping = yield* Effect.forkChild(shutdown)
+      yield* Effect.sleep("50 millis")
+      const chunks: Array<Buffer> = []
+      client.socket.on("data", (chunk: Buffer) => chunks.push(chunk))
+      const { gotEnd, error } = yield* within(client.closed)
+      yield* Fiber.join(stopping)
+      const received = Buffer.concat(chunks)
+      assert.isUndefined(error)
+      assert.isTrue(gotEnd)
+      assert.strictEqual(received.length, sent.length, "every byte sent was read and answered before the FIN")
+      assert.isTrue(received.equals(sent))
+      assert.deepStrictEqual(yield* server.stats, { active: 0, accepted: 1, refused: 0, drained: 1, forced: 0 })
+    }).pipe(Effect.provide(captureLogs().layer)))
+
+  it.live("a connection accepted as shutdown starts is read before it is found idle: its request is answered", () =>
+    Effect.gen(function*() {
+      const clientCount = 50
+      const allStarted = yield* Deferred.make<void>()
+      let started = 0
+      // Shutdown begins the moment the last handler starts: its socket has
+      // not been read yet, though its request is already in the kernel.
+      const startCountingEcho = Effect.suspend(() => {
+        if (++started === clientCount) Deferred.doneUnsafe(allStarted, Effect.void)
+        return echo
+      })
+      const { port, shutdown } = yield* startServer(startCountingEcho, { shutdownTimeout: "30 seconds" })
+      const clients = yield* Effect.forEach(Array.from({ length: clientCount }), () =>
+        Effect.gen(function*() {
+          const client = yield* connect(port)
+          yield* client.write("req\n")
+          return client
+        }), { concurrency: "unbounded" })
+      yield* within(Deferred.await(allStarted))
+      const stopping = yield* Effect.forkChild(shutdown)
+      for (const client of clients) {
+        const { data, gotEnd, error } = yield* within(client.closed)
+        // A reset would be honest; a clean FIN without the reply is the bug.
+        if (error === undefined) {
+          assert.isTrue(gotEnd)
+          assert.strictEqual(data.toString(), "req\n", "a clean close comes after the reply")
+        }
+      }
+      yield* Fiber.join(stopping)
+    }).pipe(Effect.provide(captureLogs().layer)))
+
+  it.live("input that arrives after a reader was told about shutdown is never followed by a clean FIN", () =>
+    Effect.gen(function*() {
+      // The goodbye takes a while; the client answers it with one more line,
+      // which the process reads but the handler never will.
+      const slowGoodbye = Effect.gen(function*() {
+        const conn = yield* Connection
+        while (true) yield* conn.writeLine(yield* conn.readLine)
+      }).pipe(
+        Effect.catchTag("ServerShuttingDown", () =>
+          Effect.gen(function*() {
+            const conn = yield* Connection
+            yield* conn.writeLine("bye")
+            yield* conn.flush
+            yield* Effect.sleep("300 millis")
+          }))
+      )
+      const { port, shutdown } = yield* startServer(slowGoodbye, { shutdownTimeout: "30 seconds" })
+      const client = yield* connect(port)
+      yield* client.write("hello\n")
+      yield* within(client.readUntil("hello\n"))
+      const stopping = yield* Effect.forkChild(shutdown)
+      yield* within(client.readUntil("bye\n"))
+      yield* client.write("one more\n")
+      const { gotEnd, error } = yield* within(client.closed)
+      yield* Fiber.join(stopping)
+      assert.isFalse(gotEnd && error === undefined, "a reset, not a clean close, over an unanswered line")
     }).pipe(Effect.provide(captureLogs().layer)))
 
   it.live("closing while the client still sends is a lingering close: FIN after the reply, no reset", () =>

@@ -62,7 +62,7 @@ export class Admission {
    */
   admit(socket: Net.Socket): boolean {
     if (this.closed) {
-      socket.destroy()
+      Endpoint.abort(socket)
       return false
     }
     if (this.active < this.options.maxConnections) {
@@ -107,13 +107,13 @@ export class Admission {
     this.closingRefusals.forEach((socket) => socket.destroy())
     for (const socket of this.queue.splice(0)) {
       this.options.onRefused("shutdown")
-      socket.destroy()
+      Endpoint.abort(socket)
     }
   }
 
   private refuse(socket: Net.Socket): void {
     this.options.onRefused("full")
-    if (this.closingRefusals.size >= maxClosingRefusals) return void socket.destroy()
+    if (this.closingRefusals.size >= maxClosingRefusals) return Endpoint.abort(socket)
     this.closingRefusals.add(socket)
     const busyLine = this.options.busyLine
     if (busyLine !== undefined && !socket.destroyed) socket.write(busyLine)

@@ -114,6 +114,11 @@ export class Driver {
   /** When the running watchdog checks the deadlines (`Infinity`: none runs). */
   private watchdogDeadline = Infinity
   private watchdogGeneration = 0
+  /** Chunks received so far: tells a quiet check whether input came meanwhile. */
+  private chunksReceived = 0
+  private quietCheckPending = false
+  /** The reader was failed with `ServerShuttingDown` and has not read since. */
+  private shutdownNotified = false
 
   constructor(endpoint: Endpoint, limits: Limits, clock: Clock.Clock, context: Context.Context<never>) {
     this.endpoint = endpoint
@@ -192,8 +197,9 @@ export class Driver {
     }
     // Input may have arrived during the flush (a peer answering at once).
     if (this.incomingHead < this.incoming.length || this.inputEnded) return resume()
-    if (this.shuttingDown && this.isIdle()) return resume(new ServerShuttingDown())
+    this.shutdownNotified = false
     this.inputWaiter = resume
+    if (this.shuttingDown) this.awaitQuiet()
     if (this.idleMillis === undefined) return
     this.inputWaitSince = this.clock.currentTimeMillisUnsafe()
     this.armWatchdog(this.inputDeadline)
@@ -260,12 +266,13 @@ export class Driver {
   }
 
   /**
-   * Server shutdown has begun: a read that waits with nothing buffered fails
-   * with `ServerShuttingDown` from now on, including the one parked now.
+   * Server shutdown has begun: from now on a read that waits fails with
+   * `ServerShuttingDown` once the connection is quiet (see
+   * {@link awaitQuiet}), including the one parked now.
    */
   shutdown(): void {
     this.shuttingDown = true
-    if (this.inputWaiter !== undefined && this.isIdle()) this.wakeInput(new ServerShuttingDown())
+    if (this.inputWaiter !== undefined) this.awaitQuiet()
   }
 
   /**
@@ -278,7 +285,11 @@ export class Driver {
     this.released = true
     this.watchdog?.interruptUnsafe()
     this.syncFailures()
-    const gracefully = graceful && !this.stalled && !this.failed
+    // Input that arrived after the reader was told about shutdown was read
+    // by this process and will never be answered: a FIN would tell the peer
+    // all is well, a reset tells it the truth.
+    const unanswered = this.shutdownNotified && !this.isIdle()
+    const gracefully = graceful && !this.stalled && !this.failed && !unanswered
     if (gracefully) this.flushPending()
     this.detach()
     // From now on, a use of this connection (from a fiber it leaked to) fails at once.
@@ -306,9 +317,37 @@ export class Driver {
     }
   }
 
-  /** Nothing received is waiting to be handled: no partial line, no unread bytes. */
+  /**
+   * Nothing received is waiting to be handled anywhere in the process: no
+   * partial frame, no queued chunk, nothing in the input stream's own buffer
+   * (input paused for read-ahead, or resumed but not yet flowing).
+   */
   private isIdle(): boolean {
-    return this.lines.buffered === 0 && this.incomingBytes === 0
+    return this.lines.buffered === 0 && this.incomingBytes === 0 && this.endpoint.input.readableLength === 0
+  }
+
+  /**
+   * During shutdown, fails the waiting reader with `ServerShuttingDown` once
+   * the connection is quiet: idle, and no input arrived during a full turn of
+   * the event loop with the input reading. Two `setImmediate` hops put one
+   * complete poll phase after this call, so bytes that were in the kernel
+   * when the reader parked (a request sent just before the signal, to a
+   * connection that had not read yet) are read and answered first. Input
+   * that arrives keeps the connection busy; the shutdown deadline bounds it.
+   */
+  private awaitQuiet(): void {
+    if (this.quietCheckPending) return
+    this.quietCheckPending = true
+    const received = this.chunksReceived
+    setImmediate(() =>
+      setImmediate(() => {
+        this.quietCheckPending = false
+        if (this.inputWaiter === undefined || this.released) return
+        if (this.chunksReceived !== received || !this.isIdle()) return this.awaitQuiet()
+        this.shutdownNotified = true
+        this.wakeInput(new ServerShuttingDown())
+      })
+    )
   }
 
   /** Moves the run of merged views into the pending list. */
@@ -422,6 +461,7 @@ export class Driver {
   }
 
   private readonly onData = (chunk: Buffer): void => {
+    this.chunksReceived++
     this.incoming.push(chunk)
     this.incomingBytes += chunk.length
     if (this.incomingBytes >= readAhead && !this.inputPaused) {

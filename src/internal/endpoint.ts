@@ -22,7 +22,7 @@ export interface Endpoint {
    * queued output gets `flushMillis` to go out, late input `lingerMillis`.
    */
   readonly close: (timeouts: CloseTimeouts, done: () => void) => void
-  /** Abortive release, at once. Idempotent. */
+  /** Abortive release, at once (a TCP reset where the transport has one). Idempotent. */
   readonly destroy: () => void
 }
 
@@ -54,6 +54,22 @@ const remoteAddress = (socket: Net.Socket): string => {
 }
 
 const ignore = (): void => {}
+
+/**
+ * Aborts a socket with a TCP reset (`SO_LINGER` 0), not the FIN a plain
+ * `destroy()` sends when no input is left unread in the kernel: a peer whose
+ * replies were cut off must see a failure, never what looks like a clean
+ * close. Sockets that cannot be reset (not TCP, still connecting, already
+ * closed) are destroyed.
+ */
+export const abort = (socket: Net.Socket): void => {
+  if (socket.destroyed) return
+  try {
+    socket.resetAndDestroy()
+  } catch {
+    socket.destroy()
+  }
+}
 const EMPTY = new Uint8Array(0)
 
 /**
@@ -77,7 +93,8 @@ export const fromSocket = (socket: Net.Socket): Endpoint => {
     peer: remoteAddress(socket),
     close({ flushMillis, lingerMillis }, done) {
       if (socket.destroyed) return done()
-      let timer = setTimeout(() => socket.destroy(), timerMillis(flushMillis))
+      // Output that cannot be sent in time is lost: say so with a reset.
+      let timer = setTimeout(() => abort(socket), timerMillis(flushMillis))
       socket.once("finish", () => {
         clearTimeout(timer)
         timer = setTimeout(() => socket.destroy(), timerMillis(lingerMillis))
@@ -91,7 +108,7 @@ export const fromSocket = (socket: Net.Socket): Endpoint => {
       socket.resume()
     },
     destroy() {
-      socket.destroy()
+      abort(socket)
     }
   }
 }

@@ -122,7 +122,7 @@ export class Supervisor<E, R> {
     }).pipe(
       Effect.flatMap((finished) => {
         if (Option.isSome(finished)) return Effect.void
-        this.sockets.forEach((socket) => socket.destroy())
+        this.sockets.forEach(Endpoint.abort)
         return Fiber.interruptAll(this.fibers)
       })
     )
