@@ -11,8 +11,7 @@
  * **Why refusals close gracefully, but not all of them.** A refused client
  * is sent the busy line and a FIN with a lingering close, so the line is not
  * lost to a reset; but a flood of refusals must not pile up descriptors, so
- * at most {@link maxClosingRefusals} linger at once and the rest are
- * destroyed.
+ * at most `maxClosingRefusals` linger at once and the rest are reset.
  *
  * @internal
  */
@@ -22,13 +21,12 @@ import * as Endpoint from "./endpoint.ts"
 /** What to do with a connection beyond the limit. */
 export type WhenFull = "refuse" | "queue"
 
-/** Refused connections still closing gracefully at once, at most; beyond, they are destroyed. */
-export const maxClosingRefusals = 256
-
 /** Settings of an {@link Admission}. */
 export interface AdmissionOptions {
   /** Connections served at once (`Infinity`: no limit). */
   readonly maxConnections: number
+  /** Refused connections still closing gracefully at once, at most; beyond, they are reset. */
+  readonly maxClosingRefusals: number
   readonly whenFull: WhenFull
   /** Longest queue. */
   readonly backlog: number
@@ -113,7 +111,7 @@ export class Admission {
 
   private refuse(socket: Net.Socket): void {
     this.options.onRefused("full")
-    if (this.closingRefusals.size >= maxClosingRefusals) return Endpoint.abort(socket)
+    if (this.closingRefusals.size >= this.options.maxClosingRefusals) return Endpoint.abort(socket)
     this.closingRefusals.add(socket)
     const busyLine = this.options.busyLine
     if (busyLine !== undefined && !socket.destroyed) socket.write(busyLine)

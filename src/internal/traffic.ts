@@ -36,6 +36,20 @@ const expose = (
   })
 }
 
+/**
+ * Registers every fiberline metric in the registry of `context` (at zero),
+ * so a scrape lists them all from the start, not only after the first
+ * connection.
+ */
+export const registerAll = (context: Context.Context<never>): void => {
+  ServerMetrics.connectionsActive.modifyUnsafe(0, context)
+  ServerMetrics.connectionsAccepted.updateUnsafe(0, context)
+  ServerMetrics.connectionsRefused.updateUnsafe(0, context)
+  ServerMetrics.descriptorsExhausted.updateUnsafe(0, context)
+  for (const reason of ServerMetrics.closeReasons) ServerMetrics.connectionsClosed[reason].updateUnsafe(0, context)
+  trafficFor(context)
+}
+
 /** The counters of the registry in `context`, registered on first use. */
 export const trafficFor = (context: Context.Context<never>): Traffic => {
   const registry = Context.get(context, Metric.MetricRegistry)

@@ -16,8 +16,10 @@ import type * as Scope from "effect/Scope"
 import { Admission, type WhenFull as AdmissionWhenFull } from "../internal/admission.ts"
 import { BurstLog } from "../internal/burstLog.ts"
 import * as Internal from "../internal/connection.ts"
+import * as Descriptors from "../internal/descriptors.ts"
 import * as Listener from "../internal/listener.ts"
 import { Supervisor } from "../internal/supervisor.ts"
+import { registerAll } from "../internal/traffic.ts"
 import type { Connection, ConnectionOptions } from "./Connection.ts"
 import type { ServerError } from "./Errors.ts"
 import * as ServerMetrics from "./ServerMetrics.ts"
@@ -40,13 +42,19 @@ export type WhenFull = AdmissionWhenFull
 export interface LineServerOptions<E, R> extends ConnectionOptions {
   /** Runs once per connection, with the `Connection` provided. */
   readonly handler: Effect.Effect<void, E, R>
-  /** Interface to bind. Default `127.0.0.1`. */
+  /** Interface to bind. Default `127.0.0.1`. An empty string is refused (say `0.0.0.0` or `::`). */
   readonly host?: string | undefined
   /** Port to bind; `0` picks a free one (read it from `address`). Default `1234`. */
   readonly port?: number | undefined
   /** Kernel accept backlog, and the length of the `queue` when full. Default 511. */
   readonly backlog?: number | undefined
-  /** Connections served at once; unlimited when absent. */
+  /**
+   * Connections served at once. Default: the process's file-descriptor limit
+   * minus a reserve for everything else (an eighth of it, between 64 and
+   * 1024), so running out of descriptors shows as counted, logged refusals
+   * rather than connections the OS drops silently; unlimited where the limit
+   * is unknown. `Infinity` lifts the cap.
+   */
   readonly maxConnections?: number | undefined
   /** Beyond `maxConnections`: `refuse` (default) or `queue`. */
   readonly whenFull?: WhenFull | undefined
@@ -156,16 +164,20 @@ export const make = <E, R>(
 ): Effect.Effect<LineServer, ServerError, Scope.Scope | Exclude<R, Connection>> =>
   Effect.gen(function*() {
     const host = options.host ?? defaults.host
+    // An empty host binds every interface; that must be asked for by name.
+    if (host.trim() === "") throw new RangeError(`LineServer option host is empty: say "0.0.0.0" or "::" to listen on every interface`)
     const port = options.port ?? defaults.port
     check("port", port, Number.isInteger(port) && port >= 0 && port <= 65535)
     const backlog = options.backlog ?? defaults.backlog
     check("backlog", backlog, Number.isSafeInteger(backlog) && backlog > 0)
-    const maxConnections = options.maxConnections ?? Infinity
+    const fdLimit = Descriptors.limit()
+    const maxConnections = options.maxConnections ?? Descriptors.defaultMaxConnections(fdLimit)
     check("maxConnections", maxConnections, maxConnections === Infinity || Number.isSafeInteger(maxConnections) && maxConnections > 0)
     const shutdownTimeout = Duration.fromInputUnsafe(options.shutdownTimeout ?? defaults.shutdownTimeout)
     check("shutdownTimeout", Duration.toMillis(shutdownTimeout), Duration.toMillis(shutdownTimeout) >= 0)
     const limits = Internal.resolveLimits(options)
     const context = yield* Effect.context<Exclude<R, Connection>>()
+    registerAll(context)
 
     /** Runs a log effect from a Node callback, with the server's services and annotations. */
     const logFromCallback = (effect: Effect.Effect<void>) => {
@@ -178,8 +190,19 @@ export const make = <E, R>(
       () => logFromCallback(Effect.logWarning("server full: refusing connections", { maxConnections })),
       (count) => logFromCallback(Effect.logWarning("server full: refused connections", { refused: count, maxConnections }))
     )
+    const exhaustion = new BurstLog(
+      refusalLogInterval,
+      () => logFromCallback(Effect.logError("out of file descriptors: the OS drops new connections", { fdLimit })),
+      (count) => logFromCallback(Effect.logError("still out of file descriptors", { times: count, fdLimit }))
+    )
+    const onExhausted = () => {
+      ServerMetrics.descriptorsExhausted.updateUnsafe(1, context)
+      exhaustion.report()
+    }
+    const fdWatch = fdLimit === undefined ? undefined : new Descriptors.Watch(fdLimit, onExhausted)
     const admission = new Admission({
       maxConnections,
+      maxClosingRefusals: Descriptors.maxClosingRefusals(fdLimit),
       whenFull: options.whenFull ?? defaults.whenFull,
       backlog,
       busyLine: options.busyMessage === undefined ? undefined : `${options.busyMessage}\n`,
@@ -195,10 +218,16 @@ export const make = <E, R>(
     })
     const supervisor: Supervisor<E, R> = new Supervisor(options.handler, limits, context, () => {
       for (const socket of admission.release()) supervisor.start(socket)
+      fdWatch?.update(admission.active)
     })
     const server = Listener.create((socket) => {
       if (admission.admit(socket)) supervisor.start(socket)
+      fdWatch?.update(admission.active)
     })
+    const onAcceptError = (cause: Error & { readonly code?: string }) => {
+      if (cause.code === "EMFILE" || cause.code === "ENFILE") return onExhausted()
+      logFromCallback(Effect.logError("accept failed", cause))
+    }
 
     const stats: Effect.Effect<ServerStats> = Effect.sync(() => ({
       active: admission.active,
@@ -211,6 +240,8 @@ export const make = <E, R>(
       server.close()
       admission.close()
       refusals.close()
+      fdWatch?.close()
+      exhaustion.close()
       yield* Effect.logInfo("shutting down", { connections: admission.active })
       yield* supervisor.shutdown(shutdownTimeout)
       yield* Effect.logInfo("server stopped", supervisor.counts)
@@ -219,12 +250,11 @@ export const make = <E, R>(
     // Acquired with its release: even if this fiber is interrupted while
     // binding, a bound listener is closed again.
     const bound = yield* Effect.acquireRelease(
-      Listener.bind(server, { host, port, backlog }, (cause) =>
-        logFromCallback(Effect.logError("accept failed", cause))),
+      Listener.bind(server, { host, port, backlog }, onAcceptError),
       () => shutdown
     )
 
-    yield* Effect.logInfo("listening", { address: `${bound.address}:${bound.port}` })
+    yield* Effect.logInfo("listening", { address: `${bound.address}:${bound.port}`, maxConnections })
     return LineServer.of({ address: { host: bound.address, port: bound.port }, stats })
   })
 

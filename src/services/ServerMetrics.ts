@@ -15,7 +15,8 @@ import * as Metric from "effect/Metric"
  * Why a connection ended, as recorded by {@link connectionsClosed}.
  *
  * - `end-of-input`: the peer closed its side and the handler finished.
- * - `idle-timeout`, `line-too-long`, `write-timeout`: the typed failure ended it.
+ * - `unexpected-end-of-input`: the peer closed its side in the middle of a block.
+ * - `idle-timeout`, `line-timeout`, `line-too-long`, `write-timeout`: the typed failure ended it.
  * - `reset`: the transport failed (peer reset, broken pipe).
  * - `shutdown`: ended by server shutdown, drained or forced.
  * - `handler-failure`: any other failure or defect of the handler.
@@ -25,7 +26,9 @@ import * as Metric from "effect/Metric"
  */
 export type CloseReason =
   | "end-of-input"
+  | "unexpected-end-of-input"
   | "idle-timeout"
+  | "line-timeout"
   | "line-too-long"
   | "write-timeout"
   | "reset"
@@ -40,7 +43,9 @@ export type CloseReason =
  */
 export const closeReasons: ReadonlyArray<CloseReason> = [
   "end-of-input",
+  "unexpected-end-of-input",
   "idle-timeout",
+  "line-timeout",
   "line-too-long",
   "write-timeout",
   "reset",
@@ -94,6 +99,18 @@ export const connectionsClosed: { readonly [K in CloseReason]: Metric.Metric<num
       })
     ])
   ) as { readonly [K in CloseReason]: Metric.Metric<number, Metric.CounterState<number>> }
+
+/**
+ * Times the process was found out of file descriptors: an accept failed with
+ * `EMFILE`/`ENFILE`, or a check while over the descriptor budget found none
+ * free (the OS then drops new connections without telling the server).
+ *
+ * @since 0.1.0
+ */
+export const descriptorsExhausted = Metric.counter("fiberline_descriptors_exhausted_total", {
+  description: "Times the process was found out of file descriptors",
+  incremental: true
+})
 
 /**
  * Lines taken by `readLine`/`readLineBytes`.
