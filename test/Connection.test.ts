@@ -298,6 +298,31 @@ describe("Connection (in memory)", () => {
         if (error._tag === "IdleTimeout") assert.isTrue(Duration.equals(error.timeout, Duration.minutes(5)))
       })))
 
+    it.effect("a line started but not complete within lineTimeout fails with LineTimeout, however often bytes come", () =>
+      Effect.scoped(Effect.gen(function*() {
+        const peer = yield* TestConnection.make({ lineTimeout: "10 seconds", idleTimeout: "5 seconds" })
+        const trickled = yield* Effect.forkChild(Effect.flip(peer.connection.readLine))
+        // One byte every 4 s: the idle timeout (5 s) never fires, the line timeout does.
+        for (const byte of ["a", "b", "c"]) {
+          yield* peer.send(byte)
+          yield* TestClock.adjust("4 seconds")
+        }
+        const error = yield* Fiber.join(trickled)
+        assert.strictEqual(error._tag, "LineTimeout")
+        if (error._tag === "LineTimeout") {
+          assert.strictEqual(error.received, 3)
+          assert.isTrue(Duration.equals(error.timeout, Duration.seconds(10)))
+        }
+        // Each line gets its own window: slow lines that complete in time are fine.
+        const next = yield* Effect.forkChild(peer.connection.readLine)
+        yield* peer.send("\nsl")
+        yield* TestClock.adjust("6 seconds")
+        yield* peer.send("ow\n")
+        assert.strictEqual(yield* Fiber.join(next), "abc")
+        const slow = yield* Effect.forkChild(peer.connection.readLine)
+        assert.strictEqual(yield* Fiber.join(slow), "slow")
+      })))
+
     it.effect("a handler's own Effect.timeout around a read works and the line is not lost", () =>
       Effect.scoped(Effect.gen(function*() {
         const peer = yield* TestConnection.make()

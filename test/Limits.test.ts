@@ -8,6 +8,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as Schedule from "effect/Schedule"
 import { TestClock } from "effect/testing"
 import { echo } from "../src/handlers/Echo.ts"
@@ -123,7 +124,9 @@ describe("limits", () => {
           { backlog: -1 },
           { writeTimeout: "0 millis" },
           { idleTimeout: "-5 seconds" },
-          { maxLineLength: 0 }
+          { maxLineLength: 0 },
+          { lineTimeout: "0 millis" },
+          { host: "" }
         ] as const
       ) {
         const exit = yield* Effect.exit(Effect.scoped(serve(echo, options)))
@@ -132,6 +135,54 @@ describe("limits", () => {
       const badPort = yield* Effect.exit(Effect.scoped(LineServer.make({ handler: echo, port: 70000 })))
       assert.isTrue(Exit.hasDies(badPort))
     }).pipe(Effect.provide(captureLogs().layer)))
+
+  it.live("closes a client that trickles a line byte by byte, though each byte restarts the idle clock", () => {
+    const logs = captureLogs()
+    return Effect.gen(function*() {
+      const server = yield* serve(echo, { idleTimeout: "1 second", lineTimeout: "400 millis" })
+      const trickler = yield* connect(server.port)
+      let sent = 0
+      // One byte every 100 ms, far inside the idle timeout; bounded at 50 bytes (5 s).
+      const trickling = yield* Effect.forkChild(Effect.gen(function*() {
+        for (; sent < 50 && !trickler.socket.destroyed; sent++) {
+          yield* trickler.write("x")
+          yield* Effect.sleep("100 millis")
+        }
+      }))
+      const { gotEnd } = yield* within(trickler.closed)
+      yield* Fiber.interrupt(trickling)
+      assert.isTrue(gotEnd)
+      assert.isBelow(sent, 20, "closed at the line deadline, not when the trickle ended")
+      yield* Effect.sleep("20 millis")
+      const closed = logs.lines.find((line) => line.message.startsWith("connection closed"))
+      assert.include(closed?.message, "line-timeout")
+      assert.strictEqual(closed?.level, "Info")
+    }).pipe(Effect.provide(logs.layer))
+  })
+
+  it.live("logs one line per burst of peer-caused closes, then a summary with the count", () => {
+    const logs = captureLogs()
+    return Effect.gen(function*() {
+      const clients = 50
+      yield* Effect.scoped(Effect.gen(function*() {
+        const server = yield* serve(echo, { maxLineLength: 16 })
+        yield* Effect.forEach(Array.from({ length: clients }), () =>
+          Effect.gen(function*() {
+            const client = yield* connect(server.port)
+            yield* client.write("this line is longer than sixteen bytes\n")
+            yield* within(client.closed)
+          }), { concurrency: 10 })
+        yield* activeAtMost(server, 0)
+      }))
+      const warnings = logs.lines.filter((line) => line.level === "Warn")
+      const closed = warnings.filter((line) => line.message.startsWith("connection closed"))
+      assert.strictEqual(closed.length, 1, "one full line for the burst")
+      assert.include(closed[0]?.message, "line-too-long")
+      const summary = warnings.find((line) => line.message.startsWith("more connections closed"))
+      assert.include(summary?.message, `"count":${clients - 1}`)
+      assert.include(summary?.message, "line-too-long")
+    }).pipe(Effect.provide(logs.layer))
+  })
 
   it.live("closes an idle connection on the real clock too", () =>
     Effect.gen(function*() {

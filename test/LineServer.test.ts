@@ -111,7 +111,7 @@ describe("LineServer", () => {
       yield* Effect.sleep("20 millis")
       const closed = logs.lines.find((line) => line.message.startsWith("connection closed"))
       assert.strictEqual(closed?.level, "Warn")
-      assert.include(closed?.message, "end-of-input")
+      assert.include(closed?.message, "unexpected-end-of-input")
       assert.isUndefined(logs.lines.find((line) => line.message.includes("handler failed")))
     }).pipe(Effect.provide(logs.layer))
   })

@@ -71,6 +71,26 @@ describe("metrics", () => {
       assert.strictEqual((yield* Metric.value(ServerMetrics.connectionsActive)).value, 0)
     }).pipe(freshRegistry, Effect.provide(captureLogs().layer)))
 
+  it.live("are all exported, at zero, from the moment a server starts", () =>
+    Effect.gen(function*() {
+      const http = yield* Layer.build(MetricsHttp.layer({ port: 0 }))
+      const url = `${HttpServer.formatAddress(Context.get(http, HttpServer.HttpServer).address)}/metrics`
+      yield* serve(echo)
+      const body = (yield* Effect.promise(() => fetch(url).then((response) => response.text()))).split("\n")
+      const expected = [
+        "fiberline_connections_active 0",
+        "fiberline_connections_accepted_total 0",
+        "fiberline_connections_refused_total 0",
+        "fiberline_descriptors_exhausted_total 0",
+        ...ServerMetrics.closeReasons.map((reason) => `fiberline_connections_closed_total{reason="${reason}"} 0`),
+        "fiberline_lines_read_total 0",
+        "fiberline_lines_written_total 0",
+        "fiberline_bytes_read_total 0",
+        "fiberline_bytes_written_total 0"
+      ]
+      for (const line of expected) assert.include(body, line)
+    }).pipe(freshRegistry, Effect.provide(captureLogs().layer)))
+
   it.live("are served in Prometheus text format", () =>
     Effect.gen(function*() {
       const http = yield* Layer.build(MetricsHttp.layer({ port: 0 }))

@@ -23,6 +23,7 @@ import {
   parseJsonLog,
   runCli,
   sample,
+  scrape,
   spawnCli,
   waitForMetrics
 } from "./fixtures/cli.ts"
@@ -257,6 +258,11 @@ describe("fiberline CLI", () => {
         const { cli, port } = yield* startEcho(["--metrics-port", "0"])
         const url = yield* metricsUrl(cli)
         assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/metrics$/)
+        // Every series is there from the start, at zero.
+        const before = yield* scrape(url)
+        assert.match(before, sample("fiberline_connections_accepted_total", 0))
+        assert.match(before, sample(`fiberline_connections_closed_total{reason="line-too-long"}`, 0))
+        assert.match(before, sample("fiberline_bytes_read_total", 0))
         const client = yield* connect(port)
         const session = "one\ntwo\r\nthree\n"
         yield* client.write(session)
@@ -280,6 +286,43 @@ describe("fiberline CLI", () => {
       }), timeout)
   })
 
+  describe("file descriptors", () => {
+    it.live("under ulimit -n 256, 600 clients: the excess is refused visibly and metrics still answer", () =>
+      Effect.gen(function*() {
+        const cli = yield* spawnCli(
+          ["echo", "--port", "0", "--log-format", "json", "--metrics-port", "0", "--busy-message", "busy"],
+          { fdLimit: 256 }
+        )
+        const listening = yield* cli.waitForLog("listening")
+        // The default cap: the limit minus its reserve of 64.
+        assert.strictEqual(logFields(listening).maxConnections, 192)
+        const port = yield* listeningPort(cli)
+        const url = yield* metricsUrl(cli)
+        // A refusal beyond the few that may close gracefully is a reset,
+        // which can reach a client before its connect completes.
+        const attempts = yield* Effect.forEach(Array.from({ length: 600 }), () => Effect.option(connect(port)), {
+          concurrency: 50
+        })
+        const clients = attempts.flatMap((attempt) => (attempt._tag === "Some" ? [attempt.value] : []))
+        const counted = yield* waitForMetrics(url, "every client accepted or refused", (text) => {
+          const accepted = Number(/^fiberline_connections_accepted_total (\d+)$/m.exec(text)?.[1])
+          const refused = Number(/^fiberline_connections_refused_total (\d+)$/m.exec(text)?.[1])
+          return accepted + refused === 600
+        })
+        assert.match(counted, sample("fiberline_connections_accepted_total", 192))
+        assert.match(counted, sample("fiberline_connections_refused_total", 408))
+        assert.match(counted, sample("fiberline_connections_active", 192))
+        yield* cli.waitForLog("server full: refusing connections")
+        // The served ones are really served.
+        const first = clients[0]!
+        yield* first.write("still here\n")
+        assert.include(yield* first.readUntil("still here\n"), "still here\n")
+        yield* Effect.forEach(clients, (client) => Effect.sync(() => client.socket.destroy()), { discard: true })
+        yield* cli.signal("SIGTERM")
+        assert.strictEqual((yield* cli.exited()).code, 0)
+      }), timeout)
+  })
+
   describe("configuration", () => {
     // `--port 0` keeps a wrongly accepted value from binding the default port.
     const invalid = [
@@ -290,7 +333,9 @@ describe("fiberline CLI", () => {
       { args: ["--port", "0", "--log-format", "xml"], flag: "--log-format", value: "xml" },
       { args: ["--port", "0", "--idle-timeout=-5s"], flag: "--idle-timeout", value: "-5s" },
       { args: ["--port", "0", "--write-timeout", "0"], flag: "--write-timeout", value: "0" },
-      { args: ["--port", "0", "--metrics-port", "70000"], flag: "--metrics-port", value: "70000" }
+      { args: ["--port", "0", "--metrics-port", "70000"], flag: "--metrics-port", value: "70000" },
+      { args: ["--port", "0", "--host", ""], flag: "--host", value: "" },
+      { args: ["--port", "0", "--line-timeout", "soon"], flag: "--line-timeout", value: "soon" }
     ]
     for (const { args, flag, value } of invalid) {
       it.live(`echo ${args.join(" ")} exits non-zero and names the flag and value on stderr`, () =>

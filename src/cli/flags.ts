@@ -66,6 +66,12 @@ export const serverFlags = {
   host: Flag.String("host").pipe(
     Flag.withFallbackConfig(Config.String(env("host"))),
     Flag.withDefault(LineServer.defaults.host),
+    // An empty host would bind every interface: a templated `--host "$BIND"`
+    // with BIND unset must not expose the server.
+    Flag.filter(
+      (host) => host.trim() !== "",
+      () => `--host must not be empty (to listen on every interface, say 0.0.0.0 or ::), got ""`
+    ),
     Flag.withDescription(`Interface to listen on (env ${env("host")}, default ${LineServer.defaults.host})`)
   ),
   port: Flag.Int("port").pipe(
@@ -81,9 +87,10 @@ export const serverFlags = {
   maxLineLength: positive("max-line-length", "Longest accepted line in bytes, terminator excluded").pipe(
     Flag.withDefault(Connection.defaults.maxLineLength)
   ),
-  maxConnections: positive("max-connections", "Connections served at once (default unlimited)").pipe(
-    Flag.optional
-  ),
+  maxConnections: positive(
+    "max-connections",
+    "Connections served at once (default: the file-descriptor limit minus a reserve of an eighth, 64 to 1024)"
+  ).pipe(Flag.optional),
   whenFull: Flag.Literals("when-full", ["refuse", "queue"]).pipe(
     Flag.withDefault(LineServer.defaults.whenFull),
     Flag.withDescription("When --max-connections are busy: refuse new ones at once, or queue them unread")
@@ -93,6 +100,11 @@ export const serverFlags = {
     Flag.withDescription("Line sent to a refused connection before it is closed")
   ),
   idleTimeout: duration("idle-timeout", "0", "Close a connection whose read waits this long for input; 0 = never"),
+  lineTimeout: duration(
+    "line-timeout",
+    "30s",
+    "Close a connection whose line, once started, is not complete this long after; 0 = never"
+  ),
   writeTimeout: duration("write-timeout", "30s", "Close a connection whose peer does not read our output this long", {
     positive: true
   }),

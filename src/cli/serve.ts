@@ -21,6 +21,7 @@ type Flags = Command.Command.Config.Infer<typeof serverFlags>
 const connectionOptions = (flags: Flags): Connection.ConnectionOptions => ({
   maxLineLength: flags.maxLineLength,
   idleTimeout: Duration.isZero(flags.idleTimeout) ? undefined : flags.idleTimeout,
+  lineTimeout: Duration.isZero(flags.lineTimeout) ? undefined : flags.lineTimeout,
   writeTimeout: flags.writeTimeout
 })
 

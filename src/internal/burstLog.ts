@@ -25,14 +25,19 @@ export class BurstLog {
     this.summary = summary
   }
 
-  /** Records one event. */
-  report(): void {
+  /**
+   * Records one event: true when it is the first of a burst (the caller may
+   * log it in full; `first` has run), false when it was counted for the
+   * summary.
+   */
+  report(): boolean {
     if (this.timer === undefined) {
       this.first()
       this.arm()
-    } else {
-      this.countSinceLog++
+      return true
     }
+    this.countSinceLog++
+    return false
   }
 
   /** Stops the timer; events counted since the last line are summarised now. */

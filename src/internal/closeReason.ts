@@ -17,25 +17,31 @@ export type CloseLevel = "Debug" | "Info" | "Warn" | "Error"
 export interface CloseKind {
   readonly reason: CloseReason
   readonly level: CloseLevel
+  /**
+   * A peer can cause it at will, so one connection's line per burst is
+   * logged and the rest are summarised (see `BurstLog`).
+   */
+  readonly peerCaused: boolean
 }
 
 /**
  * Typed failures by `_tag`. Routine ends, and peers that reset (common and
- * uninteresting one by one; counted in metrics), at debug; idle timeouts at
- * info; peers breaking the protocol (an over-long line, input cut in the
- * middle of a block) or not reading at warning.
+ * uninteresting one by one; counted in metrics), at debug; timeouts at info;
+ * peers breaking the protocol (an over-long line, input cut in the middle of
+ * a block) or not reading at warning.
  */
 const byTag: Readonly<Record<string, CloseKind>> = {
-  EndOfInput: { reason: "end-of-input", level: "Debug" },
-  UnexpectedEndOfInput: { reason: "end-of-input", level: "Warn" },
-  IdleTimeout: { reason: "idle-timeout", level: "Info" },
-  LineTooLong: { reason: "line-too-long", level: "Warn" },
-  WriteTimeout: { reason: "write-timeout", level: "Warn" },
-  ConnectionError: { reason: "reset", level: "Debug" },
-  ServerShuttingDown: { reason: "shutdown", level: "Debug" }
+  EndOfInput: { reason: "end-of-input", level: "Debug", peerCaused: false },
+  UnexpectedEndOfInput: { reason: "unexpected-end-of-input", level: "Warn", peerCaused: true },
+  IdleTimeout: { reason: "idle-timeout", level: "Info", peerCaused: true },
+  LineTimeout: { reason: "line-timeout", level: "Info", peerCaused: true },
+  LineTooLong: { reason: "line-too-long", level: "Warn", peerCaused: true },
+  WriteTimeout: { reason: "write-timeout", level: "Warn", peerCaused: true },
+  ConnectionError: { reason: "reset", level: "Debug", peerCaused: false },
+  ServerShuttingDown: { reason: "shutdown", level: "Debug", peerCaused: false }
 }
 
-const handlerFailure: CloseKind = { reason: "handler-failure", level: "Error" }
+const handlerFailure: CloseKind = { reason: "handler-failure", level: "Error", peerCaused: false }
 
 /** The typed failure an exit carries, if it has a string `_tag`. */
 const taggedFailure = (exit: Exit.Exit<unknown, unknown>): { readonly _tag: string } | undefined => {
@@ -61,9 +67,11 @@ export interface EndState {
 export const classify = (exit: Exit.Exit<unknown, unknown>, state: EndState): CloseKind => {
   if (Exit.isSuccess(exit)) {
     const reason = state.inputEnded ? "end-of-input" : state.shuttingDown ? "shutdown" : "handler-done"
-    return { reason, level: "Debug" }
+    return { reason, level: "Debug", peerCaused: false }
   }
-  if (Exit.hasInterrupts(exit)) return state.shuttingDown ? { reason: "shutdown", level: "Debug" } : handlerFailure
+  if (Exit.hasInterrupts(exit)) {
+    return state.shuttingDown ? { reason: "shutdown", level: "Debug", peerCaused: false } : handlerFailure
+  }
   const failure = taggedFailure(exit)
   return (failure !== undefined ? byTag[failure._tag] : undefined) ?? handlerFailure
 }

@@ -17,7 +17,7 @@ import {
   LineTooLong,
   type ReadExactlyError,
   UnexpectedEndOfInput,
-  type WaitError,
+  type LineWaitError,
   type WriteError
 } from "../services/Errors.ts"
 import { Driver, type Limits, type Resume } from "./driver.ts"
@@ -55,6 +55,7 @@ const duration = (name: string, input: Duration.Input, allowZero: boolean): Dura
 export const resolveLimits = (options: ConnectionOptions = {}): Limits => ({
   maxLineLength: positiveInteger("maxLineLength", options.maxLineLength ?? defaults.maxLineLength),
   idleTimeout: options.idleTimeout === undefined ? undefined : duration("idleTimeout", options.idleTimeout, false),
+  lineTimeout: options.lineTimeout === undefined ? undefined : duration("lineTimeout", options.lineTimeout, false),
   writeTimeout: duration("writeTimeout", options.writeTimeout ?? defaults.writeTimeout, false),
   writeHighWaterMark: positiveInteger(
     "writeHighWaterMark",
@@ -107,8 +108,11 @@ const fromDriver = (driver: Driver): Connection => {
   )
 
   /** Repeats `step` until it yields an outcome, pulling input and suspending as needed. */
-  const reader = <A, E>(step: () => Effect.Effect<A, E> | undefined): Effect.Effect<A, E | WaitError> => {
-    const pull = (): Effect.Effect<A, E | WaitError> => {
+  const reader = <A, E>(
+    step: () => Effect.Effect<A, E> | undefined,
+    inLine: boolean
+  ): Effect.Effect<A, E | LineWaitError> => {
+    const pull = (): Effect.Effect<A, E | LineWaitError> => {
       for (;;) {
         const outcome = step()
         if (outcome !== undefined) return outcome
@@ -117,7 +121,7 @@ const fromDriver = (driver: Driver): Connection => {
     }
     // The parked read is resumed with what `pull` finds once input arrives,
     // saving a trip through the run loop per wait.
-    let resumeRead: ((outcome: Effect.Effect<A, E | WaitError>) => void) | undefined
+    let resumeRead: ((outcome: Effect.Effect<A, E | LineWaitError>) => void) | undefined
     const onWake: Resume = (failure) => {
       const resume = resumeRead!
       resumeRead = undefined
@@ -128,11 +132,11 @@ const fromDriver = (driver: Driver): Connection => {
       readerParked = false
       driver.cancel(onWake)
     })
-    const readAfterWait = Effect.callback<A, E | WaitError>((resume) => {
+    const readAfterWait = Effect.callback<A, E | LineWaitError>((resume) => {
       if (readerParked) return resume(concurrentRead)
       readerParked = true
       resumeRead = resume
-      driver.awaitInput(onWake)
+      driver.awaitInput(onWake, inLine)
       return cancelRead
     })
     return inlineWhenYielded(pull)
@@ -142,6 +146,7 @@ const fromDriver = (driver: Driver): Connection => {
     const line = lines.takeLine()
     if (typeof line !== "number") {
       driver.traffic.linesRead++
+      driver.frameTaken()
       return Effect.succeed(decode(line))
     }
     if (line === NeedMore) return undefined
@@ -152,15 +157,19 @@ const fromDriver = (driver: Driver): Connection => {
     if (!Number.isSafeInteger(n) || n < 0) {
       return Effect.die(new RangeError(`readExactly needs a non-negative integer, got ${n}`))
     }
+    // Sound: a block read waits with `inLine` false, which never fails with LineTimeout.
     return reader((): Effect.Effect<Uint8Array, EndOfInput | UnexpectedEndOfInput> | undefined => {
       const block = lines.takeExactly(n)
-      if (typeof block !== "number") return Effect.succeed(block)
+      if (typeof block !== "number") {
+        driver.frameTaken()
+        return Effect.succeed(block)
+      }
       if (block === NeedMore) return undefined
       const received = lines.takeRest()
       return received.length === 0
         ? Effect.fail(new EndOfInput())
         : Effect.fail(new UnexpectedEndOfInput({ expected: n, received }))
-    })
+    }, false) as Effect.Effect<Uint8Array, ReadExactlyError>
   }
 
   const writeWith = <A>(enqueue: (data: A) => boolean) => (data: A): Effect.Effect<void, WriteError> =>
@@ -173,8 +182,8 @@ const fromDriver = (driver: Driver): Connection => {
   return {
     id: ++nextId,
     peer: driver.peer,
-    readLine: reader(lineStep((line) => line.toString("utf8", 0, contentLength(line)))),
-    readLineBytes: reader(lineStep((line): Uint8Array => line)),
+    readLine: reader(lineStep((line) => line.toString("utf8", 0, contentLength(line))), true),
+    readLineBytes: reader(lineStep((line): Uint8Array => line), true),
     readExactly,
     write: writeWith((data: string | Uint8Array) => driver.enqueue(data)),
     writeLine: writeWith((text: string) => driver.enqueueLine(text)),

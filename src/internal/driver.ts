@@ -22,8 +22,9 @@ import type * as Fiber from "effect/Fiber"
 import {
   ConnectionError,
   IdleTimeout,
+  LineTimeout,
   ServerShuttingDown,
-  type WaitError,
+  type LineWaitError,
   type WriteError,
   WriteTimeout
 } from "../services/Errors.ts"
@@ -35,6 +36,7 @@ import { type Traffic, trafficFor } from "./traffic.ts"
 export interface Limits {
   readonly maxLineLength: number
   readonly idleTimeout: Duration.Duration | undefined
+  readonly lineTimeout: Duration.Duration | undefined
   readonly writeTimeout: Duration.Duration
   readonly writeHighWaterMark: number
   readonly lingerTimeout: Duration.Duration
@@ -44,7 +46,7 @@ export interface Limits {
  * Ends a wait: with no argument when it may go on (input may be available,
  * output drained), or with the typed failure that ended it.
  */
-export type Resume<E = WaitError> = (failure?: E) => void
+export type Resume<E = LineWaitError> = (failure?: E) => void
 
 const LF = 10
 
@@ -78,6 +80,7 @@ export class Driver {
   private readonly clock: Clock.Clock
   private readonly context: Context.Context<never>
   private readonly idleMillis: number | undefined
+  private readonly lineMillis: number | undefined
   private readonly writeMillis: number
   private readonly lingerMillis: number
   private pending: Array<string | Uint8Array> = []
@@ -107,6 +110,12 @@ export class Driver {
   /** The reader waiting for input, and since when (for the idle timeout). */
   private inputWaiter: Resume | undefined
   private inputWaitSince = 0
+  /**
+   * Since when a line has been waiting to be completed: set by the first
+   * wait of a line read that finds part of a line buffered, cleared when a
+   * frame is taken ({@link frameTaken}).
+   */
+  private lineStartedAt: number | undefined
   /** Fibers waiting for output to drain, and since when the first waits. */
   private drainWaiters: Array<Resume> = []
   private drainWaitSince = 0
@@ -129,6 +138,7 @@ export class Driver {
     this.lines = new LineBuffer(limits.maxLineLength)
     this.traffic = trafficFor(context)
     this.idleMillis = limits.idleTimeout === undefined ? undefined : Duration.toMillis(limits.idleTimeout)
+    this.lineMillis = limits.lineTimeout === undefined ? undefined : Duration.toMillis(limits.lineTimeout)
     this.writeMillis = Duration.toMillis(limits.writeTimeout)
     this.lingerMillis = Duration.toMillis(limits.lingerTimeout)
     const { input, output } = endpoint
@@ -183,12 +193,19 @@ export class Driver {
     return false
   }
 
+  /** A line or block was taken: the next line's deadline starts with its first wait. */
+  frameTaken(): void {
+    this.lineStartedAt = undefined
+  }
+
   /**
    * Called when the handler needs input that is not there. Flushes pending
    * output first (the fiber is about to suspend), waits for it to drain if
-   * the peer is slow, then parks until input may be available.
+   * the peer is slow, then parks until input may be available. `inLine`: the
+   * read is a line read, so a partly received line is subject to the line
+   * timeout.
    */
-  awaitInput(resume: Resume): void {
+  awaitInput(resume: Resume, inLine: boolean): void {
     this.syncFailures()
     if (this.inputFailure !== undefined) return resume(this.inputFailure)
     if (!this.flushPending()) {
@@ -200,8 +217,10 @@ export class Driver {
     this.shutdownNotified = false
     this.inputWaiter = resume
     if (this.shuttingDown) this.awaitQuiet()
-    if (this.idleMillis === undefined) return
-    this.inputWaitSince = this.clock.currentTimeMillisUnsafe()
+    if (this.idleMillis === undefined && this.lineMillis === undefined) return
+    const now = this.clock.currentTimeMillisUnsafe()
+    this.inputWaitSince = now
+    if (inLine && this.lines.buffered > 0) this.lineStartedAt ??= now
     this.armWatchdog(this.inputDeadline)
   }
 
@@ -398,11 +417,23 @@ export class Driver {
     this.armWatchdog(this.drainDeadline)
   }
 
-  /** When the waiting reader times out (`Infinity`: no reader, or no idle timeout). */
-  private get inputDeadline(): number {
+  /** When the waiting reader times out for want of a new line (`Infinity`: no reader, or no idle timeout). */
+  private get idleDeadline(): number {
     return this.inputWaiter === undefined || this.idleMillis === undefined
       ? Infinity
       : this.inputWaitSince + this.idleMillis
+  }
+
+  /** When the line being received must be complete (`Infinity`: none started, or no line timeout). */
+  private get lineDeadline(): number {
+    return this.inputWaiter === undefined || this.lineMillis === undefined || this.lineStartedAt === undefined
+      ? Infinity
+      : this.lineStartedAt + this.lineMillis
+  }
+
+  /** When the waiting reader times out, whichever deadline comes first. */
+  private get inputDeadline(): number {
+    return Math.min(this.idleDeadline, this.lineDeadline)
   }
 
   /** When the fibers waiting for drain time out (`Infinity`: none waits). */
@@ -410,7 +441,7 @@ export class Driver {
     return this.drainWaiters.length === 0 ? Infinity : this.drainWaitSince + this.writeMillis
   }
 
-  private wakeInput(failure?: WaitError): void {
+  private wakeInput(failure?: LineWaitError): void {
     const resume = this.inputWaiter
     if (resume === undefined) return
     this.inputWaiter = undefined
@@ -450,7 +481,13 @@ export class Driver {
     this.watchdog = undefined
     this.watchdogDeadline = Infinity
     const now = this.clock.currentTimeMillisUnsafe()
-    if (now >= this.inputDeadline) this.wakeInput(new IdleTimeout({ timeout: this.limits.idleTimeout! }))
+    if (now >= this.lineDeadline) {
+      // A handler that catches it and reads on gets a fresh window.
+      this.lineStartedAt = undefined
+      this.wakeInput(new LineTimeout({ timeout: this.limits.lineTimeout!, received: this.lines.buffered }))
+    } else if (now >= this.idleDeadline) {
+      this.wakeInput(new IdleTimeout({ timeout: this.limits.idleTimeout! }))
+    }
     if (now >= this.drainDeadline) {
       this.stalled = true
       const pendingBytes = this.pendingBytes + this.endpoint.output.writableLength

@@ -24,7 +24,8 @@ import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import { Connection } from "../services/Connection.ts"
 import * as ServerMetrics from "../services/ServerMetrics.ts"
-import { classify, type CloseKind } from "./closeReason.ts"
+import { BurstLog } from "./burstLog.ts"
+import { classify, type CloseKind, type CloseLevel } from "./closeReason.ts"
 import * as Internal from "./connection.ts"
 import type { Driver, Limits } from "./driver.ts"
 import * as Endpoint from "./endpoint.ts"
@@ -37,6 +38,22 @@ export interface DrainCounts {
   readonly forced: number
 }
 
+/** How often closes a peer can cause at will are summarised in the log, at most. */
+const closeLogInterval = 5_000
+
+const logAt = (level: CloseLevel, message: string, annotations: Record<string, unknown>): Effect.Effect<void> => {
+  switch (level) {
+    case "Error":
+      return Effect.logError(message, annotations)
+    case "Warn":
+      return Effect.logWarning(message, annotations)
+    case "Info":
+      return Effect.logInfo(message, annotations)
+    default:
+      return Effect.logDebug(message, annotations)
+  }
+}
+
 /** Logs the end of one connection at the level its kind says; never payload bytes. */
 const logClose = (exit: Exit.Exit<unknown, unknown>, kind: CloseKind): Effect.Effect<void> => {
   if (kind.reason === "handler-failure") {
@@ -46,14 +63,7 @@ const logClose = (exit: Exit.Exit<unknown, unknown>, kind: CloseKind): Effect.Ef
   const annotations = Option.isSome(error) && error.value instanceof Error
     ? { reason: kind.reason, error: error.value.message }
     : { reason: kind.reason }
-  switch (kind.level) {
-    case "Warn":
-      return Effect.logWarning("connection closed", annotations)
-    case "Info":
-      return Effect.logInfo("connection closed", annotations)
-    default:
-      return Effect.logDebug("connection closed", annotations)
-  }
+  return logAt(kind.level, "connection closed", annotations)
 }
 
 /** Runs and tracks the connections of one server. */
@@ -77,6 +87,8 @@ export class Supervisor<E, R> {
   private readonly drivers = new Set<Driver>()
   /** Every connection socket until released: destroyed at the deadline, even while lingering. */
   private readonly sockets = new Set<Net.Socket>()
+  /** One burst log per close reason a peer can cause at will. */
+  private readonly closeBursts = new Map<string, BurstLog>()
 
   /** `onEnded` runs after each connection is fully released. */
   constructor(
@@ -124,8 +136,28 @@ export class Supervisor<E, R> {
         if (Option.isSome(finished)) return Effect.void
         this.sockets.forEach(Endpoint.abort)
         return Fiber.interruptAll(this.fibers)
-      })
+      }),
+      Effect.ensuring(Effect.sync(() => this.closeBursts.forEach((burst) => burst.close())))
     )
+  }
+
+  /**
+   * Whether this close gets its own log line: always, unless a peer can
+   * cause it at will; then only the first of a burst, and the rest are
+   * summarised per reason.
+   */
+  private shouldLog(kind: CloseKind): boolean {
+    if (!kind.peerCaused) return true
+    let burst = this.closeBursts.get(kind.reason)
+    if (burst === undefined) {
+      burst = new BurstLog(closeLogInterval, () => {}, (count) => {
+        Effect.runForkWith(this.context)(
+          logAt(kind.level, "more connections closed", { reason: kind.reason, count, withinSeconds: closeLogInterval / 1000 })
+        )
+      })
+      this.closeBursts.set(kind.reason, burst)
+    }
+    return burst.report()
   }
 
   private readonly awaitEmpty = Effect.callback<void>((resume) => {
@@ -156,7 +188,7 @@ export class Supervisor<E, R> {
               if (Exit.hasInterrupts(exit)) this.forced++
               else this.drained++
             }
-            return logClose(exit, kind)
+            return this.shouldLog(kind) ? logClose(exit, kind) : Effect.void
           }),
           Effect.annotateLogs({ client: connection.peer, connection: connection.id })
         )

@@ -121,6 +121,14 @@ export interface ConnectionOptions {
   readonly maxLineLength?: number | undefined
   /** A read that waits longer than this for input fails with `IdleTimeout`. No timeout when absent. */
   readonly idleTimeout?: Duration.Input | undefined
+  /**
+   * How long a line may take to arrive once its first bytes have: a line
+   * read still waiting for the rest after this fails with `LineTimeout`.
+   * Unlike the idle timeout, which every byte restarts, this closes a peer
+   * that trickles a line byte by byte (slowloris). Blocks of `readExactly`
+   * are not subject to it. No timeout when absent.
+   */
+  readonly lineTimeout?: Duration.Input | undefined
   /** How long output may stay above the high-water mark before writes fail with `WriteTimeout`. */
   readonly writeTimeout?: Duration.Input | undefined
   /** Pending output size in bytes that triggers a flush (and write backpressure). */

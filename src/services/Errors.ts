@@ -78,6 +78,22 @@ export class IdleTimeout extends Schema.TaggedError<IdleTimeout>("fiberline/Idle
 }
 
 /**
+ * A line started arriving but was not complete within the connection's line
+ * timeout (a peer trickling bytes to hold the connection). `received` is how
+ * many bytes of it had arrived.
+ *
+ * @since 0.1.0
+ */
+export class LineTimeout extends Schema.TaggedError<LineTimeout>("fiberline/LineTimeout")("LineTimeout", {
+  timeout: Schema.Duration,
+  received: Schema.Int
+}) {
+  override get message(): string {
+    return `line not complete within ${Duration.format(this.timeout)} (${this.received} bytes received)`
+  }
+}
+
+/**
  * The peer stopped reading: output stayed above the write high-water mark
  * for longer than the write timeout. The connection cannot be flushed and is
  * destroyed when the handler ends.
@@ -163,11 +179,19 @@ export type WriteError = ConnectionError | WriteTimeout
 export type WaitError = IdleTimeout | ServerShuttingDown | WriteError
 
 /**
+ * Failures of a line read that waits: those of any wait, and the line
+ * timeout.
+ *
+ * @since 0.1.0
+ */
+export type LineWaitError = WaitError | LineTimeout
+
+/**
  * Failures of `readLine` and `readLineBytes`.
  *
  * @since 0.1.0
  */
-export type ReadLineError = EndOfInput | LineTooLong | WaitError
+export type ReadLineError = EndOfInput | LineTooLong | LineWaitError
 
 /**
  * Failures of `readExactly`: a clean end of input before the first byte is
