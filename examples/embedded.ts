@@ -1,12 +1,14 @@
 import { NodeRuntime } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
-import { Connection, LineServer } from "fiberline"
+import { type Connection, LineServer, Logging } from "fiberline"
 
-const upper = Effect.gen(function*() {
-  const conn = yield* Connection.Connection
-  while (true) yield* conn.writeLine((yield* conn.readLine).toUpperCase())
-}).pipe(Effect.catchTag("EndOfInput", () => Effect.void))
+const upper = (conn: Connection.Connection) =>
+  Effect.forever(Effect.flatMap(conn.readLine, (line) => conn.writeLine(line.toUpperCase()))).pipe(
+    Effect.catchTag("EndOfInput", () => Effect.void),
+    Effect.catchTag("ServerShuttingDown", () => conn.writeLine("bye"))
+  )
 
-const Server = LineServer.layer({ handler: upper, port: 7000, idleTimeout: "5 minutes" })
+const Server = LineServer.layer({ handler: upper, port: 7000, idleTimeout: "5 minutes", name: "upper" })
 
-Layer.launch(Server).pipe(NodeRuntime.runMain)
+// Logging.layer sends fiberline's log lines (and the app's) to stderr.
+Layer.launch(Server).pipe(Effect.provide(Logging.layer("pretty")), NodeRuntime.runMain)

@@ -1,9 +1,8 @@
 import { Effect } from "effect"
-import { Connection } from "fiberline"
+import type { Connection } from "fiberline"
 
-export const keyValue = (store: Map<string, Uint8Array>) =>
+export const keyValue = (store: Map<string, Uint8Array>) => (conn: Connection.Connection) =>
   Effect.gen(function*() {
-    const conn = yield* Connection.Connection
     const request = Effect.gen(function*() {
       const [command, key = "", size = ""] = (yield* conn.readLine).split(" ")
       if (command === "SET") {
@@ -21,11 +20,11 @@ export const keyValue = (store: Map<string, Uint8Array>) =>
       const reply = yield* request.pipe(
         Effect.catchTag("LineTooLong", (error) => Effect.succeed(`ERR line longer than ${error.limit} bytes`))
       )
+      // `write`, not `writeLine`: a stored value may hold line breaks of its own.
       yield* conn.write(reply)
       yield* conn.write("\n")
     }
   }).pipe(
     Effect.catchTag("EndOfInput", () => Effect.void),
-    Effect.catchTag("ServerShuttingDown", () =>
-      Effect.flatMap(Effect.service(Connection.Connection), (conn) => conn.writeLine("BYE")))
+    Effect.catchTag("ServerShuttingDown", () => conn.writeLine("BYE"))
   )

@@ -4,10 +4,13 @@
  *
  * Layout:
  * - `Connection`: the service a handler reads and writes through
- *   (`readLine`, `readExactly`, `write`…); over TCP, stdio, or in memory.
+ *   (`readLine`, `readExactly`, `write`…); over TCP, stdio, or in memory;
+ *   and the `Handler` type (a function of the connection, or an Effect).
  * - `LineServer`: binds, accepts, runs one fiber per connection, drains on
  *   shutdown; `make` (scoped) and `layer`.
  * - `Errors`: the typed failures handlers recover from.
+ * - `SchemaLines`: lines decoded and encoded by a `Schema` (NDJSON…).
+ * - `Address`: addresses, structured and printed one way.
  * - `TestConnection`: an in-memory peer to unit-test handlers.
  * - `ServerMetrics`: the Effect metrics fiberline records (served in
  *   Prometheus format by `fiberline/MetricsHttp`, a separate entry point so
@@ -19,6 +22,8 @@
  */
 
 /** @since 0.1.0 */
+export * as Address from "./services/Address.ts"
+/** @since 0.1.0 */
 export * as Connection from "./services/Connection.ts"
 /** @since 0.1.0 */
 export * as Echo from "./handlers/Echo.ts"
@@ -28,6 +33,8 @@ export * as Errors from "./services/Errors.ts"
 export * as LineServer from "./services/LineServer.ts"
 /** @since 0.1.0 */
 export * as Logging from "./services/Logging.ts"
+/** @since 0.1.0 */
+export * as SchemaLines from "./services/SchemaLines.ts"
 /** @since 0.1.0 */
 export * as ServerMetrics from "./services/ServerMetrics.ts"
 /** @since 0.1.0 */

@@ -117,7 +117,8 @@ describe("Connection (in memory)", () => {
           const header = yield* conn.readLine
           const body = yield* conn.readExactly(Number(header.split(" ")[1]))
           const after = yield* conn.readLine
-          yield* conn.writeLine(`${header}|${Buffer.from(body).toString("latin1")}|${after}`)
+          // `write`, not `writeLine`: the body holds a line break of its own.
+          yield* conn.write(`${header}|${Buffer.from(body).toString("latin1")}|${after}\n`)
         })
         const { output } = yield* TestConnection.run(handler, ["LEN 4\r\nab", "\n\x00", "next\n"])
         assert.strictEqual(output, "LEN 4|ab\n\x00|next\n")

@@ -16,9 +16,15 @@ import { echo } from "../src/handlers/Echo.ts"
 import { Connection } from "../src/services/Connection.ts"
 import * as LineServer from "../src/services/LineServer.ts"
 import { connect } from "./fixtures/client.ts"
-import { captureLogs, serve } from "./fixtures/server.ts"
+import { captureLogs, type LogLine, serve } from "./fixtures/server.ts"
 
 const within = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.timeout(effect, Duration.seconds(10))
+
+/** The annotations object logged after `message` (the first line with that message). */
+const logFields = (lines: ReadonlyArray<LogLine>, message: string): Record<string, unknown> => {
+  const line = lines.find((log) => log.message.startsWith(message))
+  return JSON.parse(line!.message.slice(message.length + 1)) as Record<string, unknown>
+}
 
 describe("LineServer", () => {
   it.live("serves many concurrent clients, each its own echo", () =>
@@ -161,7 +167,85 @@ describe("LineServer", () => {
       const { port } = yield* serve(echo)
       const error = yield* Effect.flip(LineServer.make({ handler: echo, port }))
       assert.strictEqual(error._tag, "ServerError")
-      assert.strictEqual(error.port, port)
-      assert.include(error.message, "EADDRINUSE")
+      assert.strictEqual(error.address, `127.0.0.1:${port}`)
+      assert.strictEqual(error.code, "EADDRINUSE")
+      assert.strictEqual(error.message, `cannot listen on 127.0.0.1:${port}: address already in use`)
     }).pipe(Effect.provide(captureLogs().layer)))
+
+  it.live("tells handlers the peer's address, structured, and prints IPv6 one way: [::1]:port", () => {
+    const logs = captureLogs()
+    return Effect.gen(function*() {
+      const seen: Array<unknown> = []
+      const handler = (conn: Connection) =>
+        Effect.sync(() => {
+          seen.push({ peer: conn.peer, remoteAddress: conn.remoteAddress })
+        })
+      const server = yield* LineServer.make({ handler, host: "::1", port: 0 })
+      assert.deepStrictEqual(server.address.family, "IPv6")
+      const listening = logs.lines.find((line) => line.message.startsWith("listening"))
+      assert.include(listening?.message, `"address":"[::1]:${server.address.port}"`)
+      const client = Net.connect({ host: "::1", port: server.address.port })
+      yield* Effect.addFinalizer(() => Effect.sync(() => client.destroy()))
+      const localPort = yield* Effect.callback<number>((resume) => {
+        client.once("connect", () => resume(Effect.succeed(client.localPort!)))
+      })
+      yield* Effect.callback<void>((resume) => {
+        client.once("close", () => resume(Effect.void))
+        client.resume()
+      })
+      assert.deepStrictEqual(seen, [{
+        peer: `[::1]:${localPort}`,
+        remoteAddress: { family: "IPv6", host: "::1", port: localPort }
+      }])
+    }).pipe(Effect.provide(logs.layer))
+  })
+
+  it.live("several servers in one app: each has its own tag, and its name on every log line", () => {
+    const logs = captureLogs()
+    class Admin extends Context.Service<Admin, LineServer.LineServer>()("test/Admin") {}
+    const servers = Layer.mergeAll(
+      LineServer.layer({ handler: echo, port: 0, name: "api" }),
+      LineServer.layerAs(Admin, { handler: (conn) => conn.writeLine("admin"), port: 0, name: "admin" })
+    )
+    return Effect.gen(function*() {
+      const built = yield* Layer.build(servers)
+      const api = Context.get(built, LineServer.LineServer)
+      const admin = Context.get(built, Admin)
+      assert.notStrictEqual(api.address.port, admin.address.port)
+      const client = yield* connect(admin.address.port)
+      assert.strictEqual((yield* within(client.closed)).data.toString(), "admin\n")
+      assert.strictEqual((yield* admin.stats).accepted, 1)
+      assert.strictEqual((yield* api.stats).accepted, 0)
+      const admins = logs.lines.filter((line) => line.annotations.server === "admin")
+      const apis = logs.lines.filter((line) => line.annotations.server === "api")
+      assert.isDefined(admins.find((line) => line.message.startsWith("listening")))
+      assert.isDefined(admins.find((line) => line.message.startsWith("connection closed")))
+      assert.isDefined(apis.find((line) => line.message.startsWith("listening")))
+    }).pipe(Effect.scoped, Effect.provide(logs.layer))
+  })
+
+  it.live("the shutdown lines name the server's address, and drained + forced add up to the connections open", () => {
+    const logs = captureLogs()
+    return Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      // The handler is done at once; its socket lingers (the client ignores our FIN).
+      const server = yield* LineServer.make({
+        handler: (conn) => conn.writeLine("hi"),
+        port: 0,
+        lingerTimeout: "30 seconds",
+        shutdownTimeout: "300 millis"
+      }).pipe(Scope.provide(scope))
+      const stubborn = Net.connect({ port: server.address.port, host: "127.0.0.1", allowHalfOpen: true })
+      yield* Effect.addFinalizer(() => Effect.sync(() => stubborn.destroy()))
+      stubborn.on("error", () => {})
+      yield* Effect.callback<void>((resume) => {
+        stubborn.once("end", () => resume(Effect.void))
+        stubborn.resume()
+      })
+      yield* Scope.close(scope, Exit.void)
+      const address = `127.0.0.1:${server.address.port}`
+      assert.deepStrictEqual(logFields(logs.lines, "shutting down"), { address, connections: 1 })
+      assert.deepStrictEqual(logFields(logs.lines, "server stopped"), { address, drained: 1, forced: 0 })
+    }).pipe(Effect.provide(logs.layer))
+  })
 })

@@ -8,19 +8,24 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
+import { announce, Announcements } from "../examples/announce.ts"
 import { keyValue } from "../examples/keyValue.ts"
 import * as LineServer from "../src/services/LineServer.ts"
 import * as TestConnection from "../src/services/TestConnection.ts"
 import { connect } from "./fixtures/client.ts"
-import { captureLogs } from "./fixtures/server.ts"
+import { captureLogs, type LogLine, serve } from "./fixtures/server.ts"
+
+/** Whether a connection was closed for its write timeout. */
+const writeTimedOut = (lines: ReadonlyArray<LogLine>) => lines.some((log) => log.message.includes("write-timeout"))
 
 const read = (path: string) => Fs.readFileSync(new URL(path, import.meta.url), "utf8")
 
 describe("README", () => {
   it("shows the examples verbatim", () => {
     const readme = read("../README.md")
-    for (const example of ["../examples/embedded.ts", "../examples/keyValue.ts"]) {
+    for (const example of ["../examples/embedded.ts", "../examples/keyValue.ts", "../examples/announce.ts"]) {
       assert.include(readme, read(example).trimEnd(), example)
     }
   })
@@ -49,4 +54,44 @@ describe("README", () => {
       const { data } = yield* Effect.timeout(client.closed, Duration.seconds(10))
       assert.strictEqual(data.toString(), "NONE\nBYE\n")
     }).pipe(Effect.provide(captureLogs().layer)))
+
+  it.effect("announce example: a line from one client reaches every client; one that leaves stops receiving", () =>
+    Effect.gen(function*() {
+      const alice = yield* TestConnection.start(announce)
+      const bob = yield* TestConnection.start(announce)
+      // Both writers are subscribed once each has been scheduled.
+      yield* Effect.yieldNow
+      yield* alice.send("hello\n")
+      yield* bob.awaitOutput("memory: hello\n")
+      yield* alice.awaitOutput("memory: hello\n")
+      // The reader ends (end of input): the writer is interrupted with it.
+      yield* alice.end
+      assert.isTrue(Exit.isSuccess(yield* alice.exit))
+      assert.strictEqual(yield* alice.awaitClose, "ended")
+      yield* bob.send("still there?\n")
+      yield* bob.awaitOutput("memory: still there?\n")
+      assert.notInclude(yield* alice.outputText, "still there?")
+    }).pipe(Effect.provide(Announcements.layer)))
+
+  it.live("announce example: a writer that fails (its peer stopped reading) ends the reader and the connection", () => {
+    const logs = captureLogs()
+    return Effect.gen(function*() {
+      const server = yield* serve(announce, { writeTimeout: "300 millis" })
+      // Never reads: its writer's flush waits until the write timeout.
+      yield* connect(server.port, { pause: true })
+      const talker = yield* connect(server.port)
+      const line = `${"x".repeat(1000)}\n`
+      // Bounded: at most 50,000 lines (about 50 MB), stopping once the server gave up on the deaf client.
+      for (let i = 0; i < 50_000 && !writeTimedOut(logs.lines); i++) {
+        yield* talker.write(line)
+        if (i % 100 === 99) yield* Effect.sleep("1 millis")
+      }
+      assert.isTrue(writeTimedOut(logs.lines), "the deaf client's connection was closed for its write timeout")
+      // Its handler (the reader too) ended: only the talker is still served.
+      yield* server.stats.pipe(
+        Effect.filterOrFail((stats) => stats.active === 1),
+        Effect.retry({ schedule: Schedule.spaced("10 millis"), times: 500 })
+      )
+    }).pipe(Effect.provide(Announcements.layer), Effect.provide(logs.layer))
+  })
 })

@@ -13,12 +13,14 @@ import type * as Scope from "effect/Scope"
 import * as Utils from "effect/Utils"
 import type { Connection, ConnectionOptions } from "../services/Connection.ts"
 import {
+  EmbeddedLineBreak,
   EndOfInput,
   LineTooLong,
   type ReadExactlyError,
   UnexpectedEndOfInput,
   type LineWaitError,
-  type WriteError
+  type WriteError,
+  type WriteLineError
 } from "../services/Errors.ts"
 import { Driver, type Limits, type Resume } from "./driver.ts"
 import type { Endpoint } from "./endpoint.ts"
@@ -29,7 +31,8 @@ export const defaults = {
   maxLineLength: 64 * 1024,
   writeTimeout: Duration.seconds(30),
   writeHighWaterMark: 64 * 1024,
-  lingerTimeout: Duration.seconds(2)
+  lingerTimeout: Duration.seconds(2),
+  lineEnding: "\n"
 } as const
 
 const positiveInteger = (name: string, value: number): number => {
@@ -61,8 +64,25 @@ export const resolveLimits = (options: ConnectionOptions = {}): Limits => ({
     "writeHighWaterMark",
     options.writeHighWaterMark ?? defaults.writeHighWaterMark
   ),
-  lingerTimeout: duration("lingerTimeout", options.lingerTimeout ?? defaults.lingerTimeout, true)
+  lingerTimeout: duration("lingerTimeout", options.lingerTimeout ?? defaults.lingerTimeout, true),
+  lineEnding: lineEnding(options.lineEnding ?? defaults.lineEnding)
 })
+
+const lineEnding = (value: string): "\n" | "\r\n" => {
+  if (value !== "\n" && value !== "\r\n") throw new RangeError(`lineEnding must be "\\n" or "\\r\\n", got ${JSON.stringify(value)}`)
+  return value
+}
+
+const LF = 10
+const CR = 13
+
+/** Index of the first `\n` or `\r` in a line to write, or -1. */
+const lineBreakIndex = (line: string | Uint8Array): number => {
+  if (typeof line === "string") return line.search(/[\r\n]/)
+  const lf = line.indexOf(LF)
+  const cr = line.indexOf(CR)
+  return lf === -1 ? cr : cr === -1 ? lf : Math.min(lf, cr)
+}
 
 let nextId = 0
 
@@ -172,21 +192,31 @@ const fromDriver = (driver: Driver): Connection => {
     }, false) as Effect.Effect<Uint8Array, ReadExactlyError>
   }
 
-  const writeWith = <A>(enqueue: (data: A) => boolean) => (data: A): Effect.Effect<void, WriteError> =>
+  const write = (data: string | Uint8Array): Effect.Effect<void, WriteError> =>
     inlineWhenYielded(() => {
       const failure = driver.writeFailure
       if (failure !== undefined) return Effect.fail(failure)
-      return enqueue(data) ? awaitDrain : Effect.void
+      return driver.enqueue(data) ? awaitDrain : Effect.void
+    })
+
+  const writeLine = (line: string | Uint8Array): Effect.Effect<void, WriteLineError> =>
+    inlineWhenYielded<void, WriteLineError>(() => {
+      const failure = driver.writeFailure
+      if (failure !== undefined) return Effect.fail(failure)
+      const index = lineBreakIndex(line)
+      if (index !== -1) return Effect.fail(new EmbeddedLineBreak({ index }))
+      return driver.enqueueLine(line) ? awaitDrain : Effect.void
     })
 
   return {
     id: ++nextId,
     peer: driver.peer,
+    remoteAddress: driver.remoteAddress,
     readLine: reader(lineStep((line) => line.toString("utf8", 0, contentLength(line))), true),
     readLineBytes: reader(lineStep((line): Uint8Array => line), true),
     readExactly,
-    write: writeWith((data: string | Uint8Array) => driver.enqueue(data)),
-    writeLine: writeWith((text: string) => driver.enqueueLine(text)),
+    write,
+    writeLine,
     flush: awaitDrain
   }
 }

@@ -40,6 +40,8 @@ export interface Limits {
   readonly writeTimeout: Duration.Duration
   readonly writeHighWaterMark: number
   readonly lingerTimeout: Duration.Duration
+  /** What `writeLine` appends. */
+  readonly lineEnding: "\n" | "\r\n"
 }
 
 /**
@@ -160,6 +162,11 @@ export class Driver {
     return this.endpoint.peer
   }
 
+  /** The peer's network address, if it has one. */
+  get remoteAddress(): Endpoint["remoteAddress"] {
+    return this.endpoint.remoteAddress
+  }
+
   /** Whether the transport failed (reset, broken pipe, closed under us). */
   get failed(): boolean {
     return this.inputFailure !== undefined || this.outputFailure !== undefined
@@ -249,11 +256,12 @@ export class Driver {
     return this.pendingBytes >= this.limits.writeHighWaterMark
   }
 
-  /** Adds a line and its `\n` to the pending batch; true at the high-water mark. */
-  enqueueLine(text: string): boolean {
+  /** Adds a line and the line ending to the pending batch; true at the high-water mark. */
+  enqueueLine(line: string | Uint8Array): boolean {
     this.closeRun()
-    this.pending.push(text, "\n")
-    this.pendingBytes += Buffer.byteLength(text) + 1
+    const ending = this.limits.lineEnding
+    this.pending.push(line, ending)
+    this.pendingBytes += (typeof line === "string" ? Buffer.byteLength(line) : line.length) + ending.length
     this.traffic.linesWritten++
     return this.pendingBytes >= this.limits.writeHighWaterMark
   }

@@ -7,6 +7,7 @@
  */
 import type * as Net from "node:net"
 import type { Readable, Writable } from "node:stream"
+import * as Address from "../services/Address.ts"
 
 /** A byte transport as the connection driver sees it. */
 export interface Endpoint {
@@ -14,8 +15,10 @@ export interface Endpoint {
   readonly input: Readable
   /** Output; `write` returning false means "above high-water mark". */
   readonly output: Writable
-  /** Who is on the other side, for logs: `host:port`, `stdio`, `memory`. */
+  /** Who is on the other side, for logs: `host:port`, `[v6]:port`, `stdio`, `memory`. */
   readonly peer: string
+  /** The other side's network address; `undefined` for stdio and memory. */
+  readonly remoteAddress: Address.Address | undefined
   /**
    * Graceful release after the last write: send what is queued and end the
    * output, then call `done` once (when the transport is released). Bounded:
@@ -47,11 +50,6 @@ const once = (f: () => void): (() => void) => {
   }
 }
 
-/** Formats a socket's remote address as `host:port` (`[v6]:port` for IPv6). */
-const remoteAddress = (socket: Net.Socket): string => {
-  const host = socket.remoteAddress ?? "unknown"
-  return `${socket.remoteFamily === "IPv6" ? `[${host}]` : host}:${socket.remotePort ?? 0}`
-}
 
 const ignore = (): void => {}
 
@@ -87,10 +85,12 @@ const EMPTY = new Uint8Array(0)
 export const fromSocket = (socket: Net.Socket): Endpoint => {
   // A late error (reset during linger) must never become an uncaught 'error'.
   socket.on("error", ignore)
+  const remoteAddress = Address.tcp(socket.remoteAddress, socket.remotePort, socket.remoteFamily)
   return {
     input: socket,
     output: socket,
-    peer: remoteAddress(socket),
+    peer: remoteAddress === undefined ? "unknown" : Address.format(remoteAddress),
+    remoteAddress,
     close({ flushMillis, lingerMillis }, done) {
       if (socket.destroyed) return done()
       // Output that cannot be sent in time is lost: say so with a reset.
@@ -128,6 +128,7 @@ export const fromStreams = (input: Readable, output: Writable, peer: string): En
   input,
   output,
   peer,
+  remoteAddress: undefined,
   close({ flushMillis }, done) {
     stopReading(input)
     // Writes complete in order, so an empty write's callback runs once all

@@ -7,6 +7,7 @@
  */
 import * as Net from "node:net"
 import * as Effect from "effect/Effect"
+import * as Address from "../services/Address.ts"
 import { ServerError } from "../services/Errors.ts"
 
 /** Where and how to listen. */
@@ -36,7 +37,9 @@ export const bind = (
 ): Effect.Effect<Net.AddressInfo, ServerError> =>
   Effect.callback<Net.AddressInfo, ServerError>((resume) => {
     const { host, port, backlog } = options
-    const onError = (cause: Error) => resume(Effect.fail(new ServerError({ host, port, cause })))
+    const address = Address.format(Address.tcp(host, port, Net.isIPv6(host) ? "IPv6" : "IPv4")!)
+    const onError = (cause: Error & { readonly code?: string }) =>
+      resume(Effect.fail(new ServerError({ address, cause, ...(cause.code === undefined ? {} : { code: cause.code }) })))
     server.once("error", onError)
     server.listen({ host, port, backlog }, () => {
       server.off("error", onError)

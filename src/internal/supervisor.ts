@@ -22,7 +22,8 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
-import { Connection } from "../services/Connection.ts"
+import type * as Scope from "effect/Scope"
+import { type Connection, type Handler, runHandler } from "../services/Connection.ts"
 import * as ServerMetrics from "../services/ServerMetrics.ts"
 import { BurstLog } from "./burstLog.ts"
 import { classify, type CloseKind, type CloseLevel } from "./closeReason.ts"
@@ -73,9 +74,9 @@ export class Supervisor<E, R> {
   private drained = 0
   private forced = 0
   private shuttingDown = false
-  private readonly handler: Effect.Effect<void, E, R>
+  private readonly handler: Handler<E, R>
   private readonly limits: Limits
-  private readonly context: Context.Context<Exclude<R, Connection>>
+  private readonly context: Context.Context<Exclude<R, Connection | Scope.Scope>>
   private readonly onEnded: () => void
   /**
    * Connection fibers, tracked by hand (as `FiberSet` would, at a third of
@@ -85,16 +86,23 @@ export class Supervisor<E, R> {
   private onEmpty: (() => void) | undefined
   /** Drivers of running handlers, told when shutdown starts. */
   private readonly drivers = new Set<Driver>()
-  /** Every connection socket until released: destroyed at the deadline, even while lingering. */
+  /** Sockets whose handler runs: reset at the deadline. */
   private readonly sockets = new Set<Net.Socket>()
+  /**
+   * Sockets whose handler has ended but that are still closing (lingering):
+   * destroyed at the deadline, without a reset, since every reply is out.
+   */
+  private readonly lingering = new Set<Net.Socket>()
+  /** Sockets whose handler was interrupted by the shutdown deadline. */
+  private readonly forcedSockets = new WeakSet<Net.Socket>()
   /** One burst log per close reason a peer can cause at will. */
   private readonly closeBursts = new Map<string, BurstLog>()
 
   /** `onEnded` runs after each connection is fully released. */
   constructor(
-    handler: Effect.Effect<void, E, R>,
+    handler: Handler<E, R>,
     limits: Limits,
-    context: Context.Context<Exclude<R, Connection>>,
+    context: Context.Context<Exclude<R, Connection | Scope.Scope>>,
     onEnded: () => void
   ) {
     this.handler = handler
@@ -135,6 +143,7 @@ export class Supervisor<E, R> {
       Effect.flatMap((finished) => {
         if (Option.isSome(finished)) return Effect.void
         this.sockets.forEach(Endpoint.abort)
+        this.lingering.forEach((socket) => socket.destroy())
         return Fiber.interruptAll(this.fibers)
       }),
       Effect.ensuring(Effect.sync(() => this.closeBursts.forEach((burst) => burst.close())))
@@ -173,21 +182,22 @@ export class Supervisor<E, R> {
    * `Effect.gen`: a suspended generator per connection costs about 2 KiB,
    * which counts with thousands of idle connections.)
    */
-  private serve(socket: Net.Socket): Effect.Effect<void, never, Exclude<R, Connection>> {
-    return Internal.make(Endpoint.fromSocket(socket), this.limits).pipe(
+  private serve(socket: Net.Socket): Effect.Effect<void, never, Exclude<R, Connection | Scope.Scope>> {
+    const served = Internal.make(Endpoint.fromSocket(socket), this.limits).pipe(
       Effect.flatMap(([connection, driver]) => {
         this.drivers.add(driver)
         if (this.shuttingDown) driver.shutdown()
         return Effect.logDebug("connection opened").pipe(
-          Effect.andThen(Effect.provideService(this.handler, Connection, connection)),
+          // The handler runs in the connection's own scope (closed below by
+          // `Effect.scoped`), which is what satisfies its `Scope`.
+          Effect.andThen(runHandler(this.handler, connection)),
           Effect.onExit((exit) => {
             this.drivers.delete(driver)
+            this.sockets.delete(socket)
+            this.lingering.add(socket)
+            if (this.shuttingDown && Exit.hasInterrupts(exit)) this.forcedSockets.add(socket)
             const kind = classify(exit, { inputEnded: driver.lines.isEnded, shuttingDown: driver.shuttingDown })
             ServerMetrics.connectionsClosed[kind.reason].updateUnsafe(1, this.context)
-            if (this.shuttingDown) {
-              if (Exit.hasInterrupts(exit)) this.forced++
-              else this.drained++
-            }
             return this.shouldLog(kind) ? logClose(exit, kind) : Effect.void
           }),
           Effect.annotateLogs({ client: connection.peer, connection: connection.id })
@@ -195,11 +205,27 @@ export class Supervisor<E, R> {
       }),
       Effect.scoped,
       Effect.ignoreCause(),
-      Effect.ensuring(Effect.sync(() => {
-        this.sockets.delete(socket)
-        ServerMetrics.connectionsActive.modifyUnsafe(-1, this.context)
-        this.onEnded()
-      }))
+      Effect.ensuring(Effect.sync(() => this.released(socket)))
     )
+    // `Exclude<Exclude<R, Connection>, Scope>` is this type; TypeScript
+    // cannot see it for a generic `R`.
+    return served as Effect.Effect<void, never, Exclude<R, Connection | Scope.Scope>>
+  }
+
+  /**
+   * A connection is fully released (its handler ended and its socket is
+   * closed, lingering included). During shutdown it counts as forced if the
+   * deadline interrupted its handler, else as drained, so the two add up to
+   * the connections open when shutdown began.
+   */
+  private released(socket: Net.Socket): void {
+    this.sockets.delete(socket)
+    this.lingering.delete(socket)
+    if (this.shuttingDown) {
+      if (this.forcedSockets.has(socket)) this.forced++
+      else this.drained++
+    }
+    ServerMetrics.connectionsActive.modifyUnsafe(-1, this.context)
+    this.onEnded()
   }
 }

@@ -45,7 +45,8 @@ import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import * as Internal from "../internal/connection.ts"
 import * as Endpoint from "../internal/endpoint.ts"
-import type { ReadExactlyError, ReadLineError, WriteError } from "./Errors.ts"
+import type { Address } from "./Address.ts"
+import type { ReadExactlyError, ReadLineError, WriteError, WriteLineError } from "./Errors.ts"
 
 /**
  * A connection as its handler sees it.
@@ -55,8 +56,10 @@ import type { ReadExactlyError, ReadLineError, WriteError } from "./Errors.ts"
 export interface Connection {
   /** Process-wide sequence number of this connection, for logs. */
   readonly id: number
-  /** The other side: `host:port` for TCP, `stdio`, or `memory`. */
+  /** The other side, for logs: `host:port` (`[v6]:port` for IPv6) for TCP, `stdio`, or `memory`. */
   readonly peer: string
+  /** The other side's address, structured (host, port, family); `undefined` for stdio and memory. */
+  readonly remoteAddress: Address | undefined
   /**
    * The next line, decoded as UTF-8 (invalid bytes become U+FFFD), without
    * its terminator. Empty lines are lines.
@@ -93,8 +96,18 @@ export interface Connection {
    * it is flushed. Bytes are kept by reference until then: do not modify them.
    */
   readonly write: (data: string | Uint8Array) => Effect.Effect<void, WriteError>
-  /** Buffers `text` and a `\n`. */
-  readonly writeLine: (text: string) => Effect.Effect<void, WriteError>
+  /**
+   * Buffers one line and the connection's line ending (`\n` unless
+   * `lineEnding` says `\r\n`). Text is written as UTF-8, bytes as they are.
+   *
+   * **Gotchas**
+   *
+   * A line that contains `\n` or `\r` is refused with
+   * {@link EmbeddedLineBreak} and nothing is written: a value that came
+   * from a peer must not be able to start a line of its own. Use `write`
+   * for raw output.
+   */
+  readonly writeLine: (line: string | Uint8Array) => Effect.Effect<void, WriteLineError>
   /**
    * Hands buffered output to the transport now; waits only if the transport
    * is above its high-water mark (the peer is slow to read).
@@ -110,6 +123,60 @@ export interface Connection {
 export const Connection: Context.Service<Connection, Connection> = Context.Service<Connection>(
   "fiberline/services/Connection"
 )
+
+/**
+ * What a server runs once per connection: a function of the connection
+ * (`(conn) => Effect`), which keeps `conn` in scope everywhere, error
+ * handlers included, or an `Effect` that reads the connection from the
+ * {@link Connection} service.
+ *
+ * **Details**
+ *
+ * `R` may include `Connection` and `Scope`: each connection is run in a
+ * scope of its own, closed when the connection ends, so `addFinalizer`,
+ * `forkScoped` and `PubSub.subscribe` in a handler are tied to its
+ * connection. The handler's finalizers run before the connection is
+ * released, so they may still write (a goodbye line is flushed).
+ *
+ * **Example** (A handler as a function of its connection)
+ *
+ * ```ts
+ * const shout = (conn: Connection.Connection) =>
+ *   Effect.forever(Effect.flatMap(conn.readLine, (line) => conn.writeLine(line.toUpperCase()))).pipe(
+ *     Effect.catchTag("ServerShuttingDown", () => conn.writeLine("BYE"))
+ *   )
+ * ```
+ *
+ * @since 0.1.0
+ */
+export type Handler<E = never, R = never> =
+  | Effect.Effect<void, E, R>
+  | ((connection: Connection) => Effect.Effect<void, E, R>)
+
+/**
+ * Whether `value` can be a {@link Handler}: an `Effect`, or a function (its
+ * result is checked when it runs).
+ *
+ * @since 0.1.0
+ */
+export const isHandler = (value: unknown): value is Handler<unknown, unknown> =>
+  Effect.isEffect(value) || typeof value === "function"
+
+/**
+ * Runs `handler` over `connection`, with the {@link Connection} service
+ * provided whichever form it has.
+ *
+ * @since 0.1.0
+ */
+export const runHandler = <E, R>(
+  handler: Handler<E, R>,
+  connection: Connection
+): Effect.Effect<void, E, Exclude<R, Connection>> =>
+  Effect.provideService(
+    Effect.isEffect(handler) ? handler : Effect.suspend(() => handler(connection)),
+    Connection,
+    connection
+  )
 
 /**
  * Limits of one connection. Every field is optional; see {@link defaults}.
@@ -135,11 +202,14 @@ export interface ConnectionOptions {
   readonly writeHighWaterMark?: number | undefined
   /** How long a graceful TCP close reads and discards late input before destroying the socket. */
   readonly lingerTimeout?: Duration.Input | undefined
+  /** What `writeLine` ends a line with: `"\n"` (default) or `"\r\n"` (SMTP, RESP, IRC, POP3…). */
+  readonly lineEnding?: "\n" | "\r\n" | undefined
 }
 
 /**
- * Default limits: 64 KiB lines, no idle timeout, 30 s write timeout, 64 KiB
- * write high-water mark, 2 s lingering close.
+ * Default limits: 64 KiB lines, no idle or line timeout, 30 s write
+ * timeout, 64 KiB write high-water mark, 2 s lingering close, `\n` line
+ * ending.
  *
  * @since 0.1.0
  */

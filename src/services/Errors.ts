@@ -147,19 +147,85 @@ export class ConnectionError extends Schema.TaggedError<ConnectionError>("fiberl
 }
 
 /**
+ * `writeLine` was given a line that contains a line break (`\n` or `\r`):
+ * written as is, it would end the line early and start another one, letting
+ * a value that came from a peer smuggle a line of its own into the protocol.
+ * Nothing was written.
+ *
+ * **Details**
+ *
+ * A typed failure, not a defect: the text usually comes from a peer, so a
+ * peer can cause it at will, and a handler may reply with an error and go on
+ * (`Effect.catchTag("EmbeddedLineBreak", ...)`). Validate or escape values
+ * before writing them, or use `write` for raw output.
+ *
+ * @since 0.1.0
+ */
+export class EmbeddedLineBreak extends Schema.TaggedError<EmbeddedLineBreak>("fiberline/EmbeddedLineBreak")(
+  "EmbeddedLineBreak",
+  { index: Schema.Int }
+) {
+  override get message(): string {
+    return `refused to write a line with a line break at index ${this.index}`
+  }
+}
+
+/**
+ * A line read with a `Schema` did not decode: `line` is the line as received
+ * (without its terminator), `issue` what the schema said about it. The line
+ * is consumed; the next read gets the next line.
+ *
+ * @since 0.1.0
+ */
+export class LineDecodeError extends Schema.TaggedError<LineDecodeError>("fiberline/LineDecodeError")(
+  "LineDecodeError",
+  { line: Schema.String, issue: Schema.String }
+) {
+  override get message(): string {
+    return `invalid line: ${this.issue}`
+  }
+}
+
+/**
+ * A value written with a `Schema` did not encode; nothing was written.
+ *
+ * @since 0.1.0
+ */
+export class LineEncodeError extends Schema.TaggedError<LineEncodeError>("fiberline/LineEncodeError")(
+  "LineEncodeError",
+  { issue: Schema.String }
+) {
+  override get message(): string {
+    return `cannot encode line: ${this.issue}`
+  }
+}
+
+/** Operator-readable words for the system errors of `listen`. */
+const listenErrors: Readonly<Record<string, string>> = {
+  EADDRINUSE: "address already in use",
+  EACCES: "permission denied",
+  EADDRNOTAVAIL: "address not available on this machine",
+  ENOTFOUND: "host not found",
+  EAI_AGAIN: "host name lookup failed",
+  EINVAL: "invalid address"
+}
+
+/**
  * The server could not start listening (address in use, permission denied,
- * bad host…).
+ * bad host…). `address` is where it tried (`host:port`, `[v6]:port` or a
+ * socket path); `code` the system error code when there is one.
  *
  * @since 0.1.0
  */
 export class ServerError extends Schema.TaggedError<ServerError>("fiberline/ServerError")("ServerError", {
-  host: Schema.String,
-  port: Schema.Int,
+  address: Schema.String,
+  code: Schema.optional(Schema.String),
   cause: Schema.Defect()
 }) {
   override get message(): string {
-    const detail = this.cause instanceof Error ? this.cause.message : String(this.cause)
-    return `cannot listen on ${this.host}:${this.port}: ${detail}`
+    const known = this.code === undefined ? undefined : listenErrors[this.code]
+    const detail = known ?? (this.cause instanceof Error ? this.cause.message : String(this.cause))
+    return `cannot listen on ${this.address}: ${detail}`
   }
 }
 
@@ -169,6 +235,14 @@ export class ServerError extends Schema.TaggedError<ServerError>("fiberline/Serv
  * @since 0.1.0
  */
 export type WriteError = ConnectionError | WriteTimeout
+
+/**
+ * Failures of `writeLine`: those of any write, and a line that would carry a
+ * line break of its own.
+ *
+ * @since 0.1.0
+ */
+export type WriteLineError = WriteError | EmbeddedLineBreak
 
 /**
  * Failures of a read that waits for input. Reads flush pending output before

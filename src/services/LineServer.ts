@@ -20,7 +20,8 @@ import * as Descriptors from "../internal/descriptors.ts"
 import * as Listener from "../internal/listener.ts"
 import { Supervisor } from "../internal/supervisor.ts"
 import { registerAll } from "../internal/traffic.ts"
-import type { Connection, ConnectionOptions } from "./Connection.ts"
+import * as Address from "./Address.ts"
+import type { Connection, ConnectionOptions, Handler } from "./Connection.ts"
 import type { ServerError } from "./Errors.ts"
 import * as ServerMetrics from "./ServerMetrics.ts"
 
@@ -40,8 +41,17 @@ export type WhenFull = AdmissionWhenFull
  * @since 0.1.0
  */
 export interface LineServerOptions<E, R> extends ConnectionOptions {
-  /** Runs once per connection, with the `Connection` provided. */
-  readonly handler: Effect.Effect<void, E, R>
+  /**
+   * Runs once per connection, in a scope of its own: a function of the
+   * connection, or an Effect that reads the `Connection` service (see
+   * `Connection.Handler`).
+   */
+  readonly handler: Handler<E, R>
+  /**
+   * A name for this server, added to every log line it writes (annotation
+   * `server`), for apps that run several. Default: none.
+   */
+  readonly name?: string | undefined
   /** Interface to bind. Default `127.0.0.1`. An empty string is refused (say `0.0.0.0` or `::`). */
   readonly host?: string | undefined
   /** Port to bind; `0` picks a free one (read it from `address`). Default `1234`. */
@@ -89,13 +99,14 @@ export interface ServerStats {
  */
 export interface LineServer {
   /** The bound address; `port` is the real one when `0` was asked. */
-  readonly address: { readonly host: string; readonly port: number }
+  readonly address: Address.TcpAddress
   /** Current counts; after shutdown, its final counts. */
   readonly stats: Effect.Effect<ServerStats>
 }
 
 /**
- * The `LineServer` service tag, provided by {@link layer}.
+ * The `LineServer` service tag, provided by {@link layer}. An app that runs
+ * several servers gives each its own tag with {@link layerAs}.
  *
  * @since 0.1.0
  */
@@ -161,8 +172,9 @@ const check = (name: string, value: number, valid: boolean): number => {
  */
 export const make = <E, R>(
   options: LineServerOptions<E, R>
-): Effect.Effect<LineServer, ServerError, Scope.Scope | Exclude<R, Connection>> =>
-  Effect.gen(function*() {
+): Effect.Effect<LineServer, ServerError, Scope.Scope | Exclude<R, Connection | Scope.Scope>> => {
+  const annotate = options.name === undefined ? Effect.annotateLogs({}) : Effect.annotateLogs({ server: options.name })
+  return annotate(Effect.gen(function*() {
     const host = options.host ?? defaults.host
     // An empty host binds every interface; that must be asked for by name.
     if (host.trim() === "") throw new RangeError(`LineServer option host is empty: say "0.0.0.0" or "::" to listen on every interface`)
@@ -176,7 +188,7 @@ export const make = <E, R>(
     const shutdownTimeout = Duration.fromInputUnsafe(options.shutdownTimeout ?? defaults.shutdownTimeout)
     check("shutdownTimeout", Duration.toMillis(shutdownTimeout), Duration.toMillis(shutdownTimeout) >= 0)
     const limits = Internal.resolveLimits(options)
-    const context = yield* Effect.context<Exclude<R, Connection>>()
+    const context = yield* Effect.context<Exclude<R, Connection | Scope.Scope>>()
     registerAll(context)
 
     /** Runs a log effect from a Node callback, with the server's services and annotations. */
@@ -236,15 +248,17 @@ export const make = <E, R>(
       ...supervisor.counts
     }))
 
+    // oxlint-disable-next-line prefer-const -- assigned once bound; the shutdown below reads it
+    let address = ""
     const shutdown = Effect.gen(function*() {
       server.close()
       admission.close()
       refusals.close()
       fdWatch?.close()
       exhaustion.close()
-      yield* Effect.logInfo("shutting down", { connections: admission.active })
+      yield* Effect.logInfo("shutting down", { address, connections: admission.active })
       yield* supervisor.shutdown(shutdownTimeout)
-      yield* Effect.logInfo("server stopped", supervisor.counts)
+      yield* Effect.logInfo("server stopped", { address, ...supervisor.counts })
     })
 
     // Acquired with its release: even if this fiber is interrupted while
@@ -254,9 +268,12 @@ export const make = <E, R>(
       () => shutdown
     )
 
-    yield* Effect.logInfo("listening", { address: `${bound.address}:${bound.port}`, maxConnections })
-    return LineServer.of({ address: { host: bound.address, port: bound.port }, stats })
-  })
+    const boundAddress = Address.tcp(bound.address, bound.port, bound.family)!
+    address = Address.format(boundAddress)
+    yield* Effect.logInfo("listening", { address, maxConnections })
+    return LineServer.of({ address: boundAddress, stats })
+  }))
+}
 
 /**
  * {@link make} as a Layer: building it binds and serves; closing its scope
@@ -266,4 +283,26 @@ export const make = <E, R>(
  */
 export const layer = <E, R>(
   options: LineServerOptions<E, R>
-): Layer.Layer<LineServer, ServerError, Exclude<R, Connection>> => Layer.effect(LineServer, make(options))
+): Layer.Layer<LineServer, ServerError, Exclude<R, Connection | Scope.Scope>> => Layer.effect(LineServer, make(options))
+
+/**
+ * {@link layer} under a tag of the app's own, so an app can run several
+ * servers and reach each one's `address` and `stats`.
+ *
+ * **Example** (Two servers in one app)
+ *
+ * ```ts
+ * class Admin extends Context.Service<Admin, LineServer.LineServer>()("app/Admin") {}
+ *
+ * const Servers = Layer.mergeAll(
+ *   LineServer.layer({ handler: api, port: 7000, name: "api" }),
+ *   LineServer.layerAs(Admin, { handler: admin, port: 7001, name: "admin" })
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const layerAs = <I, E, R>(
+  tag: Context.Key<I, LineServer>,
+  options: LineServerOptions<E, R>
+): Layer.Layer<I, ServerError, Exclude<R, Connection | Scope.Scope>> => Layer.effect(tag, make(options))

@@ -19,11 +19,12 @@ import { Buffer } from "node:buffer"
 import { Readable, Writable } from "node:stream"
 import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import type * as Scope from "effect/Scope"
 import type { Endpoint } from "../internal/endpoint.ts"
 import * as Observers from "../internal/observers.ts"
 import { make as makeConnection, resolveLimits } from "../internal/connection.ts"
-import { Connection, type ConnectionOptions } from "./Connection.ts"
+import { type Connection, type ConnectionOptions, type Handler, runHandler } from "./Connection.ts"
 
 /**
  * How the connection released its output: `ended` gracefully (flushed, then
@@ -35,13 +36,12 @@ import { Connection, type ConnectionOptions } from "./Connection.ts"
 export type CloseKind = "ended" | "destroyed"
 
 /**
- * The peer's side of an in-memory connection.
+ * The peer's side of an in-memory connection: what a client would do and
+ * see.
  *
  * @since 0.1.0
  */
-export interface TestConnection {
-  /** The connection to provide to the handler under test. */
-  readonly connection: Connection
+export interface TestPeer {
   /** Delivers `data` to the handler as one chunk. */
   readonly send: (data: string | Uint8Array) => Effect.Effect<void>
   /** Ends the handler's input (the peer half-closes); its output stays open. */
@@ -59,75 +59,135 @@ export interface TestConnection {
 }
 
 /**
+ * An in-memory connection and its peer, built by {@link make}.
+ *
+ * @since 0.1.0
+ */
+export interface TestConnection extends TestPeer {
+  /** The connection to provide to the handler under test. */
+  readonly connection: Connection
+}
+
+/** A peer and the endpoint it drives, before any connection is built over it. */
+const makePeer = (): { readonly peer: TestPeer; readonly endpoint: Endpoint } => {
+  const received: Array<Buffer> = []
+  let closed: CloseKind | undefined
+  const { notify, waitFor } = Observers.make()
+
+  // Object mode: each scripted chunk arrives as one chunk, so tests control chunking.
+  const input = new Readable({ objectMode: true, read() {} })
+  const output = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      received.push(chunk)
+      notify()
+      callback()
+    }
+  })
+  input.on("error", () => {})
+  output.on("error", () => {})
+  const settle = (kind: CloseKind) => {
+    closed ??= kind
+    notify()
+  }
+  const endpoint: Endpoint = {
+    input,
+    output,
+    peer: "memory",
+    remoteAddress: undefined,
+    close(_timeouts, done) {
+      output.end(() => {
+        settle("ended")
+        done()
+      })
+    },
+    destroy() {
+      input.destroy()
+      output.destroy()
+      settle("destroyed")
+    }
+  }
+  const outputBytes = () => Buffer.concat(received)
+  const peer: TestPeer = {
+    send: (data) =>
+      Effect.sync(() => {
+        input.push(typeof data === "string" ? Buffer.from(data) : Buffer.from(data))
+      }),
+    end: Effect.sync(() => {
+      input.push(null)
+    }),
+    reset: Effect.sync(() => {
+      input.destroy(Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" }))
+      output.destroy()
+    }),
+    output: Effect.sync(outputBytes),
+    outputText: Effect.sync(() => outputBytes().toString("utf8")),
+    awaitOutput: (text) =>
+      waitFor(() => {
+        const all = outputBytes().toString("utf8")
+        return all.includes(text) ? all : undefined
+      }),
+    awaitClose: waitFor(() => closed)
+  }
+  return { peer, endpoint }
+}
+
+/**
  * Builds an in-memory connection in the current scope; closing the scope
  * releases it as a socket would be.
  *
  * @since 0.1.0
  */
 export const make = (options?: ConnectionOptions): Effect.Effect<TestConnection, never, Scope.Scope> =>
-  Effect.gen(function*() {
-    const received: Array<Buffer> = []
-    let closed: CloseKind | undefined
-    const { notify, waitFor } = Observers.make()
-
-    // Object mode: each scripted chunk arrives as one chunk, so tests control chunking.
-    const input = new Readable({ objectMode: true, read() {} })
-    const output = new Writable({
-      write(chunk: Buffer, _encoding, callback) {
-        received.push(chunk)
-        notify()
-        callback()
-      }
-    })
-    input.on("error", () => {})
-    output.on("error", () => {})
-    const settle = (kind: CloseKind) => {
-      closed ??= kind
-      notify()
-    }
-    const endpoint: Endpoint = {
-      input,
-      output,
-      peer: "memory",
-      close(_timeouts, done) {
-        output.end(() => {
-          settle("ended")
-          done()
-        })
-      },
-      destroy() {
-        input.destroy()
-        output.destroy()
-        settle("destroyed")
-      }
-    }
-    const [connection] = yield* makeConnection(endpoint, resolveLimits(options))
-
-    const outputBytes = () => Buffer.concat(received)
-
-    return {
-      connection,
-      send: (data) =>
-        Effect.sync(() => {
-          input.push(typeof data === "string" ? Buffer.from(data) : Buffer.from(data))
-        }),
-      end: Effect.sync(() => {
-        input.push(null)
-      }),
-      reset: Effect.sync(() => {
-        input.destroy(Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" }))
-        output.destroy()
-      }),
-      output: Effect.sync(outputBytes),
-      outputText: Effect.sync(() => outputBytes().toString("utf8")),
-      awaitOutput: (text) =>
-        waitFor(() => {
-          const all = outputBytes().toString("utf8")
-          return all.includes(text) ? all : undefined
-        }),
-      awaitClose: waitFor(() => closed)
-    }
+  Effect.suspend(() => {
+    const { peer, endpoint } = makePeer()
+    return Effect.map(makeConnection(endpoint, resolveLimits(options)), ([connection]) => ({ ...peer, connection }))
   })
+
+/**
+ * A handler started by {@link start}, and its peer.
+ *
+ * @since 0.1.0
+ */
+export interface Started<E> extends TestPeer {
+  /** Waits until the handler has ended and its connection is released; how the handler ended. */
+  readonly exit: Effect.Effect<Exit.Exit<void, E>>
+}
+
+/**
+ * Starts `handler` in a fiber of its own over a new in-memory connection,
+ * and returns its peer at once, to drive like a client: send, read the
+ * output, end. The connection is released when the handler exits (its
+ * last writes are flushed then, and `awaitClose` resolves), as a server
+ * would release it; closing the current scope interrupts a handler still
+ * running. Several started handlers meet in whatever shared services they
+ * use, e.g. two chat clients in one test.
+ *
+ * **Example** (Two clients of one handler)
+ *
+ * ```ts
+ * const alice = yield* TestConnection.start(chat)
+ * const bob = yield* TestConnection.start(chat)
+ * yield* alice.send("hello\n")
+ * yield* bob.awaitOutput("alice: hello")
+ * yield* alice.end
+ * yield* alice.awaitClose
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const start = <E, R>(
+  handler: Handler<E, R>,
+  options?: ConnectionOptions
+): Effect.Effect<Started<E>, never, Scope.Scope | Exclude<R, Connection | Scope.Scope>> =>
+  Effect.gen(function*() {
+    const { peer, endpoint } = makePeer()
+    const limits = resolveLimits(options)
+    const fiber = yield* Effect.forkScoped(
+      Effect.scoped(Effect.flatMap(makeConnection(endpoint, limits), ([connection]) => runHandler(handler, connection)))
+    )
+    // `Exclude<Exclude<R, Connection>, Scope>` is this type; TypeScript cannot see it for a generic `R`.
+    return { ...peer, exit: Fiber.await(fiber) } as Started<E>
+  }) as Effect.Effect<Started<E>, never, Scope.Scope | Exclude<R, Connection | Scope.Scope>>
 
 /**
  * What {@link run} observed.
@@ -164,10 +224,10 @@ export interface RunOptions extends ConnectionOptions {
  * @since 0.1.0
  */
 export const run = <E, R>(
-  handler: Effect.Effect<void, E, R>,
+  handler: Handler<E, R>,
   input: ReadonlyArray<string | Uint8Array>,
   options?: RunOptions
-): Effect.Effect<RunResult<E>, never, Exclude<R, Connection>> =>
+): Effect.Effect<RunResult<E>, never, Exclude<R, Connection | Scope.Scope>> =>
   Effect.gen(function*() {
     let peer: TestConnection | undefined
     // The scope closes with the handler's own exit, so release sees it.
@@ -175,7 +235,7 @@ export const run = <E, R>(
       const test = peer = yield* make(options)
       for (const chunk of input) yield* test.send(chunk)
       yield* options?.ending === "reset" ? test.reset : test.end
-      yield* Effect.provideService(handler, Connection, test.connection)
+      yield* runHandler(handler, test.connection)
     })))
     const test = peer!
     const outputBytes = yield* test.output
@@ -185,4 +245,5 @@ export const run = <E, R>(
       outputBytes,
       closed: yield* test.awaitClose
     }
-  })
+    // `Exclude<Exclude<R, Connection>, Scope>` is this type; TypeScript cannot see it for a generic `R`.
+  }) as Effect.Effect<RunResult<E>, never, Exclude<R, Connection | Scope.Scope>>

@@ -1,0 +1,157 @@
+/**
+ * Handlers as users write them: as a function of their connection (so `conn`
+ * is in scope where errors are caught) or as an Effect; with a scope of
+ * their own per connection (finalizers, forked fibers) that the server
+ * provides, visible in the types; with a writer fiber beside the reader;
+ * and started on in-memory peers that are released when the handler exits.
+ */
+import { Buffer } from "node:buffer"
+import { assert, describe, it } from "@effect/vitest"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
+import { Connection, type Handler } from "../src/services/Connection.ts"
+import type { ServerError } from "../src/services/Errors.ts"
+import * as LineServer from "../src/services/LineServer.ts"
+import * as TestConnection from "../src/services/TestConnection.ts"
+import { connect } from "./fixtures/client.ts"
+import { captureLogs, serve } from "./fixtures/server.ts"
+
+const within = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.timeout(effect, Duration.seconds(10))
+
+/** Says goodbye from a finalizer of the connection's scope, and forks a scoped fiber. */
+const scopedHandler = Effect.gen(function*() {
+  const conn = yield* Connection
+  yield* Effect.addFinalizer(() => Effect.ignore(conn.writeLine("goodbye from a finalizer")))
+  yield* Effect.forkScoped(Effect.never)
+  yield* conn.writeLine(yield* conn.readLine)
+})
+
+// Compile-time: a handler that needs a `Scope` gives a layer with no
+// requirements left, which `Layer.launch(...).pipe(NodeRuntime.runMain)` accepts.
+const scopedLayer: Layer.Layer<LineServer.LineServer, ServerError, never> = LineServer.layer({ handler: scopedHandler })
+const scopedMake: Effect.Effect<LineServer.LineServer, ServerError, Scope.Scope> = LineServer.make({
+  handler: scopedHandler
+})
+// A function of the connection is a handler too.
+const shout: Handler<never, never> = (conn) =>
+  Effect.forever(Effect.flatMap(conn.readLine, (line) => conn.writeLine(line.toUpperCase()))).pipe(
+    Effect.catchTag("ServerShuttingDown", () => conn.writeLine("BYE")),
+    Effect.catch(() => Effect.void)
+  )
+
+/** Writes one text line and one line of bytes. */
+const twoLines = (conn: Connection) =>
+  Effect.gen(function*() {
+    yield* conn.writeLine("text")
+    yield* conn.writeLine(Buffer.from([0xff, 0x00, 0x41]))
+  })
+
+/** Writes a 5-byte block back as a line. */
+const echoLine = (conn: Connection) => Effect.flatMap(conn.readExactly(5), (value) => conn.writeLine(value))
+
+/** Greets one name, then returns. */
+const greeter = (conn: Connection) =>
+  Effect.gen(function*() {
+    const name = yield* conn.readLine
+    yield* conn.writeLine(`hello, ${name}`)
+  })
+
+/** Counts lines to the end of input. */
+const counter = (conn: Connection) =>
+  Effect.gen(function*() {
+    let lines = 0
+    yield* Effect.forever(Effect.tap(conn.readLine, () => Effect.sync(() => lines++))).pipe(
+      Effect.catchTag("EndOfInput", () => conn.writeLine(`${lines} lines`))
+    )
+  })
+
+describe("handlers", () => {
+  it.live("get a scope per connection: finalizers run when it closes, and may still write", () =>
+    Effect.gen(function*() {
+      assert.isDefined(scopedLayer)
+      assert.isDefined(scopedMake)
+      const { port } = yield* serve(scopedHandler)
+      const client = yield* connect(port)
+      yield* client.write("hello\n")
+      const { data, gotEnd } = yield* within(client.closed)
+      assert.strictEqual(data.toString(), "hello\ngoodbye from a finalizer\n")
+      assert.isTrue(gotEnd)
+    }).pipe(Effect.provide(captureLogs().layer)))
+
+  it.live("as a function of the connection, keep conn in scope where errors are caught", () =>
+    Effect.gen(function*() {
+      const { port } = yield* serve(shout)
+      const client = yield* connect(port)
+      yield* client.write("hi there\n")
+      yield* within(client.readUntil("HI THERE\n"))
+      yield* client.end
+      const { data } = yield* within(client.closed)
+      assert.strictEqual(data.toString(), "HI THERE\n")
+    }).pipe(Effect.provide(captureLogs().layer)))
+
+  it.effect("run the same way in memory", () =>
+    Effect.gen(function*() {
+      const { output } = yield* TestConnection.run(shout, ["one\n", "two\n"])
+      assert.strictEqual(output, "ONE\nTWO\n")
+    }))
+})
+
+describe("writeLine", () => {
+  it.effect("ends lines with the connection's line ending, for text and bytes", () =>
+    Effect.gen(function*() {
+      const crlf = yield* TestConnection.run(twoLines, [], { lineEnding: "\r\n" })
+      assert.deepStrictEqual([...crlf.outputBytes], [...Buffer.from("text\r\n"), 0xff, 0x00, 0x41, 13, 10])
+      const lf = yield* TestConnection.run(twoLines, [])
+      assert.strictEqual(Buffer.from(lf.outputBytes).toString("latin1"), "text\n\xff\x00A\n")
+    }))
+
+  it.effect("refuses a line with a line break of its own, writes nothing of it, and goes on", () =>
+    Effect.gen(function*() {
+      const injected = ["a\nQUIT", "a\rb", Buffer.from("x\ny"), Buffer.from("x\ry")]
+      const injecting = (conn: Connection) =>
+        Effect.gen(function*() {
+          for (const line of injected) {
+            const error = yield* Effect.flip(conn.writeLine(line))
+            assert.strictEqual(error._tag, "EmbeddedLineBreak")
+            if (error._tag === "EmbeddedLineBreak") assert.strictEqual(error.index, 1)
+          }
+          yield* conn.writeLine("clean")
+          // `write` stays raw.
+          yield* conn.write("raw\r\nbytes\n")
+        })
+      const { output, exit } = yield* TestConnection.run(injecting, [])
+      assert.isTrue(Exit.isSuccess(exit))
+      assert.strictEqual(output, "clean\nraw\r\nbytes\n")
+    }))
+
+  it.effect("an uncaught refusal ends only that connection, as a handler failure", () =>
+    Effect.gen(function*() {
+      const { exit, output } = yield* TestConnection.run(echoLine, ["ab\ncd"])
+      assert.isTrue(Exit.isFailure(exit))
+      assert.strictEqual(output, "")
+    }))
+})
+
+describe("TestConnection.start", () => {
+  it.effect("releases the connection when the handler exits: its last writes show and awaitClose resolves", () =>
+    Effect.gen(function*() {
+      const peer = yield* TestConnection.start(greeter)
+      yield* peer.send("ada\n")
+      assert.strictEqual(yield* peer.awaitClose, "ended")
+      assert.strictEqual(yield* peer.outputText, "hello, ada\n")
+      assert.isTrue(Exit.isSuccess(yield* peer.exit))
+    }))
+
+  it.effect("after the peer ends its input, a handler that reads to the end finishes by itself", () =>
+    Effect.gen(function*() {
+      const peer = yield* TestConnection.start(counter)
+      yield* peer.send("a\nb\n")
+      yield* peer.end
+      const exit = yield* peer.exit
+      assert.isTrue(Exit.isSuccess(exit))
+      assert.strictEqual(yield* peer.outputText, "2 lines\n")
+    }))
+})
