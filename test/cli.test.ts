@@ -241,14 +241,26 @@ describe("fiberline CLI", () => {
         assert.isTrue(Fs.readFileSync(Path.join(dir, "out")).equals(input))
       }), timeout)
 
-    it.live("--stdio: a fatal error is reported on stderr, never on stdout; exit 1", () =>
+    it.live("--stdio: a peer-caused close is logged as over TCP (one warning line, no stack), exit 3", () =>
       Effect.gen(function*() {
-        const { code, stdout, stderr } = yield* runCli(["echo", "--stdio", "--max-line-length", "8"], {
+        const { code, stdout, stderr } = yield* runCli(["echo", "--stdio", "--max-line-length", "8", "--log-format", "json"], {
           stdin: "short\nthis line is too long\n"
         })
         assert.strictEqual(stdout.toString(), "short\n")
-        assert.include(stderr, "LineTooLong")
-        assert.strictEqual(code, 1)
+        const lines = stderr.trimEnd().split("\n")
+        assert.strictEqual(lines.length, 1, stderr)
+        const log = parseJsonLog(lines[0]!)
+        assert.strictEqual(log?.level, "WARN")
+        assert.deepStrictEqual(logFields(log!), { reason: "line-too-long", error: "line longer than 8 bytes" })
+        assert.strictEqual(code, 3)
+      }), timeout)
+
+    it.live("--stdio: flags that only apply to a listening server are refused, exit 2, nothing on stdout", () =>
+      Effect.gen(function*() {
+        const { code, stdout, stderr } = yield* runCli(["echo", "--stdio", "--port", "7000"], { stdin: "x\n" })
+        assert.strictEqual(code, 2)
+        assert.strictEqual(stdout.length, 0)
+        assert.strictEqual(stderr, "fiberline echo: --port does not apply with --stdio\n")
       }), timeout)
   })
 
@@ -283,6 +295,133 @@ describe("fiberline CLI", () => {
 
         yield* cli.signal("SIGTERM")
         assert.deepStrictEqual(yield* cli.exited(), { code: 0, signal: null })
+      }), timeout)
+  })
+
+  describe("serve MODULE", () => {
+    it.live("serves a .ts handler file with no build step, over TCP and over --stdio", () =>
+      Effect.gen(function*() {
+        const cli = yield* spawnCli(["serve", "examples/shout.ts", "--port", "0", "--log-format", "json"])
+        const client = yield* connect(yield* listeningPort(cli))
+        yield* client.write("hello\n")
+        assert.include(yield* client.readUntil("HELLO\n"), "HELLO\n")
+        yield* cli.signal("SIGTERM")
+        assert.strictEqual((yield* client.closed).data.toString(), "HELLO\nBYE\n")
+        assert.strictEqual((yield* cli.exited()).code, 0)
+        const stdio = yield* runCli(["serve", "examples/shout.ts", "--stdio"], { stdin: "one\ntwo\n" })
+        assert.strictEqual(stdio.stdout.toString(), "ONE\nTWO\n")
+        assert.strictEqual(stdio.code, 0)
+      }), timeout)
+
+    it.live("--export picks a named handler; the module's layer is built once per server, shared by connections", () =>
+      Effect.gen(function*() {
+        const cli = yield* spawnCli([
+          "serve",
+          "test/fixtures/handlers/counter.ts",
+          "--export",
+          "counting",
+          "--port",
+          "0",
+          "--log-format",
+          "json"
+        ])
+        const port = yield* listeningPort(cli)
+        const first = yield* connect(port)
+        yield* first.write("a\nb\n")
+        yield* first.readUntil("2\n")
+        const second = yield* connect(port)
+        yield* second.write("c\n")
+        assert.strictEqual(yield* second.readUntil("3\n"), "3\n")
+        yield* cli.signal("SIGTERM")
+        assert.strictEqual((yield* cli.exited()).code, 0)
+      }), timeout)
+
+    const broken = [
+      { args: ["serve", "nope.ts"], says: "handler module nope.ts: no such file" },
+      {
+        args: ["serve", "test/fixtures/handlers/counter.ts"],
+        says: "handler module test/fixtures/handlers/counter.ts: no export named \"default\" (it exports: Counter, counting, layer, notAHandler)"
+      },
+      {
+        args: ["serve", "test/fixtures/handlers/counter.ts", "--export", "notAHandler"],
+        says: "handler module test/fixtures/handlers/counter.ts: export \"notAHandler\" is not a handler (an Effect, or a function of the connection): it is a number"
+      },
+      {
+        args: ["serve", "test/fixtures/handlers/counter.ts", "--export", "Counter"],
+        says: "handler module test/fixtures/handlers/counter.ts: export \"Counter\" is not a handler (an Effect, or a function of the connection): it is a service tag"
+      }
+    ]
+    for (const { args, says } of broken) {
+      it.live(`${args.slice(1).join(" ")}: one line on stderr, exit 2, nothing bound`, () =>
+        Effect.gen(function*() {
+          const { code, stderr, stdout } = yield* runCli([...args, "--port", "0"])
+          assert.strictEqual(stderr, `fiberline serve: ${says}\n`)
+          assert.strictEqual(stdout.length, 0)
+          assert.strictEqual(code, 2)
+        }), timeout)
+    }
+
+    it.live("an app's own binary from fiberline/Cli has the same flags, env fallbacks and exit codes", () =>
+      Effect.gen(function*() {
+        const help = yield* runCli(["--help"], { entry: "test/fixtures/appCli.ts" })
+        assert.strictEqual(help.code, 0)
+        assert.include(help.stdout.toString(), "--max-connections")
+        const stdio = yield* runCli(["--stdio"], { entry: "test/fixtures/appCli.ts", stdin: "x\ny\n" })
+        assert.strictEqual(stdio.stdout.toString(), "1\n2\n")
+        const bad = yield* runCli([], { entry: "test/fixtures/appCli.ts", env: { FIBERLINE_IDLE_TIMEOUT: "soon" } })
+        assert.strictEqual(bad.stderr, "fiberline counter: invalid FIBERLINE_IDLE_TIMEOUT \"soon\": expected a duration such as 500ms, 30s, 5m or 1h\n")
+        assert.strictEqual(bad.code, 2)
+      }), timeout)
+  })
+
+  describe("messages", () => {
+    it.live("a port in use: one line naming the address and the reason, no stack trace, exit 1", () =>
+      Effect.gen(function*() {
+        const { cli, port } = yield* startEcho()
+        const second = yield* runCli(["echo", "--port", String(port)])
+        assert.strictEqual(second.code, 1)
+        const lines = second.stderr.trimEnd().split("\n")
+        assert.strictEqual(lines.length, 1, second.stderr)
+        assert.match(lines[0]!, new RegExp(`ERROR .*cannot listen on 127\\.0\\.0\\.1:${port}: address already in use$`))
+        yield* cli.signal("SIGTERM")
+        yield* cli.exited()
+      }), timeout)
+
+    it.live("a flag mistake is short, on stderr (never the whole help on stdout), exit 2", () =>
+      Effect.gen(function*() {
+        const { code, stderr, stdout } = yield* runCli(["echo", "--stdio", "--bogus"], { stdin: "x\n" })
+        assert.strictEqual(code, 2)
+        assert.strictEqual(stdout.length, 0)
+        assert.strictEqual(
+          stderr,
+          "fiberline echo: Unrecognized flag: --bogus in command fiberline echo\nTry 'fiberline echo --help' for the flags.\n"
+        )
+      }), timeout)
+
+    it.live("an invalid environment variable is named with its value", () =>
+      Effect.gen(function*() {
+        const { code, stderr } = yield* runCli(["echo"], { env: { FIBERLINE_PORT: "abc" } })
+        assert.strictEqual(code, 2)
+        assert.strictEqual(stderr, "fiberline echo: invalid FIBERLINE_PORT \"abc\": expected an integer from 0 to 65535\n")
+      }), timeout)
+
+    it.live("--help shows every server flag's default and environment variable", () =>
+      Effect.gen(function*() {
+        const help = (yield* runCli(["echo", "--help"])).stdout.toString()
+        for (
+          const expected of [
+            "env FIBERLINE_HOST, default 127.0.0.1",
+            "env FIBERLINE_PORT, default 1234",
+            "env FIBERLINE_MAX_LINE_LENGTH, default 65536",
+            "env FIBERLINE_IDLE_TIMEOUT, default 0",
+            "env FIBERLINE_LINE_TIMEOUT, default 30s",
+            "env FIBERLINE_WRITE_TIMEOUT, default 30s",
+            "env FIBERLINE_SHUTDOWN_TIMEOUT, default 10s",
+            "env FIBERLINE_WHEN_FULL, default refuse",
+            "env FIBERLINE_LOG_FORMAT, default pretty",
+            "env FIBERLINE_METRICS_PORT)"
+          ]
+        ) assert.include(help, expected)
       }), timeout)
   })
 

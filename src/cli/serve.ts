@@ -1,31 +1,100 @@
 /**
- * A CLI command that serves one handler: over TCP with `LineServer` (plus an
- * optional metrics endpoint), or over stdin/stdout with `--stdio`.
+ * A CLI command that serves one handler: over TCP with `LineServer` (plus
+ * an optional metrics endpoint), or over stdin/stdout with `--stdio`,
+ * configured by the server settings (see `settings.ts`), with the
+ * handler's services built once per run.
  *
  * @since 0.1.0
  */
 import * as Cause from "effect/Cause"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Option from "effect/Option"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
 import { Command } from "effect/cli"
 import type { ServeError } from "effect/http/HttpServerError"
-import * as Connection from "../services/Connection.ts"
+import { classify, logClose } from "../internal/closeReason.ts"
+import * as Internal from "../internal/connection.ts"
+import * as Endpoint from "../internal/endpoint.ts"
+import { type Connection, type ConnectionOptions, type Handler, runHandler } from "../services/Connection.ts"
 import type { ServerError } from "../services/Errors.ts"
 import * as LineServer from "../services/LineServer.ts"
 import * as Logging from "../services/Logging.ts"
-import { serverFlags } from "./flags.ts"
+import { ExitCode, UsageError } from "./exit.ts"
+import * as Settings from "./settings.ts"
 
-type Flags = Command.Command.Config.Infer<typeof serverFlags>
+/**
+ * What a command serves: the handler, and optionally the layer that
+ * provides what it needs (built once per run, not per connection) and
+ * connection options of the protocol's own (e.g. `lineEnding: "\r\n"`).
+ *
+ * @since 0.1.0
+ */
+export type Served<E, R, LE = never> =
+  & {
+    readonly handler: Handler<E, R>
+    readonly connection?: ConnectionOptions | undefined
+  }
+  // A handler that needs services must come with the layer that provides them.
+  & ([Exclude<R, Connection | Scope.Scope>] extends [never]
+    ? { readonly layer?: Layer.Layer<never, LE> | undefined }
+    : { readonly layer: Layer.Layer<Exclude<R, Connection | Scope.Scope>, LE> })
 
-const connectionOptions = (flags: Flags): Connection.ConnectionOptions => ({
-  maxLineLength: flags.maxLineLength,
-  idleTimeout: Duration.isZero(flags.idleTimeout) ? undefined : flags.idleTimeout,
-  lineTimeout: Duration.isZero(flags.lineTimeout) ? undefined : flags.lineTimeout,
-  writeTimeout: flags.writeTimeout
-})
+/**
+ * A command that serves a handler.
+ *
+ * @since 0.1.0
+ */
+export interface ServeCommandSpec<Name extends string, Extra extends Command.Command.Config, E, R, LE> {
+  readonly name: Name
+  readonly description: string
+  /** Defaults of the server flags for this command, e.g. `{ port: 6379 }`. */
+  readonly defaults?: Settings.CommandDefaults | undefined
+  /** Flags and arguments of this command beyond the server flags. */
+  readonly config?: Extra | undefined
+  /** What to serve, given the values of `config`; runs before anything is bound. */
+  readonly setup: (options: Command.Command.Config.Infer<Extra>) => Effect.Effect<Served<E, R, LE>, UsageError>
+}
 
-const serveTcp = <E>(handler: Effect.Effect<void, E, Connection.Connection>, flags: Flags) =>
+/** The connection was closed for something its peer did: exit code 3 with `--stdio`. */
+const peerReasons = new Set([
+  "unexpected-end-of-input",
+  "idle-timeout",
+  "line-timeout",
+  "line-too-long",
+  "write-timeout",
+  "reset"
+])
+
+/**
+ * Serves one connection on stdin/stdout. Its end is classified and logged
+ * exactly as a TCP connection's, and decides the exit code: 0 for a clean
+ * end, 1 for a handler failure, 3 for a peer-caused close.
+ */
+const serveStdio = <E, R>(handler: Handler<E, R>, options: ConnectionOptions) =>
+  Effect.gen(function*() {
+    const exit = yield* Effect.scoped(
+      Effect.flatMap(
+        Internal.make(Endpoint.fromStdio(), Internal.resolveLimits(options)),
+        ([connection, driver]) =>
+          Effect.exit(runHandler(handler, connection)).pipe(
+            Effect.tap((ended) => {
+              const kind = classify(ended, { inputEnded: driver.lines.isEnded, shuttingDown: false })
+              process.exitCode = kind.reason === "handler-failure"
+                ? ExitCode.failure
+                : peerReasons.has(kind.reason)
+                ? ExitCode.peer
+                : ExitCode.ok
+              return logClose(ended, kind)
+            })
+          )
+      )
+    )
+    // An interruption (a signal) ends the program as one.
+    if (Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)) return yield* Effect.interrupt
+  })
+
+const serveTcp = <E, R>(handler: Handler<E, R>, settings: Settings.ServerSettings, options: ConnectionOptions) =>
   Effect.gen(function*() {
     // oxlint-disable-next-line prefer-const -- assigned below, after the finalizer that reads it
     let server: LineServer.LineServer | undefined
@@ -34,55 +103,87 @@ const serveTcp = <E>(handler: Effect.Effect<void, E, Connection.Connection>, fla
     yield* Effect.addFinalizer(() =>
       server === undefined ? Effect.void : Effect.flatMap(server.stats, ({ forced }) =>
         Effect.sync(() => {
-          if (forced > 0) process.exitCode = 1
+          if (forced > 0) process.exitCode = ExitCode.failure
         }))
     )
     // Before the server, so it closes after the drain (finalizers run in
     // reverse) and the drain can be watched.
-    if (Option.isSome(flags.metricsPort)) {
+    if (settings.metricsPort !== undefined) {
       // Loaded only when asked for: the HTTP stack costs ~10 MiB of memory.
       const MetricsHttp = yield* Effect.promise(() => import("../services/MetricsHttp.ts"))
-      const url = yield* MetricsHttp.serve({ port: flags.metricsPort.value })
+      const url = yield* MetricsHttp.serve({ port: settings.metricsPort })
       yield* Effect.logInfo("serving metrics", { address: url })
     }
     server = yield* LineServer.make({
-      ...connectionOptions(flags),
+      ...options,
       handler,
-      host: flags.host,
-      port: flags.port,
-      maxConnections: Option.getOrUndefined(flags.maxConnections),
-      whenFull: flags.whenFull,
-      busyMessage: Option.getOrUndefined(flags.busyMessage),
-      shutdownTimeout: flags.shutdownTimeout
+      host: settings.host,
+      port: settings.port,
+      maxConnections: settings.maxConnections,
+      whenFull: settings.whenFull,
+      busyMessage: settings.busyMessage,
+      shutdownTimeout: settings.shutdownTimeout
     })
     return yield* Effect.never
-  }).pipe(Effect.scoped)
-
-const serveStdio = <E>(handler: Effect.Effect<void, E, Connection.Connection>, flags: Flags) =>
-  Connection.stdio(connectionOptions(flags)).pipe(
-    Effect.flatMap((connection) => Effect.provideService(handler, Connection.Connection, connection)),
-    Effect.scoped
-  )
+  })
 
 /**
- * A subcommand `name` that runs `handler` for every connection, configured by
- * the server flags (see `--help`).
+ * A subcommand that serves what `spec.setup` returns for every connection,
+ * configured by the server flags (see `--help`): over TCP, or over
+ * stdin/stdout with `--stdio`.
+ *
+ * **Details**
+ *
+ * Settings are resolved and the handler set up before anything is bound; a
+ * usage error is one line on stderr and exit code 2. A fatal failure (the
+ * port is taken) is one log line on stderr and exit code 1; see `exit.ts`
+ * for every code.
  *
  * @since 0.1.0
  */
-export const serveCommand = <const Name extends string, E>(
-  name: Name,
-  description: string,
-  handler: Effect.Effect<void, E, Connection.Connection>
+export const serveCommand = <const Name extends string, Extra extends Command.Command.Config, E, R, LE>(
+  spec: ServeCommandSpec<Name, Extra, E, R, LE>
 ) =>
-  Command.make(name, serverFlags, (flags) => {
-    const serve: Effect.Effect<void, E | ServerError | ServeError> = flags.stdio
-      ? serveStdio(handler, flags)
-      : serveTcp(handler, flags)
-    // Report a fatal failure here, through the chosen logger on stderr: the
-    // runtime's own report would go to stdout, into the protocol stream.
-    return serve.pipe(
-      Effect.tapCause((cause) => Cause.hasInterruptsOnly(cause) ? Effect.void : Effect.logError("fatal", cause)),
-      Effect.provide(Logging.layer(flags.logFormat))
-    )
-  }).pipe(Command.withDescription(description))
+  Command.make(
+    spec.name,
+    { server: Settings.serverFlags(spec.defaults), options: spec.config ?? ({} as Extra) },
+    ({ options, server }) =>
+      Effect.gen(function*() {
+        const settings = yield* Settings.resolve(server, process.env, spec.defaults)
+        // The nested config's inferred value is `Infer<Extra>`; TypeScript cannot see it for a generic `Extra`.
+        const served = yield* spec.setup(options as Command.Command.Config.Infer<Extra>)
+        const connection = { ...served.connection, ...Settings.connectionOptions(settings) }
+        const run = Effect.gen(function*() {
+          // Built first, so it is released after the drain.
+          const context = served.layer === undefined ? undefined : yield* Layer.build(served.layer)
+          const serve = settings.stdio
+            ? serveStdio(served.handler, connection)
+            : serveTcp(served.handler, settings, connection)
+          // The layer provides what the handler needs beyond its connection and scope.
+          const provided = context === undefined
+            ? serve
+            : Effect.provideContext(serve as Effect.Effect<void, unknown, unknown>, context as never)
+          return yield* (provided as Effect.Effect<void, E | LE | ServerError | ServeError, Scope.Scope>)
+        }).pipe(
+          Effect.scoped,
+          // Reported here, through the chosen logger on stderr: the runtime's
+          // own report would go to stdout, into the protocol stream.
+          Effect.tapCause((cause) => {
+            if (Cause.hasInterruptsOnly(cause)) return Effect.void
+            const error = Cause.findErrorOption(cause)
+            return error._tag === "Some" && error.value instanceof Error
+              ? Effect.logError(error.value.message)
+              : Effect.logError("fatal", cause)
+          }),
+          Effect.provide(Logging.layer(settings.logFormat))
+        )
+        return yield* run
+      }).pipe(
+        // Usage errors are one plain line: the log format may be what was wrong.
+        Effect.tapError((error) =>
+          error instanceof UsageError
+            ? Effect.sync(() => process.stderr.write(`fiberline ${spec.name}: ${error.message}\n`))
+            : Effect.void
+        )
+      )
+  ).pipe(Command.withDescription(spec.description))

@@ -5,6 +5,7 @@
  *
  * @internal
  */
+import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
@@ -74,4 +75,30 @@ export const classify = (exit: Exit.Exit<unknown, unknown>, state: EndState): Cl
   }
   const failure = taggedFailure(exit)
   return (failure !== undefined ? byTag[failure._tag] : undefined) ?? handlerFailure
+}
+
+/** Logs `message` at `level`. */
+export const logAt = (level: CloseLevel, message: string, annotations: Record<string, unknown>): Effect.Effect<void> => {
+  switch (level) {
+    case "Error":
+      return Effect.logError(message, annotations)
+    case "Warn":
+      return Effect.logWarning(message, annotations)
+    case "Info":
+      return Effect.logInfo(message, annotations)
+    default:
+      return Effect.logDebug(message, annotations)
+  }
+}
+
+/** Logs the end of one connection at the level its kind says; never payload bytes. */
+export const logClose = (exit: Exit.Exit<unknown, unknown>, kind: CloseKind): Effect.Effect<void> => {
+  if (kind.reason === "handler-failure") {
+    return Exit.isFailure(exit) ? Effect.logError("handler failed", exit.cause) : Effect.void
+  }
+  const error = Exit.findErrorOption(exit)
+  const annotations = Option.isSome(error) && error.value instanceof Error
+    ? { reason: kind.reason, error: error.value.message }
+    : { reason: kind.reason }
+  return logAt(kind.level, "connection closed", annotations)
 }

@@ -26,7 +26,7 @@ import type * as Scope from "effect/Scope"
 import { type Connection, type Handler, runHandler } from "../services/Connection.ts"
 import * as ServerMetrics from "../services/ServerMetrics.ts"
 import { BurstLog } from "./burstLog.ts"
-import { classify, type CloseKind, type CloseLevel } from "./closeReason.ts"
+import { classify, type CloseKind, logAt, logClose } from "./closeReason.ts"
 import * as Internal from "./connection.ts"
 import type { Driver, Limits } from "./driver.ts"
 import * as Endpoint from "./endpoint.ts"
@@ -41,31 +41,6 @@ export interface DrainCounts {
 
 /** How often closes a peer can cause at will are summarised in the log, at most. */
 const closeLogInterval = 5_000
-
-const logAt = (level: CloseLevel, message: string, annotations: Record<string, unknown>): Effect.Effect<void> => {
-  switch (level) {
-    case "Error":
-      return Effect.logError(message, annotations)
-    case "Warn":
-      return Effect.logWarning(message, annotations)
-    case "Info":
-      return Effect.logInfo(message, annotations)
-    default:
-      return Effect.logDebug(message, annotations)
-  }
-}
-
-/** Logs the end of one connection at the level its kind says; never payload bytes. */
-const logClose = (exit: Exit.Exit<unknown, unknown>, kind: CloseKind): Effect.Effect<void> => {
-  if (kind.reason === "handler-failure") {
-    return Exit.isFailure(exit) ? Effect.logError("handler failed", exit.cause) : Effect.void
-  }
-  const error = Exit.findErrorOption(exit)
-  const annotations = Option.isSome(error) && error.value instanceof Error
-    ? { reason: kind.reason, error: error.value.message }
-    : { reason: kind.reason }
-  return logAt(kind.level, "connection closed", annotations)
-}
 
 /** Runs and tracks the connections of one server. */
 export class Supervisor<E, R> {

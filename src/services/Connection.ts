@@ -154,13 +154,15 @@ export type Handler<E = never, R = never> =
   | ((connection: Connection) => Effect.Effect<void, E, R>)
 
 /**
- * Whether `value` can be a {@link Handler}: an `Effect`, or a function (its
- * result is checked when it runs).
+ * Whether `value` can be a {@link Handler}: an `Effect`, or a function that
+ * is not a class (its result is checked when it runs). A service tag is an
+ * Effect too, but not a handler.
  *
  * @since 0.1.0
  */
 export const isHandler = (value: unknown): value is Handler<unknown, unknown> =>
-  Effect.isEffect(value) || typeof value === "function"
+  !Context.isKey(value) &&
+  (Effect.isEffect(value) || (typeof value === "function" && !Function.prototype.toString.call(value).startsWith("class")))
 
 /**
  * Runs `handler` over `connection`, with the {@link Connection} service

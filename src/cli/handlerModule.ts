@@ -1,0 +1,85 @@
+/**
+ * Loading a user's handler module for `fiberline serve MODULE`: a `.js`,
+ * `.mjs` or `.ts` file (TypeScript through Node's own type stripping, no
+ * build step) whose default export — or the export `--export` names — is a
+ * handler, and which may export `layer`: a `Layer` providing what the
+ * handler needs, built once per server.
+ *
+ * Every way this can go wrong is a {@link UsageError} with one line naming
+ * the file and what was wrong, before anything is bound.
+ *
+ * @since 0.1.0
+ */
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+import * as Url from "node:url"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import { type Handler, isHandler } from "../services/Connection.ts"
+import { UsageError } from "./exit.ts"
+
+/**
+ * A loaded handler module.
+ *
+ * @since 0.1.0
+ */
+export interface HandlerModule {
+  /**
+   * The handler to serve. Its requirements cannot be known from a module
+   * loaded at run time: they are typed as none, and must come from `layer`.
+   */
+  readonly handler: Handler<unknown, never>
+  /** What the handler needs, if the module exports `layer`. */
+  readonly layer: Layer.Layer<never, unknown> | undefined
+}
+
+const describe = (value: unknown): string =>
+  value === null
+    ? "null"
+    : Array.isArray(value)
+    ? "an array"
+    : Context.isKey(value)
+    ? "a service tag"
+    : typeof value === "function" && Function.prototype.toString.call(value).startsWith("class")
+    ? "a class"
+    : `a ${typeof value}`
+
+const firstLine = (error: unknown): string =>
+  (error instanceof Error ? error.message : String(error)).split("\n")[0] ?? ""
+
+/**
+ * Imports `path` (relative to the working directory) and picks its handler:
+ * the export named `exportName`, or the default export.
+ *
+ * @since 0.1.0
+ */
+export const load = (path: string, exportName = "default"): Effect.Effect<HandlerModule, UsageError> =>
+  Effect.gen(function*() {
+    const file = Path.resolve(path)
+    const fail = (message: string) => Effect.fail(new UsageError({ message: `handler module ${path}: ${message}` }))
+    if (!Fs.existsSync(file)) return yield* fail("no such file")
+    if (!/\.(?:m?js|m?ts)$/.test(file)) return yield* fail("expected a .js, .mjs, .ts or .mts file")
+    const loaded = yield* Effect.tryPromise({
+      try: () => import(Url.pathToFileURL(file).href) as Promise<Record<string, unknown>>,
+      catch: (error) => new UsageError({ message: `handler module ${path}: cannot load it: ${firstLine(error)}` })
+    })
+    if (!(exportName in loaded)) {
+      const names = Object.keys(loaded)
+      return yield* fail(
+        `no export named "${exportName}" (it exports: ${names.length === 0 ? "nothing" : names.join(", ")})`
+      )
+    }
+    const handler = loaded[exportName]
+    if (!isHandler(handler)) {
+      return yield* fail(
+        `export "${exportName}" is not a handler (an Effect, or a function of the connection): it is ${describe(handler)}`
+      )
+    }
+    const layer = loaded.layer
+    if (layer !== undefined && !Layer.isLayer(layer)) {
+      return yield* fail(`export "layer" is not a Layer: it is ${describe(layer)}`)
+    }
+    // See `HandlerModule`: checked at run time, typed as needing nothing.
+    return { handler: handler as Handler<unknown, never>, layer: layer as Layer.Layer<never, unknown> | undefined }
+  })
