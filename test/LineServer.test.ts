@@ -126,7 +126,7 @@ describe("LineServer", () => {
     Effect.gen(function*() {
       const scope = yield* Scope.make()
       const context = yield* Layer.buildWithScope(LineServer.layer({ handler: echo, port: 0 }), scope)
-      const { port } = Context.get(context, LineServer.LineServer).address
+      const port = LineServer.port(Context.get(context, LineServer.LineServer))
       const clients = yield* Effect.forEach([1, 2, 3], () => connect(port))
       yield* clients[0]!.write("busy?\n")
       yield* within(clients[0]!.readUntil("busy?\n"))
@@ -155,7 +155,7 @@ describe("LineServer", () => {
       Layer.provide(Layer.succeed(Greeter, { greet: (name) => `hello, ${name}` }))
     )
     return Effect.gen(function*() {
-      const { port } = (yield* LineServer.LineServer).address
+      const port = LineServer.port(yield* LineServer.LineServer)
       const client = yield* connect(port)
       yield* client.write("ada\n")
       assert.strictEqual((yield* within(client.closed)).data.toString(), "hello, ada\n")
@@ -183,8 +183,8 @@ describe("LineServer", () => {
       const server = yield* LineServer.make({ handler, host: "::1", port: 0 })
       assert.deepStrictEqual(server.address.family, "IPv6")
       const listening = logs.lines.find((line) => line.message.startsWith("listening"))
-      assert.include(listening?.message, `"address":"[::1]:${server.address.port}"`)
-      const client = Net.connect({ host: "::1", port: server.address.port })
+      assert.include(listening?.message, `"address":"[::1]:${LineServer.port(server)}"`)
+      const client = Net.connect({ host: "::1", port: LineServer.port(server) })
       yield* Effect.addFinalizer(() => Effect.sync(() => client.destroy()))
       const localPort = yield* Effect.callback<number>((resume) => {
         client.once("connect", () => resume(Effect.succeed(client.localPort!)))
@@ -211,8 +211,8 @@ describe("LineServer", () => {
       const built = yield* Layer.build(servers)
       const api = Context.get(built, LineServer.LineServer)
       const admin = Context.get(built, Admin)
-      assert.notStrictEqual(api.address.port, admin.address.port)
-      const client = yield* connect(admin.address.port)
+      assert.notStrictEqual(LineServer.port(api), LineServer.port(admin))
+      const client = yield* connect(LineServer.port(admin))
       assert.strictEqual((yield* within(client.closed)).data.toString(), "admin\n")
       assert.strictEqual((yield* admin.stats).accepted, 1)
       assert.strictEqual((yield* api.stats).accepted, 0)
@@ -235,7 +235,7 @@ describe("LineServer", () => {
         lingerTimeout: "30 seconds",
         shutdownTimeout: "300 millis"
       }).pipe(Scope.provide(scope))
-      const stubborn = Net.connect({ port: server.address.port, host: "127.0.0.1", allowHalfOpen: true })
+      const stubborn = Net.connect({ port: LineServer.port(server), host: "127.0.0.1", allowHalfOpen: true })
       yield* Effect.addFinalizer(() => Effect.sync(() => stubborn.destroy()))
       stubborn.on("error", () => {})
       yield* Effect.callback<void>((resume) => {
@@ -243,7 +243,7 @@ describe("LineServer", () => {
         stubborn.resume()
       })
       yield* Scope.close(scope, Exit.void)
-      const address = `127.0.0.1:${server.address.port}`
+      const address = `127.0.0.1:${LineServer.port(server)}`
       assert.deepStrictEqual(logFields(logs.lines, "shutting down"), { address, connections: 1 })
       assert.deepStrictEqual(logFields(logs.lines, "server stopped"), { address, drained: 1, forced: 0 })
     }).pipe(Effect.provide(logs.layer))

@@ -47,7 +47,7 @@ describe("README", () => {
     Effect.gen(function*() {
       const scope = yield* Scope.make()
       const server = yield* LineServer.make({ handler: keyValue(new Map()), port: 0 }).pipe(Scope.provide(scope))
-      const client = yield* connect(server.address.port)
+      const client = yield* connect(LineServer.port(server))
       yield* client.write("GET a\n")
       yield* Effect.timeout(client.readUntil("NONE\n"), Duration.seconds(10))
       yield* Scope.close(scope, Exit.void)

@@ -30,7 +30,7 @@ const startServer = <E>(
   Effect.gen(function*() {
     const scope = yield* Scope.make()
     const server = yield* LineServer.make({ ...options, handler, port: 0 }).pipe(Scope.provide(scope))
-    return { server, port: server.address.port, shutdown: Scope.close(scope, Exit.void) }
+    return { server, port: LineServer.port(server), shutdown: Scope.close(scope, Exit.void) }
   })
 
 describe("shutdown", () => {

@@ -8,6 +8,7 @@
 import { Buffer } from "node:buffer"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
+import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
@@ -422,6 +423,39 @@ describe("fiberline CLI", () => {
             "env FIBERLINE_METRICS_PORT)"
           ]
         ) assert.include(help, expected)
+      }), timeout)
+  })
+
+  describe("listeners", () => {
+    it.live("--unix PATH with --unix-mode serves on a socket file, removed at exit; --proxy-protocol names the real client", () =>
+      Effect.gen(function*() {
+        const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "fiberline-cli-"))
+        yield* Effect.addFinalizer(() => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true })))
+        const path = Path.join(dir, "echo.sock")
+        const cli = yield* spawnCli(["echo", "--unix", path, "--unix-mode", "660", "--log-format", "json"])
+        assert.strictEqual(logFields(yield* cli.waitForLog("listening")).address, path)
+        assert.strictEqual(Fs.statSync(path).mode & 0o777, 0o660)
+        const reply = yield* Effect.callback<string>((resume) => {
+          const socket = Net.connect({ path })
+          let data = ""
+          socket.setEncoding("utf8")
+          socket.on("data", (chunk: string) => (data += chunk))
+          socket.on("close", () => resume(Effect.succeed(data)))
+          socket.end("over a unix socket\n")
+        })
+        assert.strictEqual(reply, "over a unix socket\n")
+        yield* cli.signal("SIGTERM")
+        assert.strictEqual((yield* cli.exited()).code, 0)
+        assert.isFalse(Fs.existsSync(path))
+
+        const proxied = yield* spawnCli(["echo", "--port", "0", "--proxy-protocol", "v1", "--log-format", "json", "--log-level", "debug"])
+        const client = yield* connect(yield* listeningPort(proxied))
+        yield* client.write("PROXY TCP4 198.51.100.9 127.0.0.1 40000 1234\r\nhi\n")
+        yield* client.readUntil("hi\n")
+        const opened = yield* proxied.waitForStderrLine("connection opened", (line) => line.includes("connection opened"))
+        assert.include(opened, "198.51.100.9:40000")
+        yield* proxied.signal("SIGTERM")
+        yield* proxied.exited()
       }), timeout)
   })
 

@@ -117,8 +117,12 @@ const serveTcp = <E, R>(handler: Handler<E, R>, settings: Settings.ServerSetting
     server = yield* LineServer.make({
       ...options,
       handler,
-      host: settings.host,
-      port: settings.port,
+      ...(settings.unix === undefined
+        ? { host: settings.host, port: settings.port }
+        : { path: settings.unix, socketMode: settings.unixMode }),
+      proxyProtocol: settings.proxyProtocol,
+      proxyHeaderTimeout: settings.proxyHeaderTimeout,
+      trustedProxies: settings.trustedProxies,
       maxConnections: settings.maxConnections,
       whenFull: settings.whenFull,
       busyMessage: settings.busyMessage,

@@ -11,6 +11,7 @@
  *
  * @since 0.1.0
  */
+import * as Net from "node:net"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -95,6 +96,53 @@ const table = {
     description: "TCP port; 0 picks a free one (logged)",
     defaultText: String(LineServer.defaults.port),
     parse: integer(0, 65535),
+    tcpOnly: true
+  },
+  unix: {
+    flag: "unix",
+    description: "Listen on a Unix socket at this path instead of TCP (excludes --host and --port)",
+    defaultText: undefined,
+    parse: (text: string) => {
+      if (text === "") throw new Error("expected a socket path")
+      return text
+    },
+    tcpOnly: true
+  },
+  unixMode: {
+    flag: "unix-mode",
+    description: "File mode of the --unix socket, in octal, e.g. 660",
+    defaultText: undefined,
+    parse: (text: string) => {
+      if (!/^[0-7]{3,4}$/.test(text)) throw new Error("expected an octal file mode such as 660")
+      return Number.parseInt(text, 8)
+    },
+    tcpOnly: true
+  },
+  proxyProtocol: {
+    flag: "proxy-protocol",
+    description: "Expect a PROXY protocol header (from HAProxy, nginx, a cloud balancer) on every connection: v1, v2 or any",
+    defaultText: undefined,
+    parse: oneOf(["v1", "v2", "any"]),
+    tcpOnly: true
+  },
+  proxyHeaderTimeout: {
+    flag: "proxy-header-timeout",
+    description: "How long a PROXY header may take to arrive",
+    defaultText: "3s",
+    parse: duration({ positive: true }),
+    tcpOnly: true
+  },
+  trustedProxies: {
+    flag: "trusted-proxies",
+    description: "Comma-separated addresses of the proxies allowed to connect with --proxy-protocol (default: any)",
+    defaultText: undefined,
+    parse: (text: string) => {
+      const addresses = text.split(",").map((address) => address.trim()).filter((address) => address !== "")
+      if (addresses.length === 0 || addresses.some((address) => Net.isIP(address) === 0)) {
+        throw new Error("expected comma-separated IP addresses")
+      }
+      return addresses
+    },
     tcpOnly: true
   },
   maxLineLength: {
@@ -209,6 +257,11 @@ export const serverFlags = (defaults?: CommandDefaults) => {
   return {
     host: flag("host"),
     port: flag("port", defaults?.port === undefined ? undefined : String(defaults.port)),
+    unix: flag("unix"),
+    unixMode: flag("unixMode"),
+    proxyProtocol: flag("proxyProtocol"),
+    proxyHeaderTimeout: flag("proxyHeaderTimeout"),
+    trustedProxies: flag("trustedProxies"),
     stdio: Flag.Boolean("stdio").pipe(
       Flag.withDefault(false),
       Flag.withDescription("Serve one connection on stdin/stdout instead of listening on TCP")
@@ -243,6 +296,12 @@ export interface ServerSettings {
   readonly stdio: boolean
   readonly host: string
   readonly port: number
+  /** A Unix socket path to listen on instead of `host` and `port`. */
+  readonly unix: string | undefined
+  readonly unixMode: number | undefined
+  readonly proxyProtocol: ValueOf<"proxyProtocol"> | undefined
+  readonly proxyHeaderTimeout: Duration.Duration
+  readonly trustedProxies: ReadonlyArray<string> | undefined
   readonly maxLineLength: number
   readonly maxConnections: number | undefined
   readonly whenFull: ValueOf<"whenFull">
@@ -299,10 +358,21 @@ const resolveUnsafe = (
       throw new UsageError({ message: `invalid ${source} "${text}": ${expected}` })
     }
   }
+  const unix = value("unix", undefined)
+  if (unix !== undefined) {
+    for (const key of ["host", "port"] as const) {
+      if (Option.isSome(flags[key])) throw new UsageError({ message: `--${key} does not apply with --unix` })
+    }
+  }
   return {
     stdio,
     host: value("host", table.host.defaultText)!,
     port: value("port", String(defaults?.port ?? LineServer.defaults.port))!,
+    unix,
+    unixMode: value("unixMode", undefined),
+    proxyProtocol: value("proxyProtocol", undefined),
+    proxyHeaderTimeout: value("proxyHeaderTimeout", table.proxyHeaderTimeout.defaultText)!,
+    trustedProxies: value("trustedProxies", undefined),
     maxLineLength: value("maxLineLength", table.maxLineLength.defaultText)!,
     maxConnections: value("maxConnections", undefined),
     whenFull: value("whenFull", table.whenFull.defaultText)!,

@@ -71,7 +71,10 @@ export const abort = (socket: Net.Socket): void => {
 const EMPTY = new Uint8Array(0)
 
 /**
- * A TCP socket accepted with `allowHalfOpen: true`.
+ * A TCP or Unix socket accepted with `allowHalfOpen: true`. `remote`, when
+ * given, is who the peer really is (from a PROXY protocol header); else the
+ * socket's own peer address, or `fallbackPeer` for a socket that has none (a
+ * Unix socket's client).
  *
  * **Details**
  *
@@ -82,14 +85,14 @@ const EMPTY = new Uint8Array(0)
  * the kernel send a reset, which can destroy replies the peer has not read
  * yet; draining first avoids that.
  */
-export const fromSocket = (socket: Net.Socket): Endpoint => {
+export const fromSocket = (socket: Net.Socket, remote?: Address.Address, fallbackPeer = "unknown"): Endpoint => {
   // A late error (reset during linger) must never become an uncaught 'error'.
   socket.on("error", ignore)
-  const remoteAddress = Address.tcp(socket.remoteAddress, socket.remotePort, socket.remoteFamily)
+  const remoteAddress = remote ?? Address.tcp(socket.remoteAddress, socket.remotePort, socket.remoteFamily)
   return {
     input: socket,
     output: socket,
-    peer: remoteAddress === undefined ? "unknown" : Address.format(remoteAddress),
+    peer: remoteAddress === undefined ? fallbackPeer : Address.format(remoteAddress),
     remoteAddress,
     close({ flushMillis, lingerMillis }, done) {
       if (socket.destroyed) return done()

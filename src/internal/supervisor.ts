@@ -23,6 +23,7 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
+import * as Address from "../services/Address.ts"
 import { type Connection, type Handler, runHandler } from "../services/Connection.ts"
 import * as ServerMetrics from "../services/ServerMetrics.ts"
 import { BurstLog } from "./burstLog.ts"
@@ -30,6 +31,7 @@ import { classify, type CloseKind, logAt, logClose } from "./closeReason.ts"
 import * as Internal from "./connection.ts"
 import type { Driver, Limits } from "./driver.ts"
 import * as Endpoint from "./endpoint.ts"
+import { type ProxyOptions, type ProxyRejected, readHeader } from "./proxyIntake.ts"
 
 /** Counts of connections ended by a shutdown. */
 export interface DrainCounts {
@@ -41,6 +43,20 @@ export interface DrainCounts {
 
 /** How often closes a peer can cause at will are summarised in the log, at most. */
 const closeLogInterval = 5_000
+
+/** What a {@link Supervisor} runs, and how. */
+export interface SupervisorOptions<E, R> {
+  readonly handler: Handler<E, R>
+  readonly limits: Limits
+  /** The server's services, for every connection fiber. */
+  readonly context: Context.Context<Exclude<R, Connection | Scope.Scope>>
+  /** Runs after each connection is fully released. */
+  readonly onEnded: () => void
+  /** Read a PROXY protocol header before the handler runs. */
+  readonly proxy: ProxyOptions | undefined
+  /** The peer of a socket that has no address of its own (a Unix socket's client). */
+  readonly fallbackPeer: string
+}
 
 /** Runs and tracks the connections of one server. */
 export class Supervisor<E, R> {
@@ -73,17 +89,16 @@ export class Supervisor<E, R> {
   /** One burst log per close reason a peer can cause at will. */
   private readonly closeBursts = new Map<string, BurstLog>()
 
-  /** `onEnded` runs after each connection is fully released. */
-  constructor(
-    handler: Handler<E, R>,
-    limits: Limits,
-    context: Context.Context<Exclude<R, Connection | Scope.Scope>>,
-    onEnded: () => void
-  ) {
-    this.handler = handler
-    this.limits = limits
-    this.context = context
-    this.onEnded = onEnded
+  private readonly proxy: ProxyOptions | undefined
+  private readonly fallbackPeer: string
+
+  constructor(options: SupervisorOptions<E, R>) {
+    this.handler = options.handler
+    this.limits = options.limits
+    this.context = options.context
+    this.onEnded = options.onEnded
+    this.proxy = options.proxy
+    this.fallbackPeer = options.fallbackPeer
   }
 
   /** Counts of the drain so far. */
@@ -158,7 +173,34 @@ export class Supervisor<E, R> {
    * which counts with thousands of idle connections.)
    */
   private serve(socket: Net.Socket): Effect.Effect<void, never, Exclude<R, Connection | Scope.Scope>> {
-    const served = Internal.make(Endpoint.fromSocket(socket), this.limits).pipe(
+    const served = (this.proxy === undefined
+      ? this.connection(socket, undefined)
+      : readHeader(socket, this.proxy).pipe(
+        Effect.matchEffect({
+          onFailure: (rejected) => this.refuseProxied(socket, rejected),
+          onSuccess: (remote) => this.connection(socket, remote)
+        })
+      )).pipe(Effect.ensuring(Effect.sync(() => this.released(socket))))
+    // `Exclude<Exclude<R, Connection>, Scope>` is this type; TypeScript
+    // cannot see it for a generic `R`.
+    return served as Effect.Effect<void, never, Exclude<R, Connection | Scope.Scope>>
+  }
+
+  /** A connection refused before its handler ran: its PROXY header was wrong, or its source untrusted. */
+  private refuseProxied(socket: Net.Socket, rejected: ProxyRejected): Effect.Effect<void> {
+    Endpoint.abort(socket)
+    ServerMetrics.connectionsClosed["proxy-header"].updateUnsafe(1, this.context)
+    const kind: CloseKind = { reason: "proxy-header", level: "Warn", peerCaused: true }
+    return this.shouldLog(kind)
+      ? Effect.logWarning("connection refused", { reason: "proxy-header", error: rejected.reason }).pipe(
+        Effect.annotateLogs({ client: Address.tcpOf(socket) ?? this.fallbackPeer })
+      )
+      : Effect.void
+  }
+
+  /** The connection's life once its peer is known: build it, run the handler, log and count its end. */
+  private connection(socket: Net.Socket, remote: Address.Address | undefined) {
+    return Internal.make(Endpoint.fromSocket(socket, remote, this.fallbackPeer), this.limits).pipe(
       Effect.flatMap(([connection, driver]) => {
         this.drivers.add(driver)
         if (this.shuttingDown) driver.shutdown()
@@ -179,12 +221,8 @@ export class Supervisor<E, R> {
         )
       }),
       Effect.scoped,
-      Effect.ignoreCause(),
-      Effect.ensuring(Effect.sync(() => this.released(socket)))
+      Effect.ignoreCause()
     )
-    // `Exclude<Exclude<R, Connection>, Scope>` is this type; TypeScript
-    // cannot see it for a generic `R`.
-    return served as Effect.Effect<void, never, Exclude<R, Connection | Scope.Scope>>
   }
 
   /**

@@ -8,6 +8,7 @@
  *
  * @since 0.1.0
  */
+import * as Net from "node:net"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -18,6 +19,7 @@ import { BurstLog } from "../internal/burstLog.ts"
 import * as Internal from "../internal/connection.ts"
 import * as Descriptors from "../internal/descriptors.ts"
 import * as Listener from "../internal/listener.ts"
+import { type ProxyOptions, trustedSet } from "../internal/proxyIntake.ts"
 import { Supervisor } from "../internal/supervisor.ts"
 import { registerAll } from "../internal/traffic.ts"
 import * as Address from "./Address.ts"
@@ -52,10 +54,47 @@ export interface LineServerOptions<E, R> extends ConnectionOptions {
    * `server`), for apps that run several. Default: none.
    */
   readonly name?: string | undefined
-  /** Interface to bind. Default `127.0.0.1`. An empty string is refused (say `0.0.0.0` or `::`). */
+  /**
+   * Interface to bind: an IPv4 or IPv6 address (`::1`, `::`) or a host name.
+   * Default `127.0.0.1`. An empty string is refused (say `0.0.0.0` or `::`).
+   */
   readonly host?: string | undefined
   /** Port to bind; `0` picks a free one (read it from `address`). Default `1234`. */
   readonly port?: number | undefined
+  /** With `host: "::"`, accept IPv6 connections only (no IPv4-mapped ones). Default false. */
+  readonly ipv6Only?: boolean | undefined
+  /**
+   * Let several processes bind the same port (`SO_REUSEPORT`, Linux and
+   * some BSDs); the kernel spreads connections among them. Default false.
+   */
+  readonly reusePort?: boolean | undefined
+  /**
+   * Listen on a Unix domain socket at this path instead of TCP (`host` and
+   * `port` must then be absent). A stale socket file left by a killed
+   * server is removed at start; a live server's socket is never taken over
+   * (`ServerError` with code `EADDRINUSE`). The file is removed at shutdown.
+   */
+  readonly path?: string | undefined
+  /** File mode of the Unix socket, e.g. `0o660`; default: the process umask decides. */
+  readonly socketMode?: number | undefined
+  /**
+   * Expect a PROXY protocol header (HAProxy's, versions `v1`, `v2` or
+   * `any`) at the start of every connection, as sent by a load balancer in
+   * front (HAProxy `send-proxy-v2`, nginx `proxy_protocol on`). The
+   * connection's `peer` and `remoteAddress` are then the real client's (for a
+   * `LOCAL` or `UNKNOWN` header: the socket's own). A connection without a
+   * valid header in time is closed before the handler runs (close reason
+   * `proxy-header`). Default: no header expected.
+   */
+  readonly proxyProtocol?: "v1" | "v2" | "any" | undefined
+  /** How long a PROXY header may take to arrive. Default 3 s. */
+  readonly proxyHeaderTimeout?: Duration.Input | undefined
+  /**
+   * Addresses of the proxies allowed to connect when `proxyProtocol` is on;
+   * a connection from any other source is closed before the handler runs,
+   * so a client cannot claim to be someone else. Default: any source.
+   */
+  readonly trustedProxies?: ReadonlyArray<string> | undefined
   /** Kernel accept backlog, and the length of the `queue` when full. Default 511. */
   readonly backlog?: number | undefined
   /**
@@ -98,8 +137,11 @@ export interface ServerStats {
  * @since 0.1.0
  */
 export interface LineServer {
-  /** The bound address; `port` is the real one when `0` was asked. */
-  readonly address: Address.TcpAddress
+  /**
+   * The bound address: a TCP address, whose `port` is the real one when `0`
+   * was asked, or the Unix socket's path. {@link port} reads a TCP port.
+   */
+  readonly address: Address.Address
   /** Current counts; after shutdown, its final counts. */
   readonly stats: Effect.Effect<ServerStats>
 }
@@ -115,8 +157,10 @@ export const LineServer: Context.Service<LineServer, LineServer> = Context.Servi
 )
 
 /**
- * Default server options: 127.0.0.1:1234, backlog 511, no connection limit,
- * refuse when full, 10 s shutdown timeout.
+ * Default server options: 127.0.0.1:1234, backlog 511, refuse when full,
+ * 10 s shutdown timeout, 3 s PROXY header timeout (when headers are
+ * expected). The connection limit derives from the descriptor limit (see
+ * `maxConnections`).
  *
  * @since 0.1.0
  */
@@ -125,7 +169,8 @@ export const defaults = {
   port: 1234,
   backlog: 511,
   whenFull: "refuse",
-  shutdownTimeout: Duration.seconds(10)
+  shutdownTimeout: Duration.seconds(10),
+  proxyHeaderTimeout: Duration.seconds(3)
 } as const
 
 /** How often a flood of refusals is summarised in the log, at most. */
@@ -135,6 +180,60 @@ const refusalLogInterval = 5_000
 const check = (name: string, value: number, valid: boolean): number => {
   if (!valid) throw new RangeError(`LineServer option ${name} is invalid: ${value}`)
   return value
+}
+
+/** How to read PROXY headers, validated; `undefined` when none are expected. */
+const proxyOptions = (options: LineServerOptions<unknown, unknown>): ProxyOptions | undefined => {
+  if (options.proxyProtocol === undefined) {
+    if (options.trustedProxies !== undefined) throw new RangeError("LineServer option trustedProxies needs proxyProtocol")
+    return undefined
+  }
+  const accept = options.proxyProtocol
+  if (accept !== "v1" && accept !== "v2" && accept !== "any") {
+    throw new RangeError(`LineServer option proxyProtocol must be "v1", "v2" or "any", got ${JSON.stringify(accept)}`)
+  }
+  const timeoutMillis = Duration.toMillis(Duration.fromInputUnsafe(options.proxyHeaderTimeout ?? defaults.proxyHeaderTimeout))
+  check("proxyHeaderTimeout", timeoutMillis, timeoutMillis > 0 && Number.isFinite(timeoutMillis))
+  for (const address of options.trustedProxies ?? []) {
+    if (Net.isIP(address) === 0) throw new RangeError(`LineServer option trustedProxies: not an IP address: ${JSON.stringify(address)}`)
+  }
+  return {
+    accept,
+    timeoutMillis,
+    trusted: options.trustedProxies === undefined ? undefined : trustedSet(options.trustedProxies)
+  }
+}
+
+/** Where to listen, validated: a Unix socket path, or TCP host and port. */
+const listenOptions = (options: LineServerOptions<unknown, unknown>): Listener.ListenOptions => {
+  const backlog = options.backlog ?? defaults.backlog
+  check("backlog", backlog, Number.isSafeInteger(backlog) && backlog > 0)
+  if (options.path !== undefined) {
+    if (options.host !== undefined || options.port !== undefined) {
+      throw new RangeError("LineServer options path and host/port exclude each other: a Unix socket or TCP")
+    }
+    if (options.path === "") throw new RangeError("LineServer option path is empty")
+    const mode = options.socketMode
+    if (mode !== undefined) check("socketMode", mode, Number.isInteger(mode) && mode >= 0 && mode <= 0o777)
+    return { _tag: "unix", path: options.path, backlog, mode }
+  }
+  const host = options.host ?? defaults.host
+  // An empty host binds every interface; that must be asked for by name.
+  if (host.trim() === "") throw new RangeError(`LineServer option host is empty: say "0.0.0.0" or "::" to listen on every interface`)
+  const port = options.port ?? defaults.port
+  check("port", port, Number.isInteger(port) && port >= 0 && port <= 65535)
+  return { _tag: "tcp", host, port, backlog, ipv6Only: options.ipv6Only ?? false, reusePort: options.reusePort ?? false }
+}
+
+/**
+ * The TCP port `server` listens on (the real one when `0` was asked);
+ * fails as a defect if it listens on a Unix socket.
+ *
+ * @since 0.1.0
+ */
+export const port = (server: LineServer): number => {
+  if (server.address.family === "unix") throw new TypeError(`server listens on a Unix socket: ${server.address.path}`)
+  return server.address.port
 }
 
 /**
@@ -175,13 +274,8 @@ export const make = <E, R>(
 ): Effect.Effect<LineServer, ServerError, Scope.Scope | Exclude<R, Connection | Scope.Scope>> => {
   const annotate = options.name === undefined ? Effect.annotateLogs({}) : Effect.annotateLogs({ server: options.name })
   return annotate(Effect.gen(function*() {
-    const host = options.host ?? defaults.host
-    // An empty host binds every interface; that must be asked for by name.
-    if (host.trim() === "") throw new RangeError(`LineServer option host is empty: say "0.0.0.0" or "::" to listen on every interface`)
-    const port = options.port ?? defaults.port
-    check("port", port, Number.isInteger(port) && port >= 0 && port <= 65535)
-    const backlog = options.backlog ?? defaults.backlog
-    check("backlog", backlog, Number.isSafeInteger(backlog) && backlog > 0)
+    const listen = listenOptions(options)
+    const backlog = listen.backlog
     const fdLimit = Descriptors.limit()
     const maxConnections = options.maxConnections ?? Descriptors.defaultMaxConnections(fdLimit)
     check("maxConnections", maxConnections, maxConnections === Infinity || Number.isSafeInteger(maxConnections) && maxConnections > 0)
@@ -228,9 +322,16 @@ export const make = <E, R>(
         if (why === "full") refusals.report()
       }
     })
-    const supervisor: Supervisor<E, R> = new Supervisor(options.handler, limits, context, () => {
-      for (const socket of admission.release()) supervisor.start(socket)
-      fdWatch?.update(admission.active)
+    const supervisor: Supervisor<E, R> = new Supervisor({
+      handler: options.handler,
+      limits,
+      context,
+      onEnded: () => {
+        for (const socket of admission.release()) supervisor.start(socket)
+        fdWatch?.update(admission.active)
+      },
+      proxy: proxyOptions(options),
+      fallbackPeer: listen._tag === "unix" ? `unix:${listen.path}` : "unknown"
     })
     const server = Listener.create((socket) => {
       if (admission.admit(socket)) supervisor.start(socket)
@@ -264,14 +365,12 @@ export const make = <E, R>(
     // Acquired with its release: even if this fiber is interrupted while
     // binding, a bound listener is closed again.
     const bound = yield* Effect.acquireRelease(
-      Listener.bind(server, { host, port, backlog }, onAcceptError),
+      Listener.bind(server, listen, onAcceptError),
       () => shutdown
     )
-
-    const boundAddress = Address.tcp(bound.address, bound.port, bound.family)!
-    address = Address.format(boundAddress)
+    address = Address.format(bound)
     yield* Effect.logInfo("listening", { address, maxConnections })
-    return LineServer.of({ address: boundAddress, stats })
+    return LineServer.of({ address: bound, stats })
   }))
 }
 

@@ -19,6 +19,8 @@ import * as Metric from "effect/Metric"
  * - `idle-timeout`, `line-timeout`, `line-too-long`, `write-timeout`: the typed failure ended it.
  * - `reset`: the transport failed (peer reset, broken pipe).
  * - `shutdown`: ended by server shutdown, drained or forced.
+ * - `proxy-header`: refused before the handler ran: not from a trusted proxy,
+ *   or its PROXY protocol header was malformed, cut short or too slow.
  * - `handler-failure`: any other failure or defect of the handler.
  * - `handler-done`: the handler returned by itself.
  *
@@ -33,6 +35,7 @@ export type CloseReason =
   | "write-timeout"
   | "reset"
   | "shutdown"
+  | "proxy-header"
   | "handler-failure"
   | "handler-done"
 
@@ -50,6 +53,7 @@ export const closeReasons: ReadonlyArray<CloseReason> = [
   "write-timeout",
   "reset",
   "shutdown",
+  "proxy-header",
   "handler-failure",
   "handler-done"
 ]

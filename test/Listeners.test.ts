@@ -1,0 +1,209 @@
+/**
+ * Where a server listens, over real sockets: a Unix domain socket (a stale
+ * file from a killed server is replaced, a live server's socket is never
+ * taken, the mode is applied, the file goes at shutdown), IPv6 on `::1` and
+ * dual-stack `::`; and PROXY protocol v1/v2 headers crafted byte by byte in
+ * front of the handler's data — valid ones give the handler the real client,
+ * malformed, cut-short, slow or untrusted ones are closed before it runs.
+ */
+import { Buffer } from "node:buffer"
+import * as ChildProcess from "node:child_process"
+import * as Fs from "node:fs"
+import * as Net from "node:net"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { assert, describe, it } from "@effect/vitest"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Metric from "effect/Metric"
+import * as Scope from "effect/Scope"
+import { echo } from "../src/handlers/Echo.ts"
+import type { Connection } from "../src/services/Connection.ts"
+import * as LineServer from "../src/services/LineServer.ts"
+import * as ServerMetrics from "../src/services/ServerMetrics.ts"
+import { captureLogs } from "./fixtures/server.ts"
+import { bytes, concat, inet, v2 } from "./fixtures/proxyHeader.ts"
+
+const within = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.timeout(effect, Duration.seconds(10))
+
+/** A temporary directory for socket files, removed with the scope. */
+const tempDir = Effect.acquireRelease(
+  Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "fiberline-"))),
+  (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
+)
+
+/** Connects (TCP options or a Unix path), writes `data` in the given pieces, half-closes, collects everything until close. */
+const exchange = (
+  target: Net.NetConnectOpts,
+  pieces: ReadonlyArray<string | Uint8Array>,
+  options?: { readonly gapMillis?: number }
+) =>
+  Effect.callback<{ readonly data: string; readonly error: string | undefined }>((resume) => {
+    const socket = Net.connect({ ...target, allowHalfOpen: true })
+    const chunks: Array<Buffer> = []
+    let error: string | undefined
+    socket.on("data", (chunk: Buffer) => chunks.push(chunk))
+    socket.on("error", (cause: NodeJS.ErrnoException) => {
+      error = cause.code ?? cause.message
+    })
+    socket.on("close", () => resume(Effect.succeed({ data: Buffer.concat(chunks).toString("latin1"), error })))
+    socket.once("connect", () => {
+      let i = 0
+      const next = () => {
+        if (socket.destroyed) return
+        if (i === pieces.length) return void socket.end()
+        socket.write(pieces[i++]!)
+        if (options?.gapMillis === undefined) next()
+        else setTimeout(next, options.gapMillis)
+      }
+      next()
+    })
+    return Effect.sync(() => socket.destroy())
+  })
+
+/** Writes who the handler thinks the peer is, then echoes. */
+const whoAmI = (conn: Connection) =>
+  Effect.andThen(conn.writeLine(`peer ${conn.peer}`), echo)
+
+describe("Unix sockets", () => {
+  it.live("serves on a path with the asked file mode, and removes the file at shutdown", () =>
+    Effect.gen(function*() {
+      const path = Path.join(yield* tempDir, "echo.sock")
+      const scope = yield* Scope.make()
+      const server = yield* LineServer.make({ handler: whoAmI, path, socketMode: 0o600 }).pipe(Scope.provide(scope))
+      assert.deepStrictEqual(server.address, { family: "unix", path })
+      assert.strictEqual(Fs.statSync(path).mode & 0o777, 0o600)
+      const { data } = yield* within(exchange({ path }, ["hello\n"]))
+      assert.strictEqual(data, `peer unix:${path}\nhello\n`)
+      yield* Scope.close(scope, Exit.void)
+      assert.isFalse(Fs.existsSync(path), "the socket file is gone")
+    }).pipe(Effect.scoped, Effect.provide(captureLogs().layer)))
+
+  it.live("replaces a stale socket file left by a killed server; never takes a live server's", () =>
+    Effect.gen(function*() {
+      const path = Path.join(yield* tempDir, "stale.sock")
+      // A server killed with SIGKILL leaves its socket file behind.
+      const killed = ChildProcess.spawn(process.execPath, [
+        "-e",
+        "require('net').createServer().listen(process.argv[1], () => console.log('up'))",
+        path
+      ])
+      yield* Effect.addFinalizer(() => Effect.sync(() => killed.kill("SIGKILL")))
+      yield* within(Effect.callback<void>((resume) => {
+        killed.stdout.once("data", () => resume(Effect.void))
+      }))
+      yield* within(Effect.callback<void>((resume) => {
+        killed.once("exit", () => resume(Effect.void))
+        killed.kill("SIGKILL")
+      }))
+      assert.isTrue(Fs.existsSync(path))
+      const server = yield* LineServer.make({ handler: echo, path })
+      const { data } = yield* within(exchange({ path }, ["again\n"]))
+      assert.strictEqual(data, "again\n")
+      const taken = yield* Effect.flip(LineServer.make({ handler: echo, path }))
+      assert.strictEqual(taken.code, "EADDRINUSE")
+      assert.strictEqual(taken.message, `cannot listen on ${path}: address already in use`)
+      // The live server still serves.
+      assert.strictEqual((yield* within(exchange({ path }, ["still\n"]))).data, "still\n")
+      assert.deepStrictEqual(server.address, { family: "unix", path })
+    }).pipe(Effect.scoped, Effect.provide(captureLogs().layer)))
+
+  it.live("refuses a path that exists and is not a socket, and leaves the file alone", () =>
+    Effect.gen(function*() {
+      const path = Path.join(yield* tempDir, "not-a-socket")
+      Fs.writeFileSync(path, "precious")
+      const error = yield* Effect.flip(LineServer.make({ handler: echo, path }))
+      assert.strictEqual(error.code, "EEXIST")
+      assert.strictEqual(Fs.readFileSync(path, "utf8"), "precious")
+    }).pipe(Effect.scoped, Effect.provide(captureLogs().layer)))
+})
+
+describe("IPv6", () => {
+  it.live("listens on :: for IPv6 and IPv4 clients; ipv6Only refuses IPv4", () =>
+    Effect.gen(function*() {
+      const dual = yield* LineServer.make({ handler: whoAmI, host: "::", port: 0 })
+      const port = LineServer.port(dual)
+      const v6 = yield* within(exchange({ host: "::1", port }, ["six\n"]))
+      assert.match(v6.data, /^peer \[::1\]:\d+\nsix\n$/)
+      const v4 = yield* within(exchange({ host: "127.0.0.1", port }, ["four\n"]))
+      assert.match(v4.data, /^peer \[::ffff:127\.0\.0\.1\]:\d+\nfour\n$/)
+      const only = yield* LineServer.make({ handler: echo, host: "::", port: 0, ipv6Only: true })
+      const refused = yield* within(exchange({ host: "127.0.0.1", port: LineServer.port(only) }, ["x\n"]))
+      assert.strictEqual(refused.error, "ECONNREFUSED")
+    }).pipe(Effect.scoped, Effect.provide(captureLogs().layer)))
+})
+
+/** A server expecting PROXY headers, with a fresh metric registry; returns how to reach it. */
+const proxied = (options: Omit<LineServer.LineServerOptions<never, never>, "handler">) =>
+  Effect.map(LineServer.make({ ...options, handler: whoAmI, port: 0 }), (server) => ({ host: "127.0.0.1", port: LineServer.port(server) }))
+
+const proxyHeaderClosures = Effect.map(
+  Metric.value(ServerMetrics.connectionsClosed["proxy-header"]),
+  (state) => state.count
+)
+
+describe("PROXY protocol", () => {
+  it.live("v1: the handler sees the client the header names; data after the header, even in the same packet, is intact", () =>
+    Effect.gen(function*() {
+      const target = yield* proxied({ proxyProtocol: "v1" })
+      const { data } = yield* within(exchange(target, ["PROXY TCP4 203.0.113.7 127.0.0.1 51234 1234\r\nhello\n"]))
+      assert.strictEqual(data, "peer 203.0.113.7:51234\nhello\n")
+    }).pipe(Effect.scoped, Effect.provide(captureLogs().layer)))
+
+  it.live("v2 split across writes, IPv6 source, then data; LOCAL keeps the socket's own address", () =>
+    Effect.gen(function*() {
+      const target = yield* proxied({ proxyProtocol: "v2" })
+      const header = v2({
+        familyTransport: 0x21,
+        addresses: concat(bytes("\x20\x01\x0d\xb8" + "\0".repeat(11) + "\x01"), bytes("\0".repeat(15) + "\x01"), [0xc3, 0x50, 0x04, 0xd2])
+      })
+      const pieces = [header.subarray(0, 5), header.subarray(5, 20), header.subarray(20), Buffer.from("after\n")]
+      const { data } = yield* within(exchange(target, pieces, { gapMillis: 20 }))
+      assert.strictEqual(data, "peer [2001:db8::1]:50000\nafter\n")
+      const local = yield* within(exchange(target, [v2({ versionCommand: 0x20, familyTransport: 0x00 }), "x\n"]))
+      assert.match(local.data, /^peer 127\.0\.0\.1:\d+\nx\n$/)
+    }).pipe(Effect.scoped, Effect.provide(captureLogs().layer)))
+
+  it.live("malformed, cut short, slow, wrong version or untrusted: closed before the handler runs, counted, logged", () => {
+    const logs = captureLogs()
+    return Effect.gen(function*() {
+      const before = yield* proxyHeaderClosures
+      const target = yield* proxied({ proxyProtocol: "v1", proxyHeaderTimeout: "300 millis" })
+      const cases: ReadonlyArray<readonly [string, ReadonlyArray<string | Uint8Array>]> = [
+        ["malformed", ["PROXY TCP4 300.1.1.1 127.0.0.1 1 2\r\nhello\n"]],
+        ["not a header at all", ["hello\n"]],
+        ["cut short", ["PROXY TCP4 10.0.0.1"]],
+        ["a v2 header on a v1 listener", [v2({ familyTransport: 0x11, addresses: inet("10.0.0.1", "10.0.0.2", 1, 2) })]]
+      ]
+      for (const [name, pieces] of cases) {
+        const { data } = yield* within(exchange(target, pieces))
+        assert.strictEqual(data, "", `${name}: the handler never ran`)
+      }
+      // Slow: connected, but the header never completes; the timeout closes it.
+      const slow = Net.connect(target)
+      yield* Effect.addFinalizer(() => Effect.sync(() => slow.destroy()))
+      slow.on("error", () => {})
+      slow.write("PROXY ")
+      yield* within(Effect.callback<void>((resume) => {
+        slow.once("close", () => resume(Effect.void))
+        slow.resume()
+      }))
+      const untrustedTarget = yield* proxied({ proxyProtocol: "any", trustedProxies: ["192.0.2.1"] })
+      const untrusted = yield* within(exchange(untrustedTarget, ["PROXY TCP4 10.0.0.1 10.0.0.2 1 2\r\nhi\n"]))
+      assert.strictEqual(untrusted.data, "")
+      yield* Effect.sleep("20 millis")
+      assert.strictEqual((yield* proxyHeaderClosures) - before, 6)
+      const refused = logs.lines.filter((line) => line.message.startsWith("connection refused"))
+      assert.isAtLeast(refused.length, 1)
+      assert.include(refused[0]?.message, "proxy-header")
+    }).pipe(Effect.provideService(Metric.MetricRegistry, new Map()), Effect.scoped, Effect.provide(logs.layer))
+  })
+
+  it.live("a trusted proxy is served", () =>
+    Effect.gen(function*() {
+      const target = yield* proxied({ proxyProtocol: "any", trustedProxies: ["127.0.0.1"] })
+      const { data } = yield* within(exchange(target, ["PROXY TCP6 2001:db8::7 ::1 4000 1234\r\nok\n"]))
+      assert.strictEqual(data, "peer [2001:db8::7]:4000\nok\n")
+    }).pipe(Effect.scoped, Effect.provide(captureLogs().layer)))
+})
