@@ -10,7 +10,9 @@
  * - `'single quotes'` take one escape, `\'`;
  * - a closing quote must be followed by a blank or the end of the line;
  *   a quote may open inside an argument (`a"b c"` is `ab c`);
- * - a NUL byte ends the line (Redis handles the line as a C string).
+ * - a NUL byte ends the arguments (Redis handles the line as a C string;
+ *   it does not even find the line's end past a NUL, and waits for more
+ *   input, which is not copied here).
  *
  * @since 0.1.0
  */
