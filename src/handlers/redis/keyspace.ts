@@ -199,21 +199,24 @@ export const make = (options?: KeyspaceOptions): Effect.Effect<Keyspace, never, 
     }
 
     const serveBlocked = () => {
+      // Every pop is done before any waiter resumes: a resumed fiber runs at
+      // once, inside `resume`, and may run commands of its own.
+      const served: Array<readonly [Waiter, readonly [ByteString, ByteString]]> = []
       for (const key of ready) {
-        ready.delete(key)
         const list = get(key)
         const queue = waiters.get(key)
         if (!(list instanceof List) || queue === undefined) continue
         for (const waiter of queue) {
-          const element = pop(list, waiter.side)!
           unregister(waiter)
-          waiter.resume([key, element])
+          served.push([waiter, [key, pop(list, waiter.side)!]])
           if (list.length === 0) {
             remove(key)
             break
           }
         }
       }
+      ready.clear()
+      for (const [waiter, popped] of served) waiter.resume(popped)
     }
 
     const blockingPop = (keys: ReadonlyArray<ByteString>, side: Side, timeout: Duration.Duration | undefined) => {

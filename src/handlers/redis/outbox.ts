@@ -75,16 +75,12 @@ export const make = (limit: number): Outbox => {
   /** The next batch of queued bytes; `undefined` once ended and empty. */
   const take = Effect.callback<Array<Uint8Array> | undefined>((resume) => {
     const check = () => {
-      if (queue.length > 0) {
-        const batch = queue
-        queue = []
-        resume(Effect.succeed(batch))
-      } else if (ended) {
-        resume(Effect.succeed(undefined))
-      } else {
-        return false
-      }
+      if (queue.length === 0 && !ended) return false
+      // Cleared before resuming: the writer may run at once, inside `resume`, and wait again.
       wake = undefined
+      const batch = queue.length === 0 ? undefined : queue
+      queue = []
+      resume(Effect.succeed(batch))
       return true
     }
     if (check()) return

@@ -80,18 +80,22 @@ export const make = (): PubSub => {
     psubscribe: (subscriber, pattern) => add(patterns, pattern, subscriber),
     punsubscribe: (subscriber, pattern) => remove(patterns, pattern, subscriber),
     publish: (channel, message) => {
-      let receivers = 0
+      // Receivers are listed before any delivery: a delivery can end a
+      // subscriber at once (cut off), which unsubscribes it.
+      const deliveries: Array<readonly [Uint8Array, ReadonlyArray<Subscriber>]> = []
       const direct = channels.get(channel)
       if (direct !== undefined) {
-        const bytes = Resp.array([messageHeader, Resp.bulk(channel), Resp.bulk(message)])
-        for (const subscriber of direct) subscriber.deliver(bytes)
-        receivers += direct.size
+        deliveries.push([Resp.array([messageHeader, Resp.bulk(channel), Resp.bulk(message)]), [...direct]])
       }
       for (const [pattern, subscribers] of patterns) {
         if (!matches(pattern, channel)) continue
         const bytes = Resp.array([pmessageHeader, Resp.bulk(pattern), Resp.bulk(channel), Resp.bulk(message)])
+        deliveries.push([bytes, [...subscribers]])
+      }
+      let receivers = 0
+      for (const [bytes, subscribers] of deliveries) {
         for (const subscriber of subscribers) subscriber.deliver(bytes)
-        receivers += subscribers.size
+        receivers += subscribers.length
       }
       return receivers
     }
