@@ -216,6 +216,11 @@ const countEnd = (line: Uint8Array): number | undefined => {
  * two trailing bytes are skipped unchecked, as Redis does. Malformed
  * terminators (a CR not followed by LF) are reported as invalid lengths.
  *
+ * An inline request whose content is longer than {@link maxInlineLength} is
+ * too big. A line that grows without a newline fails as soon as it passes
+ * the reader's line limit (a connection's `maxLineLength`, 64 KiB by
+ * default), counted after the first byte, which is read on its own.
+ *
  * **Gotchas**
  *
  * Like the reader's own reads, the effect must not run twice at once.
