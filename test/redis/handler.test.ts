@@ -12,10 +12,7 @@ import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import * as Redis from "../../src/handlers/redis/Redis.ts"
 import * as TestConnection from "../../src/services/TestConnection.ts"
-
-/** A multibulk request, as client libraries send them. */
-const cmd = (...args: ReadonlyArray<string>) =>
-  `*${args.length}\r\n${args.map((arg) => `$${Buffer.byteLength(arg, "latin1")}\r\n${arg}\r\n`).join("")}`
+import { cmd } from "./support.ts"
 
 /** Runs one connection over `chunks` against a fresh keyspace; returns its output as latin1 and how it closed. */
 const converse = (chunks: ReadonlyArray<string | Uint8Array>, options?: Redis.RedisOptions) =>

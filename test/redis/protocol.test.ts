@@ -15,22 +15,9 @@ import * as Keyspace from "../../src/handlers/redis/keyspace.ts"
 import * as Redis from "../../src/handlers/redis/Redis.ts"
 import { connect, type TestClient } from "../fixtures/client.ts"
 import { captureLogs, serve } from "../fixtures/server.ts"
+import { cmd, eventually } from "./support.ts"
 
 const within = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.timeout(effect, Duration.seconds(10))
-
-/** A multibulk request. */
-const cmd = (...args: ReadonlyArray<string>) =>
-  `*${args.length}\r\n${args.map((arg) => `$${Buffer.byteLength(arg)}\r\n${arg}\r\n`).join("")}`
-
-/** Polls `check` every 10 ms, at most 500 times. */
-const eventually = (what: string, check: () => boolean) =>
-  Effect.gen(function*() {
-    for (let i = 0; i < 500; i++) {
-      if (check()) return
-      yield* Effect.sleep("10 millis")
-    }
-    return yield* Effect.die(new Error(`never happened: ${what}`))
-  })
 
 /** Sends `input` and waits for the server to close; returns what came and how it closed. */
 const exchange = (client: TestClient, input: string) =>
