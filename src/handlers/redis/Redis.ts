@@ -15,10 +15,10 @@
  * const server = LineServer.make({ handler: Redis.serve(), port: 6380 }).pipe(Effect.provide(Redis.layer()))
  * ```
  *
- * Layout of `handlers/redis/`: `resp.ts` (framing, replies) and `inline.ts`
- * (inline quoting); `keyspace.ts` and `pubsub.ts` (shared state, as
- * services); `commands.ts` (table, dispatch) over `commands/*.ts`, with
- * `command.ts` (what a command is) and `errors.ts` (Redis's words);
+ * Layout of `handlers/redis/`: `resp.ts` (framing), `inline.ts` (inline
+ * quoting) and `reply.ts` (encoding); `keyspace.ts` and `pubsub.ts` (shared
+ * state, as services); `commands.ts` (table, dispatch) over `commands/*.ts`,
+ * with `command.ts` (what a command is) and `errors.ts` (Redis's words);
  * `session.ts` (per-connection state) and `outbox.ts` (a subscriber's
  * bounded output); `values.ts` and `glob.ts`.
  *
@@ -37,6 +37,7 @@ import { dispatch, table } from "./commands.ts"
 import * as Keyspace from "./keyspace.ts"
 import { OutputLimitExceeded } from "./outbox.ts"
 import * as PubSub from "./pubsub.ts"
+import * as Reply from "./reply.ts"
 import * as Resp from "./resp.ts"
 import * as Session from "./session.ts"
 
@@ -149,41 +150,53 @@ const session = (conn: Connection, settings: Settings) =>
         () => Effect.succeed(undefined)
       )
     )
-    const send = (reply: Uint8Array) =>
-      state.outbox === undefined ? conn.write(reply) : Effect.sync(() => state.outbox?.offer(reply))
     let writer: Fiber.Fiber<void, RedisError> | undefined
+    // The next request when it was read ahead during a blocking command.
     let ahead: Fiber.Fiber<Resp.Request | Resp.ProtocolError | undefined, RedisError> | undefined
 
+    const nextRequest = Effect.suspend(() => {
+      if (ahead !== undefined) {
+        const fiber = ahead
+        ahead = undefined
+        return Fiber.join(fiber)
+      }
+      // Subscribed: a cut-off (or the writer failing) ends the wait for input.
+      return state.outbox === undefined ? readNext : Effect.raceFirst(readNext, state.outbox.closed)
+    })
+    const send = (reply: Uint8Array) =>
+      state.outbox === undefined ? conn.write(reply) : Effect.sync(() => state.outbox?.offer(reply))
+    // The first subscription created the outbox; its writer lives in the connection's scope.
+    const startWriter = Effect.suspend(() =>
+      state.outbox === undefined || writer !== undefined
+        ? Effect.void
+        : Effect.map(Effect.forkScoped(state.outbox.writer(conn)), (fiber) => {
+          writer = fiber
+        })
+    )
+    // Blocked: the next request is read ahead meanwhile, so the peer leaving ends the wait.
+    const whileBlocked = (blocked: Effect.Effect<Uint8Array>) =>
+      Effect.gen(function*() {
+        const next = ahead = yield* Effect.forkChild(readNext)
+        const peerLeft = Effect.flatMap(Fiber.await(next), (exit) =>
+          Exit.isSuccess(exit) && exit.value !== undefined ? Effect.never : Effect.as(exit, undefined))
+        const reply = yield* Effect.raceFirst(blocked, peerLeft)
+        if (reply === undefined) return
+        yield* send(reply)
+        // The read ahead may be waiting already, so nothing else would flush this reply.
+        yield* conn.flush
+      })
+
     while (!state.quit) {
-      const request = ahead !== undefined
-        ? yield* Fiber.join(ahead)
-        : state.outbox !== undefined
-        ? yield* Effect.raceFirst(readNext, state.outbox.closed)
-        : yield* readNext
-      ahead = undefined
+      const request = yield* nextRequest
       if (request === undefined) break
       if (isProtocolError(request)) {
-        yield* send(Resp.error(`ERR ${request.message}`))
+        yield* send(Reply.error(`ERR ${request.message}`))
         break
       }
       if (request.length === 0) continue
       const reply = dispatch(ctx, request)
-      if (state.outbox !== undefined && writer === undefined) {
-        writer = yield* Effect.forkScoped(state.outbox.writer(conn))
-      }
-      if (reply instanceof Uint8Array) {
-        yield* send(reply)
-        continue
-      }
-      // Blocked: read ahead meanwhile; the peer leaving (or failing) ends the wait.
-      const next = ahead = yield* Effect.forkChild(readNext)
-      const peerLeft = Effect.flatMap(Fiber.await(next), (exit) =>
-        Exit.isSuccess(exit) && exit.value !== undefined ? Effect.never : Effect.as(exit, undefined))
-      const unblocked = yield* Effect.raceFirst(reply, peerLeft)
-      if (unblocked === undefined) continue
-      yield* send(unblocked)
-      // The read ahead may be waiting already, so nothing else would flush this reply.
-      yield* conn.flush
+      yield* startWriter
+      yield* reply instanceof Uint8Array ? send(reply) : whileBlocked(reply)
     }
 
     // The writer writes what is queued, then ends.

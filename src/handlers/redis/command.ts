@@ -22,7 +22,7 @@ import { type Hash, List, MemberSet, type Value } from "./values.ts"
  *
  * @since 0.1.0
  */
-export type Reply = Uint8Array | Effect.Effect<Uint8Array>
+export type CommandResult = Uint8Array | Effect.Effect<Uint8Array>
 
 /**
  * Server-wide settings commands need.
@@ -74,7 +74,7 @@ export interface Command {
   readonly whileSubscribed: boolean
   /** Runs at once inside `MULTI` instead of being queued (`EXEC`, `DISCARD`…). */
   readonly controlsTransaction: boolean
-  readonly run: (ctx: CommandContext, args: Request) => Reply
+  readonly run: (ctx: CommandContext, args: Request) => CommandResult
   /** For container commands (`CLIENT`, `CONFIG`, `COMMAND`): subcommands by lowercase name. */
   readonly subcommands?: ReadonlyMap<string, Command>
 }
@@ -209,13 +209,8 @@ export const getString = (ctx: CommandContext, key: ByteString): ByteString | un
   throw new WrongType()
 }
 
-/**
- * The container of class `kind` at `key`: `undefined` if none, or throws
- * `WrongType`.
- *
- * @since 0.1.0
- */
-export const getOf = <A extends Value>(
+/** The container of class `kind` at `key`: `undefined` if none, or throws `WrongType`. */
+const getOf = <A extends Value>(
   ctx: CommandContext,
   key: ByteString,
   kind: abstract new(...args: never) => A

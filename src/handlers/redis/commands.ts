@@ -9,7 +9,7 @@
  *
  * @since 0.1.0
  */
-import type { Command, CommandContext, Reply } from "./command.ts"
+import type { Command, CommandContext, CommandResult } from "./command.ts"
 import * as ConnectionCommands from "./commands/connection.ts"
 import * as HashesCommands from "./commands/hashes.ts"
 import * as KeysCommands from "./commands/keys.ts"
@@ -28,7 +28,7 @@ import {
   words,
   WrongArity
 } from "./errors.ts"
-import * as Resp from "./resp.ts"
+import * as Reply from "./reply.ts"
 import type { Request } from "./resp.ts"
 import * as Session from "./session.ts"
 
@@ -76,7 +76,7 @@ const check = (ctx: CommandContext, args: Request): Command => {
 }
 
 /** Runs `command`; its refusal becomes the error reply. Other exceptions are bugs and propagate. */
-const execute = (ctx: CommandContext, command: Command, args: Request): Reply => {
+const execute = (ctx: CommandContext, command: Command, args: Request): CommandResult => {
   try {
     return command.run(ctx, args)
   } catch (error) {
@@ -92,7 +92,7 @@ const refusal = (ctx: CommandContext, args: Request, error: CommandError): Uint8
   if (args[0]!.toLowerCase() !== "exec") return errorReply(error)
   ctx.session.transaction = undefined
   const text = words(error)
-  return Resp.error(`EXECABORT Transaction discarded because of: ${text.slice(text.indexOf(" ") + 1)}`)
+  return Reply.error(`EXECABORT Transaction discarded because of: ${text.slice(text.indexOf(" ") + 1)}`)
 }
 
 /**
@@ -106,7 +106,7 @@ const refusal = (ctx: CommandContext, args: Request, error: CommandError): Uint8
  *
  * @since 0.1.0
  */
-export const dispatch = (ctx: CommandContext, args: Request): Reply => {
+export const dispatch = (ctx: CommandContext, args: Request): CommandResult => {
   let command: Command
   try {
     command = check(ctx, args)
@@ -125,7 +125,7 @@ export const dispatch = (ctx: CommandContext, args: Request): Reply => {
         return reply
       }
     })
-    return Resp.queued
+    return Reply.queued
   }
   const reply = execute(ctx, command, args)
   ctx.keyspace.serveBlocked()

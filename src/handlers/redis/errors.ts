@@ -10,7 +10,7 @@
  * @since 0.1.0
  */
 import * as Schema from "effect/Schema"
-import * as Resp from "./resp.ts"
+import * as Reply from "./reply.ts"
 
 /**
  * The key holds a value of another type than the command works on.
@@ -139,4 +139,4 @@ export const words = (error: CommandError): string => {
  *
  * @since 0.1.0
  */
-export const errorReply = (error: CommandError): Uint8Array => Resp.error(words(error))
+export const errorReply = (error: CommandError): Uint8Array => Reply.error(words(error))

@@ -42,8 +42,6 @@ export class OutputLimitExceeded extends Schema.TaggedError<OutputLimitExceeded>
 export interface Outbox {
   /** Queues `bytes` (kept by reference); never waits. Ignored once the outbox is closed. */
   readonly offer: (bytes: Uint8Array) => void
-  /** Bytes offered and not yet handed to the transport. */
-  readonly pending: () => number
   /**
    * Fails when the outbox is cut off ({@link OutputLimitExceeded}) or its
    * writer failed (the write error); never succeeds. Race reads with it.
@@ -103,7 +101,6 @@ export const make = (limit: number): Outbox => {
       queue.push(bytes)
       wake?.()
     },
-    pending: () => pending,
     closed: Deferred.await(closed),
     writer: (conn) =>
       Effect.gen(function*() {

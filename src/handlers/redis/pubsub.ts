@@ -13,7 +13,7 @@
 import * as Context from "effect/Context"
 import * as Layer from "effect/Layer"
 import { matches } from "./glob.ts"
-import * as Resp from "./resp.ts"
+import * as Reply from "./reply.ts"
 import type { ByteString } from "./resp.ts"
 
 /**
@@ -52,8 +52,8 @@ export interface PubSub {
  */
 export const PubSub: Context.Service<PubSub, PubSub> = Context.Service<PubSub>("fiberline/handlers/redis/PubSub")
 
-const messageHeader = Resp.bulk("message")
-const pmessageHeader = Resp.bulk("pmessage")
+const messageHeader = Reply.bulk("message")
+const pmessageHeader = Reply.bulk("pmessage")
 
 const add = (index: Map<ByteString, Set<Subscriber>>, name: ByteString, subscriber: Subscriber) => {
   const subscribers = index.get(name)
@@ -85,11 +85,11 @@ export const make = (): PubSub => {
       const deliveries: Array<readonly [Uint8Array, ReadonlyArray<Subscriber>]> = []
       const direct = channels.get(channel)
       if (direct !== undefined) {
-        deliveries.push([Resp.array([messageHeader, Resp.bulk(channel), Resp.bulk(message)]), [...direct]])
+        deliveries.push([Reply.array([messageHeader, Reply.bulk(channel), Reply.bulk(message)]), [...direct]])
       }
       for (const [pattern, subscribers] of patterns) {
         if (!matches(pattern, channel)) continue
-        const bytes = Resp.array([pmessageHeader, Resp.bulk(pattern), Resp.bulk(channel), Resp.bulk(message)])
+        const bytes = Reply.array([pmessageHeader, Reply.bulk(pattern), Reply.bulk(channel), Reply.bulk(message)])
         deliveries.push([bytes, [...subscribers]])
       }
       let receivers = 0

@@ -13,7 +13,7 @@ import * as Process from "node:process"
 import { type Command, type CommandContext, define, integer, is } from "../command.ts"
 import { rejected, WrongArity } from "../errors.ts"
 import { matches } from "../glob.ts"
-import * as Resp from "../resp.ts"
+import * as Reply from "../reply.ts"
 import type { ByteString } from "../resp.ts"
 import * as Session from "../session.ts"
 
@@ -29,21 +29,21 @@ export const redisVersion = "7.2.0"
 const printable = (value: ByteString) => /^[!-~]*$/.test(value)
 
 const helloReply = (ctx: CommandContext) =>
-  Resp.array([
-    Resp.bulk("server"),
-    Resp.bulk("redis"),
-    Resp.bulk("version"),
-    Resp.bulk(redisVersion),
-    Resp.bulk("proto"),
-    Resp.integer(2),
-    Resp.bulk("id"),
-    Resp.integer(ctx.session.id),
-    Resp.bulk("mode"),
-    Resp.bulk("standalone"),
-    Resp.bulk("role"),
-    Resp.bulk("master"),
-    Resp.bulk("modules"),
-    Resp.emptyArray
+  Reply.array([
+    Reply.bulk("server"),
+    Reply.bulk("redis"),
+    Reply.bulk("version"),
+    Reply.bulk(redisVersion),
+    Reply.bulk("proto"),
+    Reply.integer(2),
+    Reply.bulk("id"),
+    Reply.integer(ctx.session.id),
+    Reply.bulk("mode"),
+    Reply.bulk("standalone"),
+    Reply.bulk("role"),
+    Reply.bulk("master"),
+    Reply.bulk("modules"),
+    Reply.emptyArray
   ])
 
 const setName = (ctx: CommandContext, name: ByteString) => {
@@ -75,13 +75,13 @@ const hello = define("hello", -1, "noscript loading stale fast no_auth", [0, 0, 
   return helloReply(ctx)
 })
 
-const client = define("client", -2, "sentinel", [0, 0, 0], () => Resp.ok, {
+const client = define("client", -2, "sentinel", [0, 0, 0], () => Reply.ok, {
   subcommands: [
-    define("client|id", 2, "noscript loading stale", [0, 0, 0], (ctx) => Resp.integer(ctx.session.id)),
-    define("client|getname", 2, "noscript loading stale", [0, 0, 0], (ctx) => Resp.bulk(ctx.session.name)),
+    define("client|id", 2, "noscript loading stale", [0, 0, 0], (ctx) => Reply.integer(ctx.session.id)),
+    define("client|getname", 2, "noscript loading stale", [0, 0, 0], (ctx) => Reply.bulk(ctx.session.name)),
     define("client|setname", 3, "noscript loading stale", [0, 0, 0], (ctx, args) => {
       setName(ctx, args[2]!)
-      return Resp.ok
+      return Reply.ok
     }),
     define("client|setinfo", 4, "noscript loading stale", [0, 0, 0], (ctx, args) => {
       const attribute = args[2]!
@@ -90,7 +90,7 @@ const client = define("client", -2, "sentinel", [0, 0, 0], () => Resp.ok, {
       if (field === undefined) throw rejected(`Unrecognized option '${attribute}'`)
       if (!printable(value)) throw rejected(`${attribute} cannot contain spaces, newlines or special characters.`)
       ctx.session[field] = value === "" ? undefined : value
-      return Resp.ok
+      return Reply.ok
     })
   ]
 })
@@ -104,6 +104,7 @@ const infoSections = (ctx: CommandContext): ReadonlyArray<readonly [string, Read
     "arch_bits:64",
     `process_id:${Process.pid}`
   ]],
+  ["Clients", [`blocked_clients:${ctx.keyspace.waiting()}`]],
   ["Persistence", ["loading:0", "async_loading:0"]],
   ["Keyspace", ctx.keyspace.size() === 0
     ? []
@@ -117,7 +118,7 @@ const info = define("info", -1, "loading stale sentinel", [0, 0, 0], (ctx, args)
     .filter(([name]) => all || wanted.includes(name.toLowerCase()))
     .map(([name, lines]) => `# ${name}\r\n${lines.map((line) => `${line}\r\n`).join("")}`)
     .join("\r\n")
-  return Resp.bulk(text)
+  return Reply.bulk(text)
 })
 
 /** The configuration `CONFIG GET` reports: enough for tools to know there is no persistence. */
@@ -129,29 +130,29 @@ const configuration = (ctx: CommandContext): ReadonlyArray<readonly [string, str
   ["client-output-buffer-limit", `normal 0 0 0 slave 0 0 0 pubsub ${ctx.settings.pubsubOutputLimit} 0 0`]
 ]
 
-const config = define("config", -2, "", [0, 0, 0], () => Resp.ok, {
+const config = define("config", -2, "", [0, 0, 0], () => Reply.ok, {
   subcommands: [
     define("config|get", -3, "admin noscript loading stale", [0, 0, 0], (ctx, args) => {
       const patterns = args.slice(2).map((pattern) => pattern.toLowerCase())
       const found = configuration(ctx).filter(([name]) => patterns.some((pattern) => matches(pattern, name)))
-      return Resp.bulkArray(found.flat())
+      return Reply.bulkArray(found.flat())
     })
   ]
 })
 
 /** One entry of `COMMAND` / `COMMAND INFO`, in Redis 7's ten-field shape. */
 const commandInfo = (command: Command): Uint8Array =>
-  Resp.array([
-    Resp.bulk(command.name),
-    Resp.integer(command.arity),
-    Resp.array(command.flags.map(Resp.simple)),
-    Resp.integer(command.keys[0]),
-    Resp.integer(command.keys[1]),
-    Resp.integer(command.keys[2]),
-    Resp.emptyArray,
-    Resp.emptyArray,
-    Resp.emptyArray,
-    Resp.array([...command.subcommands?.values() ?? []].map(commandInfo))
+  Reply.array([
+    Reply.bulk(command.name),
+    Reply.integer(command.arity),
+    Reply.array(command.flags.map(Reply.simple)),
+    Reply.integer(command.keys[0]),
+    Reply.integer(command.keys[1]),
+    Reply.integer(command.keys[2]),
+    Reply.emptyArray,
+    Reply.emptyArray,
+    Reply.emptyArray,
+    Reply.array([...command.subcommands?.values() ?? []].map(commandInfo))
   ])
 
 /** The commands named in `args` from index `from`, all of them if none is named. */
@@ -163,16 +164,16 @@ const command = define(
   -1,
   "loading stale sentinel",
   [0, 0, 0],
-  (ctx) => Resp.array([...ctx.commands.values()].map(commandInfo)),
+  (ctx) => Reply.array([...ctx.commands.values()].map(commandInfo)),
   {
     subcommands: [
-      define("command|count", 2, "loading stale sentinel", [0, 0, 0], (ctx) => Resp.integer(ctx.commands.size)),
+      define("command|count", 2, "loading stale sentinel", [0, 0, 0], (ctx) => Reply.integer(ctx.commands.size)),
       define("command|info", -2, "loading stale sentinel", [0, 0, 0], (ctx, args) =>
-        Resp.array(named(ctx, args, 2).map((found) => found === undefined ? Resp.nullBulk : commandInfo(found)))),
+        Reply.array(named(ctx, args, 2).map((found) => found === undefined ? Reply.nullBulk : commandInfo(found)))),
       // Names with empty documentation: enough for tools that ask (redis-cli's hints).
       define("command|docs", -2, "loading stale sentinel", [0, 0, 0], (ctx, args) =>
-        Resp.array(
-          named(ctx, args, 2).flatMap((found) => found === undefined ? [] : [Resp.bulk(found.name), Resp.emptyArray])
+        Reply.array(
+          named(ctx, args, 2).flatMap((found) => found === undefined ? [] : [Reply.bulk(found.name), Reply.emptyArray])
         ))
     ]
   }
@@ -193,23 +194,23 @@ export const commands: ReadonlyArray<Command> = [
     const index = integer(args[1]!)
     if (index < -2147483648n || index > 2147483647n) throw rejected("value is out of range, value must between -2147483648 and 2147483647")
     if (index !== 0n) throw rejected("DB index is out of range")
-    return Resp.ok
+    return Reply.ok
   }),
   define("ping", -1, "fast sentinel", [0, 0, 0], (ctx, args) => {
     if (args.length > 2) throw new WrongArity({ command: "ping" })
     // A subscribed RESP2 connection gets PONG in the shape of a message, as in Redis.
-    if (Session.subscriptions(ctx.session) > 0) return Resp.bulkArray(["pong", args[1] ?? ""])
-    return args.length === 2 ? Resp.bulk(args[1]) : Resp.simple("PONG")
+    if (Session.subscriptions(ctx.session) > 0) return Reply.bulkArray(["pong", args[1] ?? ""])
+    return args.length === 2 ? Reply.bulk(args[1]) : Reply.simple("PONG")
   }, { whileSubscribed: true }),
-  define("echo", 2, "loading stale fast", [0, 0, 0], (_ctx, args) => Resp.bulk(args[1])),
+  define("echo", 2, "loading stale fast", [0, 0, 0], (_ctx, args) => Reply.bulk(args[1])),
   define("quit", -1, "allow_busy noscript loading stale fast no_auth", [0, 0, 0], (ctx) => {
     ctx.session.quit = true
-    return Resp.ok
+    return Reply.ok
   }, { whileSubscribed: true, controlsTransaction: true }),
   define("reset", 1, "noscript loading stale fast no_auth allow_busy", [0, 0, 0], (ctx) => {
     ctx.session.transaction = undefined
     Session.unsubscribeAll(ctx.session, ctx.pubsub)
     ctx.session.name = undefined
-    return Resp.simple("RESET")
+    return Reply.simple("RESET")
   }, { whileSubscribed: true, controlsTransaction: true })
 ]

@@ -5,7 +5,7 @@
  */
 import { add, type Command, define, getHash, integer, parseInteger } from "../command.ts"
 import { rejected, WrongArity } from "../errors.ts"
-import * as Resp from "../resp.ts"
+import * as Reply from "../reply.ts"
 import type { ByteString } from "../resp.ts"
 import type { Hash } from "../values.ts"
 
@@ -27,20 +27,20 @@ export const commands: ReadonlyArray<Command> = [
       if (!hash.has(args[j]!)) added++
       hash.set(args[j]!, args[j + 1]!)
     }
-    return Resp.integer(added)
+    return Reply.integer(added)
   }),
-  define("hget", 3, "readonly fast", [1, 1, 1], (ctx, args) => Resp.bulk(getHash(ctx, args[1]!)?.get(args[2]!))),
+  define("hget", 3, "readonly fast", [1, 1, 1], (ctx, args) => Reply.bulk(getHash(ctx, args[1]!)?.get(args[2]!))),
   define("hdel", -3, "write fast", [1, 1, 1], (ctx, args) => {
     const hash = getHash(ctx, args[1]!)
-    if (hash === undefined) return Resp.zero
+    if (hash === undefined) return Reply.zero
     let deleted = 0
     for (const field of args.slice(2)) if (hash.delete(field)) deleted++
     if (hash.size === 0) ctx.keyspace.delete(args[1]!)
-    return Resp.integer(deleted)
+    return Reply.integer(deleted)
   }),
   define("hgetall", 2, "readonly", [1, 1, 1], (ctx, args) =>
-    Resp.bulkArray([...(getHash(ctx, args[1]!) ?? new Map<ByteString, ByteString>())].flat())),
-  define("hlen", 2, "readonly fast", [1, 1, 1], (ctx, args) => Resp.integer(getHash(ctx, args[1]!)?.size ?? 0)),
+    Reply.bulkArray([...(getHash(ctx, args[1]!) ?? new Map<ByteString, ByteString>())].flat())),
+  define("hlen", 2, "readonly fast", [1, 1, 1], (ctx, args) => Reply.integer(getHash(ctx, args[1]!)?.size ?? 0)),
   define("hincrby", 4, "write denyoom fast", [1, 1, 1], (ctx, args) => {
     const by = integer(args[3]!)
     let hash: Hash | undefined = getHash(ctx, args[1]!)
@@ -53,6 +53,6 @@ export const commands: ReadonlyArray<Command> = [
     if (value === undefined) throw rejected("hash value is not an integer")
     const result = add(value, by)
     hash.set(args[2]!, result.toString())
-    return Resp.integer(result)
+    return Reply.integer(result)
   })
 ]

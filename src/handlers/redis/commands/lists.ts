@@ -12,7 +12,7 @@ import * as Effect from "effect/Effect"
 import { type Command, type CommandContext, count, define, getList, integer, timeout } from "../command.ts"
 import { WrongArity } from "../errors.ts"
 import type { Side } from "../keyspace.ts"
-import * as Resp from "../resp.ts"
+import * as Reply from "../reply.ts"
 import type { ByteString } from "../resp.ts"
 import { List } from "../values.ts"
 
@@ -29,7 +29,7 @@ const push = (name: string, side: Side) =>
       else list.pushRight(element)
     }
     ctx.keyspace.pushed(key)
-    return Resp.integer(list.length)
+    return Reply.integer(list.length)
   })
 
 /** Removes up to `n` elements from one end; deletes the key when the list empties. */
@@ -45,9 +45,9 @@ const pop = (name: string, side: Side) =>
     if (args.length > 3) throw new WrongArity({ command: name })
     const n = args.length === 3 ? count(args[2]!) : undefined
     const list = getList(ctx, args[1]!)
-    if (list === undefined) return n === undefined ? Resp.nullBulk : Resp.nullArray
-    if (n === undefined) return Resp.bulk(take(ctx, args[1]!, list, side, 1)[0])
-    return Resp.bulkArray(take(ctx, args[1]!, list, side, n))
+    if (list === undefined) return n === undefined ? Reply.nullBulk : Reply.nullArray
+    if (n === undefined) return Reply.bulk(take(ctx, args[1]!, list, side, 1)[0])
+    return Reply.bulkArray(take(ctx, args[1]!, list, side, n))
   })
 
 const blockingPop = (name: string, side: Side) =>
@@ -57,12 +57,12 @@ const blockingPop = (name: string, side: Side) =>
     // Checked key by key, as Redis: a wrong type fails only if no earlier list had an element.
     for (const key of keys) {
       const list = getList(ctx, key)
-      if (list !== undefined) return Resp.bulkArray([key, take(ctx, key, list, side, 1)[0]])
+      if (list !== undefined) return Reply.bulkArray([key, take(ctx, key, list, side, 1)[0]])
     }
-    if (ctx.session.inExec) return Resp.nullArray
+    if (ctx.session.inExec) return Reply.nullArray
     return Effect.map(
       ctx.keyspace.blockingPop(keys, side, wait),
-      (popped) => popped === undefined ? Resp.nullArray : Resp.bulkArray(popped)
+      (popped) => popped === undefined ? Reply.nullArray : Reply.bulkArray(popped)
     )
   })
 
@@ -81,23 +81,23 @@ export const commands: ReadonlyArray<Command> = [
   pop("rpop", "right"),
   blockingPop("blpop", "left"),
   blockingPop("brpop", "right"),
-  define("llen", 2, "readonly fast", [1, 1, 1], (ctx, args) => Resp.integer(getList(ctx, args[1]!)?.length ?? 0)),
+  define("llen", 2, "readonly fast", [1, 1, 1], (ctx, args) => Reply.integer(getList(ctx, args[1]!)?.length ?? 0)),
   define("lrange", 4, "readonly", [1, 1, 1], (ctx, args) => {
     let start = index(args[2]!)
     let stop = index(args[3]!)
     const list = getList(ctx, args[1]!)
-    if (list === undefined) return Resp.emptyArray
+    if (list === undefined) return Reply.emptyArray
     const length = list.length
     if (start < 0) start = Math.max(0, length + start)
     if (stop < 0) stop = length + stop
-    if (start > stop || start >= length) return Resp.emptyArray
-    return Resp.bulkArray(list.slice(start, Math.min(stop, length - 1)))
+    if (start > stop || start >= length) return Reply.emptyArray
+    return Reply.bulkArray(list.slice(start, Math.min(stop, length - 1)))
   }),
   define("lindex", 3, "readonly", [1, 1, 1], (ctx, args) => {
     const list = getList(ctx, args[1]!)
-    if (list === undefined) return Resp.nullBulk
+    if (list === undefined) return Reply.nullBulk
     const at = index(args[2]!)
     const position = at < 0 ? list.length + at : at
-    return position >= 0 && position < list.length ? Resp.bulk(list.at(position)) : Resp.nullBulk
+    return position >= 0 && position < list.length ? Reply.bulk(list.at(position)) : Reply.nullBulk
   })
 ]

@@ -12,12 +12,12 @@
  */
 import { Buffer } from "node:buffer"
 import { type Command, type CommandContext, define } from "../command.ts"
-import * as Resp from "../resp.ts"
+import * as Reply from "../reply.ts"
 import type { ByteString } from "../resp.ts"
 import * as Session from "../session.ts"
 
 const confirmation = (kind: string, name: ByteString | undefined, count: number) =>
-  Resp.array([Resp.bulk(kind), Resp.bulk(name), Resp.integer(count)])
+  Reply.array([Reply.bulk(kind), Reply.bulk(name), Reply.integer(count)])
 
 /** Channels and patterns work alike; this is where they differ. */
 interface Kind {
@@ -78,6 +78,6 @@ export const commands: ReadonlyArray<Command> = [
     3,
     "pubsub loading stale fast",
     [0, 0, 0],
-    (ctx, args) => Resp.integer(ctx.pubsub.publish(args[1]!, args[2]!))
+    (ctx, args) => Reply.integer(ctx.pubsub.publish(args[1]!, args[2]!))
   )
 ]

@@ -7,7 +7,7 @@
  */
 import { type Command, type CommandContext, define, getString, integer, is, add, syntaxError } from "../command.ts"
 import { rejected, WrongArity } from "../errors.ts"
-import * as Resp from "../resp.ts"
+import * as Reply from "../reply.ts"
 import type { ByteString } from "../resp.ts"
 
 const int64Max = 9223372036854775807n
@@ -55,10 +55,10 @@ const set = define("set", -3, "write denyoom", [1, 1, 1], (ctx, args) => {
     : expiryTime(ctx, expiry.arg, expiry.option.startsWith("e") ? "seconds" : "millis", !expiry.option.endsWith("at"))
   const old = get ? getString(ctx, key) : undefined
   const exists = ctx.keyspace.get(key) !== undefined
-  if ((nx && exists) || (xx && !exists)) return get ? Resp.bulk(old) : Resp.nullBulk
+  if ((nx && exists) || (xx && !exists)) return get ? Reply.bulk(old) : Reply.nullBulk
   ctx.keyspace.set(key, args[2]!, keepTtl)
   if (at !== undefined) ctx.keyspace.expire(key, at)
-  return get ? Resp.bulk(old) : Resp.ok
+  return get ? Reply.bulk(old) : Reply.ok
 })
 
 const incrementBy = (ctx: CommandContext, key: ByteString, by: bigint): Uint8Array => {
@@ -66,7 +66,7 @@ const incrementBy = (ctx: CommandContext, key: ByteString, by: bigint): Uint8Arr
   const value = add(current === undefined ? 0n : integer(current), by)
   // An update in place keeps the key's TTL.
   ctx.keyspace.set(key, value.toString(), true)
-  return Resp.integer(value)
+  return Reply.integer(value)
 }
 
 /**
@@ -76,24 +76,24 @@ const incrementBy = (ctx: CommandContext, key: ByteString, by: bigint): Uint8Arr
  */
 export const commands: ReadonlyArray<Command> = [
   set,
-  define("get", 2, "readonly fast", [1, 1, 1], (ctx, args) => Resp.bulk(getString(ctx, args[1]!))),
+  define("get", 2, "readonly fast", [1, 1, 1], (ctx, args) => Reply.bulk(getString(ctx, args[1]!))),
   define("getdel", 2, "write fast", [1, 1, 1], (ctx, args) => {
     const value = getString(ctx, args[1]!)
     if (value !== undefined) ctx.keyspace.delete(args[1]!)
-    return Resp.bulk(value)
+    return Reply.bulk(value)
   }),
   define("setnx", 3, "write denyoom fast", [1, 1, 1], (ctx, args) => {
-    if (ctx.keyspace.get(args[1]!) !== undefined) return Resp.zero
+    if (ctx.keyspace.get(args[1]!) !== undefined) return Reply.zero
     ctx.keyspace.set(args[1]!, args[2]!)
-    return Resp.one
+    return Reply.one
   }),
   define("mset", -3, "write denyoom", [1, -1, 2], (ctx, args) => {
     if (args.length % 2 === 0) throw new WrongArity({ command: "mset" })
     for (let j = 1; j < args.length; j += 2) ctx.keyspace.set(args[j]!, args[j + 1]!)
-    return Resp.ok
+    return Reply.ok
   }),
   define("mget", -2, "readonly fast", [1, -1, 1], (ctx, args) =>
-    Resp.bulkArray(args.slice(1).map((key) => {
+    Reply.bulkArray(args.slice(1).map((key) => {
       const value = ctx.keyspace.get(key)
       return typeof value === "string" ? value : undefined
     }))),
@@ -113,7 +113,7 @@ export const commands: ReadonlyArray<Command> = [
     }
     const value = old + args[2]!
     ctx.keyspace.set(args[1]!, value, true)
-    return Resp.integer(value.length)
+    return Reply.integer(value.length)
   }),
-  define("strlen", 2, "readonly fast", [1, 1, 1], (ctx, args) => Resp.integer(getString(ctx, args[1]!)?.length ?? 0))
+  define("strlen", 2, "readonly fast", [1, 1, 1], (ctx, args) => Reply.integer(getString(ctx, args[1]!)?.length ?? 0))
 ]

@@ -8,7 +8,7 @@
  */
 import { type Command, define } from "../command.ts"
 import { rejected } from "../errors.ts"
-import * as Resp from "../resp.ts"
+import * as Reply from "../reply.ts"
 
 const transactionControl = { controlsTransaction: true } as const
 
@@ -21,7 +21,7 @@ export const commands: ReadonlyArray<Command> = [
   define("multi", 1, "noscript loading stale fast allow_busy", [0, 0, 0], (ctx) => {
     if (ctx.session.transaction !== undefined) throw rejected("MULTI calls can not be nested")
     ctx.session.transaction = { queue: [], failed: false }
-    return Resp.ok
+    return Reply.ok
   }, transactionControl),
   define("exec", 1, "noscript loading stale skip_slowlog", [0, 0, 0], (ctx) => {
     const transaction = ctx.session.transaction
@@ -31,7 +31,7 @@ export const commands: ReadonlyArray<Command> = [
     ctx.session.inExec = true
     try {
       // Errors of single commands are replies in the array; they do not stop the others.
-      return Resp.array(transaction.queue.map(({ args, run }) => run(args)))
+      return Reply.array(transaction.queue.map(({ args, run }) => run(args)))
     } finally {
       ctx.session.inExec = false
     }
@@ -39,6 +39,6 @@ export const commands: ReadonlyArray<Command> = [
   define("discard", 1, "noscript loading stale fast allow_busy", [0, 0, 0], (ctx) => {
     if (ctx.session.transaction === undefined) throw rejected("DISCARD without MULTI")
     ctx.session.transaction = undefined
-    return Resp.ok
+    return Reply.ok
   }, transactionControl)
 ]
