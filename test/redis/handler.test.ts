@@ -31,7 +31,7 @@ describe("Redis commands (replies as Redis 7 gives them)", () => {
     ["empty requests get no reply", "\r\n*0\r\n*-1\r\nPING\r\n", "+PONG\r\n"],
     [
       "unknown command, quoting its first arguments",
-      cmd("foo", "a", "b") + cmd("foo") + cmd("foo", "a".repeat(100), "b".repeat(100)),
+      cmd("foo", "a", "b") + cmd("foo") + cmd("foo", "a".repeat(100), "b".repeat(100), "c"),
       "-ERR unknown command 'foo', with args beginning with: 'a' 'b' \r\n" +
       "-ERR unknown command 'foo', with args beginning with: \r\n" +
       `-ERR unknown command 'foo', with args beginning with: '${"a".repeat(100)}' '${"b".repeat(25)}' \r\n`
@@ -70,6 +70,13 @@ describe("Redis commands (replies as Redis 7 gives them)", () => {
       "*3\r\n$1\r\n1\r\n$1\r\n2\r\n$-1\r\n:0\r\n:1\r\n:2\r\n:2\r\n"
     ],
     [
+      "string commands on another type",
+      cmd("lpush", "l", "x") + cmd("get", "l") + cmd("append", "l", "x") + cmd("incr", "l") + cmd("mget", "l", "z"),
+      ":1\r\n-WRONGTYPE Operation against a key holding the wrong kind of value\r\n" +
+      "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n" +
+      "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n*2\r\n$-1\r\n$-1\r\n"
+    ],
+    [
       "lists",
       cmd("rpush", "l", "a", "b", "c", "d") + cmd("lrange", "l", "0", "-1") + cmd("lrange", "l", "-100", "100") +
       cmd("lrange", "l", "2", "1") + cmd("lrange", "l", "x", "1") + cmd("lindex", "l", "-1") + cmd("lindex", "l", "9") +
@@ -104,11 +111,12 @@ describe("Redis commands (replies as Redis 7 gives them)", () => {
       cmd("ttl", "k") + cmd("expire", "k", "10", "nx") + cmd("expire", "k", "10", "nx") + cmd("expire", "k", "5", "gt") +
       cmd("expire", "k", "20", "gt") + cmd("expire", "k", "1", "xx", "lt") + cmd("expire", "k", "1", "nx", "xx") +
       cmd("expire", "k", "1", "gt", "lt") + cmd("expire", "k", "1", "foo") + cmd("expire", "k", "9223372036854775807") +
-      cmd("expire", "k", "-1") + cmd("exists", "k"),
+      cmd("expire", "k", "-1") + cmd("exists", "k") + cmd("set", "g", "v") + cmd("expire", "g", "10", "gt") +
+      cmd("expire", "g", "10", "lt") + cmd("ttl", "g"),
       "+OK\r\n:1\r\n:100\r\n:-2\r\n:1\r\n:-1\r\n:1\r\n:0\r\n:0\r\n:1\r\n:1\r\n" +
       "-ERR NX and XX, GT or LT options at the same time are not compatible\r\n" +
       "-ERR GT and LT options at the same time are not compatible\r\n-ERR Unsupported option foo\r\n" +
-      "-ERR invalid expire time in 'expire' command\r\n:1\r\n:0\r\n"
+      "-ERR invalid expire time in 'expire' command\r\n:1\r\n:0\r\n+OK\r\n:0\r\n:1\r\n:10\r\n"
     ],
     [
       "keys and type",

@@ -74,6 +74,7 @@ export interface Command {
   readonly whileSubscribed: boolean
   /** Runs at once inside `MULTI` instead of being queued (`EXEC`, `DISCARD`…). */
   readonly controlsTransaction: boolean
+  /** The implementation; for a container, what runs when it is named alone (if its arity lets it). */
   readonly run: (ctx: CommandContext, args: Request) => CommandResult
   /** For container commands (`CLIENT`, `CONFIG`, `COMMAND`): subcommands by lowercase name. */
   readonly subcommands?: ReadonlyMap<string, Command>

@@ -75,7 +75,12 @@ const hello = define("hello", -1, "noscript loading stale fast no_auth", [0, 0, 
   return helloReply(ctx)
 })
 
-const client = define("client", -2, "sentinel", [0, 0, 0], () => Reply.ok, {
+/** Containers that need a subcommand: their arity refuses them alone, so this never runs. */
+const subcommandNeeded = (name: string) => () => {
+  throw new WrongArity({ command: name })
+}
+
+const client = define("client", -2, "sentinel", [0, 0, 0], subcommandNeeded("client"), {
   subcommands: [
     define("client|id", 2, "noscript loading stale", [0, 0, 0], (ctx) => Reply.integer(ctx.session.id)),
     define("client|getname", 2, "noscript loading stale", [0, 0, 0], (ctx) => Reply.bulk(ctx.session.name)),
@@ -130,7 +135,7 @@ const configuration = (ctx: CommandContext): ReadonlyArray<readonly [string, str
   ["client-output-buffer-limit", `normal 0 0 0 slave 0 0 0 pubsub ${ctx.settings.pubsubOutputLimit} 0 0`]
 ]
 
-const config = define("config", -2, "", [0, 0, 0], () => Reply.ok, {
+const config = define("config", -2, "", [0, 0, 0], subcommandNeeded("config"), {
   subcommands: [
     define("config|get", -3, "admin noscript loading stale", [0, 0, 0], (ctx, args) => {
       const patterns = args.slice(2).map((pattern) => pattern.toLowerCase())
