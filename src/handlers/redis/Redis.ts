@@ -190,6 +190,7 @@ const session = (conn: Connection, settings: Settings) =>
       const request = yield* nextRequest
       if (request === undefined) break
       if (isProtocolError(request)) {
+        yield* Effect.logDebug("protocol error", { error: request.message })
         yield* send(Reply.error(`ERR ${request.message}`))
         break
       }
