@@ -1,0 +1,255 @@
+/**
+ * A Redis-compatible handler: real Redis clients and tools (ioredis,
+ * node-redis, redis-cli, redis-benchmark) use it unchanged.
+ *
+ * Per connection it reads like the protocol: read a request, dispatch it,
+ * write the reply, until the peer ends its input, sends `QUIT`, or breaks the
+ * protocol (then it gets Redis's error and the connection closes, after every
+ * request before the bad one was answered). The state connections share —
+ * the keyspace and the pub/sub registry — are services provided once per
+ * server by {@link layer}.
+ *
+ * **Example** (A Redis server on port 6380)
+ *
+ * ```ts
+ * const server = LineServer.make({ handler: Redis.serve(), port: 6380 }).pipe(Effect.provide(Redis.layer()))
+ * ```
+ *
+ * Layout of `handlers/redis/`: `resp.ts` (framing), `inline.ts` (inline
+ * quoting) and `reply.ts` (encoding); `keyspace.ts` and `pubsub.ts` (shared
+ * state, as services); `commands.ts` (table, dispatch) over `commands/*.ts`,
+ * with `command.ts` (what a command is) and `errors.ts` (Redis's words);
+ * `session.ts` (per-connection state) and `outbox.ts` (a subscriber's
+ * bounded output); `values.ts` and `glob.ts`.
+ *
+ * @since 0.1.0
+ */
+import { constants as BufferConstants } from "node:buffer"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
+import { Connection } from "../../services/Connection.ts"
+import { EndOfInput, UnexpectedEndOfInput, type WaitError } from "../../services/Errors.ts"
+import type { CommandContext, Settings } from "./command.ts"
+import { dispatch, table } from "./commands.ts"
+import * as Keyspace from "./keyspace.ts"
+import { OutputLimitExceeded } from "./outbox.ts"
+import * as PubSub from "./pubsub.ts"
+import * as Reply from "./reply.ts"
+import * as Resp from "./resp.ts"
+import * as Session from "./session.ts"
+
+/**
+ * Options of the handler.
+ *
+ * @since 0.1.0
+ */
+export interface RedisOptions {
+  /**
+   * Longest bulk string a request may carry, in bytes (Redis's
+   * `proto-max-bulk-len`); a longer one is a protocol error.
+   */
+  readonly protoMaxBulkLen?: number | undefined
+  /**
+   * Pending output, in bytes, past which a subscriber that does not read is
+   * cut off (the hard limit of Redis's `client-output-buffer-limit pubsub`).
+   */
+  readonly pubsubOutputLimit?: number | undefined
+}
+
+/**
+ * Defaults: 512 MiB bulks as Redis (or V8's longest string, 24 bytes less,
+ * since values are held as strings), 32 MiB of pending subscriber output.
+ *
+ * @since 0.1.0
+ */
+export const defaults = {
+  protoMaxBulkLen: Math.min(512 * 1024 * 1024, BufferConstants.MAX_STRING_LENGTH),
+  pubsubOutputLimit: 32 * 1024 * 1024
+} as const
+
+/**
+ * How a connection of this handler can fail: the waits of its reads and
+ * writes (end of input, protocol errors and a cut-off are normal ends).
+ *
+ * @since 0.1.0
+ */
+export type RedisError = WaitError
+
+/**
+ * Subscribers cut off because their pending output passed the limit.
+ *
+ * @since 0.1.0
+ */
+export const subscribersCutOff = Metric.counter("fiberline_redis_subscribers_cut_off_total", {
+  description: "Pub/sub subscribers disconnected because their pending output passed pubsubOutputLimit",
+  incremental: true
+})
+
+/** Rejects an option value the handler cannot run with (a programming error: a defect). */
+const size = (name: string, value: number, max: number) => {
+  if (!Number.isSafeInteger(value) || value <= 0 || value > max) {
+    throw new RangeError(`Redis option ${name} must be an integer in 1..${max}, got ${value}`)
+  }
+  return value
+}
+
+const resolve = (options: RedisOptions | undefined): Settings => {
+  return {
+    protoMaxBulkLen: size(
+      "protoMaxBulkLen",
+      options?.protoMaxBulkLen ?? defaults.protoMaxBulkLen,
+      BufferConstants.MAX_STRING_LENGTH
+    ),
+    pubsubOutputLimit: size(
+      "pubsubOutputLimit",
+      options?.pubsubOutputLimit ?? defaults.pubsubOutputLimit,
+      Number.MAX_SAFE_INTEGER
+    )
+  }
+}
+
+/** A protocol error, as a value the loop answers. */
+const isProtocolError = (u: unknown): u is Resp.ProtocolError =>
+  u instanceof Resp.InvalidMultibulkLength || u instanceof Resp.InvalidBulkLength || u instanceof Resp.ExpectedBulk ||
+  u instanceof Resp.RequestTooBig || u instanceof Resp.UnbalancedQuotes
+
+/**
+ * One connection, from its first request to its close.
+ *
+ * **Details**
+ *
+ * Two things wait besides a read. A blocking command (`BLPOP`) waits in the
+ * keyspace; meanwhile the next request is read ahead, so that a peer that
+ * leaves ends the wait (and its waiter) instead of stranding it. Once
+ * subscribed, the connection's output goes through its outbox, drained by a
+ * writer fiber in the connection's scope; reads race the outbox closing, so
+ * a subscriber cut off for not reading ends at once, and when the reader
+ * ends, the writer writes what is queued and ends too.
+ */
+const session = (conn: Connection, settings: Settings) =>
+  Effect.gen(function*() {
+    const state = Session.make(conn.id)
+    const ctx: CommandContext = {
+      keyspace: yield* Keyspace.Keyspace,
+      pubsub: yield* PubSub.PubSub,
+      session: state,
+      settings,
+      commands: table
+    }
+    // Whatever ends the connection leaves no subscription behind.
+    yield* Effect.addFinalizer(() => Effect.sync(() => Session.unsubscribeAll(state, ctx.pubsub)))
+
+    // The next request; `undefined` when the input ends (cut short: nothing to answer).
+    const readNext = Resp.readRequest(conn, settings.protoMaxBulkLen).pipe(
+      Effect.catchIf(isProtocolError, Effect.succeed),
+      Effect.catchIf(
+        (error) => error instanceof EndOfInput || error instanceof UnexpectedEndOfInput,
+        () => Effect.succeed(undefined)
+      )
+    )
+    let writer: Fiber.Fiber<void, RedisError> | undefined
+    // The next request when it was read ahead during a blocking command.
+    let ahead: Fiber.Fiber<Resp.Request | Resp.ProtocolError | undefined, RedisError> | undefined
+
+    const nextRequest = Effect.suspend(() => {
+      if (ahead !== undefined) {
+        const fiber = ahead
+        ahead = undefined
+        return Fiber.join(fiber)
+      }
+      // Subscribed: a cut-off (or the writer failing) ends the wait for input.
+      return state.outbox === undefined ? readNext : Effect.raceFirst(readNext, state.outbox.closed)
+    })
+    const send = (reply: Uint8Array) =>
+      state.outbox === undefined ? conn.write(reply) : Effect.sync(() => state.outbox?.offer(reply))
+    // The first subscription created the outbox; its writer lives in the connection's scope.
+    const startWriter = Effect.suspend(() =>
+      state.outbox === undefined || writer !== undefined
+        ? Effect.void
+        : Effect.map(Effect.forkScoped(state.outbox.writer(conn)), (fiber) => {
+          writer = fiber
+        })
+    )
+    // Blocked: the next request is read ahead meanwhile, so the peer leaving ends the wait.
+    const whileBlocked = (blocked: Effect.Effect<Uint8Array>) =>
+      Effect.gen(function*() {
+        const next = ahead = yield* Effect.forkChild(readNext)
+        const peerLeft = Effect.flatMap(Fiber.await(next), (exit) =>
+          Exit.isSuccess(exit) && exit.value !== undefined ? Effect.never : Effect.as(exit, undefined))
+        const reply = yield* Effect.raceFirst(blocked, peerLeft)
+        if (reply === undefined) return
+        yield* send(reply)
+        // The read ahead may be waiting already, so nothing else would flush this reply.
+        yield* conn.flush
+      })
+
+    while (!state.quit) {
+      const request = yield* nextRequest
+      if (request === undefined) break
+      if (isProtocolError(request)) {
+        yield* Effect.logDebug("protocol error", { error: request.message })
+        yield* send(Reply.error(`ERR ${request.message}`))
+        break
+      }
+      if (request.length === 0) continue
+      const reply = dispatch(ctx, request)
+      yield* startWriter
+      yield* reply instanceof Uint8Array ? send(reply) : whileBlocked(reply)
+    }
+
+    // The writer writes what is queued, then ends.
+    if (writer !== undefined) {
+      Session.unsubscribeAll(state, ctx.pubsub)
+      state.outbox?.end()
+      yield* Fiber.join(writer)
+    }
+  }).pipe(
+    Effect.catchTag("OutputLimitExceeded", (error: OutputLimitExceeded) =>
+      Effect.logWarning("subscriber cut off: pending output over the limit", {
+        limit: error.limit,
+        pending: error.pending
+      }).pipe(Effect.andThen(Metric.update(subscribersCutOff, 1)))),
+    Effect.scoped
+  )
+
+/**
+ * The handler, as a function of its connection.
+ *
+ * **Details**
+ *
+ * The connection ends normally when the peer ends its input, after `QUIT`,
+ * after a protocol error (answered first), and when a subscriber is cut off
+ * (logged at warning and counted in {@link subscribersCutOff}); the waits of
+ * reads and writes fail it ({@link RedisError}). Needs the shared state of
+ * {@link layer}.
+ *
+ * @since 0.1.0
+ */
+export const handler = (options?: RedisOptions) => {
+  const settings = resolve(options)
+  return (conn: Connection): Effect.Effect<void, RedisError, Keyspace.Keyspace | PubSub.PubSub> =>
+    session(conn, settings)
+}
+
+/**
+ * {@link handler} as an effect that takes its connection from the context:
+ * what `LineServer`'s `handler` option and `TestConnection.run` take.
+ *
+ * @since 0.1.0
+ */
+export const serve = (
+  options?: RedisOptions
+): Effect.Effect<void, RedisError, Connection | Keyspace.Keyspace | PubSub.PubSub> =>
+  Effect.flatMap(Effect.service(Connection), handler(options))
+
+/**
+ * The state all connections of one server share: a keyspace (with its
+ * expiry sweep) and a pub/sub registry. Provide it once per server.
+ *
+ * @since 0.1.0
+ */
+export const layer = (options?: Keyspace.KeyspaceOptions): Layer.Layer<Keyspace.Keyspace | PubSub.PubSub> =>
+  Layer.merge(Keyspace.layer(options), PubSub.layer)

@@ -1,0 +1,103 @@
+/**
+ * List commands: `LPUSH`, `RPUSH`, `LPOP`, `RPOP` (with a count), `LLEN`,
+ * `LRANGE`, `LINDEX`, and the blocking `BLPOP`/`BRPOP`.
+ *
+ * A blocking pop that finds every list empty returns the effect that waits
+ * in the keyspace (`Keyspace.blockingPop`); inside `EXEC` it never blocks and
+ * answers as on timeout, as Redis does.
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import { type Command, type CommandContext, count, define, getList, integer, timeout } from "../command.ts"
+import { WrongArity } from "../errors.ts"
+import type { Side } from "../keyspace.ts"
+import * as Reply from "../reply.ts"
+import type { ByteString } from "../resp.ts"
+import { List } from "../values.ts"
+
+const push = (name: string, side: Side) =>
+  define(name, -3, "write denyoom fast", [1, 1, 1], (ctx, args) => {
+    const key = args[1]!
+    let list = getList(ctx, key)
+    if (list === undefined) {
+      list = new List()
+      ctx.keyspace.set(key, list)
+    }
+    for (const element of args.slice(2)) {
+      if (side === "left") list.pushLeft(element)
+      else list.pushRight(element)
+    }
+    ctx.keyspace.pushed(key)
+    return Reply.integer(list.length)
+  })
+
+/** Removes up to `n` elements from one end; deletes the key when the list empties. */
+const take = (ctx: CommandContext, key: ByteString, list: List, side: Side, n: number): Array<ByteString> => {
+  const taken: Array<ByteString> = []
+  while (taken.length < n && list.length > 0) taken.push((side === "left" ? list.popLeft() : list.popRight())!)
+  if (list.length === 0) ctx.keyspace.delete(key)
+  return taken
+}
+
+const pop = (name: string, side: Side) =>
+  define(name, -2, "write fast", [1, 1, 1], (ctx, args) => {
+    if (args.length > 3) throw new WrongArity({ command: name })
+    const n = args.length === 3 ? count(args[2]!) : undefined
+    const list = getList(ctx, args[1]!)
+    if (list === undefined) return n === undefined ? Reply.nullBulk : Reply.nullArray
+    if (n === undefined) return Reply.bulk(take(ctx, args[1]!, list, side, 1)[0])
+    return Reply.bulkArray(take(ctx, args[1]!, list, side, n))
+  })
+
+const blockingPop = (name: string, side: Side) =>
+  define(name, -3, "write blocking", [1, -2, 1], (ctx, args) => {
+    const wait = timeout(args[args.length - 1]!, ctx.keyspace.now())
+    const keys = args.slice(1, -1)
+    // Checked key by key, as Redis: a wrong type fails only if no earlier list had an element.
+    for (const key of keys) {
+      const list = getList(ctx, key)
+      if (list !== undefined) return Reply.bulkArray([key, take(ctx, key, list, side, 1)[0]])
+    }
+    if (ctx.session.inExec) return Reply.nullArray
+    return Effect.map(
+      ctx.keyspace.blockingPop(keys, side, wait),
+      (popped) => popped === undefined ? Reply.nullArray : Reply.bulkArray(popped)
+    )
+  })
+
+/** A `long` argument (indices): beyond ±2^53 precision no longer matters for clamping. */
+const index = (arg: ByteString) => Number(integer(arg))
+
+/**
+ * The list commands.
+ *
+ * @since 0.1.0
+ */
+export const commands: ReadonlyArray<Command> = [
+  push("lpush", "left"),
+  push("rpush", "right"),
+  pop("lpop", "left"),
+  pop("rpop", "right"),
+  blockingPop("blpop", "left"),
+  blockingPop("brpop", "right"),
+  define("llen", 2, "readonly fast", [1, 1, 1], (ctx, args) => Reply.integer(getList(ctx, args[1]!)?.length ?? 0)),
+  define("lrange", 4, "readonly", [1, 1, 1], (ctx, args) => {
+    let start = index(args[2]!)
+    let stop = index(args[3]!)
+    const list = getList(ctx, args[1]!)
+    if (list === undefined) return Reply.emptyArray
+    const length = list.length
+    if (start < 0) start = Math.max(0, length + start)
+    if (stop < 0) stop = length + stop
+    if (start > stop || start >= length) return Reply.emptyArray
+    return Reply.bulkArray(list.slice(start, Math.min(stop, length - 1)))
+  }),
+  define("lindex", 3, "readonly", [1, 1, 1], (ctx, args) => {
+    const list = getList(ctx, args[1]!)
+    if (list === undefined) return Reply.nullBulk
+    const at = index(args[2]!)
+    const position = at < 0 ? list.length + at : at
+    return position >= 0 && position < list.length ? Reply.bulk(list.at(position)) : Reply.nullBulk
+  })
+]

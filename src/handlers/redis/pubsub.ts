@@ -1,0 +1,110 @@
+/**
+ * The pub/sub registry: which connection listens to which channel and
+ * pattern, shared by all connections of a server like the keyspace.
+ *
+ * `PUBLISH` never waits: {@link PubSub.publish} encodes each message once and
+ * hands the same bytes to every receiver's {@link Subscriber.deliver}, which
+ * only queues them (a connection's bounded outbox, drained by its own writer
+ * fiber). A slow subscriber therefore costs a publisher nothing, and never
+ * delays the other subscribers.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import * as Layer from "effect/Layer"
+import { matches } from "./glob.ts"
+import * as Reply from "./reply.ts"
+import type { ByteString } from "./resp.ts"
+
+/**
+ * A receiver of messages: one per subscribed connection.
+ *
+ * @since 0.1.0
+ */
+export interface Subscriber {
+  /** Queues an encoded message for the connection; must not block. The bytes are shared: do not modify them. */
+  readonly deliver: (message: Uint8Array) => void
+}
+
+/**
+ * The registry.
+ *
+ * @since 0.1.0
+ */
+export interface PubSub {
+  readonly subscribe: (subscriber: Subscriber, channel: ByteString) => void
+  readonly unsubscribe: (subscriber: Subscriber, channel: ByteString) => void
+  readonly psubscribe: (subscriber: Subscriber, pattern: ByteString) => void
+  readonly punsubscribe: (subscriber: Subscriber, pattern: ByteString) => void
+  /**
+   * Delivers `message` to the subscribers of `channel` and of every pattern
+   * matching it; returns how many deliveries were made (a connection
+   * subscribed both to the channel and to a matching pattern counts twice,
+   * and receives both, as in Redis).
+   */
+  readonly publish: (channel: ByteString, message: ByteString) => number
+}
+
+/**
+ * The `PubSub` service tag.
+ *
+ * @since 0.1.0
+ */
+export const PubSub: Context.Service<PubSub, PubSub> = Context.Service<PubSub>("fiberline/handlers/redis/PubSub")
+
+const messageHeader = Reply.bulk("message")
+const pmessageHeader = Reply.bulk("pmessage")
+
+const add = (index: Map<ByteString, Set<Subscriber>>, name: ByteString, subscriber: Subscriber) => {
+  const subscribers = index.get(name)
+  if (subscribers === undefined) index.set(name, new Set([subscriber]))
+  else subscribers.add(subscriber)
+}
+
+const remove = (index: Map<ByteString, Set<Subscriber>>, name: ByteString, subscriber: Subscriber) => {
+  const subscribers = index.get(name)
+  if (subscribers?.delete(subscriber) === true && subscribers.size === 0) index.delete(name)
+}
+
+/**
+ * An empty registry.
+ *
+ * @since 0.1.0
+ */
+export const make = (): PubSub => {
+  const channels = new Map<ByteString, Set<Subscriber>>()
+  const patterns = new Map<ByteString, Set<Subscriber>>()
+  return PubSub.of({
+    subscribe: (subscriber, channel) => add(channels, channel, subscriber),
+    unsubscribe: (subscriber, channel) => remove(channels, channel, subscriber),
+    psubscribe: (subscriber, pattern) => add(patterns, pattern, subscriber),
+    punsubscribe: (subscriber, pattern) => remove(patterns, pattern, subscriber),
+    publish: (channel, message) => {
+      // Receivers are listed before any delivery: a delivery can end a
+      // subscriber at once (cut off), which unsubscribes it.
+      const deliveries: Array<readonly [Uint8Array, ReadonlyArray<Subscriber>]> = []
+      const direct = channels.get(channel)
+      if (direct !== undefined) {
+        deliveries.push([Reply.array([messageHeader, Reply.bulk(channel), Reply.bulk(message)]), [...direct]])
+      }
+      for (const [pattern, subscribers] of patterns) {
+        if (!matches(pattern, channel)) continue
+        const bytes = Reply.array([pmessageHeader, Reply.bulk(pattern), Reply.bulk(channel), Reply.bulk(message)])
+        deliveries.push([bytes, [...subscribers]])
+      }
+      let receivers = 0
+      for (const [bytes, subscribers] of deliveries) {
+        for (const subscriber of subscribers) subscriber.deliver(bytes)
+        receivers += subscribers.length
+      }
+      return receivers
+    }
+  })
+}
+
+/**
+ * A fresh registry as a Layer, provided once per server.
+ *
+ * @since 0.1.0
+ */
+export const layer: Layer.Layer<PubSub> = Layer.sync(PubSub, make)

@@ -1,0 +1,126 @@
+/**
+ * One connection's state, as Redis keeps it per client: its name, an open
+ * transaction, its subscriptions and, once it has subscribed, the outbox
+ * that all its output goes through.
+ *
+ * Subscribing and unsubscribing live here because they change both the
+ * session and the shared registry, and because every way a connection ends
+ * (QUIT, RESET, end of input, a cut-off) must leave the registry clean
+ * ({@link unsubscribeAll}).
+ *
+ * @since 0.1.0
+ */
+import * as Outbox from "./outbox.ts"
+import type { PubSub, Subscriber } from "./pubsub.ts"
+import type { ByteString, Request } from "./resp.ts"
+
+/**
+ * A command queued by `MULTI`.
+ *
+ * @since 0.1.0
+ */
+export interface Queued {
+  readonly run: (args: Request) => Uint8Array
+  readonly args: Request
+}
+
+/**
+ * An open `MULTI`: the queue, and whether queueing a command failed (then
+ * `EXEC` aborts).
+ *
+ * @since 0.1.0
+ */
+export interface Transaction {
+  readonly queue: Array<Queued>
+  failed: boolean
+}
+
+/**
+ * One connection's state.
+ *
+ * @since 0.1.0
+ */
+export interface Session {
+  /** The connection's id (`CLIENT ID`, `HELLO`). */
+  readonly id: number
+  /** `CLIENT SETNAME`. */
+  name: ByteString | undefined
+  /** `CLIENT SETINFO LIB-NAME` / `LIB-VER`. */
+  libName: ByteString | undefined
+  libVersion: ByteString | undefined
+  /** Set between `MULTI` and `EXEC`/`DISCARD`. */
+  transaction: Transaction | undefined
+  /** While `EXEC` runs the queue: blocking commands do not block. */
+  inExec: boolean
+  readonly channels: Set<ByteString>
+  readonly patterns: Set<ByteString>
+  /** Created by the first subscription; from then on all output goes through it. */
+  outbox: Outbox.Outbox | undefined
+  /** This connection in the registry; delivers into {@link outbox}. */
+  subscriber: Subscriber | undefined
+  /** `QUIT` was received: close after its reply. */
+  quit: boolean
+}
+
+/**
+ * A fresh session for connection `id`.
+ *
+ * @since 0.1.0
+ */
+export const make = (id: number): Session => ({
+  id,
+  name: undefined,
+  libName: undefined,
+  libVersion: undefined,
+  transaction: undefined,
+  inExec: false,
+  channels: new Set(),
+  patterns: new Set(),
+  outbox: undefined,
+  subscriber: undefined,
+  quit: false
+})
+
+/**
+ * Number of channels and patterns subscribed: the count Redis puts in
+ * subscription replies.
+ *
+ * @since 0.1.0
+ */
+export const subscriptions = (session: Session): number => session.channels.size + session.patterns.size
+
+/**
+ * This connection as a subscriber, creating its outbox (bounded by `limit`
+ * bytes) on first use.
+ *
+ * @since 0.1.0
+ */
+export const subscriber = (session: Session, limit: number): Subscriber => {
+  if (session.subscriber === undefined) {
+    const outbox = session.outbox ?? Outbox.make(limit)
+    session.outbox = outbox
+    session.subscriber = { deliver: outbox.offer }
+  }
+  return session.subscriber
+}
+
+/**
+ * Removes every subscription of the session from the registry; returns
+ * the channels, then the patterns, it had.
+ *
+ * @since 0.1.0
+ */
+export const unsubscribeAll = (
+  session: Session,
+  pubsub: PubSub
+): { readonly channels: Array<ByteString>; readonly patterns: Array<ByteString> } => {
+  const channels = [...session.channels]
+  const patterns = [...session.patterns]
+  if (session.subscriber !== undefined) {
+    for (const channel of channels) pubsub.unsubscribe(session.subscriber, channel)
+    for (const pattern of patterns) pubsub.punsubscribe(session.subscriber, pattern)
+  }
+  session.channels.clear()
+  session.patterns.clear()
+  return { channels, patterns }
+}

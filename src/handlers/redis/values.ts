@@ -1,0 +1,183 @@
+/**
+ * The four kinds of value a key holds, and the containers behind them:
+ *
+ * - a string: a {@link ByteString};
+ * - a list: a {@link List}, a ring-buffer deque (O(1) push and pop at both
+ *   ends, O(1) indexing for `LRANGE` and `LINDEX`);
+ * - a set: a {@link MemberSet}, whose random pop is O(1) (`SPOP`);
+ * - a hash: a `Map` from field to value.
+ *
+ * Containers are never empty in the keyspace: the command that removes the
+ * last element deletes the key, as Redis does.
+ *
+ * @since 0.1.0
+ */
+import type { ByteString } from "./resp.ts"
+
+/**
+ * A list of byte strings.
+ *
+ * @since 0.1.0
+ */
+export class List {
+  private items: Array<ByteString | undefined> = Array.from({ length: 8 })
+  private head = 0
+  private count = 0
+
+  /** Number of elements. */
+  get length(): number {
+    return this.count
+  }
+
+  /** Adds `value` before the first element. */
+  pushLeft(value: ByteString): void {
+    if (this.count === this.items.length) this.resize(this.items.length * 2)
+    this.head = (this.head - 1 + this.items.length) % this.items.length
+    this.items[this.head] = value
+    this.count++
+  }
+
+  /** Adds `value` after the last element. */
+  pushRight(value: ByteString): void {
+    if (this.count === this.items.length) this.resize(this.items.length * 2)
+    this.items[(this.head + this.count) % this.items.length] = value
+    this.count++
+  }
+
+  /** Removes and returns the first element. */
+  popLeft(): ByteString | undefined {
+    if (this.count === 0) return undefined
+    const value = this.items[this.head]
+    this.items[this.head] = undefined
+    this.head = (this.head + 1) % this.items.length
+    this.count--
+    this.shrink()
+    return value
+  }
+
+  /** Removes and returns the last element. */
+  popRight(): ByteString | undefined {
+    if (this.count === 0) return undefined
+    const at = (this.head + this.count - 1) % this.items.length
+    const value = this.items[at]
+    this.items[at] = undefined
+    this.count--
+    this.shrink()
+    return value
+  }
+
+  /** The element at `index` (0 ≤ index < length). */
+  at(index: number): ByteString {
+    return this.items[(this.head + index) % this.items.length]!
+  }
+
+  /** Elements `start` to `stop`, both included and within bounds. */
+  slice(start: number, stop: number): Array<ByteString> {
+    const out: Array<ByteString> = []
+    for (let i = start; i <= stop; i++) out.push(this.at(i))
+    return out
+  }
+
+  // A list that grew large and was popped down gives its memory back.
+  private shrink(): void {
+    if (this.items.length > 64 && this.count < this.items.length / 4) this.resize(this.items.length / 2)
+  }
+
+  private resize(capacity: number): void {
+    const items: Array<ByteString | undefined> = Array.from({ length: capacity })
+    for (let i = 0; i < this.count; i++) items[i] = this.at(i)
+    this.items = items
+    this.head = 0
+  }
+}
+
+/**
+ * A set of byte strings: members in an array (for O(1) random access) and
+ * their positions in a map; removal swaps the last member into the hole.
+ *
+ * @since 0.1.0
+ */
+export class MemberSet {
+  private readonly members: Array<ByteString> = []
+  private readonly positions = new Map<ByteString, number>()
+
+  /** Number of members. */
+  get size(): number {
+    return this.members.length
+  }
+
+  /** Adds `member`; `true` if it was not there. */
+  add(member: ByteString): boolean {
+    if (this.positions.has(member)) return false
+    this.positions.set(member, this.members.length)
+    this.members.push(member)
+    return true
+  }
+
+  /** Whether `member` is in the set. */
+  has(member: ByteString): boolean {
+    return this.positions.has(member)
+  }
+
+  /** Removes `member`; `true` if it was there. */
+  delete(member: ByteString): boolean {
+    const at = this.positions.get(member)
+    if (at === undefined) return false
+    this.removeAt(at)
+    return true
+  }
+
+  /** Removes and returns a member chosen by `random` (a number in [0, 1)). */
+  popRandom(random: number): ByteString | undefined {
+    if (this.members.length === 0) return undefined
+    const at = Math.floor(random * this.members.length)
+    const member = this.members[at]!
+    this.removeAt(at)
+    return member
+  }
+
+  /** All members, in no particular order. */
+  toArray(): Array<ByteString> {
+    return [...this.members]
+  }
+
+  private removeAt(at: number): void {
+    const member = this.members[at]!
+    const last = this.members.pop()!
+    this.positions.delete(member)
+    if (at < this.members.length) {
+      this.members[at] = last
+      this.positions.set(last, at)
+    }
+  }
+}
+
+/**
+ * A hash: field to value.
+ *
+ * @since 0.1.0
+ */
+export type Hash = Map<ByteString, ByteString>
+
+/**
+ * What a key holds.
+ *
+ * @since 0.1.0
+ */
+export type Value = ByteString | List | MemberSet | Hash
+
+/**
+ * The name `TYPE` replies with.
+ *
+ * @since 0.1.0
+ */
+export const typeName = (value: Value | undefined): "string" | "list" | "set" | "hash" | "none" =>
+  value === undefined
+    ? "none"
+    : typeof value === "string"
+    ? "string"
+    : value instanceof List
+    ? "list"
+    : value instanceof MemberSet
+    ? "set"
+    : "hash"

@@ -1,0 +1,266 @@
+/**
+ * Pure RESP framing, over an in-memory reader (no socket, no runtime
+ * beyond `runSync`): exact request bytes to arguments or to Redis's protocol
+ * error, the inline quoting rules and glob patterns as tables, then
+ * properties — any chunking of any pipeline of generated requests
+ * (multibulk and inline, binary payloads with CR/LF inside) parses to
+ * exactly the generated argument lists, and any chunking of arbitrary bytes
+ * parses to the same outcome.
+ */
+import { Buffer } from "node:buffer"
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import { matches } from "../../src/handlers/redis/glob.ts"
+import { splitArgs } from "../../src/handlers/redis/inline.ts"
+import * as Resp from "../../src/handlers/redis/resp.ts"
+import { End, LineBuffer, NeedMore, TooLong } from "../../src/internal/lineBuffer.ts"
+import { EndOfInput, LineTooLong, UnexpectedEndOfInput } from "../../src/services/Errors.ts"
+
+/** A `RequestReader` over scripted chunks, fed one at a time when the buffer needs more, like a connection. */
+const memoryReader = (chunks: ReadonlyArray<Buffer>): Resp.RequestReader<EndOfInput | UnexpectedEndOfInput> => {
+  const buffer = new LineBuffer(Resp.maxInlineLength)
+  let next = 0
+  const fill = () => {
+    if (next < chunks.length) buffer.push(chunks[next++]!)
+    else buffer.end()
+  }
+  return {
+    readLineBytes: Effect.suspend((): Effect.Effect<Buffer, EndOfInput | LineTooLong> => {
+      for (;;) {
+        const line = buffer.takeLine()
+        if (line === NeedMore) fill()
+        else if (line === End) return Effect.fail(new EndOfInput())
+        else if (line === TooLong) return Effect.fail(new LineTooLong({ limit: Resp.maxInlineLength }))
+        else return Effect.succeed(line)
+      }
+    }),
+    readExactly: (n) =>
+      Effect.suspend((): Effect.Effect<Buffer, EndOfInput | UnexpectedEndOfInput> => {
+        for (;;) {
+          const block = buffer.takeExactly(n)
+          if (block === NeedMore) {
+            fill()
+          } else if (block === End) {
+            const received = buffer.takeRest()
+            return Effect.fail(
+              received.length === 0 ? new EndOfInput() : new UnexpectedEndOfInput({ expected: n, received })
+            )
+          } else {
+            return Effect.succeed(block)
+          }
+        }
+      })
+  }
+}
+
+/**
+ * Reads requests until the input ends or a protocol error: each request as
+ * its argument list, the end as `<Tag>`, a protocol error as `<Tag: message>`.
+ */
+const parseAll = (chunks: ReadonlyArray<Buffer>, maxBulkLength = 1024): Array<unknown> => {
+  const read = Resp.readRequest(memoryReader(chunks), maxBulkLength)
+  const results: Array<unknown> = []
+  for (let i = 0; i < 100_000; i++) {
+    const exit = Effect.runSyncExit(read)
+    if (Exit.isSuccess(exit)) {
+      results.push(exit.value)
+      continue
+    }
+    const error = Option.getOrThrow(Exit.findErrorOption(exit))
+    results.push(error instanceof EndOfInput || error instanceof UnexpectedEndOfInput ? `<${error._tag}>` : `<${error._tag}: ${error.message}>`)
+    return results
+  }
+  throw new Error("no progress")
+}
+
+/** Splits `input` at the given offsets (any order, duplicates and out-of-range ignored). */
+const split = (input: Buffer, cuts: ReadonlyArray<number>): Array<Buffer> => {
+  const points = [...new Set(cuts.map((cut) => cut % (input.length + 1)))].toSorted((a, b) => a - b)
+  const chunks: Array<Buffer> = []
+  let start = 0
+  for (const point of [...points, input.length]) {
+    if (point > start) chunks.push(input.subarray(start, point))
+    start = Math.max(start, point)
+  }
+  return chunks
+}
+
+const bytes = (text: string) => Buffer.from(text, "latin1")
+
+/** A multibulk request for `args`, as clients encode it. */
+const multibulk = (args: ReadonlyArray<string>) =>
+  `*${args.length}\r\n${args.map((arg) => `$${arg.length}\r\n${arg}\r\n`).join("")}`
+
+/** An inline request for `args`: plain words bare, anything else double-quoted with escapes. */
+const inlineRequest = (args: ReadonlyArray<string>) =>
+  args.map((arg) =>
+    /^[a-z0-9]+$/.test(arg)
+      ? arg
+      : `"${
+        [...arg].map((char) => {
+          const code = char.charCodeAt(0)
+          if (char === "\"" || char === "\\") return `\\${char}`
+          return code < 32 || code > 126 ? `\\x${code.toString(16).padStart(2, "0")}` : char
+        }).join("")
+      }"`
+  ).join(" ") + "\r\n"
+
+describe("readRequest", () => {
+  const long = "x".repeat(Resp.maxInlineLength)
+  const table: ReadonlyArray<{ readonly name: string; readonly input: string; readonly expected: ReadonlyArray<unknown> }> = [
+    { name: "multibulk", input: multibulk(["PING"]), expected: [["PING"], "<EndOfInput>"] },
+    { name: "binary bulk with CR/LF inside", input: "*2\r\n$3\r\nGET\r\n$4\r\na\r\nb\r\n", expected: [["GET", "a\r\nb"], "<EndOfInput>"] },
+    { name: "empty bulk", input: "*2\r\n$4\r\nECHO\r\n$0\r\n\r\n", expected: [["ECHO", ""], "<EndOfInput>"] },
+    { name: "zero and negative counts are empty requests", input: "*0\r\n*-1\r\n", expected: [[], [], "<EndOfInput>"] },
+    { name: "inline, CRLF or LF", input: "PING\r\nECHO a\n", expected: [["PING"], ["ECHO", "a"], "<EndOfInput>"] },
+    { name: "empty inline lines", input: "\r\n\n  \t\r\n", expected: [[], [], [], "<EndOfInput>"] },
+    { name: "inline quoting", input: "SET \"a b\" 'c d'\r\n", expected: [["SET", "a b", "c d"], "<EndOfInput>"] },
+    { name: "inline of exactly the limit", input: `${long}\r\n`, expected: [[long], "<EndOfInput>"] },
+    { name: "bulk of exactly the limit", input: multibulk(["x".repeat(1024)]), expected: [["x".repeat(1024)], "<EndOfInput>"] },
+    {
+      name: "a good request, then a bad count",
+      input: `${multibulk(["PING"])}*x\r\n`,
+      expected: [["PING"], "<InvalidMultibulkLength: Protocol error: invalid multibulk length>"]
+    },
+    { name: "count with a leading zero", input: "*01\r\n", expected: ["<InvalidMultibulkLength: Protocol error: invalid multibulk length>"] },
+    { name: "count with a plus sign", input: "*+1\r\n", expected: ["<InvalidMultibulkLength: Protocol error: invalid multibulk length>"] },
+    { name: "count without CR", input: "*1\n$4\r\nPING\r\n", expected: ["<InvalidMultibulkLength: Protocol error: invalid multibulk length>"] },
+    { name: "count over INT_MAX", input: "*2147483648\r\n", expected: ["<InvalidMultibulkLength: Protocol error: invalid multibulk length>"] },
+    { name: "count of INT_MAX, then the input ends", input: "*2147483647\r\n", expected: ["<EndOfInput>"] },
+    { name: "count past 64 bits", input: "*-9223372036854775809\r\n", expected: ["<InvalidMultibulkLength: Protocol error: invalid multibulk length>"] },
+    { name: "most negative 64-bit count", input: "*-9223372036854775808\r\n", expected: [[], "<EndOfInput>"] },
+    { name: "negative bulk length", input: "*1\r\n$-1\r\n", expected: ["<InvalidBulkLength: Protocol error: invalid bulk length>"] },
+    { name: "bulk length not a number", input: "*1\r\n$abc\r\n", expected: ["<InvalidBulkLength: Protocol error: invalid bulk length>"] },
+    { name: "bulk length over the limit", input: "*1\r\n$1025\r\n", expected: ["<InvalidBulkLength: Protocol error: invalid bulk length>"] },
+    { name: "bulk length with a leading zero", input: "*1\r\n$04\r\nPING\r\n", expected: ["<InvalidBulkLength: Protocol error: invalid bulk length>"] },
+    { name: "no $ before a bulk", input: "*2\r\n$4\r\nPING\r\n%3\r\n", expected: ["<ExpectedBulk: Protocol error: expected '$', got '%'>"] },
+    { name: "an empty line instead of a bulk", input: "*1\r\n\r\n", expected: ["<ExpectedBulk: Protocol error: expected '$', got '\r'>"] },
+    { name: "inline over the limit", input: `${long}x\r\n`, expected: ["<RequestTooBig: Protocol error: too big inline request>"] },
+    { name: "count line over the limit", input: `*${long}x`, expected: ["<RequestTooBig: Protocol error: too big mbulk count string>"] },
+    { name: "bulk line over the limit", input: `*1\r\n$${long}`, expected: ["<RequestTooBig: Protocol error: too big bulk count string>"] },
+    { name: "unclosed double quote", input: "GET \"abc\r\n", expected: ["<UnbalancedQuotes: Protocol error: unbalanced quotes in request>"] },
+    { name: "closing quote not followed by a space", input: "GET 'a'b\r\n", expected: ["<UnbalancedQuotes: Protocol error: unbalanced quotes in request>"] },
+    { name: "input ends inside a bulk", input: "*1\r\n$4\r\nPI", expected: ["<UnexpectedEndOfInput>"] },
+    { name: "input ends inside a multibulk, between lines", input: "*2\r\n$4\r\nPING\r\n", expected: ["<EndOfInput>"] },
+    { name: "input ends inside an inline line", input: "PING", expected: ["<EndOfInput>"] },
+    { name: "input ends inside a count line", input: "*1\r", expected: ["<EndOfInput>"] }
+  ]
+  it.each(table)("$name", ({ input, expected }) => {
+    const all = bytes(input)
+    assert.deepStrictEqual(parseAll([all]), expected)
+    // One byte at a time must agree.
+    assert.deepStrictEqual(parseAll(split(all, [...all.keys()])), expected)
+  })
+
+  it("grows with the bytes that arrive, not with an announced count or length", () => {
+    // A peer announcing a billion arguments of 512 MiB each, then sending three bytes.
+    assert.deepStrictEqual(parseAll([bytes("*1000000000\r\n$536870912\r\nabc")], 512 * 1024 * 1024), [
+      "<UnexpectedEndOfInput>"
+    ])
+  })
+})
+
+describe("splitArgs (inline quoting)", () => {
+  const table: ReadonlyArray<readonly [string, ReadonlyArray<string> | undefined]> = [
+    ["a b  c", ["a", "b", "c"]],
+    ["\t a\tb \r", ["a", "b"]],
+    ["\"a b\" 'c d'", ["a b", "c d"]],
+    ["\"\\n\\r\\t\\b\\a\\\\\\\"\\q\"", ["\n\r\t\b\x07\\\"q"]],
+    ["\"\\x41\\x7a\\xff\\x4\"", ["Az\xffx4"]],
+    ["'it\\'s' 'a\\b'", ["it's", "a\\b"]],
+    ["a\"b c\"d", undefined],
+    ["a\"b c\" d", ["ab c", "d"]],
+    ["\"\" ''", ["", ""]],
+    ["\"abc", undefined],
+    ["'abc", undefined],
+    ["\"a\"b", undefined],
+    ["\"a\"\x0bb", ["a", "b"]],
+    ["a\x0bb", ["a\x0bb"]],
+    ["\"a\\", undefined],
+    ["a\0b c", ["a"]],
+    ["", []]
+  ]
+  it.each(table)("%j", (line, expected) => {
+    assert.deepStrictEqual(splitArgs(line), expected)
+  })
+})
+
+describe("glob matches", () => {
+  const table: ReadonlyArray<readonly [string, string, boolean]> = [
+    ["*", "", true],
+    ["h?llo", "hello", true],
+    ["h?llo", "hllo", false],
+    ["h*llo", "hllo", true],
+    ["h*llo", "heeeello", true],
+    ["h[ae]llo", "hallo", true],
+    ["h[ae]llo", "hillo", false],
+    ["h[^e]llo", "hallo", true],
+    ["h[^e]llo", "hello", false],
+    ["h[a-b]llo", "hbllo", true],
+    ["h[b-a]llo", "hbllo", true],
+    ["h[a-b]llo", "hcllo", false],
+    ["h\\[a\\]llo", "h[a]llo", true],
+    ["h[\\]]", "h]", true],
+    ["h[a", "ha", true],
+    ["h[a", "ha]", false],
+    ["a*b*c", "axxbyyc", true],
+    ["a*b*c", "axxbyy", false],
+    ["*?", "", false],
+    ["a\\", "a\\", true],
+    ["[]", "a", false],
+    ["[^]", "a", true]
+  ]
+  it.each(table)("%j against %j is %s", (pattern, subject, expected) => {
+    assert.strictEqual(matches(pattern, subject), expected)
+  })
+})
+
+describe("properties", () => {
+  // Bytes that matter to framing: CR, LF, quotes, backslash, NUL, high bytes, the type markers.
+  const Byte = Schema.Literals(["a", "z", "0", " ", "\r", "\n", "\"", "'", "\\", "\x00", "\xff", "*", "$", "\t"])
+  const Request = Schema.Struct({ inline: Schema.Boolean, args: Schema.Array(Schema.Array(Byte)) })
+  const Cuts = Schema.Array(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 2000 })))
+
+  it.prop(
+    "any chunking of a pipeline parses to the generated requests",
+    [Schema.Array(Request), Cuts],
+    ([generated, cuts]) => {
+      const requests = generated.map(({ args, inline }) => ({ inline, args: args.map((arg) => arg.join("")) }))
+      const input = bytes(requests.map(({ args, inline: isInline }) => isInline ? inlineRequest(args) : multibulk(args)).join(""))
+      const expected = [...requests.map(({ args }) => args), "<EndOfInput>"]
+      assert.deepStrictEqual(parseAll(split(input, cuts)), expected)
+    }
+  )
+
+  const Token = Schema.Literals([
+    "*1\r\n",
+    "*2\r\n",
+    "*0\r\n",
+    "*-1\r\n",
+    "$3\r\n",
+    "$0\r\n",
+    "$-1\r\n",
+    "*",
+    "$",
+    "\r\n",
+    "\n",
+    "\r",
+    "PING",
+    "abc",
+    "\"",
+    "'",
+    " ",
+    "\\x4",
+    "\x00",
+    "1",
+    "x"
+  ])
+
+  it.prop("any chunking of arbitrary bytes gives the same outcome", [Schema.Array(Token), Cuts], ([tokens, cuts]) => {
+    const input = bytes(tokens.join(""))
+    assert.deepStrictEqual(parseAll(split(input, cuts)), parseAll([input]))
+  })
+})

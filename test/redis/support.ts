@@ -1,0 +1,20 @@
+/**
+ * Helpers shared by the Redis tests: encoding a request as clients do, and
+ * a bounded wait for a condition that other processes or fibers make true.
+ */
+import { Buffer } from "node:buffer"
+import * as Effect from "effect/Effect"
+
+/** A multibulk request for `args`, as client libraries encode it (arguments as latin1 bytes). */
+export const cmd = (...args: ReadonlyArray<string>): string =>
+  `*${args.length}\r\n${args.map((arg) => `$${Buffer.byteLength(arg, "latin1")}\r\n${arg}\r\n`).join("")}`
+
+/** Checks `check` every 10 ms, at most 500 times (5 s); dies if it never holds. */
+export const eventually = (what: string, check: () => boolean): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    for (let i = 0; i < 500; i++) {
+      if (check()) return
+      yield* Effect.sleep("10 millis")
+    }
+    return yield* Effect.die(new Error(`never happened: ${what}`))
+  })
