@@ -16,7 +16,7 @@
  *   Prometheus format by `fiberline/MetricsHttp`, a separate entry point so
  *   the HTTP stack loads only when wanted).
  * - `Logging`: stderr loggers (pretty or JSON).
- * - `Echo`: the reference handler.
+ * - `Echo`: the reference handler; `Redis`: a Redis-compatible server.
  *
  * @since 0.1.0
  */
@@ -27,6 +27,8 @@ export * as Address from "./services/Address.ts"
 export * as Connection from "./services/Connection.ts"
 /** @since 0.1.0 */
 export * as Echo from "./handlers/Echo.ts"
+/** @since 0.1.0 */
+export * as Redis from "./handlers/redis/Redis.ts"
 /** @since 0.1.0 */
 export * as Errors from "./services/Errors.ts"
 /** @since 0.1.0 */

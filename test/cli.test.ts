@@ -13,6 +13,7 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import { Redis as IORedis } from "ioredis"
 import packageJson from "../package.json" with { type: "json" }
 import { connect } from "./fixtures/client.ts"
 import {
@@ -423,6 +424,26 @@ describe("fiberline CLI", () => {
             "env FIBERLINE_METRICS_PORT)"
           ]
         ) assert.include(help, expected)
+      }), timeout)
+  })
+
+  describe("redis", () => {
+    it.live("fiberline redis --port 0 serves ioredis with its default options; SIGTERM exits 0", () =>
+      Effect.gen(function*() {
+        const cli = yield* spawnCli(["redis", "--port", "0", "--log-format", "json"])
+        const port = yield* listeningPort(cli)
+        const client = new IORedis({ port, host: "127.0.0.1", lazyConnect: true, maxRetriesPerRequest: 0 })
+        yield* Effect.addFinalizer(() => Effect.sync(() => client.disconnect()))
+        const reply = yield* Effect.promise(async () => {
+          await client.connect()
+          await client.set("greeting", "hello")
+          const value = await client.get("greeting")
+          await client.quit()
+          return value
+        })
+        assert.strictEqual(reply, "hello")
+        yield* cli.signal("SIGTERM")
+        assert.strictEqual((yield* cli.exited()).code, 0)
       }), timeout)
   })
 

@@ -9,6 +9,7 @@ import * as Effect from "effect/Effect"
 import { Argument, Command, Flag } from "effect/cli"
 import packageJson from "../../package.json" with { type: "json" }
 import { echo } from "../handlers/Echo.ts"
+import * as Redis from "../handlers/redis/Redis.ts"
 import * as HandlerModule from "./handlerModule.ts"
 import { main } from "./run.ts"
 import { serveCommand } from "./serve.ts"
@@ -17,6 +18,31 @@ const echoCommand = serveCommand({
   name: "echo",
   description: "Echo every line back, byte for byte, until the client ends its input",
   setup: () => Effect.succeed({ handler: echo })
+})
+
+const redisCommand = serveCommand({
+  name: "redis",
+  description: "A Redis-compatible in-memory server (RESP2) that Redis clients and redis-benchmark use unchanged",
+  defaults: { port: 6379 },
+  config: {
+    protoMaxBulkLen: Flag.Int("proto-max-bulk-len").pipe(
+      Flag.withDefault(Redis.defaults.protoMaxBulkLen),
+      Flag.filter(
+        (n) => n > 0 && n <= Redis.defaults.protoMaxBulkLen,
+        (n) => `--proto-max-bulk-len must be 1..${Redis.defaults.protoMaxBulkLen}, got ${n}`
+      ),
+      Flag.withDescription(`Longest bulk string of a request, in bytes (default ${Redis.defaults.protoMaxBulkLen})`)
+    ),
+    pubsubOutputLimit: Flag.Int("pubsub-output-limit").pipe(
+      Flag.withDefault(Redis.defaults.pubsubOutputLimit),
+      Flag.filter((n) => n > 0, (n) => `--pubsub-output-limit must be positive, got ${n}`),
+      Flag.withDescription(
+        `Pending output past which a subscriber that does not read is cut off, in bytes (default ${Redis.defaults.pubsubOutputLimit})`
+      )
+    )
+  },
+  setup: (options) =>
+    Effect.succeed({ handler: Redis.handler(options), layer: Redis.layer(), connection: { lineEnding: "\r\n" } })
 })
 
 const serveModuleCommand = serveCommand({
@@ -36,7 +62,7 @@ const serveModuleCommand = serveCommand({
 main(
   Command.make("fiberline").pipe(
     Command.withDescription("Line-protocol servers in blocking style on Effect fibers"),
-    Command.withSubcommands([echoCommand, serveModuleCommand])
+    Command.withSubcommands([echoCommand, redisCommand, serveModuleCommand])
   ),
   { version: packageJson.version }
 )

@@ -31,7 +31,7 @@ const promise = <A>(what: string, evaluate: () => Promise<A>) =>
 
 /** A Redis server on a free port for the test's scope; logs are captured. */
 const redisServer = (options?: Redis.RedisOptions, serverOptions?: ConnectionOptions) =>
-  Effect.map(serve(Redis.serve(options), serverOptions), (server) => server.port)
+  Effect.map(serve(Redis.handler(options), serverOptions), (server) => server.port)
 
 /** An ioredis client with default options (ready once its handshake and ready check passed), quit at scope end. */
 const ioredis = (port: number, options?: { readonly reconnect: false }) =>

@@ -18,7 +18,7 @@ import { cmd } from "./support.ts"
 const converse = (chunks: ReadonlyArray<string | Uint8Array>, options?: Redis.RedisOptions) =>
   Effect.gen(function*() {
     const input = chunks.map((chunk) => typeof chunk === "string" ? Buffer.from(chunk, "latin1") : chunk)
-    const result = yield* TestConnection.run(Redis.serve(options).pipe(Effect.provide(Redis.layer())), input)
+    const result = yield* TestConnection.run(Redis.handler(options), input).pipe(Effect.provide(Redis.layer()))
     return { output: Buffer.from(result.outputBytes).toString("latin1"), closed: result.closed, exit: result.exit }
   })
 

@@ -29,7 +29,7 @@ const exchange = (client: TestClient, input: string) =>
 
 /** A Redis server on a free port, with its shared state, for the test's scope. */
 const redisServer = Effect.gen(function*() {
-  const server = yield* serve(Redis.serve())
+  const server = yield* serve(Redis.handler())
   return { port: server.port, keyspace: yield* Keyspace.Keyspace }
 })
 

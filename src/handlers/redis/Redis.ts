@@ -12,7 +12,7 @@
  * **Example** (A Redis server on port 6380)
  *
  * ```ts
- * const server = LineServer.make({ handler: Redis.serve(), port: 6380 }).pipe(Effect.provide(Redis.layer()))
+ * const server = LineServer.make({ handler: Redis.handler(), port: 6380 }).pipe(Effect.provide(Redis.layer()))
  * ```
  *
  * Layout of `handlers/redis/`: `resp.ts` (framing), `inline.ts` (inline
@@ -30,8 +30,15 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
-import { Connection } from "../../services/Connection.ts"
-import { EndOfInput, UnexpectedEndOfInput, type WaitError } from "../../services/Errors.ts"
+import type * as Scope from "effect/Scope"
+import type { Connection } from "../../services/Connection.ts"
+import {
+  EndOfInput,
+  type LineWaitError,
+  type ReadExactlyError,
+  type ReadLineError,
+  UnexpectedEndOfInput
+} from "../../services/Errors.ts"
 import type { CommandContext, Settings } from "./command.ts"
 import { dispatch, table } from "./commands.ts"
 import * as Keyspace from "./keyspace.ts"
@@ -76,7 +83,7 @@ export const defaults = {
  *
  * @since 0.1.0
  */
-export type RedisError = WaitError
+export type RedisError = LineWaitError
 
 /**
  * Subscribers cut off because their pending output passed the limit.
@@ -143,7 +150,7 @@ const session = (conn: Connection, settings: Settings) =>
     yield* Effect.addFinalizer(() => Effect.sync(() => Session.unsubscribeAll(state, ctx.pubsub)))
 
     // The next request; `undefined` when the input ends (cut short: nothing to answer).
-    const readNext = Resp.readRequest(conn, settings.protoMaxBulkLen).pipe(
+    const readNext = Resp.readRequest<ReadLineError | ReadExactlyError>(conn, settings.protoMaxBulkLen).pipe(
       Effect.catchIf(isProtocolError, Effect.succeed),
       Effect.catchIf(
         (error) => error instanceof EndOfInput || error instanceof UnexpectedEndOfInput,
@@ -211,8 +218,7 @@ const session = (conn: Connection, settings: Settings) =>
       Effect.logWarning("subscriber cut off: pending output over the limit", {
         limit: error.limit,
         pending: error.pending
-      }).pipe(Effect.andThen(Metric.update(subscribersCutOff, 1)))),
-    Effect.scoped
+      }).pipe(Effect.andThen(Metric.update(subscribersCutOff, 1))))
   )
 
 /**
@@ -230,20 +236,9 @@ const session = (conn: Connection, settings: Settings) =>
  */
 export const handler = (options?: RedisOptions) => {
   const settings = resolve(options)
-  return (conn: Connection): Effect.Effect<void, RedisError, Keyspace.Keyspace | PubSub.PubSub> =>
+  return (conn: Connection): Effect.Effect<void, RedisError, Keyspace.Keyspace | PubSub.PubSub | Scope.Scope> =>
     session(conn, settings)
 }
-
-/**
- * {@link handler} as an effect that takes its connection from the context:
- * what `LineServer`'s `handler` option and `TestConnection.run` take.
- *
- * @since 0.1.0
- */
-export const serve = (
-  options?: RedisOptions
-): Effect.Effect<void, RedisError, Connection | Keyspace.Keyspace | PubSub.PubSub> =>
-  Effect.flatMap(Effect.service(Connection), handler(options))
 
 /**
  * The state all connections of one server share: a keyspace (with its
