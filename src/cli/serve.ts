@@ -179,6 +179,12 @@ const serveOne = <E, R, LE>(
  * port is taken) is one log line on stderr and exit code 1; see `exit.ts`
  * for every code.
  *
+ * With `--workers N` (N > 1) the process is a `node:cluster` primary: it
+ * resolves the settings and loads the handler as above (so a mistake is one
+ * usage error before anything is forked), then forks N workers that run
+ * this same command, each building the handler's layer and serving the
+ * shared port; see `workers.ts`.
+ *
  * @since 0.1.0
  */
 export const serveCommand = <const Name extends string, Extra extends Command.Command.Config, E, R, LE>(
