@@ -9,6 +9,9 @@
  * | 2 | usage: a bad flag or environment variable, a flag that does not apply, a handler module that cannot be served; nothing was bound |
  * | 3 | `--stdio` only: the connection was closed for something its peer did (a line too long, a timeout, a reset) |
  *
+ * With `--workers N`, each worker ends by this table and the primary exits
+ * with the worst (highest) code of its workers; see `workers.ts`.
+ *
  * @since 0.1.0
  */
 import * as Cause from "effect/Cause"

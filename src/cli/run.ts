@@ -13,6 +13,7 @@ import * as Effect from "effect/Effect"
 import { CliOutput, Command } from "effect/cli"
 import * as Logging from "../services/Logging.ts"
 import { teardown } from "./exit.ts"
+import * as WorkerLink from "./workerLink.ts"
 
 /**
  * Help and version go to stdout as usual; a command-line mistake goes to
@@ -30,6 +31,22 @@ const presenter = CliOutput.layerPresenter({
 })
 
 let signalsInstalled = false
+let secondSignalHandler: (() => void) | undefined
+
+/**
+ * Replaces "exit 1 now" on a second SIGINT/SIGTERM by `handler`, until the
+ * returned function is called. The exit code is already set to 1; the
+ * handler must end the process soon (a third signal exits at once anyway).
+ * The `--workers` primary uses it to stop its workers before it exits.
+ *
+ * @since 0.1.0
+ */
+export const takeOverSecondSignal = (handler: () => void): () => void => {
+  secondSignalHandler = handler
+  return () => {
+    if (secondSignalHandler === handler) secondSignalHandler = undefined
+  }
+}
 
 /** The first signal is runMain's: it interrupts the program, which drains. A second one means "now". */
 const installSecondSignalExit = (name: string) => {
@@ -38,12 +55,25 @@ const installSecondSignalExit = (name: string) => {
   let signals = 0
   const onSignal = (signal: NodeJS.Signals) => {
     if (++signals < 2) return
-    process.stderr.write(`${name}: second ${signal}, exiting without draining\n`)
+    if (signals === 2) process.stderr.write(`${name}: second ${signal}, exiting without draining\n`)
+    process.exitCode = 1
+    if (signals === 2 && secondSignalHandler !== undefined) return secondSignalHandler()
     process.exit(1)
   }
   process.on("SIGINT", onSignal)
   process.on("SIGTERM", onSignal)
 }
+
+/**
+ * A cluster worker must exit by itself when its program ends: its IPC
+ * channel to the primary would keep it alive after a drain that the
+ * primary (not a signal) asked for.
+ */
+const workerTeardown: typeof teardown = (exit, onExit) =>
+  teardown(exit, (code) => {
+    onExit(code)
+    process.exit(code)
+  })
 
 /**
  * Runs `command` with the process's arguments, to the end of the process.
@@ -72,6 +102,9 @@ export const main = <Name extends string, Input, E>(
     Effect.provide(Logging.layer("pretty")),
     Effect.provide(presenter),
     Effect.provide(NodeServices.layer),
-    NodeRuntime.runMain({ teardown, disableErrorReporting: true })
+    NodeRuntime.runMain({
+      teardown: WorkerLink.workerSlot() === undefined ? teardown : workerTeardown,
+      disableErrorReporting: true
+    })
   )
 }

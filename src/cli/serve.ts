@@ -2,13 +2,16 @@
  * A CLI command that serves one handler: over TCP with `LineServer` (plus
  * an optional metrics endpoint), or over stdin/stdout with `--stdio`,
  * configured by the server settings (see `settings.ts`), with the
- * handler's services built once per run.
+ * handler's services built once per run. With `--workers N` (N > 1) the
+ * process supervises N worker processes instead (`workers.ts`), each of
+ * which runs the command as a single process does.
  *
  * @since 0.1.0
  */
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import { identity } from "effect/Function"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import { Command } from "effect/cli"
@@ -16,12 +19,15 @@ import type { ServeError } from "effect/http/HttpServerError"
 import { classify, logClose } from "../internal/closeReason.ts"
 import * as Internal from "../internal/connection.ts"
 import * as Endpoint from "../internal/endpoint.ts"
+import * as Address from "../services/Address.ts"
 import { type Connection, type ConnectionOptions, type Handler, runHandler } from "../services/Connection.ts"
 import type { ServerError } from "../services/Errors.ts"
 import * as LineServer from "../services/LineServer.ts"
 import * as Logging from "../services/Logging.ts"
 import { ExitCode, UsageError } from "./exit.ts"
 import * as Settings from "./settings.ts"
+import * as WorkerLink from "./workerLink.ts"
+import * as Workers from "./workers.ts"
 
 /**
  * What a command serves: the handler, and optionally the layer that
@@ -94,7 +100,17 @@ const serveStdio = <E, R>(handler: Handler<E, R>, options: ConnectionOptions) =>
     if (Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)) return yield* Effect.interrupt
   })
 
-const serveTcp = <E, R>(handler: Handler<E, R>, settings: Settings.ServerSettings, options: ConnectionOptions) =>
+/**
+ * Serves over TCP until interrupted. In a `--workers` worker (`link`) it
+ * tells the primary once it listens, and its metrics go to the primary
+ * rather than to an endpoint of its own.
+ */
+const serveTcp = <E, R>(
+  handler: Handler<E, R>,
+  settings: Settings.ServerSettings,
+  options: ConnectionOptions,
+  link: WorkerLink.WorkerLink | undefined
+) =>
   Effect.gen(function*() {
     // oxlint-disable-next-line prefer-const -- assigned below, after the finalizer that reads it
     let server: LineServer.LineServer | undefined
@@ -108,7 +124,10 @@ const serveTcp = <E, R>(handler: Handler<E, R>, settings: Settings.ServerSetting
     )
     // Before the server, so it closes after the drain (finalizers run in
     // reverse) and the drain can be watched.
-    if (settings.metricsPort !== undefined) {
+    if (settings.metricsPort !== undefined && link !== undefined) {
+      const ClusterMetrics = yield* Effect.promise(() => import("./clusterMetrics.ts"))
+      yield* ClusterMetrics.answer(link)
+    } else if (settings.metricsPort !== undefined) {
       // Loaded only when asked for: the HTTP stack costs ~10 MiB of memory.
       const MetricsHttp = yield* Effect.promise(() => import("../services/MetricsHttp.ts"))
       const url = yield* MetricsHttp.serve({ port: settings.metricsPort })
@@ -128,7 +147,28 @@ const serveTcp = <E, R>(handler: Handler<E, R>, settings: Settings.ServerSetting
       busyMessage: settings.busyMessage,
       shutdownTimeout: settings.shutdownTimeout
     })
+    if (link !== undefined) yield* link.ready(Address.format(server.address))
     return yield* Effect.never
+  })
+
+/** What one process serves, until interrupted: the handler's layer, then the server. */
+const serveOne = <E, R, LE>(
+  served: Served<E, R, LE>,
+  settings: Settings.ServerSettings,
+  connection: ConnectionOptions,
+  link: WorkerLink.WorkerLink | undefined
+) =>
+  Effect.gen(function*() {
+    // Built first, so it is released after the drain.
+    const context = served.layer === undefined ? undefined : yield* Layer.build(served.layer)
+    const serve = settings.stdio
+      ? serveStdio(served.handler, connection)
+      : serveTcp(served.handler, settings, connection, link)
+    // The layer provides what the handler needs beyond its connection and scope.
+    const provided = context === undefined
+      ? serve
+      : Effect.provideContext(serve as Effect.Effect<void, unknown, unknown>, context as never)
+    return yield* (provided as Effect.Effect<void, E | LE | ServerError | ServeError, Scope.Scope>)
   })
 
 /**
@@ -142,6 +182,12 @@ const serveTcp = <E, R>(handler: Handler<E, R>, settings: Settings.ServerSetting
  * usage error is one line on stderr and exit code 2. A fatal failure (the
  * port is taken) is one log line on stderr and exit code 1; see `exit.ts`
  * for every code.
+ *
+ * With `--workers N` (N > 1) the process is a `node:cluster` primary: it
+ * resolves the settings and loads the handler as above (so a mistake is one
+ * usage error before anything is forked), then forks N workers that run
+ * this same command, each building the handler's layer and serving the
+ * shared port; see `workers.ts`.
  *
  * @since 0.1.0
  */
@@ -157,18 +203,25 @@ export const serveCommand = <const Name extends string, Extra extends Command.Co
         // The nested config's inferred value is `Infer<Extra>`; TypeScript cannot see it for a generic `Extra`.
         const served = yield* spec.setup(options as Command.Command.Config.Infer<Extra>)
         const connection = { ...served.connection, ...Settings.connectionOptions(settings) }
-        const run = Effect.gen(function*() {
-          // Built first, so it is released after the drain.
-          const context = served.layer === undefined ? undefined : yield* Layer.build(served.layer)
-          const serve = settings.stdio
-            ? serveStdio(served.handler, connection)
-            : serveTcp(served.handler, settings, connection)
-          // The layer provides what the handler needs beyond its connection and scope.
-          const provided = context === undefined
-            ? serve
-            : Effect.provideContext(serve as Effect.Effect<void, unknown, unknown>, context as never)
-          return yield* (provided as Effect.Effect<void, E | LE | ServerError | ServeError, Scope.Scope>)
-        }).pipe(
+        const slot = WorkerLink.workerSlot()
+        // The primary loads the handler module above (a bad one is one usage
+        // error, before anything is forked) but builds no layer: workers do.
+        const run = settings.workers > 1 && slot === undefined
+          ? Workers.primary({
+            count: settings.workers,
+            shutdownTimeout: settings.shutdownTimeout,
+            metricsPort: settings.metricsPort
+          })
+          : slot === undefined
+          ? serveOne(served, settings, connection, undefined)
+          : Effect.gen(function*() {
+            // First, so that the primary's requests are heard from now on.
+            const link = yield* WorkerLink.connect(slot)
+            // The primary's drain request stops the run as a signal does;
+            // the scope below closes, and the server drains.
+            return yield* Effect.raceFirst(serveOne(served, settings, connection, link), link.drainRequested)
+          })
+        return yield* run.pipe(
           Effect.scoped,
           // Reported here, through the chosen logger on stderr: the runtime's
           // own report would go to stdout, into the protocol stream.
@@ -179,9 +232,10 @@ export const serveCommand = <const Name extends string, Extra extends Command.Co
               ? Effect.logError(error.value.message)
               : Effect.logError("fatal", cause)
           }),
+          // Every line a worker logs names its slot.
+          slot === undefined ? identity : Effect.annotateLogs({ worker: slot }),
           Effect.provide(Logging.layer(settings.logFormat))
         )
-        return yield* run
       }).pipe(
         // Usage errors are one plain line: the log format may be what was wrong.
         Effect.tapError((error) =>

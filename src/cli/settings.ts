@@ -6,7 +6,7 @@
  * it came from — one line naming the flag or the variable and the value.
  *
  * Settings that only make sense for a listening server (`--host`, `--port`,
- * limits of many connections, metrics) are refused as flags with `--stdio`;
+ * limits of many connections, metrics, workers) are refused as flags with `--stdio`;
  * their environment variables are then ignored.
  *
  * @since 0.1.0
@@ -82,6 +82,9 @@ const nonEmpty = (text: string): string => {
   if (text.trim() === "") throw new Error("expected a host name or address (to listen on every interface, say 0.0.0.0 or ::)")
   return text
 }
+
+/** The most `--workers` accepted: more than the cores of any machine this is likely to run on. */
+const maxWorkers = 256
 
 const table = {
   host: {
@@ -214,6 +217,14 @@ const table = {
     defaultText: undefined,
     parse: integer(0, 65535),
     tcpOnly: true
+  },
+  workers: {
+    flag: "workers",
+    description: "Worker processes sharing the port (node:cluster); 1 = this process serves it alone",
+    defaultText: "1",
+    // Bounded so that a slip (a port number in the wrong flag) cannot fork thousands of processes.
+    parse: integer(1, maxWorkers),
+    tcpOnly: true
   }
 } satisfies Record<string, Setting<unknown>>
 
@@ -248,7 +259,7 @@ const orZero = (d: Duration.Duration | undefined) => (d === undefined || Duratio
 
 /**
  * The flags of a line server: where to listen, limits, timeouts, logs,
- * metrics, and `--stdio`. Each is optional on the command line; see
+ * metrics, worker processes, and `--stdio`. Each is optional on the command line; see
  * {@link resolve} for the fallbacks.
  *
  * @since 0.1.0
@@ -275,7 +286,8 @@ export const serverFlags = (defaults?: CommandDefaults) => {
     writeTimeout: flag("writeTimeout"),
     shutdownTimeout: flag("shutdownTimeout"),
     logFormat: flag("logFormat"),
-    metricsPort: flag("metricsPort")
+    metricsPort: flag("metricsPort"),
+    workers: flag("workers")
   }
 }
 
@@ -312,6 +324,8 @@ export interface ServerSettings {
   readonly shutdownTimeout: Duration.Duration
   readonly logFormat: LogFormat
   readonly metricsPort: number | undefined
+  /** Processes serving the port; above 1 the process becomes a cluster primary (see `workers.ts`). */
+  readonly workers: number
 }
 
 /**
@@ -382,7 +396,9 @@ const resolveUnsafe = (
     writeTimeout: value("writeTimeout", table.writeTimeout.defaultText)!,
     shutdownTimeout: value("shutdownTimeout", table.shutdownTimeout.defaultText)!,
     logFormat: value("logFormat", table.logFormat.defaultText)!,
-    metricsPort: value("metricsPort", undefined)
+    metricsPort: value("metricsPort", undefined),
+    // With --stdio the variable is ignored and the default applies: one process.
+    workers: value("workers", table.workers.defaultText)!
   }
 }
 

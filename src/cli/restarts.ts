@@ -1,0 +1,117 @@
+/**
+ * When, and how loudly, a crashed worker of `--workers` is restarted: the
+ * backoff (a delay that doubles with every crash of a slot, capped, and
+ * starts over after a worker stayed up a while) and the restart log (the
+ * first restart of a burst in full, the rest summed up). A crash loop thus
+ * costs one fork per delay and a few log lines, never a tight loop of forks
+ * or a line per crash.
+ *
+ * Apart from the supervisor (`workers.ts`) so that the policy reads on its
+ * own and is tested without processes.
+ *
+ * @since 0.1.0
+ */
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import { BurstLog } from "../internal/burstLog.ts"
+
+/**
+ * When a crashed worker is restarted: after `initialMillis`, doubling with
+ * every further crash of its slot up to `maxMillis`; the doubling starts
+ * over once a worker of the slot has been listening for `resetAfterMillis`.
+ *
+ * @since 0.1.0
+ */
+export interface Backoff {
+  readonly initialMillis: number
+  readonly maxMillis: number
+  readonly resetAfterMillis: number
+}
+
+/**
+ * The restart backoff of `--workers`: 100 ms, doubling up to 10 s, reset
+ * after 30 s up.
+ *
+ * @since 0.1.0
+ */
+export const backoff: Backoff = { initialMillis: 100, maxMillis: 10_000, resetAfterMillis: 30_000 }
+
+/**
+ * The delay before the restart that follows `streak` crashes in a row
+ * (0 for the first crash).
+ *
+ * @since 0.1.0
+ */
+export const restartDelay = (policy: Backoff, streak: number): number =>
+  Math.min(policy.maxMillis, policy.initialMillis * 2 ** Math.min(streak, 52))
+
+/**
+ * The restart after a crash of a worker that had been listening for
+ * `upForMillis`, its slot having crashed `streak` times in a row before:
+ * the delay, and the slot's streak from now on.
+ *
+ * @since 0.1.0
+ */
+export const nextRestart = (
+  policy: Backoff,
+  streak: number,
+  upForMillis: number
+): { readonly delayMillis: number; readonly streak: number } => {
+  const current = upForMillis >= policy.resetAfterMillis ? 0 : streak
+  return { delayMillis: restartDelay(policy, current), streak: current + 1 }
+}
+
+/**
+ * One restart, as logged.
+ *
+ * @since 0.1.0
+ */
+export interface Restart {
+  readonly worker: number
+  readonly pid: number | undefined
+  readonly exitCode: number | null
+  readonly signal: string | null
+  readonly delayMillis: number
+}
+
+/** How often a burst of restarts is summed up in the log, at most. */
+const summaryInterval = 5_000
+
+/**
+ * The restart log: `restarting worker {worker, pid, exitCode, signal,
+ * restartIn}` for the first restart of a burst, then `restarted workers
+ * {restarts, longestDelay}` at most every 5 s while the burst lasts.
+ *
+ * @since 0.1.0
+ */
+export class RestartLog {
+  private readonly log: (effect: Effect.Effect<void>) => void
+  private readonly burst: BurstLog
+  /** The longest delay among the restarts not logged yet. */
+  private longestDelay = 0
+
+  /** `log` runs a log effect from a Node callback. */
+  constructor(log: (effect: Effect.Effect<void>) => void) {
+    this.log = log
+    this.burst = new BurstLog(summaryInterval, () => {}, (count) => {
+      const longestDelay = Duration.format(Duration.millis(this.longestDelay))
+      this.longestDelay = 0
+      this.log(Effect.logWarning("restarted workers", { restarts: count, longestDelay }))
+    })
+  }
+
+  /** Records one restart: logged now if it starts a burst, else counted for the summary. */
+  report(restart: Restart): void {
+    if (!this.burst.report()) {
+      this.longestDelay = Math.max(this.longestDelay, restart.delayMillis)
+      return
+    }
+    const { delayMillis, ...fields } = restart
+    this.log(Effect.logWarning("restarting worker", { ...fields, restartIn: Duration.format(Duration.millis(delayMillis)) }))
+  }
+
+  /** Sums up what is left of a burst now (the primary is stopping). */
+  close(): void {
+    this.burst.close()
+  }
+}

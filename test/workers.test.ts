@@ -1,0 +1,495 @@
+/**
+ * `--workers N` end to end: the built CLI runs as a `node:cluster` primary
+ * with real worker processes on loopback, and each behaviour an operator
+ * relies on is shown from the outside — connections served by several
+ * pids, a drain across workers on SIGTERM (clean, forced, or cut short by a
+ * second signal) and the exit code it yields, a crashed worker restarted
+ * with backoff while the others keep serving, one metrics endpoint that
+ * covers every worker, and the runs that must end at once (a usage error,
+ * a worker that cannot start). The restart delay and the merge of
+ * expositions are pure and checked directly.
+ */
+import * as ChildProcess from "node:child_process"
+import * as Fs from "node:fs"
+import { assert, describe, it } from "@effect/vitest"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
+import { merge } from "../src/cli/clusterMetrics.ts"
+import { backoff, nextRestart, restartDelay } from "../src/cli/restarts.ts"
+import { connect, type TestClient } from "./fixtures/client.ts"
+import {
+  cliEntry,
+  type CliProcess,
+  logFields,
+  metricsUrl,
+  parseJsonLog,
+  repoRoot,
+  runCli,
+  sample,
+  scrape,
+  spawnCli,
+  waitForMetrics
+} from "./fixtures/cli.ts"
+
+/** Each test boots three node processes; on two shared cores that takes a few seconds. */
+const timeout = 20_000
+/** The bound of every single wait in these tests. */
+const wait = Duration.seconds(12)
+
+const pidHandler = "test/fixtures/handlers/pid.ts"
+
+/** The `annotations` of a `--log-format json` line. */
+const annotations = (line: string): Readonly<Record<string, unknown>> =>
+  (JSON.parse(line) as { readonly annotations?: Record<string, unknown> }).annotations ?? {}
+
+/** The JSON log lines whose message is `message`, as parsed lines. */
+const logsOf = (lines: ReadonlyArray<string>, message: string) =>
+  lines.flatMap((line) => {
+    const log = parseJsonLog(line)
+    return log?.message[0] === message ? [{ fields: logFields(log), annotations: annotations(line) }] : []
+  })
+
+const portOf = (address: unknown): number => Number(/:(\d+)$/.exec(String(address))?.[1])
+
+/** Whether `pid` is alive and still runs the CLI (not a recycled pid). */
+const isOurs = (pid: number): boolean => {
+  try {
+    return Fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(cliEntry)
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Worker pids seen by a test. Workers exit by themselves when their primary
+ * is gone (cluster does that); whatever is still running when the test ends
+ * is killed by its pid, after the primary (the finalizer is registered first).
+ */
+const trackWorkers = Effect.acquireRelease(
+  Effect.sync(() => new Set<number>()),
+  (pids) =>
+    Effect.gen(function*() {
+      for (let i = 0; i < 20 && [...pids].some(isOurs); i++) yield* Effect.sleep("100 millis")
+      for (const pid of pids) if (isOurs(pid)) process.kill(pid, "SIGKILL")
+    })
+)
+
+interface Cluster {
+  readonly cli: CliProcess
+  readonly port: number
+  readonly pids: Set<number>
+}
+
+/** Starts `fiberline serve pid.ts --workers 2` with JSON logs and waits until both workers listen. */
+const startWorkers = (extraArgs: ReadonlyArray<string> = []): Effect.Effect<Cluster, Error, Scope.Scope> =>
+  Effect.gen(function*() {
+    const pids = yield* trackWorkers
+    const cli = yield* spawnCli(["serve", pidHandler, "--port", "0", "--workers", "2", "--log-format", "json", ...extraArgs])
+    const started = yield* cli.waitForLog("workers started", wait)
+    assert.strictEqual(logFields(started).count, 2)
+    return { cli, port: portOf(logFields(started).address), pids }
+  })
+
+/** Connects and reads the `pid N` greeting: which process serves this connection. */
+const connectPid = (cluster: Cluster) =>
+  Effect.gen(function*() {
+    const client = yield* connect(cluster.port)
+    const greeting = yield* Effect.timeout(client.readUntil("\n"), wait)
+    const pid = Number(/^pid (\d+)\n/.exec(greeting)?.[1])
+    assert.isTrue(Number.isInteger(pid), `a pid greeting, got ${JSON.stringify(greeting)}`)
+    cluster.pids.add(pid)
+    return { client, pid }
+  })
+
+/** One connection to each of two different workers (round-robin alternates: two attempts when both listen). */
+const connectToBoth = (cluster: Cluster) =>
+  Effect.gen(function*() {
+    const byPid = new Map<number, TestClient>()
+    for (let attempt = 0; attempt < 40 && byPid.size < 2; attempt++) {
+      const { client, pid } = yield* connectPid(cluster)
+      if (!byPid.has(pid)) {
+        byPid.set(pid, client)
+        continue
+      }
+      client.socket.destroy()
+      // The same one twice: the other is not listening (yet), e.g. being restarted.
+      yield* Effect.sleep("100 millis")
+    }
+    const [first, second] = byPid
+    if (first === undefined || second === undefined) return assert.fail("two workers answered")
+    return [first, second] as const
+  })
+
+/** A connection whose handler is blocked writing to a client that stopped reading; returns its worker's pid. */
+const stalledClient = (cluster: Cluster) =>
+  Effect.gen(function*() {
+    const { client, pid } = yield* connectPid(cluster)
+    yield* client.write("flood\n")
+    yield* Effect.timeout(client.readUntil("xxxx"), wait)
+    client.socket.pause()
+    return pid
+  })
+
+/** One connection of `worker` closed at end of input. */
+const closedOnce = (worker: number) => sample(`fiberline_connections_closed_total{worker="${worker}",reason="end-of-input"}`, 1)
+
+/** The restarts of every slot, summed, from a scrape. */
+const restartsIn = (exposition: string): number =>
+  [...exposition.matchAll(/^fiberline_worker_restarts_total\{worker="\d+"\} (\d+)$/gm)].reduce((sum, match) => sum + Number(match[1]), 0)
+
+/** A worker's exposition as Effect renders it, with a histogram among the metrics. */
+const exposition = (accepted: number, closed: number) =>
+  [
+    "# HELP fiberline_connections_accepted_total Connections accepted",
+    "# TYPE fiberline_connections_accepted_total counter",
+    `fiberline_connections_accepted_total ${accepted}`,
+    "# TYPE fiberline_connections_closed_total counter",
+    `fiberline_connections_closed_total{reason="end-of-input"} ${closed}`,
+    "# TYPE latency histogram",
+    `latency_bucket{le="+Inf"} ${closed}`,
+    `latency_sum ${closed}`,
+    ""
+  ].join("\n")
+
+/**
+ * Runs the CLI as the leader of a process group of its own, as a shell runs
+ * a foreground job, with stderr collected as lines. The group is killed
+ * (SIGKILL, by the child's pid as group id) when the scope closes, if the
+ * child has not exited.
+ */
+const spawnInOwnGroup = (args: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("FIBERLINE_")))
+    const child = yield* Effect.acquireRelease(
+      Effect.sync(() =>
+        ChildProcess.spawn(process.execPath, [cliEntry, ...args], {
+          cwd: repoRoot,
+          env,
+          detached: true,
+          stdio: ["ignore", "ignore", "pipe"]
+        })
+      ),
+      (spawned) =>
+        Effect.sync(() => {
+          if (spawned.exitCode === null && spawned.signalCode === null) process.kill(-spawned.pid!, "SIGKILL")
+        })
+    )
+    let stderr = ""
+    child.stderr.setEncoding("utf8")
+    child.stderr.on("data", (chunk: string) => {
+      stderr += chunk
+    })
+    const lines = () => stderr.split("\n").slice(0, -1)
+    /** Polls (every 50 ms, bounded) until a stderr line satisfies `predicate`. */
+    const waitForLine = (predicate: (line: string) => boolean): Effect.Effect<string, Error> =>
+      Effect.suspend(() => {
+        const found = lines().find(predicate)
+        return found === undefined ? Effect.fail(new Error("not yet")) : Effect.succeed(found)
+      }).pipe(
+        Effect.retry(Schedule.spaced("50 millis")),
+        Effect.timeoutOrElse({ duration: wait, orElse: () => Effect.fail(new Error(`no such line; stderr:\n${stderr}`)) })
+      )
+    const exited = Effect.callback<number | null>((resume) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resume(Effect.succeed(child.exitCode))
+      child.once("close", (code) => resume(Effect.succeed(code)))
+    }).pipe(Effect.timeoutOrElse({ duration: wait, orElse: () => Effect.fail(new Error(`still running; stderr:\n${stderr}`)) }))
+    return { pid: child.pid!, lines, waitForLine, exited }
+  })
+
+describe("fiberline --workers", () => {
+  describe("pure parts", () => {
+    it("the restart delay doubles from 100 ms and stops at 10 s", () => {
+      assert.deepStrictEqual(
+        [0, 1, 2, 3, 6, 7, 8, 100, 2000].map((streak) => restartDelay(backoff, streak)),
+        [100, 200, 400, 800, 6400, 10_000, 10_000, 10_000, 10_000]
+      )
+    })
+
+    it("the doubling starts over after a worker of the slot stayed up 30 s", () => {
+      assert.deepStrictEqual(nextRestart(backoff, 0, 50), { delayMillis: 100, streak: 1 })
+      assert.deepStrictEqual(nextRestart(backoff, 3, 29_999), { delayMillis: 800, streak: 4 })
+      assert.deepStrictEqual(nextRestart(backoff, 3, 30_000), { delayMillis: 100, streak: 1 })
+    })
+
+    it("merge labels every sample with its worker and declares each metric once", () => {
+      const primary = "# TYPE fiberline_worker_restarts_total counter\nfiberline_worker_restarts_total{worker=\"1\"} 4\n"
+      assert.strictEqual(
+        merge([
+          { text: exposition(3, 2), labels: { worker: "1" } },
+          { text: exposition(5, 4), labels: { worker: "2" } },
+          { text: primary }
+        ]),
+        [
+          "# HELP fiberline_connections_accepted_total Connections accepted",
+          "# TYPE fiberline_connections_accepted_total counter",
+          "fiberline_connections_accepted_total{worker=\"1\"} 3",
+          "fiberline_connections_accepted_total{worker=\"2\"} 5",
+          "# TYPE fiberline_connections_closed_total counter",
+          "fiberline_connections_closed_total{worker=\"1\",reason=\"end-of-input\"} 2",
+          "fiberline_connections_closed_total{worker=\"2\",reason=\"end-of-input\"} 4",
+          "# TYPE latency histogram",
+          "latency_bucket{worker=\"1\",le=\"+Inf\"} 2",
+          "latency_sum{worker=\"1\"} 2",
+          "latency_bucket{worker=\"2\",le=\"+Inf\"} 4",
+          "latency_sum{worker=\"2\"} 4",
+          "# TYPE fiberline_worker_restarts_total counter",
+          "fiberline_worker_restarts_total{worker=\"1\"} 4",
+          ""
+        ].join("\n")
+      )
+      assert.strictEqual(merge([]), "")
+    })
+  })
+
+  describe("serving", () => {
+    it.live("--workers 2 serves from two worker pids; each worker's logs name its slot; SIGTERM exits 0", () =>
+      Effect.gen(function*() {
+        const cluster = yield* startWorkers()
+        const pids = (yield* connectToBoth(cluster)).map(([pid]) => pid)
+        assert.notInclude(pids, cluster.cli.pid, "the primary serves no connection")
+        const slots = logsOf(yield* cluster.cli.stderrLines, "listening").map((log) => log.annotations.worker)
+        assert.sameMembers(slots, [1, 2])
+
+        yield* cluster.cli.signal("SIGTERM")
+        assert.deepStrictEqual(yield* cluster.cli.exited(wait), { code: 0, signal: null })
+        const stopped = logsOf(yield* cluster.cli.stderrLines, "workers stopped")
+        assert.deepStrictEqual(stopped.map((log) => log.fields), [{ codes: [0, 0] }])
+        assert.deepStrictEqual(stopped[0]!.annotations, {}, "the primary's lines carry no worker")
+        assert.isFalse(pids.some(isOurs), "every worker has exited")
+      }), timeout)
+
+    it.live("--workers 1 (the default) is one process, as before: no cluster, no worker annotation", () =>
+      Effect.gen(function*() {
+        const cli = yield* spawnCli(["serve", pidHandler, "--port", "0", "--workers", "1", "--log-format", "json"])
+        const listening = yield* cli.waitForLog("listening", wait)
+        const client = yield* connect(portOf(logFields(listening).address))
+        assert.strictEqual(yield* Effect.timeout(client.readUntil("\n"), wait), `pid ${cli.pid}\n`)
+        const lines = yield* cli.stderrLines
+        assert.deepStrictEqual(logsOf(lines, "listening")[0]!.annotations, {})
+        assert.isEmpty(logsOf(lines, "workers started"))
+        yield* cli.signal("SIGTERM")
+        assert.strictEqual((yield* cli.exited(wait)).code, 0)
+      }), timeout)
+  })
+
+  describe("stopping", () => {
+    it.live("SIGTERM with a busy client on each worker: every reply arrives, clean closes, exit 0", () =>
+      Effect.gen(function*() {
+        const cluster = yield* startWorkers()
+        const clients = (yield* connectToBoth(cluster)).map(([, client]) => client)
+        for (const client of clients) {
+          yield* client.write("sleep 1000\n")
+          // Mid-request from here on: the drain must wait for the reply.
+          yield* Effect.timeout(client.readUntil("sleeping\n"), wait)
+        }
+        yield* cluster.cli.signal("SIGTERM")
+        for (const client of clients) {
+          const { data, gotEnd, error } = yield* Effect.timeout(client.closed, wait)
+          assert.match(data.toString(), /^pid \d+\nsleeping\nslept 1000\nbye\n$/)
+          assert.isTrue(gotEnd, "closed with FIN after the last reply")
+          assert.isUndefined(error)
+        }
+        assert.deepStrictEqual(yield* cluster.cli.exited(wait), { code: 0, signal: null })
+        const lines = yield* cluster.cli.stderrLines
+        assert.deepStrictEqual(
+          logsOf(lines, "server stopped").map((log) => [log.fields.drained, log.fields.forced]),
+          [[1, 0], [1, 0]]
+        )
+        assert.deepStrictEqual(logsOf(lines, "workers stopped")[0]?.fields, { codes: [0, 0] })
+      }), timeout)
+
+    it.live("a client that never reads is forced at --shutdown-timeout: that worker exits 1, so does the primary", () =>
+      Effect.gen(function*() {
+        const cluster = yield* startWorkers(["--shutdown-timeout", "300ms", "--write-timeout", "300s"])
+        yield* stalledClient(cluster)
+        yield* cluster.cli.signal("SIGTERM")
+        assert.deepStrictEqual(yield* cluster.cli.exited(wait), { code: 1, signal: null })
+        const lines = yield* cluster.cli.stderrLines
+        const codes = logsOf(lines, "workers stopped")[0]?.fields.codes
+        assert.sameMembers(codes as Array<number>, [0, 1])
+        const forced = logsOf(lines, "server stopped").map((log) => log.fields.forced)
+        assert.sameMembers(forced, [0, 1])
+      }), timeout)
+
+    it.live("a second SIGTERM stops every worker at once, exit 1, without waiting for the drain", () =>
+      Effect.gen(function*() {
+        const cluster = yield* startWorkers(["--shutdown-timeout", "300s", "--write-timeout", "300s"])
+        const stalled = yield* stalledClient(cluster)
+        yield* cluster.cli.signal("SIGTERM")
+        yield* cluster.cli.waitForStderrLine(
+          "the stalled worker shutting down",
+          (line) => parseJsonLog(line)?.message[0] === "shutting down" && logFields(parseJsonLog(line)!).connections === 1,
+          wait
+        )
+        yield* cluster.cli.signal("SIGTERM")
+        // Far below --shutdown-timeout (300 s): the drain was not awaited.
+        assert.deepStrictEqual(yield* cluster.cli.exited(wait), { code: 1, signal: null })
+        const stderr = yield* cluster.cli.stderr
+        assert.include(stderr, "second SIGTERM")
+        // The primary waited for its workers: the stalled one exited 1 (the idle one may have drained first).
+        const codes = logsOf(stderr.split("\n"), "workers stopped")[0]?.fields.codes
+        assert.include(codes as Array<number>, 1)
+        assert.strictEqual(logsOf(stderr.split("\n"), "server stopped").filter((log) => log.fields.forced !== 0).length, 0)
+        assert.isFalse(isOurs(stalled), "the stalled worker is gone")
+      }), timeout)
+  })
+
+  describe("stopping from a terminal", () => {
+    it.live("Ctrl-C (SIGINT to the whole process group) drains each worker once: the reply arrives, exit 0", () =>
+      Effect.gen(function*() {
+        const group = yield* spawnInOwnGroup(["serve", pidHandler, "--port", "0", "--workers", "2", "--log-format", "json"])
+        const started = yield* group.waitForLine((line) => parseJsonLog(line)?.message[0] === "workers started")
+        const client = yield* connect(portOf(logFields(parseJsonLog(started)!).address))
+        yield* client.write("sleep 500\n")
+        yield* Effect.timeout(client.readUntil("sleeping\n"), wait)
+        // What a terminal does: every process of the group gets the signal,
+        // the workers from the terminal and from their primary alike.
+        process.kill(-group.pid, "SIGINT")
+        const { data, gotEnd } = yield* Effect.timeout(client.closed, wait)
+        assert.match(data.toString(), /\nslept 500\nbye\n$/)
+        assert.isTrue(gotEnd)
+        assert.strictEqual(yield* group.exited, 0)
+        const stopped = logsOf(group.lines(), "workers stopped")
+        assert.deepStrictEqual(stopped.map((log) => log.fields), [{ codes: [0, 0] }])
+      }), timeout)
+  })
+
+  describe("crashes", () => {
+    it.live("a crashed worker is restarted with backoff (a new pid serves) while the other keeps serving", () =>
+      Effect.gen(function*() {
+        const cluster = yield* startWorkers()
+        const [[crashingPid, crashing], [otherPid, other]] = yield* connectToBoth(cluster)
+        yield* crashing.write("crash\n")
+        yield* Effect.timeout(crashing.closed, wait)
+        const restarting = yield* cluster.cli.waitForLog("restarting worker", wait)
+        const { worker: slot, ...crash } = logFields(restarting)
+        assert.deepStrictEqual(crash, { pid: crashingPid, exitCode: 3, signal: null, restartIn: "100ms" })
+
+        // Meanwhile the other worker serves: its connection, and new ones.
+        yield* other.write("still here\n")
+        assert.include(yield* Effect.timeout(other.readUntil("still here\n"), wait), "still here\n")
+        const meanwhile = yield* connectPid(cluster)
+        assert.notStrictEqual(meanwhile.pid, crashingPid)
+
+        // A new pid serves in the crashed worker's slot.
+        let replacement = { pid: otherPid, client: other }
+        for (let attempt = 0; attempt < 40 && (replacement.pid === otherPid || replacement.pid === crashingPid); attempt++) {
+          replacement = yield* connectPid(cluster)
+          if (replacement.pid === otherPid) yield* Effect.sleep("100 millis")
+        }
+        assert.notInclude([otherPid, crashingPid], replacement.pid, "a replacement serves")
+
+        // It crashes too, soon after: the delay doubles, and the burst is summed up, not logged line by line.
+        yield* replacement.client.write("crash\n")
+        const summary = yield* cluster.cli.waitForLog("restarted workers", wait)
+        assert.deepStrictEqual(logFields(summary), { restarts: 1, longestDelay: "200ms" })
+        const lines = yield* cluster.cli.stderrLines
+        assert.strictEqual(logsOf(lines, "restarting worker").length, 1)
+        assert.isEmpty(logsOf(lines, "worker failed to start"))
+        // Both restarts were in the first worker's slot.
+        const listening = logsOf(lines, "listening").map((log) => log.annotations.worker)
+        assert.isAtLeast(listening.filter((worker) => worker === slot).length, 2)
+
+        // Restarted crashes do not decide the exit code; the drain does.
+        yield* cluster.cli.signal("SIGTERM")
+        assert.deepStrictEqual(yield* cluster.cli.exited(wait), { code: 0, signal: null })
+      }), timeout)
+
+    it.live("a worker that cannot start (the port is taken) ends the run with its code, without restarts", () =>
+      Effect.gen(function*() {
+        const pids = yield* trackWorkers
+        const holder = yield* spawnCli(["echo", "--port", "0", "--log-format", "json"])
+        const port = portOf(logFields(yield* holder.waitForLog("listening", wait)).address)
+        const cli = yield* spawnCli(["echo", "--port", String(port), "--workers", "2", "--log-format", "json"])
+        assert.deepStrictEqual(yield* cli.exited(wait), { code: 1, signal: null })
+        const lines = yield* cli.stderrLines
+        for (const failed of logsOf(lines, "worker failed to start")) pids.add(failed.fields.pid as number)
+        assert.isNotEmpty(logsOf(lines, "worker failed to start"))
+        assert.isEmpty(logsOf(lines, "restarting worker"))
+        // Logged by the worker that failed, as a single process logs it.
+        const why = lines.filter((line) => line.includes(`cannot listen on 127.0.0.1:${port}: address already in use`))
+        assert.isNotEmpty(why)
+        for (const line of why) assert.oneOf(annotations(line).worker, [1, 2])
+        assert.include(logsOf(lines, "workers stopped")[0]?.fields.codes as Array<number>, 1)
+      }), timeout)
+  })
+
+  describe("metrics", () => {
+    it.live("--metrics-port 0: one endpoint, each sample labelled with its worker, answering through a restart", () =>
+      Effect.gen(function*() {
+        const cluster = yield* startWorkers(["--metrics-port", "0"])
+        const url = yield* metricsUrl(cluster.cli)
+        const clients = yield* connectToBoth(cluster)
+        for (const [, client] of clients) {
+          yield* client.end
+          yield* Effect.timeout(client.closed, wait)
+        }
+        const scraped = yield* waitForMetrics(url, "both closes", (text) => closedOnce(1).test(text) && closedOnce(2).test(text), wait)
+        for (const worker of [1, 2]) {
+          assert.match(scraped, sample(`fiberline_connections_accepted_total{worker="${worker}"}`, 1))
+          assert.match(scraped, sample(`fiberline_worker_restarts_total{worker="${worker}"}`, 0))
+        }
+        assert.strictEqual(scraped.match(/^# TYPE fiberline_connections_accepted_total counter$/gm)?.length, 1)
+        assert.strictEqual(scraped.match(/^# HELP fiberline_connections_accepted_total /gm)?.length, 1)
+        assert.notMatch(scraped, /^fiberline_connections_accepted_total /m, "no sample without its worker")
+
+        // While a worker restarts, the endpoint answers with the other's samples.
+        const { client } = yield* connectPid(cluster)
+        yield* client.write("crash\n")
+        yield* Effect.timeout(client.closed, wait)
+        const crashed = logFields(yield* cluster.cli.waitForLog("restarting worker", wait)).worker as number
+        const during = yield* scrape(url)
+        assert.include(during, `fiberline_connections_accepted_total{worker="${3 - crashed}"} `, "the other worker answers")
+        const listened = logsOf(yield* cluster.cli.stderrLines, "listening").filter((log) => log.annotations.worker === crashed)
+        if (listened.length === 1) {
+          // Scraped before the replacement listened (the usual case: it takes a fork and a boot).
+          assert.notInclude(during, `fiberline_connections_accepted_total{worker="${crashed}"}`, "the crashed worker is left out")
+        }
+        const restarted = sample(`fiberline_worker_restarts_total{worker="${crashed}"}`, 1)
+        yield* waitForMetrics(url, "the restart counted", (text) => restarted.test(text), wait)
+
+        // A worker that cannot answer (its event loop is stuck) is left out after the scrape timeout.
+        const [[hungPid, hung]] = yield* connectToBoth(cluster)
+        yield* hung.write("hang\n")
+        yield* Effect.sleep("200 millis")
+        const started = Date.now()
+        const withoutHung = yield* scrape(url)
+        assert.isBelow(Date.now() - started, 5_000)
+        assert.strictEqual(withoutHung.match(/^fiberline_connections_accepted_total\{/gm)?.length, 1, withoutHung)
+        process.kill(hungPid, "SIGKILL")
+        // Killed while the primary is not stopping: a crash like the first, restarted.
+        yield* waitForMetrics(url, "the second restart counted", (text) => restartsIn(text) === 2, wait)
+
+        yield* cluster.cli.signal("SIGTERM")
+        assert.strictEqual((yield* cluster.cli.exited(wait)).code, 0)
+      }), timeout)
+  })
+
+  describe("configuration", () => {
+    it.live("--workers 2 --stdio is a usage error: one line on stderr, exit 2", () =>
+      Effect.gen(function*() {
+        const { code, stderr, stdout } = yield* runCli(["echo", "--workers", "2", "--stdio"], { stdin: "x\n", timeout: wait })
+        assert.strictEqual(stderr, "fiberline echo: --workers does not apply with --stdio\n")
+        assert.strictEqual(stdout.length, 0)
+        assert.strictEqual(code, 2)
+      }), timeout)
+
+    it.live("FIBERLINE_WORKERS is read like every setting, and a bad value is named", () =>
+      Effect.gen(function*() {
+        const { code, stderr } = yield* runCli(["echo", "--port", "0"], { env: { FIBERLINE_WORKERS: "0" }, timeout: wait })
+        assert.strictEqual(stderr, "fiberline echo: invalid FIBERLINE_WORKERS \"0\": expected an integer from 1 to 256\n")
+        assert.strictEqual(code, 2)
+        const help = (yield* runCli(["echo", "--help"], { timeout: wait })).stdout.toString()
+        assert.include(help, "env FIBERLINE_WORKERS, default 1")
+      }), timeout)
+
+    it.live("a bad handler module with --workers 2 is one usage error from the primary, before any fork", () =>
+      Effect.gen(function*() {
+        const { code, stderr } = yield* runCli(["serve", "nope.ts", "--port", "0", "--workers", "2"], { timeout: wait })
+        assert.strictEqual(stderr, "fiberline serve: handler module nope.ts: no such file\n")
+        assert.strictEqual(code, 2)
+      }), timeout)
+  })
+})
