@@ -1,16 +1,24 @@
 /**
  * Logging for processes that speak a protocol on stdout: every log line goes
- * to stderr, as human-readable text or as one JSON object per line for log
- * shippers.
+ * to stderr, as one human-readable line or as one JSON object per line for
+ * log shippers.
+ *
+ * Each entry is written with a single `write`, so entries of several
+ * processes sharing stderr (`--workers`) do not interleave line by line.
  *
  * @since 0.1.0
  */
+import * as Cause from "effect/Cause"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
+import * as References from "effect/References"
 
 /**
- * `pretty`: colored when stderr is a terminal. `json`: one object per line
- * (message, level, timestamp, annotations such as `client` and `connection`).
+ * `pretty`: one line per entry — time, level, message, then the fields and
+ * annotations as `key=value` (the level colored when stderr is a terminal);
+ * a failure's cause follows on indented lines. `json`: one object per line
+ * (message, level, timestamp, annotations such as `client` and
+ * `connection`).
  *
  * @since 0.1.0
  */
@@ -23,6 +31,46 @@ export type LogFormat = "pretty" | "json"
  */
 export const logFormats: ReadonlyArray<LogFormat> = ["pretty", "json"]
 
+const levelColors: Readonly<Record<string, string>> = {
+  Fatal: "\x1b[41m",
+  Error: "\x1b[31m",
+  Warn: "\x1b[33m",
+  Info: "\x1b[32m",
+  Debug: "\x1b[34m",
+  Trace: "\x1b[90m"
+}
+
+/** A field value as `key=value` shows it: bare when it is one word, else as JSON. */
+const fieldValue = (value: unknown): string => {
+  if (typeof value === "string") return /^[^\s"=]+$/.test(value) ? value : JSON.stringify(value)
+  if (typeof value === "number" || typeof value === "boolean" || value === null || value === undefined) return String(value)
+  try {
+    return JSON.stringify(value)
+  } catch {
+    return String(value)
+  }
+}
+
+const fields = (record: object): string =>
+  Object.entries(record).map(([key, value]) => `${key}=${fieldValue(value)}`).join(" ")
+
+const time = (date: Date): string => date.toISOString().slice(11, 23)
+
+/** The `pretty` logger: one entry, one write to stderr. */
+const pretty = (colors: boolean) =>
+  Logger.make(({ cause, date, fiber, logLevel, message }) => {
+    const parts = Array.isArray(message) ? message : [message]
+    const text = parts
+      .map((part) => (typeof part === "string" ? part : typeof part === "object" && part !== null ? fields(part) : String(part)))
+      .join(" ")
+    const annotations = fiber.getRef(References.CurrentLogAnnotations)
+    const level = logLevel.toUpperCase()
+    let entry = `[${time(date)}] ${colors ? `${levelColors[logLevel] ?? ""}${level}\x1b[0m` : level} ${text}`
+    if (Object.keys(annotations).length > 0) entry += ` ${fields(annotations)}`
+    if (cause.reasons.length > 0) entry += `\n${Cause.pretty(cause).replace(/^/gm, "  ")}`
+    process.stderr.write(`${entry}\n`)
+  })
+
 /**
  * Replaces the current loggers with one that writes `format` to stderr.
  *
@@ -31,7 +79,4 @@ export const logFormats: ReadonlyArray<LogFormat> = ["pretty", "json"]
 export const layer = (format: LogFormat): Layer.Layer<never> =>
   format === "json"
     ? Logger.layer([Logger.withConsoleError(Logger.formatJson)])
-    : Layer.merge(
-      Logger.layer([Logger.consolePretty({ colors: process.stderr.isTTY === true })]),
-      Layer.succeed(Logger.LogToStderr, true)
-    )
+    : Logger.layer([pretty(process.stderr.isTTY === true)])
