@@ -17,7 +17,7 @@ import * as Chat from "../src/handlers/Chat.ts"
 import * as LineServer from "../src/services/LineServer.ts"
 import * as TestConnection from "../src/services/TestConnection.ts"
 import { connect } from "./fixtures/client.ts"
-import { connectLines } from "./fixtures/lineClient.ts"
+import { connectLines, type LineClient } from "./fixtures/lineClient.ts"
 import { captureLogs, serve } from "./fixtures/server.ts"
 
 const within = <A, E, R>(effect: Effect.Effect<A, E, R>, seconds = 5) =>
@@ -46,6 +46,25 @@ const clientAs = (port: number, nick: string) =>
     yield* client.send(nick)
     yield* within(client.waitForLine((line) => line.startsWith(`*** Hello ${nick}.`)))
     return client
+  })
+
+/**
+ * The talker sends batches of 50 lines of 1 KB, each waited for at the
+ * listener, until `nick` (not reading) has filled its socket buffers and its
+ * outbox and was disconnected. Bounded: at most 1,000 batches (50 MB).
+ * Returns the number of batches sent.
+ */
+const floodUntilDisconnected = (talker: LineClient, listener: LineClient, nick: string) =>
+  Effect.gen(function*() {
+    const line = "x".repeat(1000)
+    const notice = `*** ${nick} was disconnected (not reading)`
+    let batches = 0
+    for (; batches < 1000 && !listener.lines.includes(notice); batches++) {
+      yield* talker.send(...range(50).map((i) => `${batches}.${i} ${line}`))
+      yield* within(listener.waitForLine(`talker: ${batches}.49 ${line}`))
+    }
+    yield* within(talker.waitForLine(notice))
+    return batches
   })
 
 describe("chat, in memory", () => {
@@ -281,17 +300,7 @@ describe("chat over TCP", () => {
       const deaf = yield* connect(server.port, { pause: true })
       yield* deaf.write("deaf\n")
       yield* within(talker.waitForLine("*** deaf joined"))
-      const line = "x".repeat(1000)
-      const notice = "*** deaf was disconnected (not reading)"
-      // Batches of 50 lines, each waited for at the listener, until the deaf
-      // client's socket buffers and its 64 KiB outbox are full. Bounded: at
-      // most 1,000 batches (50 MB).
-      let batches = 0
-      for (; batches < 1000 && !listener.lines.includes(notice); batches++) {
-        yield* talker.send(...range(50).map((i) => `${batches}.${i} ${line}`))
-        yield* within(listener.waitForLine(`talker: ${batches}.49 ${line}`, batches * 50))
-      }
-      yield* within(talker.waitForLine(notice))
+      const batches = yield* floodUntilDisconnected(talker, listener, "deaf")
       assert.isAbove(batches, 1, "the deaf client took some lines before its outbox filled")
       // The others chat on at once.
       const t0 = Date.now()
@@ -312,6 +321,21 @@ describe("chat over TCP", () => {
       assert.strictEqual((yield* within(deaf.closed)).error, "ECONNRESET")
     }).pipe(Effect.provide(Chat.layer()), Effect.provide(logs.layer))
   })
+
+  it.live("a slow client that catches up after its disconnect reads why, then the server closes cleanly", () =>
+    Effect.gen(function*() {
+      const { port } = yield* serve(Chat.chat)
+      const talker = yield* clientAs(port, "talker")
+      const listener = yield* clientAs(port, "listener")
+      const slow = yield* clientAs(port, "slow")
+      slow.socket.pause()
+      yield* floodUntilDisconnected(talker, listener, "slow")
+      slow.socket.resume()
+      const closed = yield* within(slow.closed)
+      assert.deepStrictEqual(closed, { gotEnd: true, error: undefined, rest: "" })
+      assert.strictEqual(slow.lines.at(-1), "*** Disconnected: you were not reading")
+      assert.isTrue(slow.lines.at(-2)!.startsWith("talker: "), "its lines stop where its outbox overflowed")
+    }).pipe(Effect.provide(Chat.layer()), Effect.provide(captureLogs().layer)))
 
   it.live("on shutdown every client gets the goodbye line, then a clean close, and no connection is forced", () =>
     Effect.gen(function*() {
