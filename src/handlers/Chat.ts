@@ -120,8 +120,8 @@ export const chat = (conn: Connection): Effect.Effect<void, ChatError, Room> =>
       yield* conn.writeLine(`*** Hello ${member.nick}. Here: ${(yield* room.nicks).join(", ")}. ${help}`)
       // Whichever ends first ends the others: the reader's end (quit, end of
       // input, timeout, shutdown) interrupts the writer; a writer that fails
-      // (the connection is gone) interrupts the reader; the room's
-      // disconnect interrupts both.
+      // (the client stopped reading, the connection is gone) interrupts the
+      // reader; the room's disconnect interrupts both.
       return yield* Effect.raceFirst(
         Effect.raceFirst(converse(conn, room, member), deliver(conn, member)),
         Effect.as(member.dropped, "dropped" as const)
