@@ -1,0 +1,238 @@
+/**
+ * A chat server: every line a client sends goes to every other client. The
+ * classic demonstration of fiberline's idea: each connection is a reader
+ * written in blocking style (`readLine`, act, repeat) with a writer fiber
+ * beside it, and connections meet in a shared room service.
+ *
+ * **Protocol** (server lines start with `***`; lines end with `\n`)
+ *
+ * ```text
+ * S: *** Welcome to fiberline chat. Your nickname?
+ * C: 9lives
+ * S: *** Invalid nickname: 1 to 16 letters, digits, '_' or '-', starting with a letter. Your nickname?
+ * C: Bob
+ * S: *** Nickname Bob is taken. Your nickname?              (unique regardless of case)
+ * C: alice
+ * S: *** Hello alice. Here: alice, bob. Commands: /who, /nick NEW, /me ACTION, /quit
+ *                                         others: *** alice joined
+ * C: hi all                               others: alice: hi all
+ * C: /me waves                            others: * alice waves
+ * C: /who
+ * S: *** Here: alice, bob
+ * C: /nick ally
+ * S: *** You are now ally                 others: *** alice is now ally
+ * C: /quit
+ * S: *** Bye                              others: *** ally left
+ * ```
+ *
+ * - A message or action goes to every **other** member; the sender's own
+ *   lines are not echoed back. Blank lines are ignored.
+ * - Text from a client is relayed on one line whatever it holds: control
+ *   characters become U+FFFD (see `chat/text.ts`), and nicknames are plain
+ *   words, so nobody can forge a line or another kind of line.
+ * - An over-long line is answered (`*** Line too long (over N bytes). Not
+ *   sent.`) and the session goes on.
+ * - A session ends with `/quit`, the end of the client's input, an idle or
+ *   line timeout (told `*** No input for 5m. Bye` or `*** Line not complete
+ *   within 30s. Bye`), a lost connection, or the
+ *   server's shutdown (told `*** Server shutting down. Bye`). The others get
+ *   `*** NICK left`, with `(idle)`, `(timed out)`, `(connection lost)` or
+ *   `(server shutting down)` when that is why.
+ *
+ * **Slow clients.** Each member has an outbox bounded by **bytes**
+ * (`outboxBytes`, 64 KiB by default, counted as UTF-8 plus one per line
+ * ending): lines sent to it wait there until its writer fiber hands them to
+ * its connection. Sending never waits for anyone. When a member stops reading,
+ * its socket's buffers fill, its writer waits on `flush`, and its outbox fills
+ * up; the first line that does not fit disconnects it at once: it leaves the
+ * room, the others get `*** NICK was disconnected (not reading)`, and its
+ * session ends with `*** Disconnected: you were not reading`. That line is
+ * flushed for up to the connection's write timeout; a client that still does
+ * not read is then reset (the server logs a `write-timeout` close).
+ *
+ * **Fibers.** The handler's own fiber reads and answers; a writer fiber
+ * drains the outbox; the two race (with the room's disconnect), so whichever
+ * ends first ends the others. The member leaves the room as soon as that race
+ * is over, before its last words are written.
+ *
+ * **Example** (A chat server on port 7000)
+ *
+ * ```ts
+ * const server = LineServer.layer({ handler: Chat.chat, port: 7000, idleTimeout: "10 minutes" }).pipe(
+ *   Layer.provide(Chat.layer({ outboxBytes: 256 * 1024 }))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
+import type { Connection } from "../services/Connection.ts"
+import type { ConnectionError, IdleTimeout, LineTimeout, WriteTimeout } from "../services/Errors.ts"
+import { type Member, Room, type RoomShape } from "./chat/room.ts"
+import { oneLine } from "./chat/text.ts"
+
+export {
+  /** @since 0.1.0 */
+  type ChatOptions,
+  /** @since 0.1.0 */
+  defaults,
+  /** @since 0.1.0 */
+  layer,
+  /** @since 0.1.0 */
+  type Member,
+  /** @since 0.1.0 */
+  NickRefused,
+  /** @since 0.1.0 */
+  Room,
+  /** @since 0.1.0 */
+  type RoomShape
+} from "./chat/room.ts"
+
+/**
+ * How a chat session can fail: the connection's own failures that end it
+ * (after the client was told, when it can be), so the server logs and counts
+ * them as usual.
+ *
+ * @since 0.1.0
+ */
+export type ChatError = IdleTimeout | LineTimeout | WriteTimeout | ConnectionError
+
+const help = "Commands: /who, /nick NEW, /me ACTION, /quit"
+
+/**
+ * The chat handler, a function of its connection; needs a {@link Room}
+ * (provide {@link layer} once per server). See the module doc for the
+ * protocol.
+ *
+ * @since 0.1.0
+ */
+export const chat = (conn: Connection): Effect.Effect<void, ChatError, Room> =>
+  Effect.gen(function*() {
+    const room = yield* Room
+    yield* conn.writeLine("*** Welcome to fiberline chat. Your nickname?")
+    // The member's scope: it leaves the room when the race below is over.
+    const ending = yield* Effect.scoped(Effect.gen(function*() {
+      const member = yield* enter(conn, room)
+      yield* conn.writeLine(`*** Hello ${member.nick}. Here: ${(yield* room.nicks).join(", ")}. ${help}`)
+      // Whichever ends first ends the others: the reader's end (quit, end of
+      // input, timeout, shutdown) interrupts the writer; a writer that fails
+      // (the client stopped reading, the connection is gone) interrupts the
+      // reader; the room's disconnect interrupts both.
+      return yield* Effect.raceFirst(
+        Effect.raceFirst(converse(conn, room, member), deliver(conn, member)),
+        Effect.as(member.dropped, "dropped" as const)
+      )
+    }))
+    yield* lastWords(conn, ending === "quit" ? "*** Bye" : "*** Disconnected: you were not reading")
+  }).pipe(
+    Effect.catchTag("EndOfInput", () => Effect.void),
+    Effect.catchTag("ServerShuttingDown", () => lastWords(conn, "*** Server shutting down. Bye")),
+    Effect.tapErrorTag("IdleTimeout", (error) => lastWords(conn, `*** No input for ${Duration.format(error.timeout)}. Bye`)),
+    Effect.tapErrorTag("LineTimeout", (error) =>
+      lastWords(conn, `*** Line not complete within ${Duration.format(error.timeout)}. Bye`)),
+    // Every line written is a constant, a nickname or text made one line.
+    Effect.catchTag("EmbeddedLineBreak", (error) => Effect.die(error))
+  )
+
+/**
+ * The conversation, one line at a time, until `/quit`. Ends by failing
+ * when the input does (end of input, timeouts, shutdown).
+ */
+const converse = Effect.fnUntraced(function*(conn: Connection, room: RoomShape, member: Member) {
+  for (;;) {
+    const line = yield* nextLine(conn, " Not sent.")
+    if (line.trim() === "") continue
+    const [command, text] = line.startsWith("/") ? split(line) : ["", line]
+    switch (command) {
+      case "":
+        yield* room.say(member, `${member.nick}: ${oneLine(text)}`)
+        break
+      case "/me":
+        yield* room.say(member, `* ${member.nick} ${oneLine(text)}`)
+        break
+      case "/who":
+        yield* conn.writeLine(`*** Here: ${(yield* room.nicks).join(", ")}`)
+        break
+      case "/nick":
+        yield* conn.writeLine(yield* rename(room, member, text))
+        break
+      case "/quit":
+        return "quit" as const
+      default:
+        yield* conn.writeLine(`*** Unknown command. ${help}`)
+    }
+  }
+})
+
+/**
+ * The writer fiber: hands every line of the member's outbox to the
+ * connection. It never reads, so nothing flushes for it: it flushes after
+ * each batch (and waits there while the client is slow to read).
+ */
+const deliver = (conn: Connection, member: Member) =>
+  Effect.forever(
+    Effect.flatMap(member.outbox.takeAll, (messages) =>
+      Effect.andThen(Effect.forEach(messages, (message) => conn.writeLine(message.line), { discard: true }), conn.flush))
+  )
+
+/**
+ * Asks for a nickname until one is valid and free, and enters the room in
+ * the current scope: the member leaves when it closes, with a notice that
+ * says why.
+ */
+const enter = Effect.fnUntraced(function*(conn: Connection, room: RoomShape) {
+  for (;;) {
+    const nick = (yield* nextLine(conn, " Your nickname?")).trim()
+    const member = yield* Effect.acquireRelease(room.join(nick), (joined, exit) => room.leave(joined, whyLeft(exit))).pipe(
+      Effect.catchTag("NickRefused", (refused) => Effect.as(conn.writeLine(`*** ${refused.message}. Your nickname?`), undefined))
+    )
+    if (member !== undefined) return member
+  }
+})
+
+/** The next line; an over-long one is answered (with `hint` after the reason) and skipped. */
+const nextLine = Effect.fnUntraced(function*(conn: Connection, hint: string) {
+  for (;;) {
+    const line = yield* conn.readLine.pipe(
+      Effect.catchTag("LineTooLong", (error) =>
+        Effect.as(conn.writeLine(`*** Line too long (over ${error.limit} bytes).${hint}`), undefined))
+    )
+    if (line !== undefined) return line
+  }
+})
+
+/** `/command rest` as its command and the rest, trimmed. */
+const split = (line: string): readonly [string, string] => {
+  const space = line.indexOf(" ")
+  return space === -1 ? [line, ""] : [line.slice(0, space), line.slice(space + 1).trim()]
+}
+
+/** `/nick NEW`: the reply to the member. */
+const rename = (room: RoomShape, member: Member, nick: string) =>
+  room.rename(member, nick).pipe(
+    Effect.map(() => `*** You are now ${member.nick}`),
+    Effect.catchTag("NickRefused", (refused) => Effect.succeed(`*** ${refused.message}`))
+  )
+
+/** Writes a last line and waits until it is handed to the connection (at most the write timeout). */
+const lastWords = (conn: Connection, line: string) => Effect.andThen(conn.writeLine(line), conn.flush)
+
+/** What the others are told when a session ended this way, by the failure's tag. */
+const leaveNotices: Readonly<Record<string, string>> = {
+  IdleTimeout: "left (idle)",
+  LineTimeout: "left (timed out)",
+  ConnectionError: "left (connection lost)",
+  WriteTimeout: "was disconnected (not reading)",
+  ServerShuttingDown: "left (server shutting down)"
+}
+
+/** The leave notice for a session that ended with `exit`: `left`, or why. */
+const whyLeft = (exit: Exit.Exit<unknown, unknown>): string => {
+  const error = Exit.findErrorOption(exit)
+  const tag = Option.isSome(error) && Predicate.hasProperty(error.value, "_tag") ? String(error.value._tag) : ""
+  return leaveNotices[tag] ?? "left"
+}

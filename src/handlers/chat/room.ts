@@ -1,0 +1,235 @@
+/**
+ * The chat room: the members by nickname, each with its outbox. Connections
+ * meet here; one room is provided per server by {@link layer}.
+ *
+ * **Atomicity.** Every operation runs in one synchronous step (`Effect.sync`,
+ * no `yield` inside), and fibers only switch between steps, so checking that
+ * a nickname is free and taking it cannot be split by another connection:
+ * two connections never get the same nickname. Membership notices (joined,
+ * renamed, left) are sent in the same step as the change, so everyone sees
+ * changes in one order, and a member's messages always follow its join
+ * notice.
+ *
+ * **Slow members.** Sending offers the line to every other member's outbox
+ * and never waits. A member whose outbox is full (it is not reading: its
+ * writer is stuck waiting for the socket) is disconnected on the spot: taken
+ * out of the room, told through {@link Member.dropped}, and the others get
+ * `*** NICK was disconnected (not reading)`. The sender goes on at once.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
+import * as Outbox from "./outbox.ts"
+import { isValidNick, nickKey, nickRule } from "./text.ts"
+
+/**
+ * Options of a room. Every field is optional; see {@link defaults}.
+ *
+ * @since 0.1.0
+ */
+export interface ChatOptions {
+  /**
+   * How many bytes of lines (UTF-8, plus one per line ending) may wait in a
+   * member's outbox before the member is disconnected. An empty outbox
+   * takes one line of any size, so a member holds at most this plus one
+   * line, plus what its connection buffers (the write high-water mark and
+   * the socket's own buffers).
+   */
+  readonly outboxBytes?: number | undefined
+  /** Longest nickname, in characters. The charset is fixed (see `text.ts`). */
+  readonly maxNickLength?: number | undefined
+}
+
+/**
+ * Default room options: 64 KiB outboxes, nicknames up to 16 characters.
+ *
+ * @since 0.1.0
+ */
+export const defaults = { outboxBytes: 64 * 1024, maxNickLength: 16 } as const
+
+/**
+ * A nickname was refused: `invalid` (see `nickRule`) or `taken` by another
+ * member (nicknames are unique regardless of case).
+ *
+ * @since 0.1.0
+ */
+export class NickRefused extends Schema.TaggedError<NickRefused>("fiberline/chat/NickRefused")("NickRefused", {
+  nick: Schema.String,
+  reason: Schema.Literals(["invalid", "taken"]),
+  maxLength: Schema.Int
+}) {
+  /** One line, fit to send back: an invalid nickname is not echoed. */
+  override get message(): string {
+    return this.reason === "taken" ? `Nickname ${this.nick} is taken` : `Invalid nickname: ${nickRule(this.maxLength)}`
+  }
+}
+
+/**
+ * One member of the room, as its own connection sees it.
+ *
+ * @since 0.1.0
+ */
+export interface Member {
+  /** The current nickname (changed by `rename`). */
+  readonly nick: string
+  /** Lines for this member; its writer fiber drains it. */
+  readonly outbox: Outbox.Outbox
+  /** Succeeds once the room has disconnected this member for a full outbox. */
+  readonly dropped: Effect.Effect<void>
+}
+
+/**
+ * What connections do with the room.
+ *
+ * @since 0.1.0
+ */
+export interface RoomShape {
+  /** Takes `nick` and enters the room; the others get `*** NICK joined`. */
+  readonly join: (nick: string) => Effect.Effect<Member, NickRefused>
+  /** Changes `member`'s nickname; the others get `*** OLD is now NEW`. Returns the old one. */
+  readonly rename: (member: Member, nick: string) => Effect.Effect<string, NickRefused>
+  /**
+   * Sends `line` to every member but `from`, never waiting for them (see the
+   * module doc), then yields to let their writers run.
+   */
+  readonly say: (from: Member, line: string) => Effect.Effect<void>
+  /** Takes `member` out; the others get `*** NICK why`. Does nothing if it is already out. */
+  readonly leave: (member: Member, why: string) => Effect.Effect<void>
+  /** The nicknames of the members, sorted. */
+  readonly nicks: Effect.Effect<ReadonlyArray<string>>
+}
+
+/**
+ * The room service: one per server, provided by {@link layer}.
+ *
+ * @since 0.1.0
+ */
+export class Room extends Context.Service<Room, RoomShape>()("fiberline/handlers/Chat/Room") {}
+
+/** A member as the room holds it: the nickname changes, and the room can drop it. */
+interface Seat {
+  nick: string
+  readonly outbox: Outbox.Outbox
+  readonly dropped: Deferred.Deferred<void>
+  readonly member: Member
+}
+
+const positiveInteger = (name: string, value: number): number => {
+  if (!Number.isSafeInteger(value) || value <= 0) throw new RangeError(`chat option ${name} must be a positive integer, got ${value}`)
+  return value
+}
+
+/**
+ * A new, empty room. An invalid option is a programming error: it throws a
+ * `RangeError`.
+ *
+ * @since 0.1.0
+ */
+export const make = (options: ChatOptions = {}): Effect.Effect<RoomShape> =>
+  Effect.sync(() => {
+    const outboxBytes = positiveInteger("outboxBytes", options.outboxBytes ?? defaults.outboxBytes)
+    const maxNickLength = positiveInteger("maxNickLength", options.maxNickLength ?? defaults.maxNickLength)
+    /** By `nickKey`; a seat is in the room exactly while it is in this map. */
+    const seats = new Map<string, Seat>()
+    const byMember = new WeakMap<Member, Seat>()
+
+    /** The reason `nick` cannot be taken by `seat` (undefined: it can). */
+    const refusal = (nick: string, seat?: Seat): NickRefused | undefined => {
+      if (!isValidNick(nick, maxNickLength)) return new NickRefused({ nick, reason: "invalid", maxLength: maxNickLength })
+      const holder = seats.get(nickKey(nick))
+      return holder === undefined || holder === seat
+        ? undefined
+        : new NickRefused({ nick, reason: "taken", maxLength: maxNickLength })
+    }
+
+    /** Offers `line` to every seat but `from`; drops the seats that are full. */
+    const send = (line: string, from?: Seat): void => {
+      const message = Outbox.messageOf(line)
+      const full: Array<Seat> = []
+      for (const seat of seats.values()) {
+        if (seat !== from && !seat.outbox.offer(message)) full.push(seat)
+      }
+      // Each drop notifies the rest, which may overflow more outboxes; every
+      // round removes members, so this ends.
+      for (const seat of full) {
+        if (!remove(seat)) continue
+        Deferred.doneUnsafe(seat.dropped, Effect.void)
+        send(`*** ${seat.nick} was disconnected (not reading)`)
+      }
+    }
+
+    const remove = (seat: Seat): boolean => seats.get(nickKey(seat.nick)) === seat && seats.delete(nickKey(seat.nick))
+
+    const seatOf = (member: Member): Seat => byMember.get(member)!
+
+    const join = (nick: string) =>
+      Effect.flatMap(Outbox.make(outboxBytes), (outbox) =>
+        Effect.suspend(() => {
+          // From the check to the insertion, one synchronous step: see the module doc.
+          const refused = refusal(nick)
+          if (refused !== undefined) return Effect.fail(refused)
+          const dropped = Deferred.makeUnsafe<void>()
+          const seat: Seat = {
+            nick,
+            outbox,
+            dropped,
+            member: {
+              get nick() {
+                return seat.nick
+              },
+              outbox,
+              dropped: Deferred.await(dropped)
+            }
+          }
+          byMember.set(seat.member, seat)
+          send(`*** ${nick} joined`, seat)
+          seats.set(nickKey(nick), seat)
+          return Effect.succeed(seat.member)
+        }))
+
+    return Room.of({
+      join,
+      rename: (member, nick) =>
+        Effect.suspend(() => {
+          const seat = seatOf(member)
+          const refused = refusal(nick, seat)
+          if (refused !== undefined) return Effect.fail(refused)
+          const old = seat.nick
+          if (!remove(seat)) return Effect.succeed(old)
+          seat.nick = nick
+          seats.set(nickKey(nick), seat)
+          send(`*** ${old} is now ${nick}`, seat)
+          return Effect.succeed(old)
+        }),
+      // Then yield, so the recipients' writers take the line before the
+      // sender's next one: an outbox fills because its member is not
+      // reading, never because a burst of lines arrived in one chunk.
+      say: (from, line) => Effect.andThen(Effect.sync(() => send(line, seatOf(from))), Effect.yieldNow),
+      leave: (member, why) =>
+        Effect.sync(() => {
+          const seat = seatOf(member)
+          if (remove(seat)) send(`*** ${seat.nick} ${why}`)
+        }),
+      nicks: Effect.sync(() => [...seats.values()].map((seat) => seat.nick).toSorted(byKey))
+    })
+  })
+
+const byKey = (a: string, b: string): number => (nickKey(a) < nickKey(b) ? -1 : nickKey(a) > nickKey(b) ? 1 : 0)
+
+/**
+ * A room as a Layer: provide it once to the server, so that every
+ * connection meets in the same room.
+ *
+ * **Example** (A chat server)
+ *
+ * ```ts
+ * const server = LineServer.layer({ handler: Chat.chat, port: 7000 }).pipe(Layer.provide(Chat.layer()))
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const layer = (options?: ChatOptions): Layer.Layer<Room> => Layer.effect(Room, make(options))
