@@ -16,7 +16,8 @@
  *   Prometheus format by `fiberline/MetricsHttp`, a separate entry point so
  *   the HTTP stack loads only when wanted).
  * - `Logging`: stderr loggers (pretty or JSON).
- * - `Echo`: the reference handler; `Redis`: a Redis-compatible server.
+ * - `Echo`: the reference handler; `Chat`: a chat room; `Redis`: a
+ *   Redis-compatible server.
  *
  * @since 0.1.0
  */
@@ -25,6 +26,8 @@
 export * as Address from "./services/Address.ts"
 /** @since 0.1.0 */
 export * as Connection from "./services/Connection.ts"
+/** @since 0.1.0 */
+export * as Chat from "./handlers/Chat.ts"
 /** @since 0.1.0 */
 export * as Echo from "./handlers/Echo.ts"
 /** @since 0.1.0 */

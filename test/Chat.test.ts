@@ -350,7 +350,7 @@ describe("chat over TCP", () => {
       const server = yield* LineServer.make({ handler: Chat.chat, port: 0, shutdownTimeout: "5 seconds" }).pipe(
         Scope.provide(scope)
       )
-      const port = server.address.port
+      const port = LineServer.port(server)
       const joined = yield* Effect.forEach(range(5), (i) => clientAs(port, `c${i}`))
       yield* within(joined[0]!.waitForLine("*** c4 joined"))
       // Still choosing a nickname.

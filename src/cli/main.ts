@@ -8,6 +8,7 @@
 import * as Effect from "effect/Effect"
 import { Argument, Command, Flag } from "effect/cli"
 import packageJson from "../../package.json" with { type: "json" }
+import * as Chat from "../handlers/Chat.ts"
 import { echo } from "../handlers/Echo.ts"
 import * as Redis from "../handlers/redis/Redis.ts"
 import * as HandlerModule from "./handlerModule.ts"
@@ -45,6 +46,22 @@ const redisCommand = serveCommand({
     Effect.succeed({ handler: Redis.handler(options), layer: Redis.layer(), connection: { lineEnding: "\r\n" } })
 })
 
+const chatCommand = serveCommand({
+  name: "chat",
+  description: "A chat room: pick a nickname, then every line goes to everyone else (/who, /nick, /me, /quit)",
+  defaults: { port: 7070 },
+  config: {
+    outboxBytes: Flag.Int("outbox-bytes").pipe(
+      Flag.withDefault(Chat.defaults.outboxBytes),
+      Flag.filter((n) => n > 0, (n) => `--outbox-bytes must be positive, got ${n}`),
+      Flag.withDescription(
+        `Output queued for a client that does not read before it is disconnected, in bytes (default ${Chat.defaults.outboxBytes})`
+      )
+    )
+  },
+  setup: ({ outboxBytes }) => Effect.succeed({ handler: Chat.chat, layer: Chat.layer({ outboxBytes }) })
+})
+
 const serveModuleCommand = serveCommand({
   name: "serve",
   description:
@@ -62,7 +79,7 @@ const serveModuleCommand = serveCommand({
 main(
   Command.make("fiberline").pipe(
     Command.withDescription("Line-protocol servers in blocking style on Effect fibers"),
-    Command.withSubcommands([echoCommand, redisCommand, serveModuleCommand])
+    Command.withSubcommands([echoCommand, chatCommand, redisCommand, serveModuleCommand])
   ),
   { version: packageJson.version }
 )

@@ -107,6 +107,11 @@ const inlineWhenYielded = <A, E>(evaluate: () => Effect.Effect<A, E>): Effect.Ef
   return effect
 }
 
+/** A second read while one waits: a defect. (Built when it happens: an `Error` carries a stack string.) */
+const concurrentRead = Effect.suspend(() =>
+  Effect.die(new Error("concurrent reads on one connection: read from one fiber at a time"))
+)
+
 /**
  * Builds the Effect API over a driver. Reads are loops over the driver's
  * synchronous `take`/`fill` that suspend only when nothing is available, so
@@ -123,9 +128,6 @@ const fromDriver = (driver: Driver): Connection => {
   })
   // Reads are sequential: a read waiting for input is the only one.
   let readerParked = false
-  const concurrentRead = Effect.die(
-    new Error("concurrent reads on one connection: read from one fiber at a time")
-  )
 
   /** Repeats `step` until it yields an outcome, pulling input and suspending as needed. */
   const reader = <A, E>(
