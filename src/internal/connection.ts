@@ -217,7 +217,10 @@ const fromDriver = (driver: Driver): Connection => {
     readExactly,
     write,
     writeLine,
-    flush: awaitDrain
+    flush: awaitDrain,
+    get tls() {
+      return driver.tls
+    }
   }
 }
 

@@ -167,6 +167,11 @@ export class Driver {
     return this.endpoint.remoteAddress
   }
 
+  /** What TLS negotiated, when the transport is TLS. */
+  get tls(): Endpoint["tls"] {
+    return this.endpoint.tls
+  }
+
   /** Whether the transport failed (reset, broken pipe, closed under us). */
   get failed(): boolean {
     return this.inputFailure !== undefined || this.outputFailure !== undefined

@@ -33,11 +33,13 @@
  * writer should `flush`.
  *
  * The same handler runs over a TCP socket ({@link fromSocket}, used by
- * `LineServer`), stdin/stdout ({@link stdio}) and in memory (`TestConnection`).
+ * `LineServer`), TLS, stdin/stdout ({@link stdio}) and in memory
+ * (`TestConnection`).
  *
  * @since 0.1.0
  */
 import type * as Net from "node:net"
+import * as Tls from "node:tls"
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -45,8 +47,10 @@ import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import * as Internal from "../internal/connection.ts"
 import * as Endpoint from "../internal/endpoint.ts"
+import { infoOf } from "../internal/tlsEngine.ts"
 import type { Address } from "./Address.ts"
 import type { ReadExactlyError, ReadLineError, WriteError, WriteLineError } from "./Errors.ts"
+import type { TlsInfo } from "./Tls.ts"
 
 /**
  * A connection as its handler sees it.
@@ -113,6 +117,12 @@ export interface Connection {
    * is above its high-water mark (the peer is slow to read).
    */
   readonly flush: Effect.Effect<void, WriteError>
+  /**
+   * What TLS negotiated (protocol, ALPN protocol, the client's certificate…)
+   * when the connection is encrypted (served by a TLS listener);
+   * `undefined` while it is plaintext.
+   */
+  readonly tls: TlsInfo | undefined
 }
 
 /**
@@ -219,8 +229,9 @@ export const defaults = Internal.defaults
 
 /**
  * A connection over an already connected TCP socket (e.g. from your own
- * `net.Server` or a TLS socket). Create the server with
- * `allowHalfOpen: true` so replies can follow the peer's FIN.
+ * `net.Server`) or a TLS socket whose handshake is complete (its `tls` then
+ * says what was negotiated). Create the server with `allowHalfOpen: true`
+ * so replies can follow the peer's FIN.
  *
  * @since 0.1.0
  */
@@ -228,7 +239,10 @@ export const fromSocket = (
   socket: Net.Socket,
   options?: ConnectionOptions
 ): Effect.Effect<Connection, never, Scope.Scope> =>
-  Effect.suspend(() => Internal.make(Endpoint.fromSocket(socket), Internal.resolveLimits(options))).pipe(
+  Effect.suspend(() => {
+    const tls = socket instanceof Tls.TLSSocket ? { socket, info: infoOf(socket) } : undefined
+    return Internal.make(Endpoint.fromSocket(socket, undefined, "unknown", tls), Internal.resolveLimits(options))
+  }).pipe(
     Effect.map(([connection]) => connection)
   )
 

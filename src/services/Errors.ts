@@ -200,6 +200,50 @@ export class LineEncodeError extends Schema.TaggedError<LineEncodeError>("fiberl
   }
 }
 
+/**
+ * TLS settings could not be used: a certificate or key file could not be
+ * read, PEM data did not parse, a key does not match its certificate, or a
+ * certificate is outside its validity period. `file` names the file when the
+ * trouble is with one.
+ *
+ * **Details**
+ *
+ * `LineServer.make` fails with a `ServerError` whose `cause` is this error
+ * (the server does not start);
+ * `LineServer.reloadTls` fails with it and keeps serving the settings it had.
+ *
+ * @since 0.1.0
+ */
+export class TlsConfigError extends Schema.TaggedError<TlsConfigError>("fiberline/TlsConfigError")("TlsConfigError", {
+  reason: Schema.String,
+  file: Schema.optional(Schema.String),
+  cause: Schema.optional(Schema.Defect())
+}) {
+  override get message(): string {
+    return `TLS settings: ${this.reason}${this.file === undefined ? "" : ` (${this.file})`}`
+  }
+}
+
+/**
+ * A TLS handshake did not complete. `reason` says how: `timeout` (not
+ * complete within the handshake timeout, counted from its start),
+ * `client-certificate` (a client certificate was required and missing, or
+ * did not verify against the CA; `detail` has OpenSSL's code, e.g.
+ * `UNABLE_TO_VERIFY_LEAF_SIGNATURE`), or `failed` (the peer's bytes were not
+ * a TLS handshake, it offered nothing the server accepts, or it closed
+ * first). The connection is closed before its handler runs.
+ *
+ * @since 0.1.0
+ */
+export class TlsHandshakeError extends Schema.TaggedError<TlsHandshakeError>("fiberline/TlsHandshakeError")(
+  "TlsHandshakeError",
+  { reason: Schema.Literals(["timeout", "client-certificate", "failed"]), detail: Schema.String }
+) {
+  override get message(): string {
+    return `TLS handshake failed: ${this.detail}`
+  }
+}
+
 /** Operator-readable words for the system errors of `listen`. */
 const listenErrors: Readonly<Record<string, string>> = {
   EADDRINUSE: "address already in use",
@@ -212,8 +256,10 @@ const listenErrors: Readonly<Record<string, string>> = {
 
 /**
  * The server could not start listening (address in use, permission denied,
- * bad host…). `address` is where it tried (`host:port`, `[v6]:port` or a
- * socket path); `code` the system error code when there is one.
+ * bad host…, or TLS settings it cannot use: then `cause` is the
+ * {@link TlsConfigError}). `address` is where it tried (`host:port`,
+ * `[v6]:port` or a socket path); `code` the system error code when there is
+ * one.
  *
  * @since 0.1.0
  */

@@ -21,6 +21,8 @@ import * as Metric from "effect/Metric"
  * - `shutdown`: ended by server shutdown, drained or forced.
  * - `proxy-header`: refused before the handler ran: not from a trusted proxy,
  *   or its PROXY protocol header was malformed, cut short or too slow.
+ * - `tls-handshake`: refused before the handler ran: the TLS handshake
+ *   failed or timed out, or a client certificate was refused.
  * - `handler-failure`: any other failure or defect of the handler.
  * - `handler-done`: the handler returned by itself.
  *
@@ -36,6 +38,7 @@ export type CloseReason =
   | "reset"
   | "shutdown"
   | "proxy-header"
+  | "tls-handshake"
   | "handler-failure"
   | "handler-done"
 
@@ -54,6 +57,7 @@ export const closeReasons: ReadonlyArray<CloseReason> = [
   "reset",
   "shutdown",
   "proxy-header",
+  "tls-handshake",
   "handler-failure",
   "handler-done"
 ]
