@@ -12,7 +12,7 @@
  * - `SchemaLines`: lines decoded and encoded by a `Schema` (NDJSON…).
  * - `Address`: addresses, structured and printed one way.
  * - `TestConnection`: an in-memory peer to unit-test handlers.
- * - `Tls`: TLS settings (`LineServer` option `tls`) and what a
+ * - `Tls`: TLS settings (`LineServer` option `tls`, `startTls`) and what a
  *   handler learns about its encrypted connection.
  * - `ServerMetrics`: the Effect metrics fiberline records (served in
  *   Prometheus format by `fiberline/MetricsHttp`, a separate entry point so

@@ -167,15 +167,23 @@ const tempDir = Effect.acquireRelease(
   (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
 )
 
-/** Says what it sees of TLS, then echoes. */
-const summarizing = (conn: Connection) => Effect.andThen(conn.writeLine(summary(conn)), echo)
+/** Says what it sees of TLS and what a STARTTLS would do, then echoes. */
+const alreadyEncrypted = (conn: Connection) =>
+  Effect.gen(function*() {
+    const again = yield* conn.startTls({ reply: "never sent" }).pipe(
+      Effect.map(() => "upgraded"),
+      Effect.catchTag("TlsUnavailable", (error) => Effect.succeed(error.reason))
+    )
+    yield* conn.writeLine(`${summary(conn)} starttls=${again}`)
+    yield* echo
+  })
 
 describe("TLS elsewhere", () => {
   it.live("over a Unix socket", () =>
     Effect.gen(function*() {
       const dir = yield* tempDir
       const path = Path.join(dir, "tls.sock")
-      yield* LineServer.make({ handler: summarizing, path, tls: serverA })
+      yield* LineServer.make({ handler: alreadyEncrypted, path, tls: serverA })
       const socket = yield* Effect.acquireRelease(
         Effect.callback<NodeTls.TLSSocket, Error>((resume) => {
           const client = NodeTls.connect({ path, ca: pem("ca.crt"), servername: "localhost" })
@@ -189,14 +197,14 @@ describe("TLS elsewhere", () => {
       yield* client.end
       assert.strictEqual(
         (yield* within(client.closed)).data.toString(),
-        "tls TLSv1.3 alpn=- authorized=false error=- client=- resumed=false\nunix\n"
+        "tls TLSv1.3 alpn=- authorized=false error=- client=- resumed=false starttls=already-tls\nunix\n"
       )
     }).pipe(Effect.scoped, Effect.provide(captureLogs().layer)))
 
-  it.live("Connection.fromSocket over a TLS socket of the app's own server: conn.tls tells", () =>
+  it.live("Connection.fromSocket over a TLS socket of the app's own server: conn.tls tells, startTls says already-tls", () =>
     Effect.gen(function*() {
       const server = NodeTls.createServer({ key: pem("server.key"), cert: pem("server.crt"), allowHalfOpen: true }, (socket) => {
-        Effect.runFork(Effect.scoped(Effect.flatMap(fromSocket(socket), (conn) => runHandler(summarizing, conn))))
+        Effect.runFork(Effect.scoped(Effect.flatMap(fromSocket(socket), (conn) => runHandler(alreadyEncrypted, conn))))
       })
       yield* Effect.acquireRelease(
         Effect.callback<void>((resume) => {
@@ -209,7 +217,7 @@ describe("TLS elsewhere", () => {
       yield* client.end
       assert.strictEqual(
         (yield* within(client.closed)).data.toString(),
-        "tls TLSv1.3 alpn=- authorized=false error=- client=- resumed=false\nown\n"
+        "tls TLSv1.3 alpn=- authorized=false error=- client=- resumed=false starttls=already-tls\nown\n"
       )
     }).pipe(Effect.scoped))
 })

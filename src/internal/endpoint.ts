@@ -22,7 +22,10 @@ export interface Endpoint {
   readonly peer: string
   /** The other side's network address; `undefined` for stdio and memory. */
   readonly remoteAddress: Address.Address | undefined
-  /** The TCP or Unix socket under this endpoint; `undefined` for stdio and memory. */
+  /**
+   * The TCP or Unix socket under this endpoint, which `startTls` runs TLS
+   * over; `undefined` for stdio and memory.
+   */
   readonly socket?: Net.Socket | undefined
   /** What was negotiated, when the endpoint runs over TLS. */
   readonly tls?: TlsInfo | undefined

@@ -65,7 +65,7 @@ export interface SupervisorOptions<E, R> {
   readonly proxy: ProxyOptions | undefined
   /** The peer of a socket that has no address of its own (a Unix socket's client). */
   readonly fallbackPeer: string
-  /** TLS, handshaken before the handler. */
+  /** TLS: handshaken before the handler when implicit, else for `startTls`. */
   readonly tls: ServerTls | undefined
 }
 
@@ -229,7 +229,7 @@ export class Supervisor<E, R> {
   /** Once the peer is known: the TLS handshake on a TLS listener, then the connection. */
   private secured(socket: Net.Socket, remote: Address.Address | undefined) {
     const tls = this.tls
-    if (tls === undefined) return this.connection(socket, remote, undefined)
+    if (tls === undefined || !tls.implicit) return this.connection(socket, remote, undefined)
     // Read now: a socket closed by a failed handshake no longer knows its peer.
     const client = this.clientOf(socket, remote)
     if (this.shuttingDown) return this.refuse(socket, client, shutdownRefusal, "server shutting down")
@@ -246,7 +246,7 @@ export class Supervisor<E, R> {
   /** The connection's life once its peer is known: build it, run the handler, log and count its end. */
   private connection(socket: Net.Socket, remote: Address.Address | undefined, tlsSocket: Tls.TLSSocket | undefined) {
     const tls = tlsSocket === undefined ? undefined : { socket: tlsSocket, info: infoOf(tlsSocket) }
-    return Internal.make(Endpoint.fromSocket(socket, remote, this.fallbackPeer, tls), this.limits).pipe(
+    return Internal.make(Endpoint.fromSocket(socket, remote, this.fallbackPeer, tls), this.limits, this.tls).pipe(
       Effect.flatMap(([connection, driver]) => {
         this.drivers.add(driver)
         if (this.shuttingDown) driver.shutdown()

@@ -2,7 +2,7 @@
  * The TLS engine of a server: its settings loaded (files read, PEM parsed,
  * each key checked against its certificate) into a `tls.Server` that never
  * listens, and the server-side handshake of one socket the line server
- * accepted.
+ * accepted — at once for implicit TLS, or when a handler calls `startTls`.
  *
  * **Why a `tls.Server` that never listens.** Node verifies client
  * certificates, applies `requestCert`/`rejectUnauthorized`, selects SNI
@@ -274,21 +274,24 @@ export const load = (options: TlsOptions, ticketKeys: Buffer): Effect.Effect<Tls
 
 /** A server's TLS: the engine new connections use, and how it is reloaded. */
 export class ServerTls {
+  /** TLS from the first byte, or only when a handler calls `startTls`. */
+  readonly implicit: boolean
   private current: TlsEngine
   private options: TlsOptions
   private ticketKeys: Buffer
 
-  private constructor(engine: TlsEngine, options: TlsOptions, ticketKeys: Buffer) {
+  private constructor(engine: TlsEngine, options: TlsOptions, ticketKeys: Buffer, implicit: boolean) {
     this.current = engine
     this.options = options
     this.ticketKeys = ticketKeys
+    this.implicit = implicit
   }
 
   /** Loads a server's settings; its ticket keys are random unless given. */
-  static make(options: TlsOptions): Effect.Effect<ServerTls, TlsConfigError> {
+  static make(options: TlsOptions, implicit: boolean): Effect.Effect<ServerTls, TlsConfigError> {
     validate(options)
     const ticketKeys = Buffer.from(options.ticketKeys ?? Crypto.randomBytes(48))
-    return Effect.map(load(options, ticketKeys), (engine) => new ServerTls(engine, options, ticketKeys))
+    return Effect.map(load(options, ticketKeys), (engine) => new ServerTls(engine, options, ticketKeys, implicit))
   }
 
   /** The engine for a handshake starting now. */

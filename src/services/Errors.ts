@@ -210,7 +210,9 @@ export class LineEncodeError extends Schema.TaggedError<LineEncodeError>("fiberl
  *
  * `LineServer.make` fails with a `ServerError` whose `cause` is this error
  * (the server does not start);
- * `LineServer.reloadTls` fails with it and keeps serving the settings it had.
+ * `LineServer.reloadTls` fails with it and keeps serving the settings it had;
+ * `startTls` with settings of its own fails with it before touching the
+ * connection.
  *
  * @since 0.1.0
  */
@@ -231,7 +233,7 @@ export class TlsConfigError extends Schema.TaggedError<TlsConfigError>("fiberlin
  * did not verify against the CA; `detail` has OpenSSL's code, e.g.
  * `UNABLE_TO_VERIFY_LEAF_SIGNATURE`), or `failed` (the peer's bytes were not
  * a TLS handshake, it offered nothing the server accepts, or it closed
- * first). The connection is closed before its handler runs.
+ * first). The connection is closed.
  *
  * @since 0.1.0
  */
@@ -241,6 +243,55 @@ export class TlsHandshakeError extends Schema.TaggedError<TlsHandshakeError>("fi
 ) {
   override get message(): string {
     return `TLS handshake failed: ${this.detail}`
+  }
+}
+
+/**
+ * `startTls` found input that had arrived before the TLS handshake: bytes
+ * sent after the command that asked for TLS, in plaintext. Read after the
+ * handshake they would pass for bytes that came over TLS, which is how a
+ * man in the middle injects commands into a STARTTLS session
+ * (CVE-2011-0411). They are never read; the connection is closed. `bytes`
+ * is how many there were.
+ *
+ * @since 0.1.0
+ */
+export class PlaintextBeforeTls extends Schema.TaggedError<PlaintextBeforeTls>("fiberline/PlaintextBeforeTls")(
+  "PlaintextBeforeTls",
+  { bytes: Schema.Int }
+) {
+  override get message(): string {
+    return `refused ${this.bytes} plaintext bytes received before the TLS handshake`
+  }
+}
+
+/**
+ * `startTls` cannot upgrade this connection, which is left as it was:
+ * `no-socket` (stdio or an in-memory connection: there is no socket to run
+ * TLS over), `already-tls` (the connection is encrypted already), or
+ * `not-configured` (the server has no TLS settings and none were given).
+ *
+ * **Details**
+ *
+ * A typed failure, not a defect: the same handler may run over a socket,
+ * over stdio or in a test, and a protocol has an answer for it (SMTP's
+ * `454 TLS not available`, a `503` for a second `STARTTLS`), so a handler
+ * can reply and go on.
+ *
+ * @since 0.1.0
+ */
+export class TlsUnavailable extends Schema.TaggedError<TlsUnavailable>("fiberline/TlsUnavailable")("TlsUnavailable", {
+  reason: Schema.Literals(["no-socket", "already-tls", "not-configured"])
+}) {
+  override get message(): string {
+    switch (this.reason) {
+      case "no-socket":
+        return "TLS needs a socket: this connection has none (stdio or in memory)"
+      case "already-tls":
+        return "the connection is encrypted already"
+      default:
+        return "no TLS settings: give the server a `tls` option or pass settings to startTls"
+    }
   }
 }
 
@@ -320,3 +371,13 @@ export type ReadLineError = EndOfInput | LineTooLong | LineWaitError
  * @since 0.1.0
  */
 export type ReadExactlyError = EndOfInput | UnexpectedEndOfInput | WaitError
+
+/**
+ * Failures of `startTls`: the upgrade is unavailable or its settings
+ * unusable (the connection is left as it was); plaintext came first, or the
+ * handshake failed (the connection is closed); flushing the reply before the
+ * handshake failed.
+ *
+ * @since 0.1.0
+ */
+export type StartTlsError = TlsUnavailable | TlsConfigError | PlaintextBeforeTls | TlsHandshakeError | WriteError

@@ -28,7 +28,7 @@ import * as Address from "./Address.ts"
 import type { Connection, ConnectionOptions, Handler } from "./Connection.ts"
 import { ServerError, TlsConfigError } from "./Errors.ts"
 import * as ServerMetrics from "./ServerMetrics.ts"
-import type { TlsOptions } from "./Tls.ts"
+import type { TlsMode, TlsOptions } from "./Tls.ts"
 
 /**
  * What to do with a connection that arrives when `maxConnections` are being
@@ -101,7 +101,7 @@ export interface LineServerOptions<E, R> extends ConnectionOptions {
   /**
    * Serve TLS with these settings (certificates from files or PEM data,
    * client certificates, ALPN, SNI, session ticket keys, handshake timeout;
-   * see `Tls.TlsOptions`) from the first byte. The
+   * see `Tls.TlsOptions`), at once or on `startTls` as `tlsMode` says. The
    * handshake runs after any PROXY header and holds the connection's slot
    * from accept; one that fails or times out closes the connection before
    * the handler runs (close reason `tls-handshake`). Files are read when the
@@ -110,6 +110,12 @@ export interface LineServerOptions<E, R> extends ConnectionOptions {
    * Default: plaintext.
    */
   readonly tls?: TlsOptions | undefined
+  /**
+   * `implicit` (default): TLS from the first byte. `starttls`: connections
+   * start in plaintext and the handler upgrades them with `conn.startTls()`,
+   * which uses `tls`.
+   */
+  readonly tlsMode?: TlsMode | undefined
   /** Kernel accept backlog, and the length of the `queue` when full. Default 511. */
   readonly backlog?: number | undefined
   /**
@@ -312,8 +318,13 @@ export const make = <E, R>(
     const shutdownTimeout = Duration.fromInputUnsafe(options.shutdownTimeout ?? defaults.shutdownTimeout)
     check("shutdownTimeout", Duration.toMillis(shutdownTimeout), Duration.toMillis(shutdownTimeout) >= 0)
     const limits = Internal.resolveLimits(options)
+    const tlsMode = options.tlsMode ?? "implicit"
+    if (tlsMode !== "implicit" && tlsMode !== "starttls") {
+      throw new RangeError(`LineServer option tlsMode must be "implicit" or "starttls", got ${JSON.stringify(tlsMode)}`)
+    }
+    if (options.tlsMode !== undefined && options.tls === undefined) throw new RangeError("LineServer option tlsMode needs tls")
     // Unusable TLS settings stop the server from starting, as an address in use does.
-    const tls = options.tls === undefined ? undefined : yield* ServerTls.make(options.tls).pipe(
+    const tls = options.tls === undefined ? undefined : yield* ServerTls.make(options.tls, tlsMode === "implicit").pipe(
       Effect.mapError((cause) => new ServerError({ address: Listener.describe(listen), cause }))
     )
     const context = yield* Effect.context<Exclude<R, Connection | Scope.Scope>>()
@@ -404,7 +415,7 @@ export const make = <E, R>(
       () => shutdown
     )
     address = Address.format(bound)
-    yield* Effect.logInfo("listening", { address, maxConnections, ...(tls === undefined ? {} : { tls: "implicit" }) })
+    yield* Effect.logInfo("listening", { address, maxConnections, ...(tls === undefined ? {} : { tls: tlsMode }) })
     const reloadTls = (tlsOptions?: TlsOptions) =>
       tls === undefined
         ? Effect.fail(new TlsConfigError({ reason: "this server was started without TLS" }))

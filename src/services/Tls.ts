@@ -1,11 +1,14 @@
 /**
  * TLS for line servers, on Node's own `tls` module: the settings a server
- * is given, and what a handler learns about its encrypted connection.
+ * (or one `startTls` call) is given, and what a handler learns about its
+ * encrypted connection.
  *
- * A server with a `tls` option speaks TLS from the first byte (IMAPS,
- * SMTPS, LDAPS…): the handshake runs on the accepted socket, after any PROXY
- * protocol header, and the handler reads and writes plaintext as before;
- * `conn.tls` tells it what was negotiated.
+ * A server with a `tls` option either speaks TLS from the first byte
+ * (`tlsMode: "implicit"`, the default: IMAPS, SMTPS, LDAPS…) or plaintext
+ * until its handler calls `conn.startTls()` (`tlsMode: "starttls"`: SMTP,
+ * IMAP, POP3, XMPP, LDAP). Either way the handshake runs on the accepted
+ * socket, after any PROXY protocol header, and the handler reads and writes
+ * plaintext as before; `conn.tls` tells it what was negotiated.
  *
  * Why these shapes: certificates come from files (re-read by
  * `LineServer.reloadTls`, so a renewed certificate is served without a
@@ -58,7 +61,8 @@ export interface SniCertificate {
 }
 
 /**
- * TLS settings of a server (`LineServer` option `tls`).
+ * TLS settings of a server (`LineServer` option `tls`) or of one
+ * `startTls` call.
  *
  * @since 0.1.0
  */
@@ -91,12 +95,44 @@ export interface TlsOptions {
    */
   readonly ticketKeys?: Uint8Array | undefined
   /**
-   * How long a handshake may take, counted from its start (accept): bytes a
-   * client trickles do not extend it.
+   * How long a handshake may take, counted from its start (accept, or the
+   * `startTls` call's hand-over): bytes a client trickles do not extend it.
    * Default 10 s.
    */
   readonly handshakeTimeout?: Duration.Input | undefined
 }
+
+/**
+ * Options of one `conn.startTls(options)` call.
+ *
+ * @since 0.1.0
+ */
+export interface StartTlsOptions {
+  /**
+   * The protocol's "go ahead" line (SMTP's `220 2.0.0 Ready to start TLS`,
+   * IMAP's `a1 OK Begin TLS negotiation now`), written with the
+   * connection's line ending once the upgrade is known to be possible and
+   * flushed in plaintext right before the handshake. When the upgrade is
+   * unavailable nothing is written, so the handler can send its refusal
+   * instead. A line break inside it is a defect: it is the handler's text,
+   * never a peer's.
+   */
+  readonly reply?: string | undefined
+  /**
+   * TLS settings for this upgrade instead of the server's, loaded for this
+   * call (files read, keys parsed): for connections that have no server's
+   * settings, e.g. made with `Connection.fromSocket`.
+   */
+  readonly tls?: TlsOptions | undefined
+}
+
+/**
+ * Where TLS starts on a server's connections: at once (`implicit`) or when
+ * the handler calls `conn.startTls()` (`starttls`).
+ *
+ * @since 0.1.0
+ */
+export type TlsMode = "implicit" | "starttls"
 
 /**
  * What a handler knows about its encrypted connection (`conn.tls`).
