@@ -21,7 +21,9 @@ import type { ServerError } from "../services/Errors.ts"
 import * as LineServer from "../services/LineServer.ts"
 import * as Logging from "../services/Logging.ts"
 import { ExitCode, UsageError } from "./exit.ts"
+import { reloadTlsOnHangup } from "./hangup.ts"
 import * as Settings from "./settings.ts"
+import { tlsServerOptions } from "./tlsSettings.ts"
 
 /**
  * What a command serves: the handler, and optionally the layer that
@@ -114,8 +116,10 @@ const serveTcp = <E, R>(handler: Handler<E, R>, settings: Settings.ServerSetting
       const url = yield* MetricsHttp.serve({ port: settings.metricsPort })
       yield* Effect.logInfo("serving metrics", { address: url })
     }
+    if (settings.tls !== undefined) yield* reloadTlsOnHangup(() => server)
     server = yield* LineServer.make({
       ...options,
+      ...tlsServerOptions(settings.tls),
       handler,
       ...(settings.unix === undefined
         ? { host: settings.host, port: settings.port }
