@@ -12,6 +12,8 @@
  * - `SchemaLines`: lines decoded and encoded by a `Schema` (NDJSON…).
  * - `Address`: addresses, structured and printed one way.
  * - `TestConnection`: an in-memory peer to unit-test handlers.
+ * - `Tls`: TLS settings (`LineServer` option `tls`, `startTls`) and what a
+ *   handler learns about its encrypted connection.
  * - `ServerMetrics`: the Effect metrics fiberline records (served in
  *   Prometheus format by `fiberline/MetricsHttp`, a separate entry point so
  *   the HTTP stack loads only when wanted).
@@ -44,3 +46,5 @@ export * as SchemaLines from "./services/SchemaLines.ts"
 export * as ServerMetrics from "./services/ServerMetrics.ts"
 /** @since 0.1.0 */
 export * as TestConnection from "./services/TestConnection.ts"
+/** @since 0.1.0 */
+export * as Tls from "./services/Tls.ts"

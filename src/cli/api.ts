@@ -21,3 +21,5 @@ export {
   serverFlags,
   type ServerSettings
 } from "./settings.ts"
+/** @since 0.1.0 */
+export { encodeTicketKeys, ticketKeysVariable, type TlsSettings } from "./tlsSettings.ts"

@@ -25,9 +25,11 @@ import type { ServerError } from "../services/Errors.ts"
 import * as LineServer from "../services/LineServer.ts"
 import * as Logging from "../services/Logging.ts"
 import { ExitCode, UsageError } from "./exit.ts"
+import { reloadTlsOnHangup } from "./hangup.ts"
 import * as Settings from "./settings.ts"
 import * as WorkerLink from "./workerLink.ts"
 import * as Workers from "./workers.ts"
+import { tlsServerOptions } from "./tlsSettings.ts"
 
 /**
  * What a command serves: the handler, and optionally the layer that
@@ -133,8 +135,10 @@ const serveTcp = <E, R>(
       const url = yield* MetricsHttp.serve({ port: settings.metricsPort })
       yield* Effect.logInfo("serving metrics", { address: url })
     }
+    if (settings.tls !== undefined) yield* reloadTlsOnHangup(() => server)
     server = yield* LineServer.make({
       ...options,
+      ...tlsServerOptions(settings.tls),
       handler,
       ...(settings.unix === undefined
         ? { host: settings.host, port: settings.port }

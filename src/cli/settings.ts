@@ -6,8 +6,8 @@
  * it came from — one line naming the flag or the variable and the value.
  *
  * Settings that only make sense for a listening server (`--host`, `--port`,
- * limits of many connections, metrics, workers) are refused as flags with `--stdio`;
- * their environment variables are then ignored.
+ * limits of many connections, metrics, workers, TLS) are refused as flags
+ * with `--stdio`; their environment variables are then ignored.
  *
  * @since 0.1.0
  */
@@ -19,7 +19,9 @@ import { Flag } from "effect/cli"
 import * as Connection from "../services/Connection.ts"
 import * as LineServer from "../services/LineServer.ts"
 import { type LogFormat, logFormats } from "../services/Logging.ts"
+import type * as Tls from "../services/Tls.ts"
 import { UsageError } from "./exit.ts"
+import { resolveTls, type TlsSettings } from "./tlsSettings.ts"
 
 const COMPACT = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/
 const UNITS = { ms: "millis", s: "seconds", m: "minutes", h: "hours", d: "days" } as const
@@ -86,6 +88,11 @@ const nonEmpty = (text: string): string => {
 /** The most `--workers` accepted: more than the cores of any machine this is likely to run on. */
 const maxWorkers = 256
 
+const nonEmptyPath = (text: string): string => {
+  if (text === "") throw new Error("expected a file path")
+  return text
+}
+
 const table = {
   host: {
     flag: "host",
@@ -146,6 +153,41 @@ const table = {
       }
       return addresses
     },
+    tcpOnly: true
+  },
+  tlsCert: {
+    flag: "tls-cert",
+    description: "Serve TLS with this certificate chain (PEM file, leaf first); read again on SIGHUP",
+    defaultText: undefined,
+    parse: nonEmptyPath,
+    tcpOnly: true
+  },
+  tlsKey: {
+    flag: "tls-key",
+    description: "The private key of --tls-cert (PEM file); read again on SIGHUP",
+    defaultText: undefined,
+    parse: nonEmptyPath,
+    tcpOnly: true
+  },
+  tlsCa: {
+    flag: "tls-ca",
+    description: "CA certificates (PEM file) that sign the client certificates --tls-client-auth accepts",
+    defaultText: undefined,
+    parse: nonEmptyPath,
+    tcpOnly: true
+  },
+  tlsMode: {
+    flag: "tls-mode",
+    description: "implicit: TLS from the first byte; starttls: plaintext until the handler calls startTls",
+    defaultText: "implicit",
+    parse: oneOf<Tls.TlsMode>(["implicit", "starttls"]),
+    tcpOnly: true
+  },
+  tlsHandshakeTimeout: {
+    flag: "tls-handshake-timeout",
+    description: "Close a connection whose TLS handshake is not complete this long after it starts",
+    defaultText: "10s",
+    parse: duration({ positive: true }),
     tcpOnly: true
   },
   maxLineLength: {
@@ -273,6 +315,15 @@ export const serverFlags = (defaults?: CommandDefaults) => {
     proxyProtocol: flag("proxyProtocol"),
     proxyHeaderTimeout: flag("proxyHeaderTimeout"),
     trustedProxies: flag("trustedProxies"),
+    tlsCert: flag("tlsCert"),
+    tlsKey: flag("tlsKey"),
+    tlsCa: flag("tlsCa"),
+    tlsClientAuth: Flag.Boolean("tls-client-auth").pipe(
+      Flag.withDefault(false),
+      Flag.withDescription(`Require a client certificate signed by --tls-ca (env ${envName("tls-client-auth")}=true)`)
+    ),
+    tlsMode: flag("tlsMode"),
+    tlsHandshakeTimeout: flag("tlsHandshakeTimeout"),
     stdio: Flag.Boolean("stdio").pipe(
       Flag.withDefault(false),
       Flag.withDescription("Serve one connection on stdin/stdout instead of listening on TCP")
@@ -297,7 +348,9 @@ export const serverFlags = (defaults?: CommandDefaults) => {
  *
  * @since 0.1.0
  */
-export type FlagValues = { readonly [K in Key]: Option.Option<string> } & { readonly stdio: boolean }
+export type FlagValues =
+  & { readonly [K in Key]: Option.Option<string> }
+  & { readonly stdio: boolean; readonly tlsClientAuth?: boolean | undefined }
 
 /**
  * The settings of one run, every fallback applied.
@@ -314,6 +367,8 @@ export interface ServerSettings {
   readonly proxyProtocol: ValueOf<"proxyProtocol"> | undefined
   readonly proxyHeaderTimeout: Duration.Duration
   readonly trustedProxies: ReadonlyArray<string> | undefined
+  /** TLS, when `--tls-cert` and `--tls-key` (or their variables) are given. */
+  readonly tls: TlsSettings | undefined
   readonly maxLineLength: number
   readonly maxConnections: number | undefined
   readonly whenFull: ValueOf<"whenFull">
@@ -372,6 +427,17 @@ const resolveUnsafe = (
       throw new UsageError({ message: `invalid ${source} "${text}": ${expected}` })
     }
   }
+  // TLS is resolved apart (tlsSettings.ts), from the values read here.
+  const named = (key: Key) => (Option.isSome(flags[key]) ? `--${table[key].flag}` : envName(table[key].flag))
+  const tls = resolveTls({
+    stdio,
+    cert: value("tlsCert", undefined),
+    key: value("tlsKey", undefined),
+    ca: value("tlsCa", undefined),
+    mode: value("tlsMode", undefined),
+    handshakeTimeout: value("tlsHandshakeTimeout", undefined),
+    clientAuthFlag: flags.tlsClientAuth === true
+  }, env, named)
   const unix = value("unix", undefined)
   if (unix !== undefined) {
     for (const key of ["host", "port"] as const) {
@@ -387,6 +453,7 @@ const resolveUnsafe = (
     proxyProtocol: value("proxyProtocol", undefined),
     proxyHeaderTimeout: value("proxyHeaderTimeout", table.proxyHeaderTimeout.defaultText)!,
     trustedProxies: value("trustedProxies", undefined),
+    tls,
     maxLineLength: value("maxLineLength", table.maxLineLength.defaultText)!,
     maxConnections: value("maxConnections", undefined),
     whenFull: value("whenFull", table.whenFull.defaultText)!,

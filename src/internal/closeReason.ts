@@ -39,7 +39,11 @@ const byTag: Readonly<Record<string, CloseKind>> = {
   LineTooLong: { reason: "line-too-long", level: "Warn", peerCaused: true },
   WriteTimeout: { reason: "write-timeout", level: "Warn", peerCaused: true },
   ConnectionError: { reason: "reset", level: "Debug", peerCaused: false },
-  ServerShuttingDown: { reason: "shutdown", level: "Debug", peerCaused: false }
+  ServerShuttingDown: { reason: "shutdown", level: "Debug", peerCaused: false },
+  // STARTTLS failures a handler let through: plaintext before the handshake
+  // is an injection attempt or a broken client; a failed handshake is common.
+  PlaintextBeforeTls: { reason: "tls-handshake", level: "Warn", peerCaused: true },
+  TlsHandshakeError: { reason: "tls-handshake", level: "Info", peerCaused: true }
 }
 
 const handlerFailure: CloseKind = { reason: "handler-failure", level: "Error", peerCaused: false }

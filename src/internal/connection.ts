@@ -25,6 +25,8 @@ import {
 import { Driver, type Limits, type Resume } from "./driver.ts"
 import type { Endpoint } from "./endpoint.ts"
 import { contentLength, NeedMore, TooLong } from "./lineBuffer.ts"
+import { startTls } from "./startTls.ts"
+import type { ServerTls } from "./tlsEngine.ts"
 
 /** Default limits; documented on `Connection.defaults`. */
 export const defaults = {
@@ -117,7 +119,7 @@ const concurrentRead = Effect.suspend(() =>
  * synchronous `take`/`fill` that suspend only when nothing is available, so
  * a buffered line costs one `Effect.succeed`.
  */
-const fromDriver = (driver: Driver): Connection => {
+const fromDriver = (driver: Driver, serverTls: ServerTls | undefined): Connection => {
   const lines = driver.lines
   // Any number of fibers may wait for output to drain (a writer fiber beside
   // the reader); each wait is its own registration.
@@ -219,7 +221,11 @@ const fromDriver = (driver: Driver): Connection => {
     readExactly,
     write,
     writeLine,
-    flush: awaitDrain
+    flush: awaitDrain,
+    get tls() {
+      return driver.tls
+    },
+    startTls: (options) => startTls(driver, serverTls, options)
   }
 }
 
@@ -227,10 +233,12 @@ const fromDriver = (driver: Driver): Connection => {
  * A connection over an endpoint, acquired in the current scope; the driver
  * stays reachable for the server. Closing the scope releases the transport:
  * abortively if the scope closes by interruption, gracefully otherwise.
+ * `serverTls` is what `startTls` uses when it is given no settings.
  */
 export const make = (
   endpoint: Endpoint,
-  limits: Limits
+  limits: Limits,
+  serverTls?: ServerTls
 ): Effect.Effect<readonly [Connection, Driver], never, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.withFiber((fiber) =>
@@ -240,4 +248,4 @@ export const make = (
       Effect.callback<void>((resume) => {
         driver.release(!Exit.hasInterrupts(exit), () => resume(Effect.void))
       })
-  ).pipe(Effect.map((driver) => [fromDriver(driver), driver] as const))
+  ).pipe(Effect.map((driver) => [fromDriver(driver, serverTls), driver] as const))

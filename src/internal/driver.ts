@@ -11,6 +11,10 @@
  * it) checks the earliest deadline; it is started only when no watchdog is
  * due at or before a new wait's deadline.
  *
+ * The transport can be swapped once, for STARTTLS: the driver detaches from
+ * the plaintext socket, holds output, and attaches to the TLS socket over it
+ * (see `startTls.ts` for the order and why).
+ *
  * @internal
  */
 import { Buffer } from "node:buffer"
@@ -51,6 +55,7 @@ export interface Limits {
 export type Resume<E = LineWaitError> = (failure?: E) => void
 
 const LF = 10
+const EMPTY = new Uint8Array(0)
 
 /** Input bytes received ahead of the handler before the input is paused. */
 const readAhead = 64 * 1024
@@ -76,9 +81,10 @@ export class Driver {
   /** Totals this connection adds to (the metrics read them). */
   readonly traffic: Traffic
 
-  private readonly endpoint: Endpoint
+  /** The transport; replaced once by `startTls` (see {@link beginUpgrade}). */
+  private endpoint: Endpoint
   /** Input and output are one stream (a socket): one 'error', one 'close'. */
-  private readonly duplex: boolean
+  private duplex: boolean
   private readonly clock: Clock.Clock
   private readonly context: Context.Context<never>
   private readonly idleMillis: number | undefined
@@ -130,6 +136,12 @@ export class Driver {
   private quietCheckPending = false
   /** The reader was failed with `ServerShuttingDown` and has not read since. */
   private shutdownNotified = false
+  /**
+   * A TLS upgrade is under way: output is held (no plaintext may follow the
+   * reply that let the peer start its handshake) until the TLS transport is
+   * attached.
+   */
+  private upgrading = false
 
   constructor(endpoint: Endpoint, limits: Limits, clock: Clock.Clock, context: Context.Context<never>) {
     this.endpoint = endpoint
@@ -143,18 +155,7 @@ export class Driver {
     this.lineMillis = limits.lineTimeout === undefined ? undefined : Duration.toMillis(limits.lineTimeout)
     this.writeMillis = Duration.toMillis(limits.writeTimeout)
     this.lingerMillis = Duration.toMillis(limits.lingerTimeout)
-    const { input, output } = endpoint
-    input.on("data", this.onData)
-    input.on("end", this.onEnd)
-    input.on("close", this.onInputClose)
-    input.on("error", this.onInputError)
-    if (!this.duplex) {
-      output.on("close", this.onOutputClose)
-      output.on("error", this.onOutputError)
-    }
-    output.on("drain", this.onDrain)
-    // A socket accepted with pauseOnConnect stays paused until told to flow.
-    input.resume()
+    this.attach()
   }
 
   /** The peer, for logs. */
@@ -165,6 +166,16 @@ export class Driver {
   /** The peer's network address, if it has one. */
   get remoteAddress(): Endpoint["remoteAddress"] {
     return this.endpoint.remoteAddress
+  }
+
+  /** The socket under the transport, which TLS can run over; `undefined` for stdio and memory. */
+  get socket(): Endpoint["socket"] {
+    return this.endpoint.socket
+  }
+
+  /** What TLS negotiated, when the transport is TLS. */
+  get tls(): Endpoint["tls"] {
+    return this.endpoint.tls
   }
 
   /** Whether the transport failed (reset, broken pipe, closed under us). */
@@ -303,6 +314,82 @@ export class Driver {
   }
 
   /**
+   * STARTTLS, step one: stops reading the transport, lets go of it, and
+   * holds output from now on. Returns what was received and not yet taken
+   * by the handler — in the line buffer, the queued chunks or the input
+   * stream's own buffer — and whether the input ended; or the transport's
+   * failure. Bytes found here were sent after the command that asked for TLS
+   * and before the reply to it, in plaintext: they must never be read as if
+   * they had come over TLS.
+   */
+  beginUpgrade(): { readonly early: number; readonly inputEnded: boolean } | ConnectionError {
+    this.syncFailures()
+    const failure = this.inputFailure ?? this.outputFailure
+    if (failure !== undefined) return failure
+    const input = this.endpoint.input
+    input.pause()
+    this.detach()
+    this.upgrading = true
+    return { early: this.lines.buffered + this.incomingBytes + input.readableLength, inputEnded: this.inputEnded }
+  }
+
+  /**
+   * STARTTLS, step two: writes the held output (the reply that lets the
+   * peer start its handshake) to the plaintext transport, and calls `done`
+   * once all of it has been handed to the OS, or with the failure: the
+   * transport failed, or the peer did not read within the write timeout.
+   */
+  flushForUpgrade(done: (failure?: WriteError) => void): void {
+    const output = this.endpoint.output
+    let finished = false
+    const finish = (failure?: WriteError) => {
+      if (finished) return
+      finished = true
+      clearTimeout(timer)
+      done(failure)
+    }
+    const timer = setTimeout(() => {
+      this.stalled = true
+      finish(new WriteTimeout({ timeout: this.limits.writeTimeout, pendingBytes: output.writableLength }))
+    }, Math.min(this.writeMillis, 2_147_483_647))
+    if (this.pendingBytes > 0) output.write(this.takeBatch())
+    // Writes complete in order: this one's callback runs once all before it are out.
+    output.write(EMPTY, (error) => finish(error ? toConnectionError("write", error) : undefined))
+  }
+
+  /**
+   * STARTTLS, last step: runs over `endpoint` (the TLS socket) from now on;
+   * output written meanwhile goes out over TLS.
+   */
+  finishUpgrade(endpoint: Endpoint): void {
+    this.endpoint = endpoint
+    this.duplex = (endpoint.input as unknown) === endpoint.output
+    this.inputPaused = false
+    this.upgrading = false
+    this.attach()
+    this.syncFailures()
+    if (this.flushPending()) this.wakeDrains()
+    else this.wakeOnFailure()
+  }
+
+  /**
+   * STARTTLS failed after it began: input received in plaintext is dropped
+   * unread, the transport is destroyed, and every later use fails.
+   */
+  failUpgrade(): void {
+    if (!this.upgrading) return
+    this.upgrading = false
+    this.lines.takeRest()
+    this.incoming = []
+    this.incomingHead = 0
+    this.incomingBytes = 0
+    this.inputFailure ??= closedError("read")
+    this.outputFailure ??= closedError("write")
+    this.endpoint.destroy()
+    this.wakeOnFailure()
+  }
+
+  /**
    * Releases the transport once the handler has ended; calls `done` when it
    * is released. Graceful: flush, end the output (FIN), linger. Otherwise, or
    * when the output cannot be flushed, destroy at once. Runs once.
@@ -392,8 +479,13 @@ export class Driver {
    */
   private flushPending(): boolean {
     const output = this.endpoint.output
-    if (this.outputFailure !== undefined) return false
+    if (this.outputFailure !== undefined || this.upgrading) return false
     if (this.pendingBytes === 0) return !output.writableNeedDrain
+    return output.write(this.takeBatch())
+  }
+
+  /** The pending output as one buffer; the pending batch is then empty. */
+  private takeBatch(): Uint8Array {
     this.closeRun()
     const pending = this.pending
     let batch: Uint8Array
@@ -416,7 +508,7 @@ export class Driver {
     this.traffic.bytesWritten += this.pendingBytes
     pending.length = 0
     this.pendingBytes = 0
-    return output.write(batch)
+    return batch
   }
 
   private parkForDrain(resume: Resume): void {
@@ -556,6 +648,22 @@ export class Driver {
   private wakeOnFailure(): void {
     if (this.inputFailure !== undefined) this.wakeInput(this.inputFailure)
     if (this.outputFailure !== undefined) this.wakeDrains(this.outputFailure)
+  }
+
+  /** Listens to the transport and lets its input flow. */
+  private attach(): void {
+    const { input, output } = this.endpoint
+    input.on("data", this.onData)
+    input.on("end", this.onEnd)
+    input.on("close", this.onInputClose)
+    input.on("error", this.onInputError)
+    if (!this.duplex) {
+      output.on("close", this.onOutputClose)
+      output.on("error", this.onOutputError)
+    }
+    output.on("drain", this.onDrain)
+    // A socket accepted with pauseOnConnect stays paused until told to flow.
+    input.resume()
   }
 
   private detach(): void {

@@ -1,13 +1,16 @@
 /**
  * What a connection runs over: a readable and a writable Node stream, plus how
- * to end and release them. One shape for a TCP socket, for stdin/stdout and
- * for in-memory test streams, so the connection logic is written once.
+ * to end and release them. One shape for a TCP socket (plain or TLS), for
+ * stdin/stdout and for in-memory test streams, so the connection logic is
+ * written once.
  *
  * @internal
  */
 import type * as Net from "node:net"
 import type { Readable, Writable } from "node:stream"
+import type * as Tls from "node:tls"
 import * as Address from "../services/Address.ts"
+import type { TlsInfo } from "../services/Tls.ts"
 
 /** A byte transport as the connection driver sees it. */
 export interface Endpoint {
@@ -19,6 +22,13 @@ export interface Endpoint {
   readonly peer: string
   /** The other side's network address; `undefined` for stdio and memory. */
   readonly remoteAddress: Address.Address | undefined
+  /**
+   * The TCP or Unix socket under this endpoint, which `startTls` runs TLS
+   * over; `undefined` for stdio and memory.
+   */
+  readonly socket?: Net.Socket | undefined
+  /** What was negotiated, when the endpoint runs over TLS. */
+  readonly tls?: TlsInfo | undefined
   /**
    * Graceful release after the last write: send what is queued and end the
    * output, then call `done` once (when the transport is released). Bounded:
@@ -71,10 +81,10 @@ export const abort = (socket: Net.Socket): void => {
 const EMPTY = new Uint8Array(0)
 
 /**
- * A TCP or Unix socket accepted with `allowHalfOpen: true`. `remote`, when
- * given, is who the peer really is (from a PROXY protocol header); else the
- * socket's own peer address, or `fallbackPeer` for a socket that has none (a
- * Unix socket's client).
+ * A TCP or Unix socket accepted with `allowHalfOpen: true`, or the TLS
+ * socket `tls` runs over it. `remote`, when given, is who the peer really is
+ * (from a PROXY protocol header); else the socket's own peer address, or
+ * `fallbackPeer` for a socket that has none (a Unix socket's client).
  *
  * **Details**
  *
@@ -83,32 +93,42 @@ const EMPTY = new Uint8Array(0)
  * and discard whatever the peer still sends until it closes too, or until
  * `lingerMillis`, then destroy. Closing a socket that has unread input makes
  * the kernel send a reset, which can destroy replies the peer has not read
- * yet; draining first avoids that.
+ * yet; draining first avoids that. Over TLS the FIN follows TLS's own
+ * `close_notify`. An abortive release resets the TCP socket itself.
  */
-export const fromSocket = (socket: Net.Socket, remote?: Address.Address, fallbackPeer = "unknown"): Endpoint => {
+export const fromSocket = (
+  socket: Net.Socket,
+  remote?: Address.Address,
+  fallbackPeer = "unknown",
+  tls?: { readonly socket: Tls.TLSSocket; readonly info: TlsInfo }
+): Endpoint => {
   // A late error (reset during linger) must never become an uncaught 'error'.
   socket.on("error", ignore)
+  const stream: Net.Socket = tls?.socket ?? socket
+  stream.on("error", ignore)
   const remoteAddress = remote ?? Address.tcp(socket.remoteAddress, socket.remotePort, socket.remoteFamily)
   return {
-    input: socket,
-    output: socket,
+    input: stream,
+    output: stream,
     peer: remoteAddress === undefined ? fallbackPeer : Address.format(remoteAddress),
     remoteAddress,
+    socket,
+    tls: tls?.info,
     close({ flushMillis, lingerMillis }, done) {
-      if (socket.destroyed) return done()
+      if (stream.destroyed) return done()
       // Output that cannot be sent in time is lost: say so with a reset.
       let timer = setTimeout(() => abort(socket), timerMillis(flushMillis))
-      socket.once("finish", () => {
+      stream.once("finish", () => {
         clearTimeout(timer)
-        timer = setTimeout(() => socket.destroy(), timerMillis(lingerMillis))
+        timer = setTimeout(() => stream.destroy(), timerMillis(lingerMillis))
       })
-      socket.once("close", () => {
+      stream.once("close", () => {
         clearTimeout(timer)
         done()
       })
-      socket.end()
+      stream.end()
       // Flowing with no 'data' listener: late input is read and dropped.
-      socket.resume()
+      stream.resume()
     },
     destroy() {
       abort(socket)

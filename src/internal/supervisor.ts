@@ -13,9 +13,17 @@
  * destroyed, lingering ones included, so a peer that never reads cannot hold
  * shutdown hostage.
  *
+ * **Before the handler.** A PROXY protocol header is read first (it comes in
+ * plaintext, ahead of everything); then, on a TLS listener, the handshake
+ * runs over the same socket. A connection whose header or handshake fails is
+ * closed before its handler runs, counted and logged once per burst. Both
+ * hold the connection's slot from accept and are bounded by their timeouts,
+ * so a peer that sends nothing cannot keep one.
+ *
  * @internal
  */
 import type * as Net from "node:net"
+import type * as Tls from "node:tls"
 import type * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -31,7 +39,8 @@ import { classify, type CloseKind, logAt, logClose } from "./closeReason.ts"
 import * as Internal from "./connection.ts"
 import type { Driver, Limits } from "./driver.ts"
 import * as Endpoint from "./endpoint.ts"
-import { type ProxyOptions, type ProxyRejected, readHeader } from "./proxyIntake.ts"
+import { type ProxyOptions, readHeader } from "./proxyIntake.ts"
+import { infoOf, type ServerTls } from "./tlsEngine.ts"
 
 /** Counts of connections ended by a shutdown. */
 export interface DrainCounts {
@@ -56,7 +65,14 @@ export interface SupervisorOptions<E, R> {
   readonly proxy: ProxyOptions | undefined
   /** The peer of a socket that has no address of its own (a Unix socket's client). */
   readonly fallbackPeer: string
+  /** TLS: handshaken before the handler when implicit, else for `startTls`. */
+  readonly tls: ServerTls | undefined
 }
+
+/** How connections closed before their handler ran are reported. */
+const proxyRefusal: CloseKind = { reason: "proxy-header", level: "Warn", peerCaused: true }
+const tlsRefusal: CloseKind = { reason: "tls-handshake", level: "Info", peerCaused: true }
+const shutdownRefusal: CloseKind = { reason: "shutdown", level: "Debug", peerCaused: false }
 
 /** Runs and tracks the connections of one server. */
 export class Supervisor<E, R> {
@@ -79,6 +95,8 @@ export class Supervisor<E, R> {
   private readonly drivers = new Set<Driver>()
   /** Sockets whose handler runs: reset at the deadline. */
   private readonly sockets = new Set<Net.Socket>()
+  /** Sockets in their TLS handshake on a TLS listener: reset when shutdown starts. */
+  private readonly handshaking = new Set<Net.Socket>()
   /**
    * Sockets whose handler has ended but that are still closing (lingering):
    * destroyed at the deadline, without a reset, since every reply is out.
@@ -91,6 +109,7 @@ export class Supervisor<E, R> {
 
   private readonly proxy: ProxyOptions | undefined
   private readonly fallbackPeer: string
+  private readonly tls: ServerTls | undefined
 
   constructor(options: SupervisorOptions<E, R>) {
     this.handler = options.handler
@@ -99,6 +118,7 @@ export class Supervisor<E, R> {
     this.onEnded = options.onEnded
     this.proxy = options.proxy
     this.fallbackPeer = options.fallbackPeer
+    this.tls = options.tls
   }
 
   /** Counts of the drain so far. */
@@ -128,6 +148,9 @@ export class Supervisor<E, R> {
     return Effect.suspend(() => {
       this.shuttingDown = true
       this.drivers.forEach((driver) => driver.shutdown())
+      // Nothing was asked of a connection still in its handshake: it is
+      // closed rather than served, like the queued ones.
+      this.handshaking.forEach(Endpoint.abort)
       return this.awaitEmpty.pipe(Effect.timeoutOption(timeout))
     }).pipe(
       Effect.flatMap((finished) => {
@@ -174,11 +197,11 @@ export class Supervisor<E, R> {
    */
   private serve(socket: Net.Socket): Effect.Effect<void, never, Exclude<R, Connection | Scope.Scope>> {
     const served = (this.proxy === undefined
-      ? this.connection(socket, undefined)
+      ? this.secured(socket, undefined)
       : readHeader(socket, this.proxy).pipe(
         Effect.matchEffect({
-          onFailure: (rejected) => this.refuseProxied(socket, rejected),
-          onSuccess: (remote) => this.connection(socket, remote)
+          onFailure: (rejected) => this.refuse(socket, this.clientOf(socket, undefined), proxyRefusal, rejected.reason),
+          onSuccess: (remote) => this.secured(socket, remote)
         })
       )).pipe(Effect.ensuring(Effect.sync(() => this.released(socket))))
     // `Exclude<Exclude<R, Connection>, Scope>` is this type; TypeScript
@@ -186,21 +209,44 @@ export class Supervisor<E, R> {
     return served as Effect.Effect<void, never, Exclude<R, Connection | Scope.Scope>>
   }
 
-  /** A connection refused before its handler ran: its PROXY header was wrong, or its source untrusted. */
-  private refuseProxied(socket: Net.Socket, rejected: ProxyRejected): Effect.Effect<void> {
+  /**
+   * A connection closed before its handler ran: its PROXY header was wrong
+   * or its source untrusted, or its TLS handshake failed.
+   */
+  private refuse(socket: Net.Socket, client: string, kind: CloseKind, error: string): Effect.Effect<void> {
     Endpoint.abort(socket)
-    ServerMetrics.connectionsClosed["proxy-header"].updateUnsafe(1, this.context)
-    const kind: CloseKind = { reason: "proxy-header", level: "Warn", peerCaused: true }
+    ServerMetrics.connectionsClosed[kind.reason].updateUnsafe(1, this.context)
     return this.shouldLog(kind)
-      ? Effect.logWarning("connection refused", { reason: "proxy-header", error: rejected.reason }).pipe(
-        Effect.annotateLogs({ client: Address.tcpOf(socket) ?? this.fallbackPeer })
-      )
+      ? logAt(kind.level, "connection refused", { reason: kind.reason, error }).pipe(Effect.annotateLogs({ client }))
       : Effect.void
   }
 
+  /** Who a connection is from, for logs: the PROXY header's client, else the socket's peer. */
+  private clientOf(socket: Net.Socket, remote: Address.Address | undefined): string {
+    return remote === undefined ? Address.tcpOf(socket) ?? this.fallbackPeer : Address.format(remote)
+  }
+
+  /** Once the peer is known: the TLS handshake on a TLS listener, then the connection. */
+  private secured(socket: Net.Socket, remote: Address.Address | undefined) {
+    const tls = this.tls
+    if (tls === undefined || !tls.implicit) return this.connection(socket, remote, undefined)
+    // Read now: a socket closed by a failed handshake no longer knows its peer.
+    const client = this.clientOf(socket, remote)
+    if (this.shuttingDown) return this.refuse(socket, client, shutdownRefusal, "server shutting down")
+    this.handshaking.add(socket)
+    return tls.engine.handshake(socket).pipe(
+      Effect.ensuring(Effect.sync(() => this.handshaking.delete(socket))),
+      Effect.matchEffect({
+        onFailure: (error) => this.refuse(socket, client, this.shuttingDown ? shutdownRefusal : tlsRefusal, error.detail),
+        onSuccess: (tlsSocket) => this.connection(socket, remote, tlsSocket)
+      })
+    )
+  }
+
   /** The connection's life once its peer is known: build it, run the handler, log and count its end. */
-  private connection(socket: Net.Socket, remote: Address.Address | undefined) {
-    return Internal.make(Endpoint.fromSocket(socket, remote, this.fallbackPeer), this.limits).pipe(
+  private connection(socket: Net.Socket, remote: Address.Address | undefined, tlsSocket: Tls.TLSSocket | undefined) {
+    const tls = tlsSocket === undefined ? undefined : { socket: tlsSocket, info: infoOf(tlsSocket) }
+    return Internal.make(Endpoint.fromSocket(socket, remote, this.fallbackPeer, tls), this.limits, this.tls).pipe(
       Effect.flatMap(([connection, driver]) => {
         this.drivers.add(driver)
         if (this.shuttingDown) driver.shutdown()

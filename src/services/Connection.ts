@@ -33,11 +33,14 @@
  * writer should `flush`.
  *
  * The same handler runs over a TCP socket ({@link fromSocket}, used by
- * `LineServer`), stdin/stdout ({@link stdio}) and in memory (`TestConnection`).
+ * `LineServer`), TLS, stdin/stdout ({@link stdio}) and in memory
+ * (`TestConnection`); over a plaintext socket it can upgrade to TLS
+ * (`startTls`).
  *
  * @since 0.1.0
  */
 import type * as Net from "node:net"
+import * as Tls from "node:tls"
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -45,8 +48,10 @@ import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import * as Internal from "../internal/connection.ts"
 import * as Endpoint from "../internal/endpoint.ts"
+import { infoOf } from "../internal/tlsEngine.ts"
 import type { Address } from "./Address.ts"
-import type { ReadExactlyError, ReadLineError, WriteError, WriteLineError } from "./Errors.ts"
+import type { ReadExactlyError, ReadLineError, StartTlsError, WriteError, WriteLineError } from "./Errors.ts"
+import type { StartTlsOptions, TlsInfo } from "./Tls.ts"
 
 /**
  * A connection as its handler sees it.
@@ -113,6 +118,39 @@ export interface Connection {
    * is above its high-water mark (the peer is slow to read).
    */
   readonly flush: Effect.Effect<void, WriteError>
+  /**
+   * What TLS negotiated (protocol, ALPN protocol, the client's certificate…)
+   * when the connection is encrypted: served by a TLS listener, or upgraded
+   * by {@link startTls}. `undefined` while it is plaintext.
+   */
+  readonly tls: TlsInfo | undefined
+  /**
+   * Upgrades the connection to TLS in place (STARTTLS, as SMTP, IMAP, POP3,
+   * XMPP and LDAP do), with the server's TLS settings (or `options.tls`);
+   * returns what was negotiated. Reads and writes go through TLS afterwards.
+   *
+   * **Details**
+   *
+   * Once the upgrade is known to be possible, it checks that nothing was
+   * received after the command that asked for TLS, writes `options.reply`
+   * (the protocol's "go ahead"), flushes all pending output in plaintext and
+   * runs the server side of the handshake, bounded by the handshake timeout.
+   *
+   * **Gotchas**
+   *
+   * - Input received before the handshake is refused with
+   *   `PlaintextBeforeTls` and never read: bytes a client pipelined after
+   *   `STARTTLS` (or a man in the middle appended) would otherwise pass for
+   *   bytes that came over TLS (CVE-2011-0411). Let `startTls` send the go
+   *   ahead (`reply`) rather than flushing it yourself and waiting: a fast
+   *   client's handshake could arrive first and be refused the same way.
+   * - After `PlaintextBeforeTls` or `TlsHandshakeError` the connection is
+   *   closed: further reads and writes fail with `ConnectionError`.
+   * - `TlsUnavailable` (stdio, memory, already encrypted, no settings)
+   *   leaves the connection as it was and writes no `reply`, so a handler can
+   *   answer e.g. SMTP's `454 TLS not available` and go on.
+   */
+  readonly startTls: (options?: StartTlsOptions) => Effect.Effect<TlsInfo, StartTlsError>
 }
 
 /**
@@ -219,8 +257,10 @@ export const defaults = Internal.defaults
 
 /**
  * A connection over an already connected TCP socket (e.g. from your own
- * `net.Server` or a TLS socket). Create the server with
- * `allowHalfOpen: true` so replies can follow the peer's FIN.
+ * `net.Server`) or a TLS socket whose handshake is complete (its `tls` then
+ * says what was negotiated). Create the server with `allowHalfOpen: true`
+ * so replies can follow the peer's FIN. `startTls` on it needs settings of
+ * its own (`{ tls }`): there is no server's.
  *
  * @since 0.1.0
  */
@@ -228,7 +268,10 @@ export const fromSocket = (
   socket: Net.Socket,
   options?: ConnectionOptions
 ): Effect.Effect<Connection, never, Scope.Scope> =>
-  Effect.suspend(() => Internal.make(Endpoint.fromSocket(socket), Internal.resolveLimits(options))).pipe(
+  Effect.suspend(() => {
+    const tls = socket instanceof Tls.TLSSocket ? { socket, info: infoOf(socket) } : undefined
+    return Internal.make(Endpoint.fromSocket(socket, undefined, "unknown", tls), Internal.resolveLimits(options))
+  }).pipe(
     Effect.map(([connection]) => connection)
   )
 

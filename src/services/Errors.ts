@@ -200,6 +200,101 @@ export class LineEncodeError extends Schema.TaggedError<LineEncodeError>("fiberl
   }
 }
 
+/**
+ * TLS settings could not be used: a certificate or key file could not be
+ * read, PEM data did not parse, a key does not match its certificate, or a
+ * certificate is outside its validity period. `file` names the file when the
+ * trouble is with one.
+ *
+ * **Details**
+ *
+ * `LineServer.make` fails with a `ServerError` whose `cause` is this error
+ * (the server does not start);
+ * `LineServer.reloadTls` fails with it and keeps serving the settings it had;
+ * `startTls` with settings of its own fails with it before touching the
+ * connection.
+ *
+ * @since 0.1.0
+ */
+export class TlsConfigError extends Schema.TaggedError<TlsConfigError>("fiberline/TlsConfigError")("TlsConfigError", {
+  reason: Schema.String,
+  file: Schema.optional(Schema.String),
+  cause: Schema.optional(Schema.Defect())
+}) {
+  override get message(): string {
+    return `TLS settings: ${this.reason}${this.file === undefined ? "" : ` (${this.file})`}`
+  }
+}
+
+/**
+ * A TLS handshake did not complete. `reason` says how: `timeout` (not
+ * complete within the handshake timeout, counted from its start),
+ * `client-certificate` (a client certificate was required and missing, or
+ * did not verify against the CA; `detail` has OpenSSL's code, e.g.
+ * `UNABLE_TO_VERIFY_LEAF_SIGNATURE`), or `failed` (the peer's bytes were not
+ * a TLS handshake, it offered nothing the server accepts, or it closed
+ * first). The connection is closed.
+ *
+ * @since 0.1.0
+ */
+export class TlsHandshakeError extends Schema.TaggedError<TlsHandshakeError>("fiberline/TlsHandshakeError")(
+  "TlsHandshakeError",
+  { reason: Schema.Literals(["timeout", "client-certificate", "failed"]), detail: Schema.String }
+) {
+  override get message(): string {
+    return `TLS handshake failed: ${this.detail}`
+  }
+}
+
+/**
+ * `startTls` found input that had arrived before the TLS handshake: bytes
+ * sent after the command that asked for TLS, in plaintext. Read after the
+ * handshake they would pass for bytes that came over TLS, which is how a
+ * man in the middle injects commands into a STARTTLS session
+ * (CVE-2011-0411). They are never read; the connection is closed. `bytes`
+ * is how many there were.
+ *
+ * @since 0.1.0
+ */
+export class PlaintextBeforeTls extends Schema.TaggedError<PlaintextBeforeTls>("fiberline/PlaintextBeforeTls")(
+  "PlaintextBeforeTls",
+  { bytes: Schema.Int }
+) {
+  override get message(): string {
+    return `refused ${this.bytes} plaintext bytes received before the TLS handshake`
+  }
+}
+
+/**
+ * `startTls` cannot upgrade this connection, which is left as it was:
+ * `no-socket` (stdio or an in-memory connection: there is no socket to run
+ * TLS over), `already-tls` (the connection is encrypted already), or
+ * `not-configured` (the server has no TLS settings and none were given).
+ *
+ * **Details**
+ *
+ * A typed failure, not a defect: the same handler may run over a socket,
+ * over stdio or in a test, and a protocol has an answer for it (SMTP's
+ * `454 TLS not available`, a `503` for a second `STARTTLS`), so a handler
+ * can reply and go on.
+ *
+ * @since 0.1.0
+ */
+export class TlsUnavailable extends Schema.TaggedError<TlsUnavailable>("fiberline/TlsUnavailable")("TlsUnavailable", {
+  reason: Schema.Literals(["no-socket", "already-tls", "not-configured"])
+}) {
+  override get message(): string {
+    switch (this.reason) {
+      case "no-socket":
+        return "TLS needs a socket: this connection has none (stdio or in memory)"
+      case "already-tls":
+        return "the connection is encrypted already"
+      default:
+        return "no TLS settings: give the server a `tls` option or pass settings to startTls"
+    }
+  }
+}
+
 /** Operator-readable words for the system errors of `listen`. */
 const listenErrors: Readonly<Record<string, string>> = {
   EADDRINUSE: "address already in use",
@@ -212,8 +307,10 @@ const listenErrors: Readonly<Record<string, string>> = {
 
 /**
  * The server could not start listening (address in use, permission denied,
- * bad host…). `address` is where it tried (`host:port`, `[v6]:port` or a
- * socket path); `code` the system error code when there is one.
+ * bad host…, or TLS settings it cannot use: then `cause` is the
+ * {@link TlsConfigError}). `address` is where it tried (`host:port`,
+ * `[v6]:port` or a socket path); `code` the system error code when there is
+ * one.
  *
  * @since 0.1.0
  */
@@ -274,3 +371,13 @@ export type ReadLineError = EndOfInput | LineTooLong | LineWaitError
  * @since 0.1.0
  */
 export type ReadExactlyError = EndOfInput | UnexpectedEndOfInput | WaitError
+
+/**
+ * Failures of `startTls`: the upgrade is unavailable or its settings
+ * unusable (the connection is left as it was); plaintext came first, or the
+ * handshake failed (the connection is closed); flushing the reply before the
+ * handshake failed.
+ *
+ * @since 0.1.0
+ */
+export type StartTlsError = TlsUnavailable | TlsConfigError | PlaintextBeforeTls | TlsHandshakeError | WriteError

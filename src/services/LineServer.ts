@@ -8,6 +8,7 @@
  *
  * @since 0.1.0
  */
+import type * as Crypto from "node:crypto"
 import * as Net from "node:net"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -21,11 +22,13 @@ import * as Descriptors from "../internal/descriptors.ts"
 import * as Listener from "../internal/listener.ts"
 import { type ProxyOptions, trustedSet } from "../internal/proxyIntake.ts"
 import { Supervisor } from "../internal/supervisor.ts"
+import { ServerTls } from "../internal/tlsEngine.ts"
 import { registerAll } from "../internal/traffic.ts"
 import * as Address from "./Address.ts"
 import type { Connection, ConnectionOptions, Handler } from "./Connection.ts"
-import type { ServerError } from "./Errors.ts"
+import { ServerError, TlsConfigError } from "./Errors.ts"
 import * as ServerMetrics from "./ServerMetrics.ts"
+import type { TlsMode, TlsOptions } from "./Tls.ts"
 
 /**
  * What to do with a connection that arrives when `maxConnections` are being
@@ -95,6 +98,24 @@ export interface LineServerOptions<E, R> extends ConnectionOptions {
    * so a client cannot claim to be someone else. Default: any source.
    */
   readonly trustedProxies?: ReadonlyArray<string> | undefined
+  /**
+   * Serve TLS with these settings (certificates from files or PEM data,
+   * client certificates, ALPN, SNI, session ticket keys, handshake timeout;
+   * see `Tls.TlsOptions`), at once or on `startTls` as `tlsMode` says. The
+   * handshake runs after any PROXY header and holds the connection's slot
+   * from accept; one that fails or times out closes the connection before
+   * the handler runs (close reason `tls-handshake`). Files are read when the
+   * server starts and again by `reloadTls`; settings that cannot be used
+   * fail `make` with a `ServerError` whose `cause` is the `TlsConfigError`.
+   * Default: plaintext.
+   */
+  readonly tls?: TlsOptions | undefined
+  /**
+   * `implicit` (default): TLS from the first byte. `starttls`: connections
+   * start in plaintext and the handler upgrades them with `conn.startTls()`,
+   * which uses `tls`.
+   */
+  readonly tlsMode?: TlsMode | undefined
   /** Kernel accept backlog, and the length of the `queue` when full. Default 511. */
   readonly backlog?: number | undefined
   /**
@@ -144,6 +165,21 @@ export interface LineServer {
   readonly address: Address.Address
   /** Current counts; after shutdown, its final counts. */
   readonly stats: Effect.Effect<ServerStats>
+  /**
+   * Reloads the TLS settings without a restart: reads the certificate and
+   * key files again (or loads `options`, replacing the settings), and
+   * serves them to every handshake that starts afterwards; connections
+   * already open keep theirs. Returns the certificate now served.
+   *
+   * **Details**
+   *
+   * Settings that cannot be used (a file missing, a key that does not fit
+   * its certificate, an expired certificate) fail with `TlsConfigError`, and
+   * the server goes on with the settings it had. Session ticket keys are
+   * kept unless `options` gives new ones, so sessions keep resuming. A server
+   * started without `tls` fails with `TlsConfigError`.
+   */
+  readonly reloadTls: (options?: TlsOptions) => Effect.Effect<Crypto.X509Certificate, TlsConfigError>
 }
 
 /**
@@ -282,6 +318,15 @@ export const make = <E, R>(
     const shutdownTimeout = Duration.fromInputUnsafe(options.shutdownTimeout ?? defaults.shutdownTimeout)
     check("shutdownTimeout", Duration.toMillis(shutdownTimeout), Duration.toMillis(shutdownTimeout) >= 0)
     const limits = Internal.resolveLimits(options)
+    const tlsMode = options.tlsMode ?? "implicit"
+    if (tlsMode !== "implicit" && tlsMode !== "starttls") {
+      throw new RangeError(`LineServer option tlsMode must be "implicit" or "starttls", got ${JSON.stringify(tlsMode)}`)
+    }
+    if (options.tlsMode !== undefined && options.tls === undefined) throw new RangeError("LineServer option tlsMode needs tls")
+    // Unusable TLS settings stop the server from starting, as an address in use does.
+    const tls = options.tls === undefined ? undefined : yield* ServerTls.make(options.tls, tlsMode === "implicit").pipe(
+      Effect.mapError((cause) => new ServerError({ address: Listener.describe(listen), cause }))
+    )
     const context = yield* Effect.context<Exclude<R, Connection | Scope.Scope>>()
     registerAll(context)
 
@@ -331,7 +376,8 @@ export const make = <E, R>(
         fdWatch?.update(admission.active)
       },
       proxy: proxyOptions(options),
-      fallbackPeer: listen._tag === "unix" ? `unix:${listen.path}` : "unknown"
+      fallbackPeer: listen._tag === "unix" ? `unix:${listen.path}` : "unknown",
+      tls
     })
     const server = Listener.create((socket) => {
       if (admission.admit(socket)) supervisor.start(socket)
@@ -369,8 +415,12 @@ export const make = <E, R>(
       () => shutdown
     )
     address = Address.format(bound)
-    yield* Effect.logInfo("listening", { address, maxConnections })
-    return LineServer.of({ address: bound, stats })
+    yield* Effect.logInfo("listening", { address, maxConnections, ...(tls === undefined ? {} : { tls: tlsMode }) })
+    const reloadTls = (tlsOptions?: TlsOptions) =>
+      tls === undefined
+        ? Effect.fail(new TlsConfigError({ reason: "this server was started without TLS" }))
+        : tls.reload(tlsOptions)
+    return LineServer.of({ address: bound, stats, reloadTls })
   }))
 }
 

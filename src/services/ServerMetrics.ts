@@ -21,6 +21,10 @@ import * as Metric from "effect/Metric"
  * - `shutdown`: ended by server shutdown, drained or forced.
  * - `proxy-header`: refused before the handler ran: not from a trusted proxy,
  *   or its PROXY protocol header was malformed, cut short or too slow.
+ * - `tls-handshake`: the TLS handshake failed or timed out (before the
+ *   handler ran on a TLS listener; in `startTls` otherwise), a client
+ *   certificate was refused, or plaintext arrived before a STARTTLS
+ *   handshake.
  * - `handler-failure`: any other failure or defect of the handler.
  * - `handler-done`: the handler returned by itself.
  *
@@ -36,6 +40,7 @@ export type CloseReason =
   | "reset"
   | "shutdown"
   | "proxy-header"
+  | "tls-handshake"
   | "handler-failure"
   | "handler-done"
 
@@ -54,6 +59,7 @@ export const closeReasons: ReadonlyArray<CloseReason> = [
   "reset",
   "shutdown",
   "proxy-header",
+  "tls-handshake",
   "handler-failure",
   "handler-done"
 ]

@@ -1,0 +1,186 @@
+/**
+ * TLS for line servers, on Node's own `tls` module: the settings a server
+ * (or one `startTls` call) is given, and what a handler learns about its
+ * encrypted connection.
+ *
+ * A server with a `tls` option either speaks TLS from the first byte
+ * (`tlsMode: "implicit"`, the default: IMAPS, SMTPS, LDAPS…) or plaintext
+ * until its handler calls `conn.startTls()` (`tlsMode: "starttls"`: SMTP,
+ * IMAP, POP3, XMPP, LDAP). Either way the handshake runs on the accepted
+ * socket, after any PROXY protocol header, and the handler reads and writes
+ * plaintext as before; `conn.tls` tells it what was negotiated.
+ *
+ * Why these shapes: certificates come from files (re-read by
+ * `LineServer.reloadTls`, so a renewed certificate is served without a
+ * restart) or as PEM data (from a secret store); client authentication is
+ * one setting with three meanings rather than Node's two interacting
+ * booleans; session ticket keys can be given so that several processes
+ * resume each other's sessions.
+ *
+ * @since 0.1.0
+ */
+import * as Crypto from "node:crypto"
+import * as Duration from "effect/Duration"
+
+/**
+ * PEM text (`"-----BEGIN CERTIFICATE-----\n…"`) or its bytes, or a file to
+ * read it from. Files are read when the server starts and again on every
+ * `reloadTls`; data is used as given.
+ *
+ * **Gotchas**
+ *
+ * A plain string is data, never a path: write `{ file: "cert.pem" }`.
+ *
+ * @since 0.1.0
+ */
+export type PemSource = string | Uint8Array | { readonly file: string }
+
+/**
+ * Whether a server asks clients for a certificate:
+ *
+ * - `none`: never (the default);
+ * - `request`: asks; a client without one, or with one that does not verify
+ *   against `ca`, is served anyway, and `conn.tls.authorized` is false;
+ * - `require`: a client without a certificate signed by `ca` is refused
+ *   during the handshake (close reason `tls-handshake`); the handler never
+ *   runs for it.
+ *
+ * @since 0.1.0
+ */
+export type ClientAuth = "none" | "request" | "require"
+
+/**
+ * The certificate and key served to clients that ask for one server name
+ * (SNI), instead of the default ones.
+ *
+ * @since 0.1.0
+ */
+export interface SniCertificate {
+  readonly cert: PemSource
+  readonly key: PemSource
+}
+
+/**
+ * TLS settings of a server (`LineServer` option `tls`) or of one
+ * `startTls` call.
+ *
+ * @since 0.1.0
+ */
+export interface TlsOptions {
+  /** The certificate chain to serve, leaf first (PEM). */
+  readonly cert: PemSource
+  /** The private key of `cert` (PEM, unencrypted). */
+  readonly key: PemSource
+  /** CA certificates that sign acceptable client certificates; needed by `clientAuth` other than `none`. */
+  readonly ca?: PemSource | ReadonlyArray<PemSource> | undefined
+  /** Whether to ask clients for a certificate; see {@link ClientAuth}. Default `none`. */
+  readonly clientAuth?: ClientAuth | undefined
+  /**
+   * Application protocols the server speaks, most preferred first, for ALPN
+   * (e.g. `["imap"]`). A client that offers protocols, none of them in this
+   * list, is refused during the handshake. Default: no ALPN.
+   */
+  readonly alpnProtocols?: ReadonlyArray<string> | undefined
+  /**
+   * Certificates by server name (SNI), for clients that ask for a name:
+   * `"mail.example.com"`, or `"*.example.com"` for any one label in front.
+   * Other clients get `cert`.
+   */
+  readonly sni?: Readonly<Record<string, SniCertificate>> | undefined
+  /**
+   * 48 bytes that encrypt TLS session tickets. Servers (processes) given the
+   * same keys resume each other's sessions, so a client that reconnects to
+   * another worker skips the full handshake. Default: random keys of this
+   * server, kept across reloads.
+   */
+  readonly ticketKeys?: Uint8Array | undefined
+  /**
+   * How long a handshake may take, counted from its start (accept, or the
+   * `startTls` call's hand-over): bytes a client trickles do not extend it.
+   * Default 10 s.
+   */
+  readonly handshakeTimeout?: Duration.Input | undefined
+}
+
+/**
+ * Options of one `conn.startTls(options)` call.
+ *
+ * @since 0.1.0
+ */
+export interface StartTlsOptions {
+  /**
+   * The protocol's "go ahead" line (SMTP's `220 2.0.0 Ready to start TLS`,
+   * IMAP's `a1 OK Begin TLS negotiation now`), written with the
+   * connection's line ending once the upgrade is known to be possible and
+   * flushed in plaintext right before the handshake. When the upgrade is
+   * unavailable nothing is written, so the handler can send its refusal
+   * instead. A line break inside it is a defect: it is the handler's text,
+   * never a peer's.
+   */
+  readonly reply?: string | undefined
+  /**
+   * TLS settings for this upgrade instead of the server's, loaded for this
+   * call (files read, keys parsed): for connections that have no server's
+   * settings, e.g. made with `Connection.fromSocket`.
+   */
+  readonly tls?: TlsOptions | undefined
+}
+
+/**
+ * Where TLS starts on a server's connections: at once (`implicit`) or when
+ * the handler calls `conn.startTls()` (`starttls`).
+ *
+ * @since 0.1.0
+ */
+export type TlsMode = "implicit" | "starttls"
+
+/**
+ * What a handler knows about its encrypted connection (`conn.tls`).
+ *
+ * @since 0.1.0
+ */
+export interface TlsInfo {
+  /** The protocol version negotiated: `TLSv1.3`, `TLSv1.2`. */
+  readonly protocol: string
+  /** The cipher suite, by its standard name (e.g. `TLS_AES_256_GCM_SHA384`). */
+  readonly cipher: string
+  /** The application protocol chosen by ALPN; `undefined` when none was. */
+  readonly alpnProtocol: string | undefined
+  /** The server name the client asked for (SNI); `undefined` when it asked for none. */
+  readonly servername: string | undefined
+  /**
+   * The client presented a certificate that verified against the server's
+   * `ca`. Always true under `clientAuth: "require"`; false when no
+   * certificate was asked for.
+   */
+  readonly authorized: boolean
+  /** Why the client's certificate did not verify (OpenSSL's code, e.g. `UNABLE_TO_GET_ISSUER_CERT`), when it did not. */
+  readonly authorizationError: string | undefined
+  /**
+   * The client's certificate, when it sent one (verified only if
+   * `authorized`): `subject`, `issuer`, `subjectAltName`, `fingerprint256`,
+   * `checkHost(name)`, …
+   */
+  readonly peerCertificate: Crypto.X509Certificate | undefined
+  /** The session was resumed from a ticket (an abbreviated handshake). */
+  readonly resumed: boolean
+}
+
+/**
+ * Defaults of {@link TlsOptions}: a 10 s handshake timeout, no client
+ * certificates.
+ *
+ * @since 0.1.0
+ */
+export const defaults = {
+  handshakeTimeout: Duration.seconds(10),
+  clientAuth: "none"
+} as const
+
+/**
+ * Fresh random session ticket keys (48 bytes), for a process that starts
+ * several servers sharing them (see {@link TlsOptions.ticketKeys}).
+ *
+ * @since 0.1.0
+ */
+export const generateTicketKeys = (): Uint8Array => Crypto.randomBytes(48)

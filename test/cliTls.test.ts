@@ -1,0 +1,202 @@
+/**
+ * TLS from the command line, end to end: the built CLI runs as a child
+ * process and is driven with flags and `FIBERLINE_TLS_*` variables — it
+ * serves TLS with `--tls-cert`/`--tls-key`, reloads its certificate on SIGHUP
+ * (a bad one is logged and the server goes on), requires client certificates
+ * with `--tls-client-auth`, resumes sessions across processes that share
+ * `FIBERLINE_TLS_TICKET_KEYS`, serves STARTTLS with `--tls-mode starttls`,
+ * and refuses TLS settings that cannot apply, in one line on stderr.
+ */
+import { Buffer } from "node:buffer"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import * as NodeTls from "node:tls"
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import { connect, makeClient } from "./fixtures/client.ts"
+import { listeningPort, logFields, runCli, spawnCli } from "./fixtures/cli.ts"
+import { attemptTls, commonName, connectTls, firstSession, pem, tlsDir } from "./fixtures/tls.ts"
+
+/** Per-test limit: each boots the CLI once or twice (slow on a loaded machine); every wait is bounded. */
+const timeout = 120_000
+
+/** A temporary directory, removed with the scope. */
+const tempDir = Effect.acquireRelease(
+  Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "fiberline-cli-tls-"))),
+  (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
+)
+
+const fixture = (name: string) => Path.join(tlsDir, name)
+
+/** Bounds a wait on a TLS client (the CLI's own waits are bounded by the fixture). */
+const within = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.timeout(effect, "30 seconds")
+
+describe("fiberline CLI with TLS", () => {
+  it.live("--tls-cert/--tls-key serve TLS; SIGHUP reloads the files for new clients; a bad reload is logged and changes nothing", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const cert = Path.join(dir, "cert.pem")
+      const key = Path.join(dir, "key.pem")
+      const install = (certName: string, keyName: string) => {
+        Fs.writeFileSync(cert, pem(certName))
+        Fs.writeFileSync(key, pem(keyName))
+      }
+      install("server.crt", "server.key")
+      const cli = yield* spawnCli(["echo", "--port", "0", "--log-format", "json", "--tls-cert", cert, "--tls-key", key])
+      const listening = yield* cli.waitForLog("listening")
+      assert.strictEqual(logFields(listening).tls, "implicit")
+      const port = yield* listeningPort(cli)
+      const old = yield* within(connectTls(port))
+      assert.strictEqual(commonName(old.tls.getPeerX509Certificate()?.subject), "localhost")
+      yield* old.write("over tls\n")
+      yield* within(old.readUntil("over tls\n"))
+
+      install("server-b.crt", "server-b.key")
+      yield* cli.signal("SIGHUP")
+      const reloaded = yield* cli.waitForLog("tls reloaded")
+      assert.strictEqual(logFields(reloaded).subject, "CN=fiberline test server B")
+      const fresh = yield* within(connectTls(port))
+      assert.strictEqual(commonName(fresh.tls.getPeerX509Certificate()?.subject), "fiberline test server B")
+      yield* old.write("still\n")
+      yield* within(old.readUntil("still\n"))
+
+      install("server-b.crt", "server.key")
+      yield* cli.signal("SIGHUP")
+      const failed = yield* cli.waitForLog("tls reload failed")
+      assert.strictEqual(failed.level, "ERROR")
+      assert.include(String(logFields(failed).error), "the key does not fit the certificate")
+      const after = yield* within(connectTls(port))
+      assert.strictEqual(commonName(after.tls.getPeerX509Certificate()?.subject), "fiberline test server B")
+
+      yield* cli.signal("SIGTERM")
+      assert.deepStrictEqual(yield* cli.exited(), { code: 0, signal: null })
+    }), timeout)
+
+  it.live("FIBERLINE_TLS_* variables: client certificates required; two processes sharing ticket keys resume each other's sessions", () =>
+    Effect.gen(function*() {
+      const env = {
+        FIBERLINE_TLS_CERT: fixture("server.crt"),
+        FIBERLINE_TLS_KEY: fixture("server.key"),
+        FIBERLINE_TLS_CA: fixture("ca.crt"),
+        FIBERLINE_TLS_CLIENT_AUTH: "true",
+        FIBERLINE_TLS_TICKET_KEYS: Buffer.alloc(48, 7).toString("hex")
+      }
+      const args = ["echo", "--port", "0", "--log-format", "json"]
+      const first = yield* spawnCli(args, { env })
+      const second = yield* spawnCli(args, { env })
+      const firstPort = yield* listeningPort(first)
+      const secondPort = yield* listeningPort(second)
+      const identity = { key: pem("client.key"), cert: pem("client.crt") }
+
+      const rogue = yield* within(attemptTls(firstPort, "hello\n", { key: pem("rogue-client.key"), cert: pem("rogue-client.crt") }))
+      assert.strictEqual(rogue.data, "")
+      const refused = yield* first.waitForLog("connection refused")
+      assert.deepStrictEqual(logFields(refused), {
+        reason: "tls-handshake",
+        error: "client certificate rejected: UNABLE_TO_VERIFY_LEAF_SIGNATURE"
+      })
+
+      // The echo server says nothing first: a line sent gets one back, and the ticket.
+      const { session } = yield* within(firstSession(firstPort, identity, "first\n"))
+      const resumed = yield* within(connectTls(secondPort, { ...identity, session }))
+      assert.isTrue(resumed.tls.isSessionReused(), "the other process resumed the session")
+      yield* resumed.write("second\n")
+      yield* within(resumed.readUntil("second\n"))
+      for (const cli of [first, second]) {
+        yield* cli.signal("SIGTERM")
+        assert.strictEqual((yield* cli.exited()).code, 0)
+      }
+    }), timeout)
+
+  it.live("--tls-mode starttls serves examples/smtpish.ts: plaintext until STARTTLS, then TLS", () =>
+    Effect.gen(function*() {
+      const cli = yield* spawnCli([
+        "serve",
+        "examples/smtpish.ts",
+        "--port",
+        "0",
+        "--log-format",
+        "json",
+        "--tls-mode",
+        "starttls",
+        "--tls-cert",
+        fixture("server.crt"),
+        "--tls-key",
+        fixture("server.key")
+      ])
+      const client = yield* connect(yield* listeningPort(cli))
+      yield* client.write("STARTTLS\n")
+      assert.strictEqual(yield* within(client.readUntil("TLS\n")), "220 smtpish ready\n220 2.0.0 Ready to start TLS\n")
+      const secure = yield* within(Effect.callback<NodeTls.TLSSocket, Error>((resume) => {
+        const socket = NodeTls.connect({ socket: client.socket, ca: pem("ca.crt"), servername: "localhost" })
+        socket.once("secureConnect", () => resume(Effect.succeed(socket)))
+        socket.once("error", (error) => resume(Effect.fail(error)))
+      }))
+      yield* Effect.addFinalizer(() => Effect.sync(() => secure.destroy()))
+      const tls = makeClient(secure, false)
+      yield* tls.write("EHLO me\nQUIT\n")
+      assert.strictEqual((yield* within(tls.closed)).data.toString(), "250-smtpish\n250 TLSv1.3\n221 bye\n")
+      yield* cli.signal("SIGTERM")
+      assert.strictEqual((yield* cli.exited()).code, 0)
+    }), timeout)
+
+  const refusals = [
+    {
+      args: ["--stdio", "--tls-cert", fixture("server.crt"), "--tls-key", fixture("server.key")],
+      says: "--tls-cert does not apply with --stdio"
+    },
+    { args: ["--stdio", "--tls-client-auth"], says: "--tls-client-auth does not apply with --stdio" },
+    { args: ["--port", "0", "--tls-cert", fixture("server.crt")], says: "--tls-cert needs --tls-key" },
+    { args: ["--port", "0", "--tls-ca", fixture("ca.crt")], says: "--tls-ca needs --tls-cert and --tls-key" },
+    {
+      args: ["--port", "0", "--tls-cert", fixture("server.crt"), "--tls-key", fixture("server.key"), "--tls-client-auth"],
+      says: "--tls-client-auth needs --tls-ca: the CAs that sign client certificates"
+    },
+    {
+      args: ["--port", "0", "--tls-cert", fixture("server.crt"), "--tls-key", fixture("server.key"), "--tls-mode", "sometimes"],
+      says: "invalid --tls-mode \"sometimes\": expected one of implicit, starttls"
+    }
+  ]
+  for (const { args, says } of refusals) {
+    it.live(`echo ${args.join(" ").replaceAll(tlsDir, "…")}: one line on stderr, exit 2`, () =>
+      Effect.gen(function*() {
+        const { code, stderr, stdout } = yield* runCli(["echo", ...args], { stdin: "x\n" })
+        assert.strictEqual(stderr, `fiberline echo: ${says}\n`)
+        assert.strictEqual(stdout.length, 0)
+        assert.strictEqual(code, 2)
+      }), timeout)
+  }
+
+  it.live("ticket keys that are not 48 bytes are refused without repeating the secret; a missing certificate file is one line, exit 1", () =>
+    Effect.gen(function*() {
+      const tls = ["--port", "0", "--tls-cert", fixture("server.crt"), "--tls-key", fixture("server.key")]
+      const keys = yield* runCli(["echo", ...tls], { env: { FIBERLINE_TLS_TICKET_KEYS: "c2VjcmV0" } })
+      assert.strictEqual(
+        keys.stderr,
+        "fiberline echo: invalid FIBERLINE_TLS_TICKET_KEYS: expected 48 bytes as 96 hex digits or 64 base64 characters\n"
+      )
+      assert.strictEqual(keys.code, 2)
+      const missing = yield* runCli(["echo", "--port", "0", "--tls-cert", "nope.pem", "--tls-key", fixture("server.key")])
+      const lines = missing.stderr.trimEnd().split("\n")
+      assert.strictEqual(lines.length, 1, missing.stderr)
+      assert.match(lines[0]!, /ERROR .*cannot listen on 127\.0\.0\.1:0: TLS settings: cannot read the certificate \(ENOENT\) \(nope\.pem\)$/)
+      assert.strictEqual(missing.code, 1)
+    }), timeout)
+
+  it.live("--help lists the TLS flags with their variables", () =>
+    Effect.gen(function*() {
+      const help = (yield* runCli(["echo", "--help"])).stdout.toString()
+      for (
+        const expected of [
+          "--tls-cert",
+          "env FIBERLINE_TLS_CERT)",
+          "env FIBERLINE_TLS_KEY)",
+          "env FIBERLINE_TLS_CA)",
+          "env FIBERLINE_TLS_CLIENT_AUTH=true",
+          "env FIBERLINE_TLS_MODE, default implicit",
+          "env FIBERLINE_TLS_HANDSHAKE_TIMEOUT, default 10s"
+        ]
+      ) assert.include(help, expected)
+    }), timeout)
+})
