@@ -109,6 +109,49 @@ describe("fiberline CLI with TLS", () => {
       }
     }), timeout)
 
+  it.live("--workers 2 with TLS: the workers share ticket keys (a session resumes on the other worker); SIGHUP reaches them", () =>
+    Effect.gen(function*() {
+      const cli = yield* spawnCli([
+        "serve",
+        "test/fixtures/handlers/pid.ts",
+        "--port",
+        "0",
+        "--workers",
+        "2",
+        "--log-format",
+        "json",
+        "--tls-cert",
+        fixture("server.crt"),
+        "--tls-key",
+        fixture("server.key")
+      ])
+      const port = yield* listeningPort(cli)
+      const first = yield* within(firstSession(port))
+      // Round robin: of two more connections, one lands on the other worker.
+      let resumedElsewhere = false
+      for (let attempt = 0; attempt < 4 && !resumedElsewhere; attempt++) {
+        const client = yield* within(connectTls(port, { session: first.session }))
+        const line = (yield* within(client.readUntil("\n"))).split("\n")[0]
+        if (line !== first.line) {
+          assert.isTrue(client.tls.isSessionReused(), `${line} resumed a session of ${first.line}`)
+          resumedElsewhere = true
+        }
+        client.socket.destroy()
+      }
+      assert.isTrue(resumedElsewhere, "a connection landed on the other worker")
+      yield* cli.signal("SIGHUP")
+      // Each worker reloads: two lines, each with its worker annotation (bounded: 10 s).
+      let reloaded: ReadonlyArray<string> = []
+      for (let polls = 0; polls < 200 && reloaded.length < 2; polls++) {
+        yield* Effect.sleep("50 millis")
+        reloaded = (yield* cli.stderrLines).filter((line) => line.includes("\"tls reloaded\""))
+      }
+      assert.strictEqual(reloaded.length, 2, "both workers reloaded")
+      assert.notStrictEqual(JSON.parse(reloaded[0]!).annotations.worker, JSON.parse(reloaded[1]!).annotations.worker)
+      yield* cli.signal("SIGTERM")
+      assert.strictEqual((yield* cli.exited()).code, 0)
+    }), timeout)
+
   it.live("--tls-mode starttls serves examples/smtpish.ts: plaintext until STARTTLS, then TLS", () =>
     Effect.gen(function*() {
       const cli = yield* spawnCli([

@@ -23,13 +23,14 @@ import * as Address from "../services/Address.ts"
 import { type Connection, type ConnectionOptions, type Handler, runHandler } from "../services/Connection.ts"
 import type { ServerError } from "../services/Errors.ts"
 import * as LineServer from "../services/LineServer.ts"
+import * as Tls from "../services/Tls.ts"
 import * as Logging from "../services/Logging.ts"
 import { ExitCode, UsageError } from "./exit.ts"
 import { reloadTlsOnHangup } from "./hangup.ts"
 import * as Settings from "./settings.ts"
 import * as WorkerLink from "./workerLink.ts"
 import * as Workers from "./workers.ts"
-import { tlsServerOptions } from "./tlsSettings.ts"
+import { encodeTicketKeys, ticketKeysVariable, tlsServerOptions } from "./tlsSettings.ts"
 
 /**
  * What a command serves: the handler, and optionally the layer that
@@ -214,7 +215,12 @@ export const serveCommand = <const Name extends string, Extra extends Command.Co
           ? Workers.primary({
             count: settings.workers,
             shutdownTimeout: settings.shutdownTimeout,
-            metricsPort: settings.metricsPort
+            metricsPort: settings.metricsPort,
+            forwardHangup: settings.tls !== undefined,
+            // Workers share one set of TLS ticket keys, so a session resumes on any of them.
+            sharedEnv: settings.tls === undefined
+              ? {}
+              : { [ticketKeysVariable]: process.env[ticketKeysVariable] ?? encodeTicketKeys(Tls.generateTicketKeys()) }
           })
           : slot === undefined
           ? serveOne(served, settings, connection, undefined)

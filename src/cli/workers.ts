@@ -67,6 +67,8 @@ export interface PrimaryOptions {
   readonly metricsPort?: number | undefined
   /** Added to every worker's environment, the same for each (see "Shared values" above). */
   readonly sharedEnv?: Readonly<Record<string, string>> | undefined
+  /** Pass SIGHUP on to the workers (they reload their TLS certificates on it). */
+  readonly forwardHangup?: boolean | undefined
 }
 
 /** After a second signal, how long workers get to exit before they are killed. */
@@ -230,6 +232,13 @@ class Pool {
     setTimeout(() => this.kill(), forceGraceMillis).unref()
   }
 
+  /** Sends `signal` to every running worker, by its pid. */
+  signalAll(signal: NodeJS.Signals): void {
+    for (const slot of this.slots) {
+      if (slot.worker !== undefined && !slot.worker.isDead()) slot.worker.process.kill(signal)
+    }
+  }
+
   /** SIGKILLs every worker still running, by its pid; returns their slots. */
   kill(): ReadonlyArray<number> {
     const killed: Array<number> = []
@@ -303,6 +312,14 @@ export const primary = (options: PrimaryOptions): Effect.Effect<void, ServeError
       Effect.sync(() => takeOverSecondSignal(pool.force)),
       (giveBack) => Effect.sync(giveBack)
     )
+    // SIGHUP (reload TLS certificates) is each worker's business: pass it on.
+    if (options.forwardHangup === true) {
+      const onHangup = () => pool.signalAll("SIGHUP")
+      yield* Effect.acquireRelease(
+        Effect.sync(() => process.on("SIGHUP", onHangup)),
+        () => Effect.sync(() => process.off("SIGHUP", onHangup))
+      )
+    }
     yield* Effect.acquireRelease(Effect.sync(() => pool.start()), () => stopAll(pool, options))
     yield* Deferred.await(pool.failed)
   })
