@@ -25,7 +25,9 @@ const read = (path: string) => Fs.readFileSync(new URL(path, import.meta.url), "
 describe("README", () => {
   it("shows the examples verbatim", () => {
     const readme = read("../README.md")
-    for (const example of ["../examples/embedded.ts", "../examples/keyValue.ts", "../examples/announce.ts"]) {
+    for (
+      const example of ["../examples/embedded.ts", "../examples/keyValue.ts", "../examples/announce.ts", "../examples/smtpish.ts"]
+    ) {
       assert.include(readme, read(example).trimEnd(), example)
     }
   })
