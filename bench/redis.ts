@@ -93,7 +93,7 @@ const load = async (server: { child: ReturnType<typeof spawnTracked>; port: numb
 }
 
 const median = (values: ReadonlyArray<number>) => {
-  const sorted = [...values].sort((a, b) => a - b)
+  const sorted = values.toSorted((a, b) => a - b)
   return sorted[Math.floor(sorted.length / 2)]!
 }
 
@@ -106,7 +106,7 @@ const servers: Array<ServerName> = ["redis-server", "fiberline"]
 process.stderr.write(`bench/redis: ${runs} runs, ${requests} requests per test, -c ${clients}, -P ${pipelines.join("/")}, tests ${tests}\n`)
 for (let run = 1; run <= runs; run++) {
   for (const pipeline of pipelines) {
-    for (const name of run % 2 === 1 ? servers : [...servers].reverse()) {
+    for (const name of run % 2 === 1 ? servers : servers.toReversed()) {
       const server = await startServer(name)
       const { cpuPerRequest, errors, rps } = await load(server, pipeline)
       await stopChild(server.child, 5_000)

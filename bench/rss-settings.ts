@@ -51,6 +51,8 @@ const churn = async (port: number, n: number) => {
   for (const socket of sockets) socket.destroy()
 }
 
+const median = (values: ReadonlyArray<number>) => values.toSorted((a, b) => a - b)[Math.floor(values.length / 2)]
+
 const mib = (kib: number | undefined) => (kib === undefined ? "-" : (kib / 1024).toFixed(0))
 
 process.stdout.write(`| setting | idle MiB | after round 1 / 2 / 3 MiB | peak MiB | lines/s at 1000x4 (median) | cpu µs/line |\n`)
@@ -84,7 +86,6 @@ for (const [name, nodeOptions] of settings) {
   }
   const peak = peakRssKiB(pid)
   await stopChild(child, 5_000)
-  const median = (values: ReadonlyArray<number>) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
   process.stdout.write(
     `| ${name} | ${mib(idle)} | ${after.join(" / ")} | ${mib(peak)} | ${median(rates) ?? "-"} | ${median(cpus)?.toFixed(2) ?? "-"} |\n`
   )

@@ -154,17 +154,18 @@ const pipelining = async () => {
 
 const acceptRace = async () => {
   const server = await startServer(["--shutdown-timeout", "10s"])
-  let signalled = false
+  // Read by the loops, set by the timer below: an object, so the check is not hoisted.
+  const signal = { sent: false }
   const outcomes = { replied: 0, reset: 0, refused: 0, lost: 0 }
   const loop = async () => {
-    for (let i = 0; i < 100_000 && !signalled; i++) {
+    for (let i = 0; i < 100_000 && !signal.sent; i++) {
       await new Promise<void>((resolve) => {
         const socket = Net.connect({ port: server.port, host: "127.0.0.1" })
         let data = ""
         let failed: string | undefined
         let sentBeforeSignal = false
         socket.once("connect", () => {
-          sentBeforeSignal = !signalled
+          sentBeforeSignal = !signal.sent
           socket.write("req\n")
         })
         socket.setEncoding("utf8").on("data", (chunk: string) => {
@@ -184,7 +185,7 @@ const acceptRace = async () => {
   }
   const loops = Array.from({ length: 8 }, loop)
   await sleep(1500)
-  signalled = true
+  signal.sent = true
   server.child.kill("SIGTERM")
   await Promise.all(loops)
   return { outcomes, server: await stopped(server) }

@@ -126,6 +126,8 @@ describe("fiberline CLI with TLS", () => {
         fixture("server.key")
       ])
       const port = yield* listeningPort(cli)
+      // Every worker listens from then on.
+      yield* cli.waitForLog("workers started")
       const first = yield* within(firstSession(port))
       // Round robin: of two more connections, one lands on the other worker.
       let resumedElsewhere = false

@@ -12,7 +12,14 @@ import { benchDir, fiberlineMain, fiberlineSnapshot, pinnedNode, type ReferenceS
 import { type Exited, exited, runCommand, spawnTracked, stopChild } from "./processes.ts"
 
 /** Servers in table order: fiberline first, then the baselines from Effect-native to the ceiling. */
-export const serverNames = ["fiberline", "effect-baseline", "node-statemachine", "node-readline", "node-pipe"] as const
+export const serverNames = [
+  "fiberline",
+  "effect-baseline",
+  "node-statemachine",
+  "node-statemachine-nodelay",
+  "node-readline",
+  "node-pipe"
+] as const
 
 /** One of {@link serverNames}. */
 export type ServerName = (typeof serverNames)[number]
@@ -26,6 +33,9 @@ const nodeArgs = (name: ServerName, port: number, refs: ReferenceSources): Array
       return [join(benchDir, "effect-baseline.ts"), String(port)]
     case "node-statemachine":
       return [refs.statemachine, String(port)]
+    // The same state machine with Nagle off, as fiberline runs (`noDelay`): like with like.
+    case "node-statemachine-nodelay":
+      return [join(benchDir, "nodelay.mjs"), refs.statemachine, String(port)]
     case "node-readline":
       return [refs.readline, String(port)]
     case "node-pipe":

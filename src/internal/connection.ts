@@ -16,9 +16,10 @@ import {
   EmbeddedLineBreak,
   EndOfInput,
   LineTooLong,
-  type ReadExactlyError,
-  UnexpectedEndOfInput,
   type LineWaitError,
+  type ReadExactlyError,
+  type ReadLineError,
+  UnexpectedEndOfInput,
   type WriteError,
   type WriteLineError
 } from "../services/Errors.ts"
@@ -88,24 +89,62 @@ const lineBreakIndex = (line: string | Uint8Array): number => {
 
 let nextId = 0
 
+/** A read step found no complete frame: pull more input, or wait. */
+const NEED = Symbol("fiberline/NeedInput")
+
 /**
- * An effect that runs `evaluate` when executed, like `Effect.suspend`, with
- * one shortcut for blocking-style handlers.
+ * One attempt to take a frame: the value, {@link NEED}, or an Effect that
+ * fails (end of input, an over-long line…). Steps are plain functions of the
+ * connection, shared by all connections.
+ */
+type Step<A, E> = (conn: ConnectionImpl) => A | typeof NEED | Effect.Effect<never, E>
+
+/**
+ * The iterator of an effect yielded with `yield*` whose value is already
+ * known: its first `next` says done, with the value.
+ *
+ * One instance serves every connection: `yield*` asks for the iterator and
+ * calls `next` at once, synchronously, so nothing can run in between, and
+ * the result is read right away. That saves two allocations per line.
+ */
+const done = {
+  result: { done: true, value: undefined as unknown } as IteratorReturnResult<unknown>,
+  next(): IteratorReturnResult<unknown> {
+    return this.result
+  }
+}
+
+/**
+ * The iterator of a fast-path effect: when the outcome is a value, `yield*`
+ * completes right there, without suspending the generator or allocating an
+ * `Exit`; a failure or a wait is handed to `Effect.gen` as an effect.
+ */
+const iterate = <A, E>(outcome: A | Effect.Effect<A, E>): Iterator<Effect.Effect<A, E>, A> => {
+  if (Effect.isEffect(outcome)) return new Utils.SingleShotGen(outcome as Effect.Effect<A, E>)
+  done.result.value = outcome
+  return done as unknown as Iterator<never, A>
+}
+
+/**
+ * An effect that computes its outcome when executed: a value (the fast path)
+ * or an effect to run (a failure, a wait).
  *
  * **Details**
  *
  * `yield* effect` inside `Effect.gen` first asks the effect for its iterator;
- * here the iterator calls `evaluate` right then, at the moment the generator
- * reaches the `yield*`, which is when the effect is executed anyway. When
- * `evaluate` returns an `Exit` (a line already buffered, a write below the
- * high-water mark), `Effect.gen` consumes it in place instead of a round trip
- * through the fiber's run loop; otherwise (a wait) it runs the returned
- * effect as usual. Executed any other way, the effect behaves exactly like
- * `Effect.suspend(evaluate)`.
+ * here the iterator computes the outcome right then, at the moment the
+ * generator reaches the `yield*`, which is when the effect is executed
+ * anyway. A value (a line already buffered, a write below the high-water
+ * mark) finishes the `yield*` in place: no generator suspension, no run-loop
+ * round trip, no `Exit`. Executed any other way, the effect behaves exactly
+ * like `Effect.suspend`.
  */
-const inlineWhenYielded = <A, E>(evaluate: () => Effect.Effect<A, E>): Effect.Effect<A, E> => {
-  const effect = Effect.suspend(evaluate)
-  effect[Symbol.iterator] = () => new Utils.SingleShotGen(evaluate())
+const fastPath = <A, E>(outcome: () => A | Effect.Effect<A, E>): Effect.Effect<A, E> => {
+  const effect = Effect.suspend(() => {
+    const result = outcome()
+    return Effect.isEffect(result) ? result as Effect.Effect<A, E> : Effect.succeed(result as A)
+  })
+  effect[Symbol.iterator] = () => iterate(outcome())
   return effect
 }
 
@@ -114,118 +153,188 @@ const concurrentRead = Effect.suspend(() =>
   Effect.die(new Error("concurrent reads on one connection: read from one fiber at a time"))
 )
 
+const lineTooLong = (conn: ConnectionImpl) => Effect.fail(new LineTooLong({ limit: conn.driver.lines.maxLineLength }))
+
+/** Takes a line as raw bytes, terminator included. */
+const lineBytesStep: Step<Uint8Array, EndOfInput | LineTooLong> = (conn) => {
+  const line = conn.driver.lines.takeLine()
+  if (typeof line !== "number") {
+    conn.driver.traffic.linesRead++
+    conn.driver.frameTaken()
+    return line
+  }
+  return line === NeedMore ? NEED : line === TooLong ? lineTooLong(conn) : Effect.fail(new EndOfInput())
+}
+
+/** Takes a line as UTF-8 text, terminator excluded. */
+const lineTextStep: Step<string, EndOfInput | LineTooLong> = (conn) => {
+  const line = lineBytesStep(conn)
+  return line instanceof Uint8Array ? (line as Buffer).toString("utf8", 0, contentLength(line)) : line
+}
+
+/** Takes the block `conn.blockSize` asked for. */
+const blockStep: Step<Uint8Array, EndOfInput | UnexpectedEndOfInput> = (conn) => {
+  const lines = conn.driver.lines
+  const n = conn.blockSize
+  const block = lines.takeExactly(n)
+  if (typeof block !== "number") {
+    conn.driver.frameTaken()
+    return block
+  }
+  if (block === NeedMore) return NEED
+  const received = lines.takeRest()
+  return received.length === 0
+    ? Effect.fail(new EndOfInput())
+    : Effect.fail(new UnexpectedEndOfInput({ expected: n, received }))
+}
+
 /**
- * Builds the Effect API over a driver. Reads are loops over the driver's
- * synchronous `take`/`fill` that suspend only when nothing is available, so
- * a buffered line costs one `Effect.succeed`.
+ * The Effect API over a driver.
+ *
+ * **Details**
+ *
+ * Reads are loops over the driver's synchronous take/fill that suspend only
+ * when nothing is available; reads of one connection are sequential, so one
+ * wait serves them all. The effects a handler uses on every line
+ * (`readLine`, `readLineBytes`, `flush`) are built on first use and kept, and
+ * the steps are shared functions: a connection costs a few objects, not a
+ * few dozen closures, which counts with tens of thousands of them.
  */
-const fromDriver = (driver: Driver, serverTls: ServerTls | undefined): Connection => {
-  const lines = driver.lines
-  // Any number of fibers may wait for output to drain (a writer fiber beside
-  // the reader); each wait is its own registration.
-  const awaitDrain = Effect.callback<void, WriteError>((resume) => {
-    const onDrained: Resume<WriteError> = (failure) => resume(failure === undefined ? Effect.void : Effect.fail(failure))
-    driver.awaitDrain(onDrained)
-    return Effect.sync(() => driver.cancel(onDrained))
-  })
-  // Reads are sequential: a read waiting for input is the only one.
-  let readerParked = false
+class ConnectionImpl implements Connection {
+  readonly id = ++nextId
+  readonly peer: string
+  readonly remoteAddress: Connection["remoteAddress"]
+  readonly driver: Driver
+  /** Size of the block the current `readExactly` wants. */
+  blockSize = 0
+  private readonly serverTls: ServerTls | undefined
+  private readLineEffect: Effect.Effect<string, ReadLineError> | undefined
+  private readLineBytesEffect: Effect.Effect<Uint8Array, ReadLineError> | undefined
+  private flushEffect: Effect.Effect<void, WriteError> | undefined
+  private waitEffect: Effect.Effect<unknown, unknown> | undefined
+  private readExactlyFn: Connection["readExactly"] | undefined
+  private writeFn: Connection["write"] | undefined
+  private writeLineFn: Connection["writeLine"] | undefined
+  private startTlsFn: Connection["startTls"] | undefined
+  /** The parked read: what it takes when input arrives, and how it is resumed. */
+  private parkedStep: Step<unknown, unknown> | undefined
+  private parkedInLine = false
+  private resumeRead: ((outcome: Effect.Effect<unknown, unknown>) => void) | undefined
+  private readonly onWake: Resume
+  private readonly cancelRead: Effect.Effect<void>
 
-  /** Repeats `step` until it yields an outcome, pulling input and suspending as needed. */
-  const reader = <A, E>(
-    step: () => Effect.Effect<A, E> | undefined,
-    inLine: boolean
-  ): Effect.Effect<A, E | LineWaitError> => {
-    const pull = (): Effect.Effect<A, E | LineWaitError> => {
-      for (;;) {
-        const outcome = step()
-        if (outcome !== undefined) return outcome
-        if (!driver.fill()) return readAfterWait
+  constructor(driver: Driver, serverTls: ServerTls | undefined) {
+    this.driver = driver
+    this.peer = driver.peer
+    this.remoteAddress = driver.remoteAddress
+    this.serverTls = serverTls
+    this.onWake = (failure) => {
+      const resume = this.resumeRead!
+      const step = this.parkedStep!
+      this.resumeRead = undefined
+      this.parkedStep = undefined
+      // The parked read is resumed with what it finds now, or waits again.
+      resume(failure === undefined ? this.toEffect(this.pull(step, this.parkedInLine)) : Effect.fail(failure))
+    }
+    this.cancelRead = Effect.sync(() => {
+      this.resumeRead = undefined
+      this.parkedStep = undefined
+      driver.cancel(this.onWake)
+    })
+  }
+
+  get readLine(): Effect.Effect<string, ReadLineError> {
+    return this.readLineEffect ??= this.reader(lineTextStep, true)
+  }
+
+  get readLineBytes(): Effect.Effect<Uint8Array, ReadLineError> {
+    return this.readLineBytesEffect ??= this.reader(lineBytesStep, true)
+  }
+
+  get flush(): Effect.Effect<void, WriteError> {
+    return this.flushEffect ??= Effect.callback<void, WriteError>((resume) => {
+      // Any number of fibers may wait for output to drain (a writer fiber
+      // beside the reader); each wait is its own registration.
+      const onDrained: Resume<WriteError> = (failure) => resume(failure === undefined ? Effect.void : Effect.fail(failure))
+      this.driver.awaitDrain(onDrained)
+      return Effect.sync(() => this.driver.cancel(onDrained))
+    })
+  }
+
+  get tls(): Connection["tls"] {
+    return this.driver.tls
+  }
+
+  // The functions handlers call are bound to this connection (`Effect.flatMap(x,
+  // conn.writeLine)` must work), each made on first use.
+
+  get readExactly(): Connection["readExactly"] {
+    return this.readExactlyFn ??= (n) => {
+      if (!Number.isSafeInteger(n) || n < 0) {
+        return Effect.die(new RangeError(`readExactly needs a non-negative integer, got ${n}`))
+      }
+      // Sound: a block read waits with `inLine` false, which never fails with LineTimeout.
+      return this.reader((conn) => {
+        conn.blockSize = n
+        return blockStep(conn)
+      }, false) as Effect.Effect<Uint8Array, ReadExactlyError>
+    }
+  }
+
+  get write(): Connection["write"] {
+    return this.writeFn ??= (data) =>
+      fastPath(() => {
+        const failure = this.driver.writeFailure
+        if (failure !== undefined) return Effect.fail(failure)
+        return this.driver.enqueue(data) ? this.flush : undefined
+      })
+  }
+
+  get writeLine(): Connection["writeLine"] {
+    return this.writeLineFn ??= (line) =>
+      fastPath<void, WriteLineError>(() => {
+        const failure = this.driver.writeFailure
+        if (failure !== undefined) return Effect.fail(failure)
+        const index = lineBreakIndex(line)
+        if (index !== -1) return Effect.fail(new EmbeddedLineBreak({ index }))
+        return this.driver.enqueueLine(line) ? this.flush : undefined
+      })
+  }
+
+  get startTls(): Connection["startTls"] {
+    return this.startTlsFn ??= (options) => startTls(this.driver, this.serverTls, options)
+  }
+
+  /** A read: `step` until it gives an outcome, pulling input and waiting as needed. */
+  private reader<A, E>(step: Step<A, E>, inLine: boolean): Effect.Effect<A, E | LineWaitError> {
+    return fastPath(() => this.pull(step, inLine) as A | Effect.Effect<A, E | LineWaitError>)
+  }
+
+  /** Takes with `step`, moving input into the buffer while there is some; a wait when there is none. */
+  private pull<A, E>(step: Step<A, E>, inLine: boolean): A | Effect.Effect<never, E> | Effect.Effect<unknown, unknown> {
+    for (;;) {
+      const outcome = step(this)
+      if (outcome !== NEED) return outcome
+      if (!this.driver.fill()) {
+        this.parkedStep = step as Step<unknown, unknown>
+        this.parkedInLine = inLine
+        return this.wait
       }
     }
-    // The parked read is resumed with what `pull` finds once input arrives,
-    // saving a trip through the run loop per wait.
-    let resumeRead: ((outcome: Effect.Effect<A, E | LineWaitError>) => void) | undefined
-    const onWake: Resume = (failure) => {
-      const resume = resumeRead!
-      resumeRead = undefined
-      readerParked = false
-      resume(failure === undefined ? pull() : Effect.fail(failure))
-    }
-    const cancelRead = Effect.sync(() => {
-      readerParked = false
-      driver.cancel(onWake)
-    })
-    const readAfterWait = Effect.callback<A, E | LineWaitError>((resume) => {
-      if (readerParked) return resume(concurrentRead)
-      readerParked = true
-      resumeRead = resume
-      driver.awaitInput(onWake, inLine)
-      return cancelRead
-    })
-    return inlineWhenYielded(pull)
   }
 
-  const lineStep = <A>(decode: (line: Buffer) => A) => (): Effect.Effect<A, EndOfInput | LineTooLong> | undefined => {
-    const line = lines.takeLine()
-    if (typeof line !== "number") {
-      driver.traffic.linesRead++
-      driver.frameTaken()
-      return Effect.succeed(decode(line))
-    }
-    if (line === NeedMore) return undefined
-    return line === TooLong ? Effect.fail(new LineTooLong({ limit: lines.maxLineLength })) : Effect.fail(new EndOfInput())
+  private toEffect(outcome: unknown): Effect.Effect<unknown, unknown> {
+    return Effect.isEffect(outcome) ? outcome as Effect.Effect<unknown, unknown> : Effect.succeed(outcome)
   }
 
-  const readExactly = (n: number): Effect.Effect<Uint8Array, ReadExactlyError> => {
-    if (!Number.isSafeInteger(n) || n < 0) {
-      return Effect.die(new RangeError(`readExactly needs a non-negative integer, got ${n}`))
-    }
-    // Sound: a block read waits with `inLine` false, which never fails with LineTimeout.
-    return reader((): Effect.Effect<Uint8Array, EndOfInput | UnexpectedEndOfInput> | undefined => {
-      const block = lines.takeExactly(n)
-      if (typeof block !== "number") {
-        driver.frameTaken()
-        return Effect.succeed(block)
-      }
-      if (block === NeedMore) return undefined
-      const received = lines.takeRest()
-      return received.length === 0
-        ? Effect.fail(new EndOfInput())
-        : Effect.fail(new UnexpectedEndOfInput({ expected: n, received }))
-    }, false) as Effect.Effect<Uint8Array, ReadExactlyError>
-  }
-
-  const write = (data: string | Uint8Array): Effect.Effect<void, WriteError> =>
-    inlineWhenYielded(() => {
-      const failure = driver.writeFailure
-      if (failure !== undefined) return Effect.fail(failure)
-      return driver.enqueue(data) ? awaitDrain : Effect.void
+  /** Parks the read until input may be available (one wait per connection: reads are sequential). */
+  private get wait(): Effect.Effect<unknown, unknown> {
+    return this.waitEffect ??= Effect.callback<unknown, unknown>((resume) => {
+      if (this.resumeRead !== undefined) return resume(concurrentRead)
+      this.resumeRead = resume
+      this.driver.awaitInput(this.onWake, this.parkedInLine)
+      return this.cancelRead
     })
-
-  const writeLine = (line: string | Uint8Array): Effect.Effect<void, WriteLineError> =>
-    inlineWhenYielded<void, WriteLineError>(() => {
-      const failure = driver.writeFailure
-      if (failure !== undefined) return Effect.fail(failure)
-      const index = lineBreakIndex(line)
-      if (index !== -1) return Effect.fail(new EmbeddedLineBreak({ index }))
-      return driver.enqueueLine(line) ? awaitDrain : Effect.void
-    })
-
-  return {
-    id: ++nextId,
-    peer: driver.peer,
-    remoteAddress: driver.remoteAddress,
-    readLine: reader(lineStep((line) => line.toString("utf8", 0, contentLength(line))), true),
-    readLineBytes: reader(lineStep((line): Uint8Array => line), true),
-    readExactly,
-    write,
-    writeLine,
-    flush: awaitDrain,
-    get tls() {
-      return driver.tls
-    },
-    startTls: (options) => startTls(driver, serverTls, options)
   }
 }
 
@@ -248,4 +357,4 @@ export const make = (
       Effect.callback<void>((resume) => {
         driver.release(!Exit.hasInterrupts(exit), () => resume(Effect.void))
       })
-  ).pipe(Effect.map((driver) => [fromDriver(driver, serverTls), driver] as const))
+  ).pipe(Effect.map((driver) => [new ConnectionImpl(driver, serverTls), driver] as const))

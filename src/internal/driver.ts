@@ -597,7 +597,9 @@ export class Driver {
     this.armWatchdog(Math.min(this.inputDeadline, this.drainDeadline))
   }
 
-  private readonly onData = (chunk: Buffer): void => {
+  // Stream events, called by the shared listeners at the end of this module.
+
+  onData(chunk: Buffer): void {
     this.chunksReceived++
     this.incoming.push(chunk)
     this.incomingBytes += chunk.length
@@ -608,23 +610,23 @@ export class Driver {
     this.wakeInput()
   }
 
-  private readonly onEnd = (): void => {
+  onEnd(): void {
     this.inputEnded = true
     this.wakeInput()
   }
 
-  private readonly onDrain = (): void => {
+  onDrain(): void {
     this.wakeDrains()
   }
 
   /** An error after the input ended (EPIPE on a half-closed socket) is the output's. */
-  private readonly onInputError = (error: unknown): void => {
+  onInputError(error: unknown): void {
     if (!this.inputEnded) this.inputFailure ??= toConnectionError("read", error)
     if (this.duplex) this.outputFailure ??= toConnectionError("write", error)
     this.wakeOnFailure()
   }
 
-  private readonly onOutputError = (error: unknown): void => {
+  onOutputError(error: unknown): void {
     this.outputFailure ??= toConnectionError("write", error)
     this.wakeOnFailure()
   }
@@ -634,13 +636,13 @@ export class Driver {
    * that is a failure only if it closed before its end, and it says nothing
    * about a separate output stream. A socket's 'close' closes both ways.
    */
-  private readonly onInputClose = (): void => {
+  onInputClose(): void {
     if (!this.inputEnded) this.inputFailure ??= closedError("read")
     if (this.duplex) this.outputFailure ??= closedError("write")
     this.wakeOnFailure()
   }
 
-  private readonly onOutputClose = (): void => {
+  onOutputClose(): void {
     this.outputFailure ??= closedError("write")
     this.wakeOnFailure()
   }
@@ -653,27 +655,62 @@ export class Driver {
   /** Listens to the transport and lets its input flow. */
   private attach(): void {
     const { input, output } = this.endpoint
-    input.on("data", this.onData)
-    input.on("end", this.onEnd)
-    input.on("close", this.onInputClose)
-    input.on("error", this.onInputError)
+    // The listeners are shared functions that find their driver on the
+    // stream: no closures per connection (thousands of idle connections).
+    ;(input as Listened)[driverOf] = this
+    ;(output as Listened)[driverOf] = this
+    input.on("data", onData)
+    input.on("end", onEnd)
+    input.on("close", onInputClose)
+    input.on("error", onInputError)
     if (!this.duplex) {
-      output.on("close", this.onOutputClose)
-      output.on("error", this.onOutputError)
+      output.on("close", onOutputClose)
+      output.on("error", onOutputError)
     }
-    output.on("drain", this.onDrain)
+    output.on("drain", onDrain)
     // A socket accepted with pauseOnConnect stays paused until told to flow.
     input.resume()
   }
 
   private detach(): void {
     const { input, output } = this.endpoint
-    input.off("data", this.onData)
-    input.off("end", this.onEnd)
-    input.off("close", this.onInputClose)
-    input.off("error", this.onInputError)
-    output.off("close", this.onOutputClose)
-    output.off("error", this.onOutputError)
-    output.off("drain", this.onDrain)
+    input.off("data", onData)
+    input.off("end", onEnd)
+    input.off("close", onInputClose)
+    input.off("error", onInputError)
+    output.off("close", onOutputClose)
+    output.off("error", onOutputError)
+    output.off("drain", onDrain)
+    ;(input as Listened)[driverOf] = undefined
+    ;(output as Listened)[driverOf] = undefined
   }
+}
+
+/** Where a stream keeps the driver listening to it. */
+const driverOf = Symbol.for("fiberline/Driver")
+
+/** A stream a driver listens to. */
+type Listened = { [driverOf]?: Driver | undefined }
+
+// The listeners: EventEmitter calls them with the stream as `this`.
+function onData(this: Listened, chunk: Buffer): void {
+  this[driverOf]?.onData(chunk)
+}
+function onEnd(this: Listened): void {
+  this[driverOf]?.onEnd()
+}
+function onDrain(this: Listened): void {
+  this[driverOf]?.onDrain()
+}
+function onInputError(this: Listened, error: unknown): void {
+  this[driverOf]?.onInputError(error)
+}
+function onOutputError(this: Listened, error: unknown): void {
+  this[driverOf]?.onOutputError(error)
+}
+function onInputClose(this: Listened): void {
+  this[driverOf]?.onInputClose()
+}
+function onOutputClose(this: Listened): void {
+  this[driverOf]?.onOutputClose()
 }
