@@ -223,6 +223,27 @@ describe("fiberline CLI", () => {
         assert.strictEqual(code, 0)
       }), timeout)
 
+    it.live("--stdio: stdin a regular file (read in big chunks) comes back whole, a final partial line included", () =>
+      Effect.gen(function*() {
+        const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "fiberline-stdin-"))
+        yield* Effect.addFinalizer(() => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true })))
+        const file = Path.join(dir, "input.txt")
+        // Several MiB, so that it spans many of the 1 MiB reads.
+        const input = Buffer.from(
+          Array.from({ length: 150_000 }, (_, i) => `line ${String(i).padStart(20, "0")}${i % 3 ? "\n" : "\r\n"}`).join("") + "end"
+        )
+        Fs.writeFileSync(file, input)
+        const fd = Fs.openSync(file, "r")
+        yield* Effect.addFinalizer(() => Effect.sync(() => Fs.closeSync(fd)))
+        const result = ChildProcess.spawnSync(process.execPath, [cliEntry, "echo", "--stdio"], {
+          stdio: [fd, "pipe", "pipe"],
+          maxBuffer: 64 * 1024 * 1024,
+          timeout: 60_000
+        })
+        assert.strictEqual(result.status, 0, result.stderr.toString())
+        assert.isTrue(result.stdout.equals(input))
+      }), timeout)
+
     it.live("--stdio: a slow reader on a real pipe gets everything and the process still exits 0", () =>
       Effect.gen(function*() {
         // A shell pipeline, so stdin and stdout are OS pipes (Node's own child

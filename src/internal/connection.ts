@@ -120,10 +120,19 @@ const done = {
  * `Exit`; a failure or a wait is handed to `Effect.gen` as an effect.
  */
 const iterate = <A, E>(outcome: A | Effect.Effect<A, E>): Iterator<Effect.Effect<A, E>, A> => {
-  if (Effect.isEffect(outcome)) return new Utils.SingleShotGen(outcome as Effect.Effect<A, E>)
+  if (!isValue(outcome)) return new Utils.SingleShotGen(outcome as Effect.Effect<A, E>)
   done.result.value = outcome
   return done as unknown as Iterator<never, A>
 }
+
+/**
+ * Whether an outcome is a value rather than an effect. The values of this
+ * module are text, bytes or nothing, so this is cheaper than
+ * `Effect.isEffect`, whose property lookup on a `Buffer` walks its
+ * prototype chain on every line.
+ */
+const isValue = (outcome: unknown): boolean =>
+  outcome === undefined || typeof outcome === "string" || outcome instanceof Uint8Array
 
 /**
  * An effect that computes its outcome when executed: a value (the fast path)
@@ -142,7 +151,7 @@ const iterate = <A, E>(outcome: A | Effect.Effect<A, E>): Iterator<Effect.Effect
 const fastPath = <A, E>(outcome: () => A | Effect.Effect<A, E>): Effect.Effect<A, E> => {
   const effect = Effect.suspend(() => {
     const result = outcome()
-    return Effect.isEffect(result) ? result as Effect.Effect<A, E> : Effect.succeed(result as A)
+    return isValue(result) ? Effect.succeed(result as A) : result as Effect.Effect<A, E>
   })
   effect[Symbol.iterator] = () => iterate(outcome())
   return effect
@@ -324,7 +333,7 @@ class ConnectionImpl implements Connection {
   }
 
   private toEffect(outcome: unknown): Effect.Effect<unknown, unknown> {
-    return Effect.isEffect(outcome) ? outcome as Effect.Effect<unknown, unknown> : Effect.succeed(outcome)
+    return isValue(outcome) ? Effect.succeed(outcome) : outcome as Effect.Effect<unknown, unknown>
   }
 
   /** Parks the read until input may be available (one wait per connection: reads are sequential). */

@@ -6,6 +6,7 @@
  *
  * @internal
  */
+import * as Fs from "node:fs"
 import type * as Net from "node:net"
 import type { Readable, Writable } from "node:stream"
 import type * as Tls from "node:tls"
@@ -179,7 +180,25 @@ export const fromStdio = (): Endpoint => {
     stdoutErrorsIgnored = true
     process.stdout.on("error", ignore)
   }
+  return fromStreams(stdin(), process.stdout, "stdio")
+}
+
+let fileStdin: Readable | undefined
+
+/**
+ * The process's stdin. When it is a regular file (`fiberline echo --stdio <
+ * FILE`) it is read in 1 MiB chunks rather than `process.stdin`'s 64 KiB:
+ * each chunk of a file is a round trip through libuv's thread pool.
+ */
+const stdin = (): Readable => {
+  let isFile = false
+  try {
+    isFile = Fs.fstatSync(0).isFile()
+  } catch {
+    // No stdin to inspect (closed): process.stdin reports that itself.
+  }
+  if (isFile) return fileStdin ??= Fs.createReadStream("", { fd: 0, highWaterMark: 1024 * 1024, autoClose: false })
   // A previous stdio connection may have unref'd stdin when it was released.
   ;(process.stdin as typeof process.stdin & { ref?: () => void }).ref?.()
-  return fromStreams(process.stdin, process.stdout, "stdio")
+  return process.stdin
 }
