@@ -173,6 +173,22 @@ describe("chat shared over Redis", () => {
       yield* within(other.awaitOutput("*** Nickname alice is taken. Your nickname?\n"))
     }).pipe(Effect.provide(captureLogs().layer)))
 
+  it.live("a room that closes with its members still publishes their leave notices, and releases their nicknames", () =>
+    Effect.gen(function*() {
+      const { port } = yield* broker()
+      const raw = yield* rawClient(port)
+      const bob = yield* peerAs(yield* room(port), "bob")
+      const scope = yield* Scope.make()
+      const a = yield* room(port).pipe(Scope.provide(scope))
+      yield* Effect.forEach(range(5), (i) => peerAs(a, `m${i}`).pipe(Scope.provide(scope)), { discard: true })
+      yield* within(bob.awaitOutput("*** m4 joined\n"))
+      // The members are interrupted first (the last one first), then the room closes.
+      yield* Scope.close(scope, Exit.void)
+      const all = yield* within(bob.awaitOutput("*** m0 left\n"))
+      assert.isTrue(all.endsWith(range(5).map((i) => `*** m${4 - i} left\n`).join("")), all)
+      assert.deepStrictEqual(yield* raw.send("SMEMBERS", "chat:nicks"), ["bob"])
+    }).pipe(Effect.provide(captureLogs().layer)))
+
   it.live("frames from the broker are not trusted: a line is made one line, a malformed frame is logged and skipped", () => {
     const logs = captureLogs()
     return Effect.gen(function*() {
