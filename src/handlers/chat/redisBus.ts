@@ -10,14 +10,10 @@
  * `@effect/platform-node/NodeRedis`, which reconnects and subscribes again by
  * itself.
  *
- * **Framing.** One JSON object per `PUBLISH` on `PREFIX:room`:
- * `{"origin":"INSTANCE","lines":["alice: hi", …]}` — the lines said here
- * since the last publish, in order, and the random name of the process that
- * said them. A process skips its own frames (its members already got those
- * lines) and uses them as proof that its link works; a frame that does not
- * decode is logged and skipped. Lines from elsewhere are made one line again
- * (`text.ts`) before anyone sees them: the broker is not trusted to keep
- * them so.
+ * **Framing.** One JSON object per `PUBLISH` on `PREFIX:room`, naming the
+ * process it comes from (see `frame.ts`). A process skips its own frames
+ * (its members already got those lines) and takes them as proof that its
+ * link works; a frame that does not decode is logged and skipped.
  *
  * **Delivery: at most once.** Lines reach the other processes in the order
  * they were said here, or not at all: Redis pub/sub keeps nothing for a
@@ -58,9 +54,9 @@ import * as Queue from "effect/Queue"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import type { Bus, Local } from "./bus.ts"
+import * as Frame from "./frame.ts"
 import * as Nicks from "./nicks.ts"
 import { type ChatOptions, make as makeRoom, Room } from "./room.ts"
-import { oneLine } from "./text.ts"
 
 /**
  * Options of a shared room, beyond the room's own. Every field is optional;
@@ -117,10 +113,6 @@ const drainTimeout = Duration.seconds(2)
 const maxQueued = 10_000
 /** Lines in one frame at most. */
 const maxFrameLines = 500
-
-const Frame = Schema.fromJsonString(Schema.Struct({ origin: Schema.String, lines: Schema.Array(Schema.String) }))
-const decodeFrame = Schema.decodeUnknownOption(Frame)
-const encodeFrame = (origin: string, lines: ReadonlyArray<string>): string => JSON.stringify({ origin, lines })
 
 /**
  * One line saying why a broker operation failed: the error's message, or
@@ -223,17 +215,17 @@ export const link = Effect.fnUntraced(function*(
     )
   })
 
-  const publishFrame = (lines: ReadonlyArray<string>) => bounded(redis.send("PUBLISH", channel, encodeFrame(instance, lines)))
+  const publishFrame = (lines: ReadonlyArray<string>) => bounded(redis.send("PUBLISH", channel, Frame.encode({ origin: instance, lines })))
 
   const receive = (messages: ReadonlyArray<Redis.RedisMessage>) =>
     Effect.suspend(() => {
       let ours = false
       const malformed: Array<string> = []
       for (const { message } of messages) {
-        const frame = decodeFrame(message)
-        if (Option.isNone(frame)) malformed.push(message.slice(0, 200))
-        else if (frame.value.origin === instance) ours = true
-        else for (const line of frame.value.lines) local.relay(oneLine(line))
+        const frame = Frame.decode(message)
+        if (frame === undefined) malformed.push(message.slice(0, 200))
+        else if (frame.origin === instance) ours = true
+        else for (const line of frame.lines) local.relay(line)
       }
       return Effect.all([
         ours ? echoed : Effect.void,
