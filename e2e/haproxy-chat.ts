@@ -333,18 +333,21 @@ const run = async (dir: string, redisServer: string, haproxy: string) => {
   check(
     "every process stops cleanly on its signal",
     codes.every((code) => code === 0) && proxyCode === 0 && redisCode === 0,
-    `chat-a ${codes[0]}, chat-b ${codes[1]} (SIGTERM); haproxy ${proxyCode} (SIGUSR1, soft stop); redis-server ${redisCode} (SIGTERM)\nhaproxy's own log:\n${
-      proxy.lines.filter((line) => line.includes(clientAddress)).map((line) => `  ${line}`).join("\n")
-    }`
+    [
+      `chat-a ${codes[0]}, chat-b ${codes[1]} (SIGTERM); haproxy ${proxyCode} (SIGUSR1, soft stop); redis-server ${redisCode} (SIGTERM)`,
+      "haproxy's own log:",
+      ...proxy.lines.filter((line) => line.includes(clientAddress)).map((line) => `  ${line}`)
+    ].join("\n")
   )
 }
 
 const main = async () => {
   const redisServer = executable("redis-server")
   const haproxy = executable("haproxy")
+  const missing = [redisServer === undefined ? "redis-server" : "", haproxy === undefined ? "haproxy" : ""].filter(Boolean)
   if (redisServer === undefined || haproxy === undefined) {
     process.stderr.write(
-      `e2e/haproxy-chat.ts needs redis-server and haproxy (missing: ${[redisServer === undefined ? "redis-server" : "", haproxy === undefined ? "haproxy" : ""].filter(Boolean).join(", ")}).\n` +
+      `e2e/haproxy-chat.ts needs redis-server and haproxy (missing: ${missing.join(", ")}).\n` +
         "On Debian or Ubuntu: sudo apt-get update && sudo apt-get install -y redis-server haproxy\n"
     )
     return 2

@@ -225,7 +225,8 @@ describe("chat shared over Redis", () => {
       const raw = yield* rawClient(second.port)
       yield* within(Effect.all([alice.awaitOutput(reachable), bob.awaitOutput(reachable)]), 20)
       // Claimed again as soon as the room is back.
-      assert.strictEqual(yield* raw.send("GET", "chat:nick:alice"), `${(yield* raw.send<string>("GET", "chat:nick:carol")).split(" ")[0]} alice`)
+      const roomA = (yield* raw.send<string>("GET", "chat:nick:carol")).split(" ")[0]
+      assert.strictEqual(yield* raw.send("GET", "chat:nick:alice"), `${roomA} alice`)
       yield* bob.send("back\n")
       yield* within(alice.awaitOutput("bob: back\n"))
       assert.notInclude(yield* bob.outputText, "while away")

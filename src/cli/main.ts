@@ -61,10 +61,10 @@ const sharedRoom = (url: string, options: Chat.ChatOptions) =>
     }
     const NodeRedisRoom = yield* Effect.tryPromise({
       try: () => import("../handlers/chat/nodeRedis.ts"),
-      catch: (error) =>
-        new UsageError({
-          message: `--redis needs the "redis" package (npm install redis): ${String(error instanceof Error ? error.message : error).split("\n")[0]}`
-        })
+      catch: (error) => {
+        const reason = (error instanceof Error ? error.message : String(error)).split("\n")[0]
+        return new UsageError({ message: `--redis needs the "redis" package (npm install redis): ${reason}` })
+      }
     })
     return NodeRedisRoom.layer(url, options)
   })
@@ -84,7 +84,8 @@ const chatCommand = serveCommand({
     redis: Flag.String("redis").pipe(
       Flag.optional,
       Flag.withDescription(
-        "Share the room with every `fiberline chat --redis` on this Redis server (redis://[user:password@]host:port[/db]); needs the redis package"
+        "Share the room with every `fiberline chat --redis` on this Redis server " +
+          "(redis://[user:password@]host:port[/db]); needs the redis package"
       )
     )
   },

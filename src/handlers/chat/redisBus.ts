@@ -1,9 +1,8 @@
 /**
  * A room shared by several processes (or machines) over Redis pub/sub:
  * every line said in one process is published on the room's channel, and
- * each process delivers the lines of the others to its own members.
- * Nicknames are claimed in Redis (see `nicks.ts`), so they are unique
- * across processes, and `/who` lists everyone.
+ * each process delivers the lines of the others to its own members. The
+ * slow-member policy stays local: a member's outbox is in its own process.
  *
  * It runs over Effect's `Redis` service (`effect/persistence/Redis`), so any
  * client can carry it; `fiberline chat --redis URL` uses node-redis through
@@ -14,6 +13,14 @@
  * process it comes from (see `frame.ts`). A process skips its own frames
  * (its members already got those lines) and takes them as proof that its
  * link works; a frame that does not decode is logged and skipped.
+ *
+ * **Nicknames and `/who`.** A nickname is claimed in Redis before its
+ * member is seated, so it is unique across processes (regardless of case),
+ * and given back by its owner when the member leaves; `/who` and the
+ * greeting list every claim, so everyone in the room. A member elsewhere
+ * may be listed a moment before its join notice arrives; one whose process
+ * died without draining stays listed, and its nickname taken, until its
+ * claim expires (`nickTtl`, 30 s), with no leave notice. See `nicks.ts`.
  *
  * **Delivery: at most once.** Lines reach the other processes in the order
  * they were said here, or not at all: Redis pub/sub keeps nothing for a
@@ -26,8 +33,9 @@
  * one of its own frames back, makes the link *down*: one warning is logged
  * (`chat broker unreachable`), the members here are told `*** The other chat
  * servers are unreachable: only people on this server hear you`, lines said
- * here stay here, nicknames are checked here only (a claim cannot be made),
- * and `/who` lists the members here. The first of its own frames to come
+ * here stay here, nicknames are checked here only (a claim cannot be made;
+ * one given back meanwhile expires by itself), and `/who` lists the members
+ * here. The first of its own frames to come
  * back makes it *up* again: `chat broker reachable again` (with the number
  * of lines not relayed), `*** The other chat servers are reachable again`,
  * and every nickname here is claimed again at once; one that another
@@ -215,7 +223,8 @@ export const link = Effect.fnUntraced(function*(
     )
   })
 
-  const publishFrame = (lines: ReadonlyArray<string>) => bounded(redis.send("PUBLISH", channel, Frame.encode({ origin: instance, lines })))
+  const publishFrame = (lines: ReadonlyArray<string>) =>
+    bounded(redis.send("PUBLISH", channel, Frame.encode({ origin: instance, lines })))
 
   const receive = (messages: ReadonlyArray<Redis.RedisMessage>) =>
     Effect.suspend(() => {
@@ -305,7 +314,9 @@ export const link = Effect.fnUntraced(function*(
     claim: (nick) =>
       Effect.suspend(() =>
         // Down: checked here only (see the module doc), and at once.
-        state === "down" ? Effect.succeed(true) : Effect.catch(bounded(nicks.claim(nick)), (error) => Effect.as(failed(error), true))
+        state === "down"
+          ? Effect.succeed(true)
+          : Effect.catch(bounded(nicks.claim(nick)), (error) => Effect.as(failed(error), true))
       ),
     release: (nick) => {
       // Down: the claim expires by itself.
@@ -315,7 +326,9 @@ export const link = Effect.fnUntraced(function*(
       if (state !== "up" || !Queue.offerUnsafe(outgoing, line)) lost++
     },
     everyone: Effect.suspend(() =>
-      state !== "up" ? Effect.succeed(undefined) : Effect.catch(bounded(nicks.everyone), (error) => Effect.as(failed(error), undefined))
+      state !== "up"
+        ? Effect.succeed(undefined)
+        : Effect.catch(bounded(nicks.everyone), (error) => Effect.as(failed(error), undefined))
     )
   }
 })
