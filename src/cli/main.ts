@@ -6,11 +6,13 @@
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import { Argument, Command, Flag } from "effect/cli"
 import packageJson from "../../package.json" with { type: "json" }
 import * as Chat from "../handlers/Chat.ts"
 import { echo } from "../handlers/Echo.ts"
 import * as Redis from "../handlers/redis/Redis.ts"
+import { UsageError } from "./exit.ts"
 import * as HandlerModule from "./handlerModule.ts"
 import { main } from "./run.ts"
 import { serveCommand } from "./serve.ts"
@@ -46,6 +48,27 @@ const redisCommand = serveCommand({
     Effect.succeed({ handler: Redis.handler(options), layer: Redis.layer(), connection: { lineEnding: "\r\n" } })
 })
 
+/**
+ * The room of `fiberline chat --redis URL`: a bad URL, or no `redis`
+ * package to reach it with, is a usage error (before anything is bound).
+ * `redis` is an optional peer dependency, loaded only here.
+ */
+const sharedRoom = (url: string, options: Chat.ChatOptions) =>
+  Effect.gen(function*() {
+    const parsed = URL.parse(url)
+    if (parsed === null || (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") || parsed.hostname === "") {
+      return yield* new UsageError({ message: `--redis: expected a URL such as redis://127.0.0.1:6379, got ${JSON.stringify(url)}` })
+    }
+    const NodeRedisRoom = yield* Effect.tryPromise({
+      try: () => import("../handlers/chat/nodeRedis.ts"),
+      catch: (error) => {
+        const reason = (error instanceof Error ? error.message : String(error)).split("\n")[0]
+        return new UsageError({ message: `--redis needs the "redis" package (npm install redis): ${reason}` })
+      }
+    })
+    return NodeRedisRoom.layer(url, options)
+  })
+
 const chatCommand = serveCommand({
   name: "chat",
   description: "A chat room: pick a nickname, then every line goes to everyone else (/who, /nick, /me, /quit)",
@@ -57,9 +80,19 @@ const chatCommand = serveCommand({
       Flag.withDescription(
         `Output queued for a client that does not read before it is disconnected, in bytes (default ${Chat.defaults.outboxBytes})`
       )
+    ),
+    redis: Flag.String("redis").pipe(
+      Flag.optional,
+      Flag.withDescription(
+        "Share the room with every `fiberline chat --redis` on this Redis server " +
+          "(redis://[user:password@]host:port[/db]); needs the redis package"
+      )
     )
   },
-  setup: ({ outboxBytes }) => Effect.succeed({ handler: Chat.chat, layer: Chat.layer({ outboxBytes }) })
+  setup: ({ outboxBytes, redis }) =>
+    Option.isNone(redis)
+      ? Effect.succeed({ handler: Chat.chat, layer: Chat.layer({ outboxBytes }) })
+      : Effect.map(sharedRoom(redis.value, { outboxBytes }), (layer) => ({ handler: Chat.chat, layer }))
 })
 
 const serveModuleCommand = serveCommand({

@@ -55,6 +55,13 @@
  * ends first ends the others. The member leaves the room as soon as that race
  * is over, before its last words are written.
  *
+ * **Several processes.** With {@link layerRedis} instead of {@link layer},
+ * the room is shared over Redis pub/sub by every process (or machine) using
+ * the same broker and prefix: messages and notices cross, nicknames are
+ * unique across processes, and `/who` lists everyone. Delivery between
+ * processes is at most once; while the broker is unreachable each process
+ * chats on by itself and its members are told so. See `chat/redisBus.ts`.
+ *
  * **Example** (A chat server on port 7000)
  *
  * ```ts
@@ -73,6 +80,17 @@ import * as Predicate from "effect/Predicate"
 import type { Connection } from "../services/Connection.ts"
 import type { ConnectionError, IdleTimeout, LineTimeout, WriteTimeout } from "../services/Errors.ts"
 import { type Member, Room, type RoomShape } from "./chat/room.ts"
+
+export {
+  /** @since 0.1.0 */
+  BrokerUnavailable,
+  /** @since 0.1.0 */
+  layerRedis,
+  /** @since 0.1.0 */
+  redisDefaults,
+  /** @since 0.1.0 */
+  type RedisRoomOptions
+} from "./chat/redisBus.ts"
 import { oneLine } from "./chat/text.ts"
 
 export {

@@ -1,14 +1,23 @@
 /**
  * The chat room: the members by nickname, each with its outbox. Connections
- * meet here; one room is provided per server by {@link layer}.
+ * meet here; one room is provided per server by {@link layer}, or by
+ * `layerRedis` (see `redisBus.ts`) for a room shared by several processes.
  *
- * **Atomicity.** Every operation runs in one synchronous step (`Effect.sync`,
+ * **Atomicity.** Every change runs in one synchronous step (`Effect.sync`,
  * no `yield` inside), and fibers only switch between steps, so checking that
  * a nickname is free and taking it cannot be split by another connection:
  * two connections never get the same nickname. Membership notices (joined,
  * renamed, left) are sent in the same step as the change, so everyone sees
  * changes in one order, and a member's messages always follow its join
  * notice.
+ *
+ * **Shared rooms.** The room's {@link Bus} links it to the rooms of other
+ * processes. A nickname is then also claimed on the bus, which waits: the
+ * room marks it as being taken in the step that checks it (so no other
+ * connection here can take it meanwhile), asks the bus, and seats the member
+ * in a second step. Every line sent here is also published, and lines from
+ * elsewhere are delivered here as if sent here. A room alone has the `solo`
+ * bus, which never waits.
  *
  * **Slow members.** Sending offers the line to every other member's outbox
  * and never waits. A member whose outbox is full (it is not reading: its
@@ -23,6 +32,8 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import { type Bus, type Link, solo } from "./bus.ts"
 import * as Outbox from "./outbox.ts"
 import { isValidNick, nickKey, nickRule } from "./text.ts"
 
@@ -88,9 +99,16 @@ export interface Member {
  * @since 0.1.0
  */
 export interface RoomShape {
-  /** Takes `nick` and enters the room; the others get `*** NICK joined`. */
+  /**
+   * Takes `nick` and enters the room; the others get `*** NICK joined`. In a
+   * shared room it waits for the bus's claim (uninterruptibly: the bus
+   * bounds it).
+   */
   readonly join: (nick: string) => Effect.Effect<Member, NickRefused>
-  /** Changes `member`'s nickname; the others get `*** OLD is now NEW`. Returns the old one. */
+  /**
+   * Changes `member`'s nickname; the others get `*** OLD is now NEW`.
+   * Returns the old one. Waits for the bus's claim as `join` does.
+   */
   readonly rename: (member: Member, nick: string) => Effect.Effect<string, NickRefused>
   /**
    * Sends `line` to every member but `from`, never waiting for them (see the
@@ -99,7 +117,10 @@ export interface RoomShape {
   readonly say: (from: Member, line: string) => Effect.Effect<void>
   /** Takes `member` out; the others get `*** NICK why`. Does nothing if it is already out. */
   readonly leave: (member: Member, why: string) => Effect.Effect<void>
-  /** The nicknames of the members, sorted. */
+  /**
+   * The nicknames of the members, sorted: of every process sharing the
+   * room, or of this one when the bus cannot tell.
+   */
   readonly nicks: Effect.Effect<ReadonlyArray<string>>
 }
 
@@ -124,30 +145,44 @@ const positiveInteger = (name: string, value: number): number => {
 }
 
 /**
- * A new, empty room. An invalid option is a programming error: it throws a
+ * A new, empty room, linked to other processes by the bus `link` gives it
+ * (none by default). An invalid option is a programming error: it throws a
  * `RangeError`.
  *
  * @since 0.1.0
  */
-export const make = (options: ChatOptions = {}): Effect.Effect<RoomShape> =>
-  Effect.sync(() => {
+export const make = <E = never, R = never>(
+  options: ChatOptions = {},
+  link: Link<E, R> = () => Effect.succeed(solo)
+): Effect.Effect<RoomShape, E, R | Scope.Scope> =>
+  Effect.suspend(() => {
     const outboxBytes = positiveInteger("outboxBytes", options.outboxBytes ?? defaults.outboxBytes)
     const maxNickLength = positiveInteger("maxNickLength", options.maxNickLength ?? defaults.maxNickLength)
     /** By `nickKey`; a seat is in the room exactly while it is in this map. */
     const seats = new Map<string, Seat>()
+    /** The `nickKey`s being claimed on the bus: taken for everyone else here. */
+    const claiming = new Set<string>()
     const byMember = new WeakMap<Member, Seat>()
+    // Assigned once `link` has given it, before the room is handed out.
+    let bus: Bus = solo
+
+    const taken = (nick: string) => new NickRefused({ nick, reason: "taken", maxLength: maxNickLength })
 
     /** The reason `nick` cannot be taken by `seat` (undefined: it can). */
     const refusal = (nick: string, seat?: Seat): NickRefused | undefined => {
       if (!isValidNick(nick, maxNickLength)) return new NickRefused({ nick, reason: "invalid", maxLength: maxNickLength })
       const holder = seats.get(nickKey(nick))
-      return holder === undefined || holder === seat
-        ? undefined
-        : new NickRefused({ nick, reason: "taken", maxLength: maxNickLength })
+      return (holder === undefined || holder === seat) && !claiming.has(nickKey(nick)) ? undefined : taken(nick)
     }
 
-    /** Offers `line` to every seat but `from`; drops the seats that are full. */
-    const send = (line: string, from?: Seat): void => {
+    /** Sends `line` to every seat here but `from`, and to the other processes. */
+    const broadcast = (line: string, from?: Seat): void => {
+      deliver(line, from)
+      bus.publish(line)
+    }
+
+    /** Offers `line` to every seat here but `from`; drops the seats that are full. */
+    const deliver = (line: string, from?: Seat): void => {
       const message = Outbox.messageOf(line)
       const full: Array<Seat> = []
       for (const seat of seats.values()) {
@@ -157,8 +192,9 @@ export const make = (options: ChatOptions = {}): Effect.Effect<RoomShape> =>
       // round removes members, so this ends.
       for (const seat of full) {
         if (!remove(seat)) continue
+        bus.release(seat.nick)
         Deferred.doneUnsafe(seat.dropped, Effect.void)
-        send(`*** ${seat.nick} was disconnected (not reading)`)
+        broadcast(`*** ${seat.nick} was disconnected (not reading)`)
       }
     }
 
@@ -166,56 +202,105 @@ export const make = (options: ChatOptions = {}): Effect.Effect<RoomShape> =>
 
     const seatOf = (member: Member): Seat => byMember.get(member)!
 
+    /** The bus's claim of `nick`, with `nick` held here meanwhile; `key` is its `nickKey`. */
+    const claim = (nick: string, key: string) => {
+      claiming.add(key)
+      return Effect.map(bus.claim(nick), (claimed) => {
+        claiming.delete(key)
+        return claimed
+      })
+    }
+
     const join = (nick: string) =>
       Effect.flatMap(Outbox.make(outboxBytes), (outbox) =>
         Effect.suspend(() => {
-          // From the check to the insertion, one synchronous step: see the module doc.
+          // From the check to the mark in `claiming`, one synchronous step: see the module doc.
           const refused = refusal(nick)
           if (refused !== undefined) return Effect.fail(refused)
-          const dropped = Deferred.makeUnsafe<void>()
-          const seat: Seat = {
-            nick,
-            outbox,
-            dropped,
-            member: {
-              get nick() {
-                return seat.nick
-              },
+          return Effect.flatMap(claim(nick, nickKey(nick)), (claimed) => {
+            if (!claimed) return Effect.fail(taken(nick))
+            const dropped = Deferred.makeUnsafe<void>()
+            const seat: Seat = {
+              nick,
               outbox,
-              dropped: Deferred.await(dropped)
+              dropped,
+              member: {
+                get nick() {
+                  return seat.nick
+                },
+                outbox,
+                dropped: Deferred.await(dropped)
+              }
             }
-          }
-          byMember.set(seat.member, seat)
-          send(`*** ${nick} joined`, seat)
-          seats.set(nickKey(nick), seat)
-          return Effect.succeed(seat.member)
-        }))
+            byMember.set(seat.member, seat)
+            broadcast(`*** ${nick} joined`, seat)
+            seats.set(nickKey(nick), seat)
+            return Effect.succeed(seat.member)
+          })
+        })).pipe(
+          // A claim cut short would leave its nickname marked, or claimed
+          // with nobody to release it; the bus bounds how long it takes.
+          Effect.uninterruptible
+        )
 
-    return Room.of({
-      join,
-      rename: (member, nick) =>
-        Effect.suspend(() => {
-          const seat = seatOf(member)
-          const refused = refusal(nick, seat)
-          if (refused !== undefined) return Effect.fail(refused)
+    const rename = (member: Member, nick: string) =>
+      Effect.suspend(() => {
+        const seat = seatOf(member)
+        const refused = refusal(nick, seat)
+        if (refused !== undefined) return Effect.fail(refused)
+        const key = nickKey(nick)
+        // The same nickname in another case is already this member's here;
+        // claimed again all the same, so other processes see the new case.
+        const moves = key !== nickKey(seat.nick)
+        return Effect.flatMap(moves ? claim(nick, key) : bus.claim(nick), (claimed) => {
+          if (!claimed) return Effect.fail(taken(nick))
           const old = seat.nick
-          if (!remove(seat)) return Effect.succeed(old)
+          if (!remove(seat)) {
+            // Dropped while the bus was asked.
+            if (moves) bus.release(nick)
+            return Effect.succeed(old)
+          }
           seat.nick = nick
-          seats.set(nickKey(nick), seat)
-          send(`*** ${old} is now ${nick}`, seat)
+          seats.set(key, seat)
+          if (moves) bus.release(old)
+          broadcast(`*** ${old} is now ${nick}`, seat)
           return Effect.succeed(old)
-        }),
-      // Then yield, so the recipients' writers take the line before the
-      // sender's next one: an outbox fills because its member is not
-      // reading, never because a burst of lines arrived in one chunk.
-      say: (from, line) => Effect.andThen(Effect.sync(() => send(line, seatOf(from))), Effect.yieldNow),
-      leave: (member, why) =>
-        Effect.sync(() => {
-          const seat = seatOf(member)
-          if (remove(seat)) send(`*** ${seat.nick} ${why}`)
-        }),
-      nicks: Effect.sync(() => [...seats.values()].map((seat) => seat.nick).toSorted(byKey))
-    })
+        })
+      }).pipe(Effect.uninterruptible)
+
+    const localNicks = () => [...seats.values()].map((seat) => seat.nick)
+
+    return Effect.map(
+      link({
+        relay: (line) => deliver(line),
+        nicks: localNicks,
+        holds: (nick) => seats.has(nickKey(nick)) || claiming.has(nickKey(nick))
+      }),
+      (linked) => {
+        bus = linked
+        return Room.of({
+          join,
+          rename,
+          // Then yield, so the recipients' writers take the line before the
+          // sender's next one: an outbox fills because its member is not
+          // reading, never because a burst of lines arrived in one chunk.
+          say: (from, line) => Effect.andThen(Effect.sync(() => broadcast(line, seatOf(from))), Effect.yieldNow),
+          leave: (member, why) =>
+            Effect.sync(() => {
+              const seat = seatOf(member)
+              if (!remove(seat)) return
+              bus.release(seat.nick)
+              broadcast(`*** ${seat.nick} ${why}`)
+            }),
+          nicks: Effect.map(bus.everyone, (everyone) => {
+            // Everyone elsewhere, and everyone here (the bus may lag behind).
+            const here = localNicks()
+            const keys = new Set(here.map(nickKey))
+            return [...here, ...(everyone ?? []).filter((nick) => !keys.has(nickKey(nick)))].toSorted(byKey)
+          })
+        })
+      }
+    )
   })
 
 const byKey = (a: string, b: string): number => (nickKey(a) < nickKey(b) ? -1 : nickKey(a) > nickKey(b) ? 1 : 0)
