@@ -155,3 +155,41 @@ describe("TestConnection.start", () => {
       assert.strictEqual(yield* peer.outputText, "2 lines\n")
     }))
 })
+
+describe("abort", () => {
+  it.live("resets the connection at once, drops pending output, and fails later use with EABORTED", () => {
+    const logs = captureLogs()
+    return Effect.gen(function*() {
+      let afterwards = ""
+      const quitter = (conn: Connection) =>
+        Effect.gen(function*() {
+          yield* conn.readLine
+          yield* conn.write("never sent\n")
+          yield* conn.abort
+          const error = yield* Effect.flip(conn.write("nor this\n"))
+          afterwards = error._tag === "ConnectionError" ? `${error._tag} ${error.code}` : error._tag
+          // Still running: the reset does not wait for the handler to end.
+          yield* Effect.sleep("30 seconds")
+        })
+      const { port } = yield* serve(quitter)
+      const client = yield* connect(port)
+      yield* client.write("go\n")
+      const { data, error } = yield* Effect.timeout(client.closed, "5 seconds")
+      assert.strictEqual(data.length, 0, "pending output dropped")
+      assert.strictEqual(error, "ECONNRESET")
+      assert.strictEqual(afterwards, "ConnectionError EABORTED")
+    }).pipe(Effect.provide(logs.layer))
+  })
+})
+
+it.live("a connection its handler aborted is closed with reason aborted", () => {
+  const logs = captureLogs()
+  return Effect.gen(function*() {
+    const { port } = yield* serve((conn: Connection) => Effect.andThen(conn.readLine, conn.abort))
+    const client = yield* connect(port)
+    yield* client.write("go\n")
+    yield* within(client.closed)
+    yield* Effect.sleep("20 millis")
+    assert.include(logs.lines.find((line) => line.message.startsWith("connection closed"))?.message, "aborted")
+  }).pipe(Effect.provide(logs.layer))
+})

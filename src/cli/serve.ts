@@ -88,7 +88,7 @@ const serveStdio = <E, R>(handler: Handler<E, R>, options: ConnectionOptions) =>
         ([connection, driver]) =>
           Effect.exit(runHandler(handler, connection)).pipe(
             Effect.tap((ended) => {
-              const kind = classify(ended, { inputEnded: driver.lines.isEnded, shuttingDown: false })
+              const kind = classify(ended, { inputEnded: driver.lines.isEnded, shuttingDown: false, aborted: driver.aborted })
               process.exitCode = kind.reason === "handler-failure"
                 ? ExitCode.failure
                 : peerReasons.has(kind.reason)

@@ -58,6 +58,8 @@ const taggedFailure = (exit: Exit.Exit<unknown, unknown>): { readonly _tag: stri
 
 /** What the connection's driver knew when the handler ended. */
 export interface EndState {
+  /** The handler aborted the connection. */
+  readonly aborted?: boolean | undefined
   /** The input reached its end. */
   readonly inputEnded: boolean
   /** The server told the connection it is shutting down. */
@@ -70,6 +72,7 @@ export interface EndState {
  * server was shutting down.
  */
 export const classify = (exit: Exit.Exit<unknown, unknown>, state: EndState): CloseKind => {
+  if (state.aborted === true && !Exit.hasInterrupts(exit)) return { reason: "aborted", level: "Info", peerCaused: true }
   if (Exit.isSuccess(exit)) {
     const reason = state.inputEnded ? "end-of-input" : state.shuttingDown ? "shutdown" : "handler-done"
     return { reason, level: "Debug", peerCaused: false }

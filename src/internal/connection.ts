@@ -221,6 +221,7 @@ class ConnectionImpl implements Connection {
   private readLineBytesEffect: Effect.Effect<Uint8Array, ReadLineError> | undefined
   private flushEffect: Effect.Effect<void, WriteError> | undefined
   private waitEffect: Effect.Effect<unknown, unknown> | undefined
+  private abortEffect: Effect.Effect<void> | undefined
   private readExactlyFn: Connection["readExactly"] | undefined
   private writeFn: Connection["write"] | undefined
   private writeLineFn: Connection["writeLine"] | undefined
@@ -268,6 +269,10 @@ class ConnectionImpl implements Connection {
       this.driver.awaitDrain(onDrained)
       return Effect.sync(() => this.driver.cancel(onDrained))
     })
+  }
+
+  get abort(): Effect.Effect<void> {
+    return this.abortEffect ??= Effect.sync(() => this.driver.abort())
   }
 
   get tls(): Connection["tls"] {

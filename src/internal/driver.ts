@@ -78,6 +78,8 @@ export class Driver {
   shuttingDown = false
   /** A write timed out: the peer does not read, so the connection cannot be flushed. */
   stalled = false
+  /** The handler aborted the connection. */
+  aborted = false
   /** Totals this connection adds to (the metrics read them). */
   readonly traffic: Traffic
 
@@ -394,6 +396,25 @@ export class Driver {
    * is released. Graceful: flush, end the output (FIN), linger. Otherwise, or
    * when the output cannot be flushed, destroy at once. Runs once.
    */
+  /**
+   * Ends the connection now, abortively: pending output is dropped, the
+   * transport is reset, and every wait and later use fails with a
+   * `ConnectionError` (code `EABORTED`). The handler's own end releases it.
+   */
+  abort(): void {
+    if (this.aborted || this.released) return
+    this.aborted = true
+    this.stalled = true
+    this.pending.length = 0
+    this.pendingBytes = 0
+    this.run = undefined
+    const error = new ConnectionError({ operation: "write", code: "EABORTED", cause: new Error("connection aborted by the handler") })
+    this.inputFailure ??= new ConnectionError({ operation: "read", code: "EABORTED", cause: error.cause })
+    this.outputFailure ??= error
+    this.endpoint.destroy()
+    this.wakeOnFailure()
+  }
+
   release(graceful: boolean, done: () => void): void {
     if (this.released) return done()
     this.released = true

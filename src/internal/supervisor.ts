@@ -259,7 +259,11 @@ export class Supervisor<E, R> {
             this.sockets.delete(socket)
             this.lingering.add(socket)
             if (this.shuttingDown && Exit.hasInterrupts(exit)) this.forcedSockets.add(socket)
-            const kind = classify(exit, { inputEnded: driver.lines.isEnded, shuttingDown: driver.shuttingDown })
+            const kind = classify(exit, {
+              inputEnded: driver.lines.isEnded,
+              shuttingDown: driver.shuttingDown,
+              aborted: driver.aborted
+            })
             ServerMetrics.connectionsClosed[kind.reason].updateUnsafe(1, this.context)
             return this.shouldLog(kind) ? logClose(exit, kind) : Effect.void
           }),

@@ -72,7 +72,9 @@ export interface Connection {
    * **Gotchas**
    *
    * When it has to wait, it first flushes pending output, so it can also fail
-   * with the write errors.
+   * with the write errors. Only `\n` ends a line: a lone `\r` inside one is
+   * content, which {@link writeLine} refuses — strip or escape it before
+   * relaying a line from one peer to another.
    */
   readonly readLine: Effect.Effect<string, ReadLineError>
   /**
@@ -118,6 +120,15 @@ export interface Connection {
    * is above its high-water mark (the peer is slow to read).
    */
   readonly flush: Effect.Effect<void, WriteError>
+  /**
+   * Ends the connection now, abortively: pending output is dropped and the
+   * transport reset (a TCP reset: the peer knows it was cut off), and every
+   * wait and later use fails with a `ConnectionError` (code `EABORTED`). For
+   * a policy the protocol calls for — a subscriber cut off for not reading,
+   * a peer that broke the rules — where a graceful close would wait for a
+   * peer that does not read. Closed with reason `aborted`.
+   */
+  readonly abort: Effect.Effect<void>
   /**
    * What TLS negotiated (protocol, ALPN protocol, the client's certificate…)
    * when the connection is encrypted: served by a TLS listener, or upgraded

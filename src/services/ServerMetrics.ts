@@ -25,6 +25,7 @@ import * as Metric from "effect/Metric"
  *   handler ran on a TLS listener; in `startTls` otherwise), a client
  *   certificate was refused, or plaintext arrived before a STARTTLS
  *   handshake.
+ * - `aborted`: the handler aborted it (`conn.abort`).
  * - `handler-failure`: any other failure or defect of the handler.
  * - `handler-done`: the handler returned by itself.
  *
@@ -41,6 +42,7 @@ export type CloseReason =
   | "shutdown"
   | "proxy-header"
   | "tls-handshake"
+  | "aborted"
   | "handler-failure"
   | "handler-done"
 
@@ -60,6 +62,7 @@ export const closeReasons: ReadonlyArray<CloseReason> = [
   "shutdown",
   "proxy-header",
   "tls-handshake",
+  "aborted",
   "handler-failure",
   "handler-done"
 ]

@@ -214,11 +214,12 @@ const session = (conn: Connection, settings: Settings) =>
       yield* Fiber.join(writer)
     }
   }).pipe(
+    // Cut off as Redis does: at once, with what it did not read dropped.
     Effect.catchTag("OutputLimitExceeded", (error: OutputLimitExceeded) =>
       Effect.logWarning("subscriber cut off: pending output over the limit", {
         limit: error.limit,
         pending: error.pending
-      }).pipe(Effect.andThen(Metric.update(subscribersCutOff, 1))))
+      }).pipe(Effect.andThen(Metric.update(subscribersCutOff, 1)), Effect.andThen(conn.abort)))
   )
 
 /**
