@@ -119,6 +119,20 @@ describe("Unix sockets", () => {
     }).pipe(Effect.scoped, Effect.provide(captureLogs().layer)))
 })
 
+describe("reusePort", () => {
+  it.live("lets two servers bind one port (SO_REUSEPORT); without it the second is refused", () =>
+    Effect.gen(function*() {
+      const first = yield* LineServer.make({ handler: echo, port: 0, reusePort: true })
+      const port = LineServer.port(first)
+      const second = yield* LineServer.make({ handler: echo, port, reusePort: true })
+      assert.strictEqual(LineServer.port(second), port)
+      const { data } = yield* within(exchange({ host: "127.0.0.1", port }, ["shared\n"]))
+      assert.strictEqual(data, "shared\n")
+      const taken = yield* Effect.flip(LineServer.make({ handler: echo, port }))
+      assert.strictEqual(taken.code, "EADDRINUSE")
+    }).pipe(Effect.scoped, Effect.provide(captureLogs().layer)))
+})
+
 describe("IPv6", () => {
   it.live("listens on :: for IPv6 and IPv4 clients; ipv6Only refuses IPv4", () =>
     Effect.gen(function*() {
