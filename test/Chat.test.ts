@@ -17,13 +17,12 @@ import * as Chat from "../src/handlers/Chat.ts"
 import * as LineServer from "../src/services/LineServer.ts"
 import * as TestConnection from "../src/services/TestConnection.ts"
 import { connect } from "./fixtures/client.ts"
-import { connectLines, type LineClient } from "./fixtures/lineClient.ts"
+import { chatClientAs, chatWelcome as welcome, connectLines, type LineClient } from "./fixtures/lineClient.ts"
 import { captureLogs, serve } from "./fixtures/server.ts"
 
 const within = <A, E, R>(effect: Effect.Effect<A, E, R>, seconds = 5) =>
   Effect.timeout(effect, Duration.seconds(seconds))
 
-const welcome = "*** Welcome to fiberline chat. Your nickname?"
 const help = "Commands: /who, /nick NEW, /me ACTION, /quit"
 const invalid = "*** Invalid nickname: 1 to 16 letters, digits, '_' or '-', starting with a letter. Your nickname?"
 
@@ -38,15 +37,8 @@ const peerAs = (nick: string, options?: TestConnection.RunOptions) =>
     return peer
   })
 
-/** Over TCP: a client that took `nick` (waits for its greeting). */
-const clientAs = (port: number, nick: string) =>
-  Effect.gen(function*() {
-    const client = yield* connectLines(port)
-    yield* within(client.waitForLine(welcome))
-    yield* client.send(nick)
-    yield* within(client.waitForLine((line) => line.startsWith(`*** Hello ${nick}.`)))
-    return client
-  })
+/** A client that took `nick` (waits for its greeting). */
+const clientAs = (port: number, nick: string) => chatClientAs(port, nick, "5 seconds")
 
 /**
  * The talker sends batches of 50 lines of 1 KB, each waited for at the

@@ -13,14 +13,13 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { type CliProcess, listeningPort, runCli, spawnCli } from "./fixtures/cli.ts"
-import { connectLines, type LineClient } from "./fixtures/lineClient.ts"
+import { chatClientAs, chatWelcome as welcome, connectLines, type LineClient } from "./fixtures/lineClient.ts"
 
 /** Per test: several CLI processes boot (slow on a loaded machine), each wait bounded by the fixture. */
 const timeout = 120_000
 
 const within = <A, E, R>(effect: Effect.Effect<A, E, R>, seconds = 30) => Effect.timeout(effect, Duration.seconds(seconds))
 
-const welcome = "*** Welcome to fiberline chat. Your nickname?"
 const unreachable = "*** The other chat servers are unreachable: only people on this server hear you"
 const reachable = "*** The other chat servers are reachable again"
 
@@ -38,15 +37,8 @@ const startChat = (brokerPort: number) =>
     return { cli, port: yield* listeningPort(cli) }
   })
 
-/** A client that took `nick` on the chat server at `port` (waits for its greeting). */
-const clientAs = (port: number, nick: string) =>
-  Effect.gen(function*() {
-    const client = yield* connectLines(port)
-    yield* within(client.waitForLine(welcome))
-    yield* client.send(nick)
-    yield* within(client.waitForLine((line) => line.startsWith(`*** Hello ${nick}.`)))
-    return client
-  })
+/** A client that took `nick` (waits for its greeting). */
+const clientAs = (port: number, nick: string) => chatClientAs(port, nick, "30 seconds")
 
 const lineCount = (client: LineClient, line: string) => client.lines.filter((candidate) => candidate === line).length
 

@@ -7,20 +7,10 @@ import { Buffer } from "node:buffer"
 import { assert, describe, it } from "@effect/vitest"
 import * as Schema from "effect/Schema"
 import { contentLength, End, LineBuffer, NeedMore, TooLong } from "../src/internal/lineBuffer.ts"
+import { split } from "./fixtures/chunks.ts"
 
 const TOO_LONG = "<too long>"
 
-/** Splits `input` at the given offsets (any order, duplicates and out-of-range ignored). */
-const split = (input: Buffer, cuts: ReadonlyArray<number>): Array<Buffer> => {
-  const points = [...new Set(cuts.map((cut) => cut % (input.length + 1)))].toSorted((a, b) => a - b)
-  const chunks: Array<Buffer> = []
-  let start = 0
-  for (const point of [...points, input.length]) {
-    if (point > start) chunks.push(input.subarray(start, point))
-    start = Math.max(start, point)
-  }
-  return chunks
-}
 
 /** Feeds chunks one at a time, only when the buffer asks for more; takes lines until End. */
 const takeAllLines = (chunks: ReadonlyArray<Buffer>, max: number): Array<string> => {

@@ -18,6 +18,7 @@ import { splitArgs } from "../../src/handlers/redis/inline.ts"
 import * as Resp from "../../src/handlers/redis/resp.ts"
 import { End, LineBuffer, NeedMore, TooLong } from "../../src/internal/lineBuffer.ts"
 import { EndOfInput, LineTooLong, UnexpectedEndOfInput } from "../../src/services/Errors.ts"
+import { split } from "../fixtures/chunks.ts"
 
 /** A `RequestReader` over scripted chunks, fed one at a time when the buffer needs more, like a connection. */
 const memoryReader = (chunks: ReadonlyArray<Buffer>): Resp.RequestReader<EndOfInput | UnexpectedEndOfInput> => {
@@ -76,17 +77,6 @@ const parseAll = (chunks: ReadonlyArray<Buffer>, maxBulkLength = 1024): Array<un
   throw new Error("no progress")
 }
 
-/** Splits `input` at the given offsets (any order, duplicates and out-of-range ignored). */
-const split = (input: Buffer, cuts: ReadonlyArray<number>): Array<Buffer> => {
-  const points = [...new Set(cuts.map((cut) => cut % (input.length + 1)))].toSorted((a, b) => a - b)
-  const chunks: Array<Buffer> = []
-  let start = 0
-  for (const point of [...points, input.length]) {
-    if (point > start) chunks.push(input.subarray(start, point))
-    start = Math.max(start, point)
-  }
-  return chunks
-}
 
 const bytes = (text: string) => Buffer.from(text, "latin1")
 
