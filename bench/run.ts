@@ -13,8 +13,8 @@ import { buildEchoload } from "./lib/echoload.ts"
 import { fdLimit, idleConnectionsThatFit } from "./lib/limits.ts"
 import { type CellResult, type CellSettings, runCell } from "./lib/measure.ts"
 import { type BenchOptions, parseOptions, usage } from "./lib/options.ts"
-import { referenceSources, resultsDir } from "./lib/paths.ts"
-import { installCleanup } from "./lib/processes.ts"
+import { benchDir, pinnedNode, referenceSources, repoRoot, resultsDir } from "./lib/paths.ts"
+import { installCleanup, runCommand } from "./lib/processes.ts"
 import { type BenchResults, machineInfo, renderMarkdown, saveResults, timestamp } from "./lib/report.ts"
 import { buildFiberline, type ServerName } from "./lib/servers.ts"
 import { isTcpShape } from "./lib/shapes.ts"
@@ -123,8 +123,21 @@ const main = async () => {
     else notes.push("stdio skipped: it measures fiberline, which --only left out")
   }
 
+  // The scripts of their own, run after the rest so they do not disturb it.
+  const extra: Array<string> = []
+  for (const [shape, script, args] of [
+    ["connections", "connections.ts", []],
+    ["redis", "redis.ts", ["--runs", String(options.runs)]]
+  ] as const) {
+    if (!options.shapes.includes(shape)) continue
+    progress(`${shape}: node bench/${script} ${args.join(" ")}`)
+    const result = await runCommand(pinnedNode, [join(benchDir, script), ...args], { timeoutMs: 1_800_000, cwd: repoRoot })
+    if (result.code === 0) extra.push(result.stdout.trim())
+    else notes.push(`${shape} did not complete (exit ${result.code ?? result.signal}): ${result.stderr.trim().split("\n").slice(-2).join("; ")}`)
+  }
+
   const results: BenchResults = { machine, options, idleConnections, cells, notes, ...(stdio === undefined ? {} : { stdio }) }
-  const markdown = renderMarkdown(results)
+  const markdown = [renderMarkdown(results), ...extra.map((section) => `### ${section.startsWith("###") ? section.slice(4) : `Many connections\n\n${section}`}`)].join("\n\n")
   process.stdout.write(`\n${markdown}`)
   for (const path of saveResults(results, markdown)) progress(`saved ${path}`)
 }
