@@ -7,10 +7,12 @@
  */
 import { Buffer } from "node:buffer"
 import { assert, describe, it } from "@effect/vitest"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
+import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import { Connection, type Handler } from "../src/services/Connection.ts"
 import type { ServerError } from "../src/services/Errors.ts"
@@ -193,3 +195,50 @@ it.live("a connection its handler aborted is closed with reason aborted", () => 
     assert.include(logs.lines.find((line) => line.message.startsWith("connection closed"))?.message, "aborted")
   }).pipe(Effect.provide(logs.layer))
 })
+
+it.live("a reset while both a reader and a writer fiber wait for drain ends the connection, not the process", () =>
+  Effect.gen(function*() {
+    const chunk = "x".repeat(64 * 1024)
+    // The writer floods a peer that never reads; the reader answers each
+    // line with a short reply, so its next read waits for the drain too.
+    const both = (conn: Connection) =>
+      Effect.raceFirst(
+        Effect.forever(Effect.andThen(conn.readLine, conn.write("ok\n"))),
+        Effect.forever(Effect.andThen(conn.write(chunk), conn.flush))
+      )
+    const server = yield* serve(both, { writeTimeout: "30 seconds" })
+    const deaf = yield* connect(server.port, { pause: true })
+    // Long enough for the kernel buffers to fill and the writer to wait.
+    yield* Effect.sleep("300 millis")
+    yield* deaf.write("go\n")
+    yield* Effect.sleep("200 millis")
+    yield* deaf.reset
+    yield* server.stats.pipe(
+      Effect.filterOrFail((stats) => stats.active === 0),
+      Effect.retry({ schedule: Schedule.spaced("10 millis"), times: 500 })
+    )
+    // Still serving.
+    const next = yield* connect(server.port)
+    yield* next.write("hello\n")
+    assert.include(yield* within(next.readUntil("ok\n")), "ok\n")
+  }).pipe(Effect.provide(captureLogs().layer)))
+
+it.live("a fiber outside the connection's scope waiting on its drain is woken when the connection is released", () =>
+  Effect.gen(function*() {
+    const outcome = yield* Deferred.make<string>()
+    const chunk = "x".repeat(64 * 1024)
+    // The handler leaves a fiber behind (not in the connection's scope) that
+    // floods a peer that never reads, then returns: the release must wake it.
+    const leaky = (conn: Connection) =>
+      Effect.andThen(
+        Effect.forkDetach(
+          Effect.forever(Effect.andThen(conn.write(chunk), conn.flush)).pipe(
+            Effect.catch((error) => Deferred.succeed(outcome, error._tag))
+          )
+        ),
+        Effect.sleep("300 millis")
+      )
+    const server = yield* serve(leaky, { writeTimeout: "60 seconds" })
+    yield* connect(server.port, { pause: true })
+    assert.strictEqual(yield* within(Deferred.await(outcome)), "ConnectionError")
+  }).pipe(Effect.provide(captureLogs().layer)))

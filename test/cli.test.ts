@@ -392,7 +392,7 @@ describe("fiberline CLI", () => {
         const stdio = yield* runCli(["--stdio"], { entry: "test/fixtures/appCli.ts", stdin: "x\ny\n" })
         assert.strictEqual(stdio.stdout.toString(), "1\n2\n")
         const bad = yield* runCli([], { entry: "test/fixtures/appCli.ts", env: { FIBERLINE_IDLE_TIMEOUT: "soon" } })
-        assert.strictEqual(bad.stderr, "fiberline counter: invalid FIBERLINE_IDLE_TIMEOUT \"soon\": expected a duration such as 500ms, 30s, 5m or 1h\n")
+        assert.strictEqual(bad.stderr, "counter: invalid FIBERLINE_IDLE_TIMEOUT \"soon\": expected a duration such as 500ms, 30s, 5m or 1h\n")
         assert.strictEqual(bad.code, 2)
       }), timeout)
   })
@@ -420,6 +420,20 @@ describe("fiberline CLI", () => {
           "fiberline echo: Unrecognized flag: --bogus in command fiberline echo\nTry 'fiberline echo --help' for the flags.\n"
         )
       }), timeout)
+
+    const needs = [
+      { args: ["--trusted-proxies", "127.0.0.1"], says: "--trusted-proxies needs --proxy-protocol" },
+      { args: ["--unix-mode", "600"], says: "--unix-mode needs --unix" },
+      { args: ["--proxy-header-timeout", "5s"], says: "--proxy-header-timeout needs --proxy-protocol" }
+    ]
+    for (const { args, says } of needs) {
+      it.live(`${args[0]} alone is a usage error: one line, exit 2, nothing bound`, () =>
+        Effect.gen(function*() {
+          const { code, stderr } = yield* runCli(["echo", "--port", "0", ...args])
+          assert.strictEqual(stderr, `fiberline echo: ${says}\n`)
+          assert.strictEqual(code, 2)
+        }), timeout)
+    }
 
     it.live("an invalid environment variable is named with its value", () =>
       Effect.gen(function*() {

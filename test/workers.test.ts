@@ -11,6 +11,9 @@
  */
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
+import * as Net from "node:net"
+import * as Os from "node:os"
+import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -413,6 +416,41 @@ describe("fiberline --workers", () => {
         assert.isNotEmpty(why)
         for (const line of why) assert.oneOf(annotations(line).worker, [1, 2])
         assert.include(logsOf(lines, "workers stopped")[0]?.fields.codes as Array<number>, 1)
+      }), timeout)
+  })
+
+  describe("unix sockets", () => {
+    it.live("--workers 2 --unix PATH: a stale file is cleared once, both workers serve the socket, SIGTERM exits 0", () =>
+      Effect.gen(function*() {
+        const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "fiberline-workers-"))
+        yield* Effect.addFinalizer(() => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true })))
+        const path = Path.join(dir, "pid.sock")
+        // A stale socket file, as a server killed with SIGKILL leaves it.
+        const stale = ChildProcess.spawnSync(process.execPath, [
+          "-e",
+          "require('net').createServer().listen(process.argv[1], () => process.kill(process.pid, 'SIGKILL'))",
+          path
+        ])
+        assert.strictEqual(stale.signal, "SIGKILL")
+        assert.isTrue(Fs.existsSync(path))
+        const cli = yield* spawnCli(["serve", pidHandler, "--unix", path, "--workers", "2", "--log-format", "json"])
+        yield* cli.waitForLog("workers started", wait)
+        const pids = new Set<string>()
+        for (let attempt = 0; attempt < 8 && pids.size < 2; attempt++) {
+          const line = yield* Effect.callback<string>((resume) => {
+            const socket = Net.connect({ path })
+            socket.setEncoding("utf8")
+            socket.once("data", (data: string) => {
+              socket.destroy()
+              resume(Effect.succeed(data.split("\n")[0]!))
+            })
+            socket.on("error", (error) => resume(Effect.succeed(String(error))))
+          }).pipe(Effect.timeout(wait))
+          pids.add(line)
+        }
+        assert.strictEqual(pids.size, 2, `both workers answered: ${[...pids].join(", ")}`)
+        yield* cli.signal("SIGTERM")
+        assert.deepStrictEqual(yield* cli.exited(wait), { code: 0, signal: null })
       }), timeout)
   })
 

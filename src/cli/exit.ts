@@ -32,6 +32,26 @@ export const ExitCode = {
   peer: 3
 } as const
 
+let program = "fiberline"
+
+/**
+ * Names the program in usage errors: `main` sets it to its root command's
+ * name, so an app's own binary speaks for itself.
+ *
+ * @since 0.1.0
+ */
+export const setProgramName = (name: string): void => {
+  program = name
+}
+
+/**
+ * How a usage error of `command` starts: `fiberline echo:` for a
+ * subcommand, `counter:` for a binary whose root command is `counter`.
+ *
+ * @since 0.1.0
+ */
+export const usagePrefix = (command: string): string => (command === program ? `${command}:` : `${program} ${command}:`)
+
 /**
  * The command line asked for something that cannot run: a bad value, a
  * flag that does not apply, a handler module that cannot be served.

@@ -12,7 +12,7 @@ import * as NodeServices from "@effect/platform-node/NodeServices"
 import * as Effect from "effect/Effect"
 import { CliOutput, Command } from "effect/cli"
 import * as Logging from "../services/Logging.ts"
-import { teardown } from "./exit.ts"
+import { setProgramName, teardown } from "./exit.ts"
 import * as WorkerLink from "./workerLink.ts"
 
 /**
@@ -95,6 +95,7 @@ export const main = <Name extends string, Input, E>(
   options: { readonly version: string }
 ): void => {
   installSecondSignalExit(command.name)
+  setProgramName(command.name)
   command.pipe(
     Command.run({ version: options.version }),
     // Commands report their own failures on stderr (stdout may be a protocol

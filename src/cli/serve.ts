@@ -25,7 +25,8 @@ import type { ServerError } from "../services/Errors.ts"
 import * as LineServer from "../services/LineServer.ts"
 import * as Tls from "../services/Tls.ts"
 import * as Logging from "../services/Logging.ts"
-import { ExitCode, UsageError } from "./exit.ts"
+import { clearStaleSocket } from "../internal/listener.ts"
+import { ExitCode, UsageError, usagePrefix } from "./exit.ts"
 import { reloadTlsOnHangup } from "./hangup.ts"
 import * as Settings from "./settings.ts"
 import * as WorkerLink from "./workerLink.ts"
@@ -207,21 +208,27 @@ export const serveCommand = <const Name extends string, Extra extends Command.Co
         const settings = yield* Settings.resolve(server, process.env, spec.defaults)
         // The nested config's inferred value is `Infer<Extra>`; TypeScript cannot see it for a generic `Extra`.
         const served = yield* spec.setup(options as Command.Command.Config.Infer<Extra>)
-        const connection = { ...served.connection, ...Settings.connectionOptions(settings) }
+        const connection = Settings.connectionOptions(settings, served.connection)
         const slot = WorkerLink.workerSlot()
         // The primary loads the handler module above (a bad one is one usage
         // error, before anything is forked) but builds no layer: workers do.
         const run = settings.workers > 1 && slot === undefined
-          ? Workers.primary({
-            count: settings.workers,
-            shutdownTimeout: settings.shutdownTimeout,
-            metricsPort: settings.metricsPort,
-            forwardHangup: settings.tls !== undefined,
-            // Workers share one set of TLS ticket keys, so a session resumes on any of them.
-            sharedEnv: settings.tls === undefined
-              ? {}
-              : { [ticketKeysVariable]: process.env[ticketKeysVariable] ?? encodeTicketKeys(Tls.generateTicketKeys()) }
-          })
+          ? Effect.andThen(
+            // The workers share one Unix socket: a stale file is cleared once, here.
+            settings.unix === undefined
+              ? Effect.void
+              : clearStaleSocket({ _tag: "unix", path: settings.unix, backlog: 0, mode: undefined }),
+            Workers.primary({
+              count: settings.workers,
+              shutdownTimeout: settings.shutdownTimeout,
+              metricsPort: settings.metricsPort,
+              forwardHangup: settings.tls !== undefined,
+              // Workers share one set of TLS ticket keys, so a session resumes on any of them.
+              sharedEnv: settings.tls === undefined
+                ? {}
+                : { [ticketKeysVariable]: encodeTicketKeys(settings.tls.ticketKeys ?? Tls.generateTicketKeys()) }
+            })
+          )
           : slot === undefined
           ? serveOne(served, settings, connection, undefined)
           : Effect.gen(function*() {
@@ -250,7 +257,7 @@ export const serveCommand = <const Name extends string, Extra extends Command.Co
         // Usage errors are one plain line: the log format may be what was wrong.
         Effect.tapError((error) =>
           error instanceof UsageError
-            ? Effect.sync(() => process.stderr.write(`fiberline ${spec.name}: ${error.message}\n`))
+            ? Effect.sync(() => process.stderr.write(`${usagePrefix(spec.name)} ${error.message}\n`))
             : Effect.void
         )
       )

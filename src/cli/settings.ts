@@ -381,6 +381,8 @@ export interface ServerSettings {
   readonly metricsPort: number | undefined
   /** Processes serving the port; above 1 the process becomes a cluster primary (see `workers.ts`). */
   readonly workers: number
+  /** The settings given by a flag or a variable (the rest are defaults). */
+  readonly given: ReadonlySet<string>
 }
 
 /**
@@ -406,6 +408,7 @@ const resolveUnsafe = (
   defaults?: CommandDefaults
 ): ServerSettings => {
   const stdio = flags.stdio
+  const explicit = new Set<Key>()
   const value = <K extends Key>(key: K, fallback: string | undefined): ValueOf<K> | undefined => {
     const setting: Setting<unknown> = table[key]
     const given = flags[key]
@@ -420,6 +423,7 @@ const resolveUnsafe = (
       ? [variable, fromEnv]
       : ["default", fallback]
     if (text === undefined) return undefined
+    if (source !== "default") explicit.add(key)
     try {
       return setting.parse(text) as ValueOf<K>
     } catch (error) {
@@ -444,7 +448,7 @@ const resolveUnsafe = (
       if (Option.isSome(flags[key])) throw new UsageError({ message: `--${key} does not apply with --unix` })
     }
   }
-  return {
+  const settings = {
     stdio,
     host: value("host", table.host.defaultText)!,
     port: value("port", String(defaults?.port ?? LineServer.defaults.port))!,
@@ -467,16 +471,38 @@ const resolveUnsafe = (
     // With --stdio the variable is ignored and the default applies: one process.
     workers: value("workers", table.workers.defaultText)!
   }
+  // Settings that only mean something with another one.
+  const needs: ReadonlyArray<readonly [Key, Key]> = [
+    ["unixMode", "unix"],
+    ["proxyHeaderTimeout", "proxyProtocol"],
+    ["trustedProxies", "proxyProtocol"]
+  ]
+  for (const [key, needed] of needs) {
+    if (explicit.has(key) && !explicit.has(needed)) {
+      throw new UsageError({ message: `${named(key)} needs --${table[needed].flag}` })
+    }
+  }
+  return { ...settings, given: explicit }
 }
 
 /**
- * The limits of each connection, from the settings.
+ * The limits of each connection: those a command sets for itself (`base`),
+ * replaced by the settings a flag or variable gives, else the defaults.
  *
  * @since 0.1.0
  */
-export const connectionOptions = (settings: ServerSettings): Connection.ConnectionOptions => ({
-  maxLineLength: settings.maxLineLength,
-  idleTimeout: settings.idleTimeout,
-  lineTimeout: settings.lineTimeout,
-  writeTimeout: settings.writeTimeout
-})
+export const connectionOptions = (
+  settings: ServerSettings,
+  base: Connection.ConnectionOptions = {}
+): Connection.ConnectionOptions => {
+  // A command's own options (`base`) stand unless a flag or variable says otherwise.
+  const pick = <K extends "maxLineLength" | "idleTimeout" | "lineTimeout" | "writeTimeout">(key: K) =>
+    settings.given.has(key) || !(key in base) ? settings[key] : base[key]
+  return {
+    ...base,
+    maxLineLength: pick("maxLineLength"),
+    idleTimeout: pick("idleTimeout"),
+    lineTimeout: pick("lineTimeout"),
+    writeTimeout: pick("writeTimeout")
+  }
+}

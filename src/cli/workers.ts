@@ -31,8 +31,8 @@
  * with them. A worker still running `--shutdown-timeout` plus 10 s after the
  * drain began is killed (it counts as 1).
  *
- * **Shared values.** Values every worker must hold alike — TLS
- * session-ticket keys, once fiberline has TLS — are made once by the primary
+ * **Shared values.** Values every worker must hold alike — the TLS
+ * session-ticket keys — are made once by the primary
  * and handed to each worker, replacements included, in its environment
  * (`PrimaryOptions.sharedEnv`).
  *

@@ -121,9 +121,20 @@ const done = {
  */
 const iterate = <A, E>(outcome: A | Effect.Effect<A, E>): Iterator<Effect.Effect<A, E>, A> => {
   if (!isValue(outcome)) return new Utils.SingleShotGen(outcome as Effect.Effect<A, E>)
+  // Now and then through the run loop, with a yield: a handler working
+  // through much buffered input still lets other fibers run and sees
+  // interruption, as Effect's own operation budget would have it.
+  if (++fastInARow >= fastBudget) {
+    fastInARow = 0
+    return new Utils.SingleShotGen(Effect.andThen(Effect.yieldNow, Effect.succeed(outcome as A)))
+  }
   done.result.value = outcome
   return done as unknown as Iterator<never, A>
 }
+
+/** Fast completions in a row before one goes through the run loop and yields. */
+const fastBudget = 1024
+let fastInARow = 0
 
 /**
  * Whether an outcome is a value rather than an effect. The values of this
@@ -239,8 +250,10 @@ class ConnectionImpl implements Connection {
     this.remoteAddress = driver.remoteAddress
     this.serverTls = serverTls
     this.onWake = (failure) => {
-      const resume = this.resumeRead!
-      const step = this.parkedStep!
+      const resume = this.resumeRead
+      const step = this.parkedStep
+      // Cancelled meanwhile (the reader was interrupted by a fiber woken just before).
+      if (resume === undefined || step === undefined) return
       this.resumeRead = undefined
       this.parkedStep = undefined
       // The parked read is resumed with what it finds now, or waits again.
@@ -326,6 +339,8 @@ class ConnectionImpl implements Connection {
 
   /** Takes with `step`, moving input into the buffer while there is some; a wait when there is none. */
   private pull<A, E>(step: Step<A, E>, inLine: boolean): A | Effect.Effect<never, E> | Effect.Effect<unknown, unknown> {
+    // A second read while one waits must not touch the waiting read's state.
+    if (this.resumeRead !== undefined) return concurrentRead
     for (;;) {
       const outcome = step(this)
       if (outcome !== NEED) return outcome

@@ -128,6 +128,8 @@ export class Driver {
   private lineStartedAt: number | undefined
   /** Fibers waiting for output to drain, and since when the first waits. */
   private drainWaiters: Array<Resume> = []
+  /** The drain waiters being woken now, so that one cancelled meanwhile is skipped. */
+  private waking: Array<Resume | undefined> | undefined
   private drainWaitSince = 0
   private watchdog: Fiber.Fiber<void> | undefined
   /** When the running watchdog checks the deadlines (`Infinity`: none runs). */
@@ -303,6 +305,8 @@ export class Driver {
     if (this.inputWaiter === waiter) this.inputWaiter = undefined
     const index = this.drainWaiters.indexOf(waiter)
     if (index !== -1) this.drainWaiters.splice(index, 1)
+    const waking = this.waking?.indexOf(waiter) ?? -1
+    if (waking !== -1) this.waking![waking] = undefined
   }
 
   /**
@@ -392,11 +396,6 @@ export class Driver {
   }
 
   /**
-   * Releases the transport once the handler has ended; calls `done` when it
-   * is released. Graceful: flush, end the output (FIN), linger. Otherwise, or
-   * when the output cannot be flushed, destroy at once. Runs once.
-   */
-  /**
    * Ends the connection now, abortively: pending output is dropped, the
    * transport is reset, and every wait and later use fails with a
    * `ConnectionError` (code `EABORTED`). The handler's own end releases it.
@@ -415,6 +414,11 @@ export class Driver {
     this.wakeOnFailure()
   }
 
+  /**
+   * Releases the transport once the handler has ended; calls `done` when it
+   * is released. Graceful: flush, end the output (FIN), linger. Otherwise, or
+   * when the output cannot be flushed, destroy at once. Runs once.
+   */
   release(graceful: boolean, done: () => void): void {
     if (this.released) return done()
     this.released = true
@@ -427,9 +431,11 @@ export class Driver {
     const gracefully = graceful && !this.stalled && !this.failed && !unanswered
     if (gracefully) this.flushPending()
     this.detach()
-    // From now on, a use of this connection (from a fiber it leaked to) fails at once.
+    // From now on, a use of this connection (from a fiber it leaked to) fails
+    // at once, and one still waiting on it (outside its scope) is woken.
     this.inputFailure ??= closedError("read")
     this.outputFailure ??= closedError("write")
+    this.wakeOnFailure()
     if (gracefully) {
       this.endpoint.close({ lingerMillis: this.lingerMillis, flushMillis: this.writeMillis }, done)
     } else {
@@ -571,9 +577,21 @@ export class Driver {
 
   private wakeDrains(failure?: WriteError): void {
     if (this.drainWaiters.length === 0) return
-    const waiters = this.drainWaiters
+    const waiters: Array<Resume | undefined> = this.drainWaiters
     this.drainWaiters = []
-    for (const resume of waiters) resume(failure)
+    this.waking = waiters
+    try {
+      // A resumed fiber runs at once, inside this loop, and may interrupt
+      // another waiter of the list (a writer's failure ending the reader it
+      // races): `cancel` marks it, and it is skipped.
+      for (let i = 0; i < waiters.length; i++) {
+        const resume = waiters[i]
+        waiters[i] = undefined
+        resume?.(failure)
+      }
+    } finally {
+      this.waking = undefined
+    }
   }
 
   /**
@@ -678,6 +696,10 @@ export class Driver {
     const { input, output } = this.endpoint
     // The listeners are shared functions that find their driver on the
     // stream: no closures per connection (thousands of idle connections).
+    // One connection per stream at a time: a second would get every chunk too.
+    if ((input as Listened)[driverOf] !== undefined || (output as Listened)[driverOf] !== undefined) {
+      throw new Error("a stream can carry one connection at a time (release the other first)")
+    }
     ;(input as Listened)[driverOf] = this
     ;(output as Listened)[driverOf] = this
     input.on("data", onData)
@@ -708,7 +730,7 @@ export class Driver {
 }
 
 /** Where a stream keeps the driver listening to it. */
-const driverOf = Symbol.for("fiberline/Driver")
+const driverOf = Symbol("fiberline/Driver")
 
 /** A stream a driver listens to. */
 type Listened = { [driverOf]?: Driver | undefined }

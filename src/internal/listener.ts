@@ -12,6 +12,7 @@
  *
  * @internal
  */
+import Cluster from "node:cluster"
 import * as Fs from "node:fs"
 import * as Net from "node:net"
 import * as Effect from "effect/Effect"
@@ -75,8 +76,12 @@ const answers = (path: string): Effect.Effect<boolean> =>
     return Effect.sync(() => probe.destroy())
   })
 
-/** Removes a stale socket file at the path; refuses a live one or a file that is not a socket. */
-const clearStaleSocket = (options: UnixListen): Effect.Effect<void, ServerError> =>
+/**
+ * Removes a stale socket file at the path; refuses a live one or a file that
+ * is not a socket. With `--workers`, the primary does this once before it
+ * forks: a worker would find its siblings' socket answering.
+ */
+export const clearStaleSocket = (options: UnixListen): Effect.Effect<void, ServerError> =>
   Effect.gen(function*() {
     const stat = yield* Effect.sync(() => Fs.lstatSync(options.path, { throwIfNoEntry: false }))
     if (stat === undefined) return
@@ -103,7 +108,8 @@ export const bind = (
   onAcceptError: (cause: Error & { readonly code?: string }) => void
 ): Effect.Effect<Address.Address, ServerError> =>
   Effect.gen(function*() {
-    if (options._tag === "unix") yield* clearStaleSocket(options)
+    // A cluster worker listens on its primary's socket, which its siblings may already serve.
+    if (options._tag === "unix" && !Cluster.isWorker) yield* clearStaleSocket(options)
     yield* Effect.callback<void, ServerError>((resume) => {
       const onError = (cause: Error) => resume(Effect.fail(serverError(options, cause)))
       server.once("error", onError)

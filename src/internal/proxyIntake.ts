@@ -67,17 +67,27 @@ export const readHeader = (socket: Net.Socket, options: ProxyOptions): Effect.Ef
     if (options.trusted !== undefined && (source === undefined || !options.trusted.has(plainSource(source)))) {
       return resume(Effect.fail(new ProxyRejected(`${source ?? "unknown source"} is not a trusted proxy`)))
     }
-    let received: Buffer = Buffer.alloc(0)
+    // Chunks are gathered, and parsed only once the parser's `until` has
+    // arrived: a header trickled byte by byte costs linear work, not quadratic.
+    const chunks: Array<Buffer> = []
+    let receivedBytes = 0
+    let needed = 1
     const finish = (outcome: Effect.Effect<Address | undefined, ProxyRejected>) => {
       cleanup()
       resume(outcome)
     }
     const onData = (chunk: Buffer) => {
-      // Bounded: the parser answers within MAX_LENGTH bytes.
-      received = received.length === 0 ? chunk : Buffer.concat([received, chunk])
+      chunks.push(chunk)
+      receivedBytes += chunk.length
+      if (receivedBytes < needed) return
+      const received = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)
+      chunks.length = 0
+      chunks.push(received)
       const result = parse(received, options.accept)
       if (result._tag === "NeedMore") {
-        if (received.length >= MAX_LENGTH) finish(Effect.fail(new ProxyRejected("PROXY header too long")))
+        // Bounded: the parser answers within MAX_LENGTH bytes.
+        if (receivedBytes >= MAX_LENGTH) return finish(Effect.fail(new ProxyRejected("PROXY header too long")))
+        needed = result.until
         return
       }
       if (result._tag === "Malformed") return finish(Effect.fail(new ProxyRejected(result.reason)))
@@ -86,10 +96,10 @@ export const readHeader = (socket: Net.Socket, options: ProxyOptions): Effect.Ef
       if (rest.length > 0) socket.unshift(rest)
       finish(Effect.succeed(clientOf(result.header)))
     }
-    const onEnd = () => finish(Effect.fail(new ProxyRejected(`input ended after ${received.length} bytes of a PROXY header`)))
+    const onEnd = () => finish(Effect.fail(new ProxyRejected(`input ended after ${receivedBytes} bytes of a PROXY header`)))
     const onClose = () => finish(Effect.fail(new ProxyRejected("connection closed before its PROXY header")))
     const timer = setTimeout(
-      () => finish(Effect.fail(new ProxyRejected(`no complete PROXY header within ${options.timeoutMillis} ms (${received.length} bytes)`))),
+      () => finish(Effect.fail(new ProxyRejected(`no complete PROXY header within ${options.timeoutMillis} ms (${receivedBytes} bytes)`))),
       options.timeoutMillis
     )
     const cleanup = () => {

@@ -32,8 +32,8 @@
  * that does not read afterwards goes out at the next flush point, so such a
  * writer should `flush`.
  *
- * The same handler runs over a TCP socket ({@link fromSocket}, used by
- * `LineServer`), TLS, stdin/stdout ({@link stdio}) and in memory
+ * The same handler runs over a TCP socket (served by `LineServer`, or any
+ * socket with {@link fromSocket}), TLS, stdin/stdout ({@link stdio}) and in memory
  * (`TestConnection`); over a plaintext socket it can upgrade to TLS
  * (`startTls`).
  *

@@ -294,10 +294,12 @@ export const port = (server: LineServer): number => {
  *
  * **Shutdown** (closing the scope):
  * 1. stop accepting and release the port; queued sockets are closed;
- * 2. connections waiting for input with nothing buffered end now: their read
- *    fails with `ServerShuttingDown` (a handler may catch it and say goodbye);
- *    connections mid-request keep running, and every line already received
- *    is still handled and answered;
+ * 2. a connection ends once it is quiet: its reader waits, nothing it
+ *    received waits anywhere in the process, and a full turn of the event
+ *    loop brought no input; its read then fails with `ServerShuttingDown` (a
+ *    handler may catch it and say goodbye). Connections mid-request keep
+ *    running, so every byte that reached the server before that is handled
+ *    and answered;
  * 3. after `shutdownTimeout` the remaining fibers are interrupted and their
  *    sockets destroyed, so a peer that never reads cannot hold shutdown
  *    hostage;

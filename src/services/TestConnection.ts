@@ -167,6 +167,9 @@ export interface Started<E> extends TestPeer {
  * ```ts
  * const alice = yield* TestConnection.start(chat)
  * const bob = yield* TestConnection.start(chat)
+ * yield* alice.send("alice\n")
+ * yield* bob.send("bob\n")
+ * yield* alice.awaitOutput("*** bob joined")
  * yield* alice.send("hello\n")
  * yield* bob.awaitOutput("alice: hello")
  * yield* alice.end
