@@ -63,8 +63,8 @@ if (process.argv[2] === "--client") {
   const perClient = 15_000
   const port = await new Promise<number>((resolve) => {
     const probe = Net.createServer().listen(0, "127.0.0.1", () => {
-      const { port } = probe.address() as Net.AddressInfo
-      probe.close(() => resolve(port))
+      const free = (probe.address() as Net.AddressInfo).port
+      probe.close(() => resolve(free))
     })
   })
   const server = spawnTracked(
