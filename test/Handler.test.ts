@@ -242,3 +242,20 @@ it.live("a fiber outside the connection's scope waiting on its drain is woken wh
     yield* connect(server.port, { pause: true })
     assert.strictEqual(yield* within(Deferred.await(outcome)), "ConnectionError")
   }).pipe(Effect.provide(captureLogs().layer)))
+
+it.live("a handler function that returns no Effect fails its connection loudly, not silently", () => {
+  const logs = captureLogs()
+  return Effect.gen(function*() {
+    // Forgot to return: a common slip, which must not leave the client hanging.
+    const forgetful = ((conn: Connection) => {
+      void conn.writeLine("hi")
+    }) as unknown as Handler<never, never>
+    const { port } = yield* serve(forgetful)
+    const client = yield* connect(port)
+    const { gotEnd } = yield* within(client.closed)
+    assert.isTrue(gotEnd)
+    yield* Effect.sleep("20 millis")
+    const failed = logs.lines.find((line) => line.message.startsWith("handler failed"))
+    assert.include(failed?.cause, "a handler function must return an Effect")
+  }).pipe(Effect.provide(logs.layer))
+})

@@ -109,6 +109,14 @@ describe("Unix sockets", () => {
       assert.deepStrictEqual(server.address, { family: "unix", path })
     }).pipe(Effect.scoped, Effect.provide(captureLogs().layer)))
 
+  it.live("a path in a directory that does not exist is refused, saying so", () =>
+    Effect.gen(function*() {
+      const path = Path.join(yield* tempDir, "missing", "echo.sock")
+      const error = yield* Effect.flip(LineServer.make({ handler: echo, path }))
+      assert.strictEqual(error.code, "ENOENT")
+      assert.strictEqual(error.message, `cannot listen on ${path}: its directory does not exist`)
+    }).pipe(Effect.scoped, Effect.provide(captureLogs().layer)))
+
   it.live("refuses a path that exists and is not a socket, and leaves the file alone", () =>
     Effect.gen(function*() {
       const path = Path.join(yield* tempDir, "not-a-socket")

@@ -417,7 +417,7 @@ describe("fiberline CLI", () => {
         assert.strictEqual(stdout.length, 0)
         assert.strictEqual(
           stderr,
-          "fiberline echo: Unrecognized flag: --bogus in command fiberline echo\nTry 'fiberline echo --help' for the flags.\n"
+          "fiberline echo: Unrecognized flag: --bogus\nTry 'fiberline echo --help' for the flags.\n"
         )
       }), timeout)
 

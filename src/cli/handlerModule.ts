@@ -34,6 +34,12 @@ export interface HandlerModule {
   readonly layer: Layer.Layer<never, unknown> | undefined
 }
 
+/** Whether this Node runs `.ts` files by itself (type stripping, on by default since 22.18 and 23.6). */
+const stripsTypes = (): boolean => {
+  const [major = 0, minor = 0] = process.versions.node.split(".").map(Number)
+  return major > 23 || (major === 23 && minor >= 6) || (major === 22 && minor >= 18)
+}
+
 const describe = (value: unknown): string =>
   value === null
     ? "null"
@@ -60,6 +66,11 @@ export const load = (path: string, exportName = "default"): Effect.Effect<Handle
     const fail = (message: string) => Effect.fail(new UsageError({ message: `handler module ${path}: ${message}` }))
     if (!Fs.existsSync(file)) return yield* fail("no such file")
     if (!/\.(?:m?js|m?ts)$/.test(file)) return yield* fail("expected a .js, .mjs, .ts or .mts file")
+    if (/\.m?ts$/.test(file) && !stripsTypes()) {
+      return yield* fail(
+        `loading TypeScript needs Node 22.18 or later (type stripping); this is Node ${process.versions.node} (in a clone, run the pinned one: npx node dist/cli/main.js …)`
+      )
+    }
     const loaded = yield* Effect.tryPromise({
       try: () => import(Url.pathToFileURL(file).href) as Promise<Record<string, unknown>>,
       catch: (error) => new UsageError({ message: `handler module ${path}: cannot load it: ${firstLine(error)}` })

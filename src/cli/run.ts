@@ -24,7 +24,8 @@ const presenter = CliOutput.layerPresenter({
     event._tag === "InvalidInvocation"
       ? Effect.sync(() => {
         const command = event.commandPath.join(" ")
-        const lines = event.errors.map((error) => `${command}: ${error.message.split("\n")[0]}`)
+        // effect/cli names the command again at the end of some messages.
+        const lines = event.errors.map((error) => `${command}: ${error.message.split("\n")[0]!.replace(/ in command .*$/, "")}`)
         process.stderr.write(`${lines.join("\n")}\nTry '${command} --help' for the flags.\n`)
       })
       : CliOutput.defaultPresenter.present(event)

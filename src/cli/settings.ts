@@ -200,7 +200,7 @@ const table = {
   maxConnections: {
     flag: "max-connections",
     description: "Connections served at once",
-    defaultText: "the file-descriptor limit minus a reserve of an eighth, 64 to 1024",
+    defaultText: "the file-descriptor limit minus a reserve (an eighth of it, at least 64, at most 1024)",
     parse: integer(1, Number.MAX_SAFE_INTEGER),
     tcpOnly: true
   },

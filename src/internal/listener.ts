@@ -15,6 +15,7 @@
 import Cluster from "node:cluster"
 import * as Fs from "node:fs"
 import * as Net from "node:net"
+import * as Path from "node:path"
 import * as Effect from "effect/Effect"
 import * as Address from "../services/Address.ts"
 import { ServerError } from "../services/Errors.ts"
@@ -83,6 +84,12 @@ const answers = (path: string): Effect.Effect<boolean> =>
  */
 export const clearStaleSocket = (options: UnixListen): Effect.Effect<void, ServerError> =>
   Effect.gen(function*() {
+    // libuv reports a missing directory as "permission denied": say what it is.
+    if (!Fs.existsSync(Path.dirname(Path.resolve(options.path)))) {
+      return yield* Effect.fail(
+        serverError(options, new Error(`no such directory: ${Path.dirname(Path.resolve(options.path))}`), "ENOENT")
+      )
+    }
     const stat = yield* Effect.sync(() => Fs.lstatSync(options.path, { throwIfNoEntry: false }))
     if (stat === undefined) return
     if (!stat.isSocket()) {

@@ -224,10 +224,27 @@ export const runHandler = <E, R>(
   connection: Connection
 ): Effect.Effect<void, E, Exclude<R, Connection>> =>
   Effect.provideService(
-    Effect.isEffect(handler) ? handler : Effect.suspend(() => handler(connection)),
+    Effect.isEffect(handler) ? handler : Effect.suspend(() => checked(handler(connection))),
     Connection,
     connection
   )
+
+/**
+ * What a handler function returned, if it is an Effect; else a defect that
+ * says so (a function that forgot to `return`, or a factory of handlers
+ * served as if it were one), so the connection fails loudly instead of
+ * hanging.
+ */
+const checked = <A, E, R>(result: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.isEffect(result)
+    ? result
+    : Effect.die(
+      new TypeError(
+        `a handler function must return an Effect, this one returned ${
+          typeof result === "function" ? "a function (a factory of handlers?)" : String(result)
+        }`
+      )
+    )
 
 /**
  * Limits of one connection. Every field is optional; see {@link defaults}.

@@ -302,7 +302,8 @@ const listenErrors: Readonly<Record<string, string>> = {
   EADDRNOTAVAIL: "address not available on this machine",
   ENOTFOUND: "host not found",
   EAI_AGAIN: "host name lookup failed",
-  EINVAL: "invalid address"
+  EINVAL: "invalid address",
+  ENOENT: "its directory does not exist"
 }
 
 /**
