@@ -6,6 +6,9 @@ export class Announcements extends Context.Service<Announcements, PubSub.PubSub<
   static readonly layer = Layer.effect(Announcements, PubSub.sliding<string>(1024))
 }
 
+// `fiberline serve examples/announce.ts --export announce` builds this once per server.
+export const layer = Announcements.layer
+
 export const announce = (conn: Connection.Connection) =>
   Effect.gen(function*() {
     const announcements = yield* Announcements
