@@ -16,18 +16,22 @@ import * as NodeTls from "node:tls"
 import { assert, describe, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Metric from "effect/Metric"
-import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import smtpish from "../examples/smtpish.ts"
 import * as Internal from "../src/internal/connection.ts"
 import type { Endpoint } from "../src/internal/endpoint.ts"
 import type { Connection } from "../src/services/Connection.ts"
-import * as ServerMetrics from "../src/services/ServerMetrics.ts"
 import * as TestConnection from "../src/services/TestConnection.ts"
 import { connect, makeClient, type TestClient } from "./fixtures/client.ts"
 import { captureLogs, serve } from "./fixtures/server.ts"
-import { file, pem, serverA, type TlsClient } from "./fixtures/tls.ts"
+import {
+  file,
+  freshRegistry,
+  handshakeClosuresReach,
+  pem,
+  serverA,
+  type TlsClient
+} from "./fixtures/tls.ts"
 
 const within = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.timeout(effect, Duration.seconds(10))
 
@@ -58,17 +62,6 @@ const upgrade = (client: TestClient, options?: NodeTls.ConnectionOptions): Effec
     (socket) => Effect.sync(() => socket.destroy())
   ).pipe(Effect.map((socket) => ({ ...makeClient(socket, false), tls: socket })))
 
-const tlsHandshakeClosures = Effect.map(Metric.value(ServerMetrics.connectionsClosed["tls-handshake"]), (state) => state.count)
-
-/** Waits (bounded) until `n` connections were closed for their TLS handshake. */
-const handshakeClosuresReach = (n: number) =>
-  tlsHandshakeClosures.pipe(
-    Effect.filterOrFail((count) => count >= n),
-    Effect.retry({ schedule: Schedule.spaced("10 millis"), times: 500 })
-  )
-
-const freshRegistry = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.provideService(effect, Metric.MetricRegistry, new Map())
 
 /** Upgrades while a writer fiber writes a notice the client must read over TLS. */
 const noticeDuringHandshake = (conn: Connection) =>

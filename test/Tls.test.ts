@@ -29,7 +29,19 @@ import * as ServerMetrics from "../src/services/ServerMetrics.ts"
 import * as Tls from "../src/services/Tls.ts"
 import { connect, makeClient } from "./fixtures/client.ts"
 import { captureLogs, serve } from "./fixtures/server.ts"
-import { attemptTls, commonName, connectTls, file, firstSession, pem, serverA, type TlsClient } from "./fixtures/tls.ts"
+import {
+  attemptTls,
+  commonName,
+  connectTls,
+  file,
+  firstSession,
+  freshRegistry,
+  handshakeClosuresReach,
+  pem,
+  serverA,
+  type TlsClient,
+  tlsHandshakeClosures
+} from "./fixtures/tls.ts"
 
 const within = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.timeout(effect, Duration.seconds(10))
 
@@ -56,17 +68,6 @@ const reporting = () => {
   return { ran, handler }
 }
 
-const tlsHandshakeClosures = Effect.map(Metric.value(ServerMetrics.connectionsClosed["tls-handshake"]), (state) => state.count)
-
-/** Waits (bounded) until `n` connections were closed for their TLS handshake. */
-const handshakeClosuresReach = (n: number) =>
-  tlsHandshakeClosures.pipe(
-    Effect.filterOrFail((count) => count >= n),
-    Effect.retry({ schedule: Schedule.spaced("10 millis"), times: 500 })
-  )
-
-const freshRegistry = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.provideService(effect, Metric.MetricRegistry, new Map())
 
 /** The first line a TLS client receives. */
 const firstLine = (client: TlsClient) => Effect.map(within(client.readUntil("\n")), (text) => text.slice(0, text.indexOf("\n")))
