@@ -7,12 +7,13 @@
  */
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import type * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import type { CloseReason } from "../services/ServerMetrics.ts"
 
 /** Log levels a close is reported at. */
-export type CloseLevel = "Debug" | "Info" | "Warn" | "Error"
+export type CloseLevel = Extract<LogLevel.Severity, "Debug" | "Info" | "Warn" | "Error">
 
 /** How one way of ending is reported. */
 export interface CloseKind {
@@ -59,7 +60,7 @@ const taggedFailure = (exit: Exit.Exit<unknown, unknown>): { readonly _tag: stri
 /** What the connection's driver knew when the handler ended. */
 export interface EndState {
   /** The handler aborted the connection. */
-  readonly aborted?: boolean | undefined
+  readonly aborted: boolean
   /** The input reached its end. */
   readonly inputEnded: boolean
   /** The server told the connection it is shutting down. */
@@ -72,7 +73,7 @@ export interface EndState {
  * server was shutting down.
  */
 export const classify = (exit: Exit.Exit<unknown, unknown>, state: EndState): CloseKind => {
-  if (state.aborted === true && !Exit.hasInterrupts(exit)) return { reason: "aborted", level: "Info", peerCaused: true }
+  if (state.aborted && !Exit.hasInterrupts(exit)) return { reason: "aborted", level: "Info", peerCaused: true }
   if (Exit.isSuccess(exit)) {
     const reason = state.inputEnded ? "end-of-input" : state.shuttingDown ? "shutdown" : "handler-done"
     return { reason, level: "Debug", peerCaused: false }
@@ -84,20 +85,6 @@ export const classify = (exit: Exit.Exit<unknown, unknown>, state: EndState): Cl
   return (failure !== undefined ? byTag[failure._tag] : undefined) ?? handlerFailure
 }
 
-/** Logs `message` at `level`. */
-export const logAt = (level: CloseLevel, message: string, annotations: Record<string, unknown>): Effect.Effect<void> => {
-  switch (level) {
-    case "Error":
-      return Effect.logError(message, annotations)
-    case "Warn":
-      return Effect.logWarning(message, annotations)
-    case "Info":
-      return Effect.logInfo(message, annotations)
-    default:
-      return Effect.logDebug(message, annotations)
-  }
-}
-
 /** Logs the end of one connection at the level its kind says; never payload bytes. */
 export const logClose = (exit: Exit.Exit<unknown, unknown>, kind: CloseKind): Effect.Effect<void> => {
   if (kind.reason === "handler-failure") {
@@ -107,5 +94,5 @@ export const logClose = (exit: Exit.Exit<unknown, unknown>, kind: CloseKind): Ef
   const annotations = Option.isSome(error) && error.value instanceof Error
     ? { reason: kind.reason, error: error.value.message }
     : { reason: kind.reason }
-  return logAt(kind.level, "connection closed", annotations)
+  return Effect.logWithLevel(kind.level)("connection closed", annotations)
 }

@@ -35,7 +35,7 @@ import * as Address from "../services/Address.ts"
 import { type Connection, type Handler, runHandler } from "../services/Connection.ts"
 import * as ServerMetrics from "../services/ServerMetrics.ts"
 import { BurstLog } from "./burstLog.ts"
-import { classify, type CloseKind, logAt, logClose } from "./closeReason.ts"
+import { classify, type CloseKind, logClose } from "./closeReason.ts"
 import * as Internal from "./connection.ts"
 import type { Driver, Limits } from "./driver.ts"
 import * as Endpoint from "./endpoint.ts"
@@ -174,7 +174,7 @@ export class Supervisor<E, R> {
     if (burst === undefined) {
       burst = new BurstLog(closeLogInterval, () => {}, (count) => {
         Effect.runForkWith(this.context)(
-          logAt(kind.level, "more connections closed", { reason: kind.reason, count, withinSeconds: closeLogInterval / 1000 })
+          Effect.logWithLevel(kind.level)("more connections closed", { reason: kind.reason, count, withinSeconds: closeLogInterval / 1000 })
         )
       })
       this.closeBursts.set(kind.reason, burst)
@@ -217,7 +217,7 @@ export class Supervisor<E, R> {
     Endpoint.abort(socket)
     ServerMetrics.connectionsClosed[kind.reason].updateUnsafe(1, this.context)
     return this.shouldLog(kind)
-      ? logAt(kind.level, "connection refused", { reason: kind.reason, error }).pipe(Effect.annotateLogs({ client }))
+      ? Effect.logWithLevel(kind.level)("connection refused", { reason: kind.reason, error }).pipe(Effect.annotateLogs({ client }))
       : Effect.void
   }
 
