@@ -79,9 +79,11 @@ const lineEnding = (value: string): "\n" | "\r\n" => {
 const LF = 10
 const CR = 13
 
+const LINE_BREAK = /[\r\n]/
+
 /** Index of the first `\n` or `\r` in a line to write, or -1. */
 const lineBreakIndex = (line: string | Uint8Array): number => {
-  if (typeof line === "string") return line.search(/[\r\n]/)
+  if (typeof line === "string") return line.search(LINE_BREAK)
   const lf = line.indexOf(LF)
   const cr = line.indexOf(CR)
   return lf === -1 ? cr : cr === -1 ? lf : Math.min(lf, cr)
@@ -145,6 +147,10 @@ let fastInARow = 0
 const isValue = (outcome: unknown): boolean =>
   outcome === undefined || typeof outcome === "string" || outcome instanceof Uint8Array
 
+/** An outcome as an effect: a value succeeds with itself. */
+const toEffect = <A, E>(outcome: A | Effect.Effect<A, E>): Effect.Effect<A, E> =>
+  isValue(outcome) ? Effect.succeed(outcome as A) : outcome as Effect.Effect<A, E>
+
 /**
  * An effect that computes its outcome when executed: a value (the fast path)
  * or an effect to run (a failure, a wait).
@@ -160,10 +166,7 @@ const isValue = (outcome: unknown): boolean =>
  * like `Effect.suspend`.
  */
 const fastPath = <A, E>(outcome: () => A | Effect.Effect<A, E>): Effect.Effect<A, E> => {
-  const effect = Effect.suspend(() => {
-    const result = outcome()
-    return isValue(result) ? Effect.succeed(result as A) : result as Effect.Effect<A, E>
-  })
+  const effect = Effect.suspend(() => toEffect(outcome()))
   effect[Symbol.iterator] = () => iterate(outcome())
   return effect
 }
@@ -257,7 +260,7 @@ class ConnectionImpl implements Connection {
       this.resumeRead = undefined
       this.parkedStep = undefined
       // The parked read is resumed with what it finds now, or waits again.
-      resume(failure === undefined ? this.toEffect(this.pull(step, this.parkedInLine)) : Effect.fail(failure))
+      resume(failure === undefined ? toEffect(this.pull(step, this.parkedInLine)) : Effect.fail(failure))
     }
     this.cancelRead = Effect.sync(() => {
       this.resumeRead = undefined
@@ -350,10 +353,6 @@ class ConnectionImpl implements Connection {
         return this.wait
       }
     }
-  }
-
-  private toEffect(outcome: unknown): Effect.Effect<unknown, unknown> {
-    return isValue(outcome) ? Effect.succeed(outcome) : outcome as Effect.Effect<unknown, unknown>
   }
 
   /** Parks the read until input may be available (one wait per connection: reads are sequential). */
