@@ -32,7 +32,7 @@ import {
   type WriteError,
   WriteTimeout
 } from "../services/Errors.ts"
-import type { Endpoint } from "./endpoint.ts"
+import { type Endpoint, timerMillis } from "./endpoint.ts"
 import { LineBuffer } from "./lineBuffer.ts"
 import { type Traffic, trafficFor } from "./traffic.ts"
 
@@ -357,7 +357,7 @@ export class Driver {
     const timer = setTimeout(() => {
       this.stalled = true
       finish(new WriteTimeout({ timeout: this.limits.writeTimeout, pendingBytes: output.writableLength }))
-    }, Math.min(this.writeMillis, 2_147_483_647))
+    }, timerMillis(this.writeMillis))
     if (this.pendingBytes > 0) output.write(this.takeBatch())
     // Writes complete in order: this one's callback runs once all before it are out.
     output.write(EMPTY, (error) => finish(error ? toConnectionError("write", error) : undefined))

@@ -49,7 +49,7 @@ export interface CloseTimeouts {
 }
 
 /** Node fires longer timeouts (including `Infinity`) after 1 ms: cap them. */
-const timerMillis = (millis: number): number => Math.min(millis, 2_147_483_647)
+export const timerMillis = (millis: number): number => Math.min(millis, 2_147_483_647)
 
 /** Calls `f` on the first call only. */
 const once = (f: () => void): (() => void) => {
