@@ -82,6 +82,20 @@ export const abort = (socket: Net.Socket): void => {
 const EMPTY = new Uint8Array(0)
 
 /**
+ * Who is on the other side of `socket`: `remote` when given (from a PROXY
+ * protocol header), else the socket's own peer; printed, or `fallbackPeer`
+ * when there is no address (a Unix socket's client, a socket already closed).
+ */
+export const peerOf = (
+  socket: Net.Socket,
+  remote: Address.Address | undefined,
+  fallbackPeer: string
+): { readonly peer: string; readonly remoteAddress: Address.Address | undefined } => {
+  const remoteAddress = remote ?? Address.tcp(socket.remoteAddress, socket.remotePort, socket.remoteFamily)
+  return { peer: remoteAddress === undefined ? fallbackPeer : Address.format(remoteAddress), remoteAddress }
+}
+
+/**
  * A TCP or Unix socket accepted with `allowHalfOpen: true`, or the TLS
  * socket `tls` runs over it. `remote`, when given, is who the peer really is
  * (from a PROXY protocol header); else the socket's own peer address, or
@@ -111,7 +125,7 @@ export const fromSocket = (
   return {
     input: stream,
     output: stream,
-    peer: remoteAddress === undefined ? fallbackPeer : Address.format(remoteAddress),
+    peer,
     remoteAddress,
     socket,
     tls: tls?.info,

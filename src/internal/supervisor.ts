@@ -31,7 +31,7 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
-import * as Address from "../services/Address.ts"
+import type * as Address from "../services/Address.ts"
 import { type Connection, type Handler, runHandler } from "../services/Connection.ts"
 import * as ServerMetrics from "../services/ServerMetrics.ts"
 import { BurstLog } from "./burstLog.ts"
@@ -223,7 +223,7 @@ export class Supervisor<E, R> {
 
   /** Who a connection is from, for logs: the PROXY header's client, else the socket's peer. */
   private clientOf(socket: Net.Socket, remote: Address.Address | undefined): string {
-    return remote === undefined ? Address.tcpOf(socket) ?? this.fallbackPeer : Address.format(remote)
+    return Endpoint.peerOf(socket, remote, this.fallbackPeer).peer
   }
 
   /** Once the peer is known: the TLS handshake on a TLS listener, then the connection. */

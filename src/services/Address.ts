@@ -66,18 +66,3 @@ export const tcp = (
   family: string | undefined
 ): TcpAddress | undefined =>
   host === undefined || port === undefined ? undefined : { family: family === "IPv6" ? "IPv6" : "IPv4", host, port }
-
-/**
- * The printed remote address of a socket, `undefined` when it has none (a
- * Unix socket's client, a socket already closed).
- *
- * @since 0.1.0
- */
-export const tcpOf = (socket: {
-  readonly remoteAddress?: string | undefined
-  readonly remotePort?: number | undefined
-  readonly remoteFamily?: string | undefined
-}): string | undefined => {
-  const address = tcp(socket.remoteAddress, socket.remotePort, socket.remoteFamily)
-  return address === undefined ? undefined : format(address)
-}
