@@ -21,6 +21,7 @@
 import cluster from "node:cluster"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import { constVoid } from "effect/Function"
 import type * as Scope from "effect/Scope"
 import { ExitCode } from "./exit.ts"
 
@@ -117,10 +118,8 @@ export interface WorkerLink {
 
 /** Sends to the primary; a closed channel (the primary is gone) is not an error here. */
 const send = (message: ToPrimary): void => {
-  if (process.connected) process.send?.(message, undefined, {}, ignoreSendError)
+  if (process.connected) process.send?.(message, undefined, {}, constVoid)
 }
-
-const ignoreSendError = (): void => {}
 
 /** Listens for the primary's messages on the IPC channel until the scope closes. */
 const onPrimaryMessage = (listener: (message: ToWorker) => void): Effect.Effect<void, never, Scope.Scope> => {

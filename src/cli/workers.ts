@@ -43,6 +43,7 @@ import type * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import { constVoid } from "effect/Function"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
@@ -99,10 +100,8 @@ interface Slot {
 }
 
 const sendTo = (worker: Worker, message: WorkerLink.ToWorker): void => {
-  if (worker.isConnected()) worker.send(message, ignoreSendError)
+  if (worker.isConnected()) worker.send(message, constVoid)
 }
-
-const ignoreSendError = (): void => {}
 
 /** The workers of one run, driven by Node's cluster events; see the module doc. */
 class Pool {

@@ -16,6 +16,7 @@
  * @internal
  */
 import type * as Net from "node:net"
+import { constVoid } from "effect/Function"
 import * as Endpoint from "./endpoint.ts"
 
 /** What to do with a connection beyond the limit. */
@@ -68,7 +69,7 @@ export class Admission {
       return true
     }
     if (this.options.whenFull === "queue" && this.queue.length < this.options.backlog) {
-      socket.on("error", () => {})
+      socket.on("error", constVoid)
       socket.once("close", () => {
         const index = this.queue.indexOf(socket)
         if (index !== -1) this.queue.splice(index, 1)

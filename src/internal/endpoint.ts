@@ -10,6 +10,7 @@ import * as Fs from "node:fs"
 import type * as Net from "node:net"
 import type { Readable, Writable } from "node:stream"
 import type * as Tls from "node:tls"
+import { constVoid } from "effect/Function"
 import * as Address from "../services/Address.ts"
 import type { TlsInfo } from "../services/Tls.ts"
 
@@ -60,9 +61,6 @@ const once = (f: () => void): (() => void) => {
     f()
   }
 }
-
-
-const ignore = (): void => {}
 
 /**
  * Aborts a socket with a TCP reset (`SO_LINGER` 0), not the FIN a plain
@@ -118,10 +116,10 @@ export const fromSocket = (
   tls?: { readonly socket: Tls.TLSSocket; readonly info: TlsInfo }
 ): Endpoint => {
   // A late error (reset during linger) must never become an uncaught 'error'.
-  socket.on("error", ignore)
+  socket.on("error", constVoid)
   const stream: Net.Socket = tls?.socket ?? socket
-  stream.on("error", ignore)
-  const remoteAddress = remote ?? Address.tcp(socket.remoteAddress, socket.remotePort, socket.remoteFamily)
+  if (stream !== socket) stream.on("error", constVoid)
+  const { peer, remoteAddress } = peerOf(socket, remote, fallbackPeer)
   return {
     input: stream,
     output: stream,
@@ -192,7 +190,7 @@ export const fromStdio = (): Endpoint => {
   // EPIPE and friends surface through the connection, never as uncaught 'error'.
   if (!stdoutErrorsIgnored) {
     stdoutErrorsIgnored = true
-    process.stdout.on("error", ignore)
+    process.stdout.on("error", constVoid)
   }
   return fromStreams(stdin(), process.stdout, "stdio")
 }

@@ -15,6 +15,7 @@
 import { Buffer } from "node:buffer"
 import type * as Net from "node:net"
 import * as Effect from "effect/Effect"
+import { constVoid } from "effect/Function"
 import type { Address } from "../services/Address.ts"
 import { type Accept, MAX_LENGTH, parse, type ProxyHeader } from "./proxyProtocol.ts"
 
@@ -34,8 +35,6 @@ export class ProxyRejected {
     this.reason = reason
   }
 }
-
-const ignore = (): void => {}
 
 /** `::ffff:10.0.0.1` and `10.0.0.1` are one source. */
 const plainSource = (address: string): string => (address.startsWith("::ffff:") ? address.slice(7) : address)
@@ -109,7 +108,7 @@ export const readHeader = (socket: Net.Socket, options: ProxyOptions): Effect.Ef
       socket.off("close", onClose)
     }
     // Kept after the header too: the connection adds its own, but not before it resumes.
-    socket.on("error", ignore)
+    socket.on("error", constVoid)
     socket.on("data", onData)
     socket.once("end", onEnd)
     socket.once("close", onClose)

@@ -32,11 +32,10 @@ import type * as Net from "node:net"
 import * as Tls from "node:tls"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import { constVoid } from "effect/Function"
 import { TlsConfigError, TlsHandshakeError } from "../services/Errors.ts"
-import { defaults, type PemSource, type TlsInfo, type TlsOptions } from "../services/Tls.ts"
+import { defaults, generateTicketKeys, type PemSource, type TlsInfo, type TlsOptions } from "../services/Tls.ts"
 import { abort } from "./endpoint.ts"
-
-const ignore = (): void => {}
 
 /** Reads one PEM source: data as given, a file from disk. */
 const readPem = (source: PemSource, what: string): Buffer => {
@@ -220,7 +219,7 @@ export class TlsEngine {
       }))
     this.server.on("secureConnection", (tlsSocket: Tls.TLSSocket) => {
       // Errors reach the connection once it listens; none may go uncaught before.
-      tlsSocket.on("error", ignore)
+      tlsSocket.on("error", constVoid)
       // Replies may follow the peer's close_notify and FIN, as over TCP (see handshake).
       tlsSocket.allowHalfOpen = true
       const settle = this.pending.get(parentOf(tlsSocket))
@@ -290,7 +289,7 @@ export class ServerTls {
   /** Loads a server's settings; its ticket keys are random unless given. */
   static make(options: TlsOptions, implicit: boolean): Effect.Effect<ServerTls, TlsConfigError> {
     validate(options)
-    const ticketKeys = Buffer.from(options.ticketKeys ?? Crypto.randomBytes(48))
+    const ticketKeys = Buffer.from(options.ticketKeys ?? generateTicketKeys())
     return Effect.map(load(options, ticketKeys), (engine) => new ServerTls(engine, options, ticketKeys, implicit))
   }
 
