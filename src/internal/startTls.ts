@@ -24,8 +24,6 @@
  *
  * @internal
  */
-import { Buffer } from "node:buffer"
-import * as Crypto from "node:crypto"
 import type * as Net from "node:net"
 import * as Effect from "effect/Effect"
 import {
@@ -39,7 +37,7 @@ import {
 import type { StartTlsOptions, TlsInfo, TlsOptions } from "../services/Tls.ts"
 import type { Driver } from "./driver.ts"
 import * as Endpoint from "./endpoint.ts"
-import { infoOf, load, type ServerTls, type TlsEngine, validate } from "./tlsEngine.ts"
+import { infoOf, ServerTls, type TlsEngine } from "./tlsEngine.ts"
 
 /** The engine for this upgrade: the settings given to the call, else the server's. */
 const engineFor = (
@@ -47,10 +45,8 @@ const engineFor = (
   options: TlsOptions | undefined
 ): Effect.Effect<TlsEngine, StartTlsError> => {
   if (options !== undefined) {
-    return Effect.suspend(() => {
-      validate(options)
-      return load(options, Buffer.from(options.ticketKeys ?? Crypto.randomBytes(48)))
-    })
+    // Loaded as a server's settings would be; `implicit` does not matter to one handshake.
+    return Effect.suspend(() => Effect.map(ServerTls.make(options, false), (loaded) => loaded.engine))
   }
   return serverTls === undefined ? Effect.fail(new TlsUnavailable({ reason: "not-configured" })) : Effect.succeed(serverTls.engine)
 }

@@ -96,7 +96,7 @@ const withKey = <A>(key: PemSource, build: () => A): A => {
  * Rejects settings no server can run with (a programming error: it
  * throws a `RangeError`), before anything is read.
  */
-export const validate = (options: TlsOptions): void => {
+const validate = (options: TlsOptions): void => {
   const clientAuth = options.clientAuth ?? defaults.clientAuth
   if (clientAuth !== "none" && clientAuth !== "request" && clientAuth !== "require") {
     throw new RangeError(`TLS option clientAuth must be "none", "request" or "require", got ${JSON.stringify(clientAuth)}`)
@@ -264,7 +264,7 @@ export class TlsEngine {
  * Loads TLS settings: reads the files, checks certificates and keys.
  * Settings that cannot be used fail with a {@link TlsConfigError}.
  */
-export const load = (options: TlsOptions, ticketKeys: Buffer): Effect.Effect<TlsEngine, TlsConfigError> =>
+const load = (options: TlsOptions, ticketKeys: Buffer): Effect.Effect<TlsEngine, TlsConfigError> =>
   Effect.try({
     try: () => new TlsEngine(options, ticketKeys),
     catch: (cause) =>
