@@ -4,13 +4,24 @@
  * and served to connections that start afterwards (a renewed certificate,
  * with no restart and no dropped connection). A reload that fails is logged
  * and changes nothing; SIGHUP never ends the process while this is
- * installed.
+ * installed. A `--workers` primary passes it on to its workers instead.
  *
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type * as LineServer from "../services/LineServer.ts"
+
+/**
+ * Calls `listener` on every SIGHUP for as long as the current scope is open.
+ *
+ * @since 0.1.0
+ */
+export const onHangup = (listener: () => void): Effect.Effect<void, never, Scope.Scope> =>
+  Effect.asVoid(Effect.acquireRelease(
+    Effect.sync(() => process.on("SIGHUP", listener)),
+    () => Effect.sync(() => process.off("SIGHUP", listener))
+  ))
 
 /**
  * Reloads the TLS settings of `server()` on every SIGHUP, for as long as
@@ -27,9 +38,9 @@ export const reloadTlsOnHangup = (
   Effect.gen(function*() {
     // The logger and annotations of the command, for logs written from the signal handler.
     const context = yield* Effect.context<never>()
-    const onHangup = () => {
+    const reload = () => {
       const current = server()
-      const reload = current === undefined
+      const effect = current === undefined
         ? Effect.logWarning("tls reload skipped: not listening yet")
         : current.reloadTls().pipe(
           Effect.matchEffect({
@@ -38,10 +49,7 @@ export const reloadTlsOnHangup = (
             onFailure: (error) => Effect.logError("tls reload failed", { error: error.message })
           })
         )
-      Effect.runForkWith(context)(reload)
+      Effect.runForkWith(context)(effect)
     }
-    yield* Effect.acquireRelease(
-      Effect.sync(() => process.on("SIGHUP", onHangup)),
-      () => Effect.sync(() => process.off("SIGHUP", onHangup))
-    )
+    yield* onHangup(reload)
   })

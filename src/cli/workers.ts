@@ -50,6 +50,7 @@ import type * as Scope from "effect/Scope"
 import type { ServeError } from "effect/http/HttpServerError"
 import type { WorkerMetrics } from "./clusterMetrics.ts"
 import { ExitCode } from "./exit.ts"
+import { onHangup } from "./hangup.ts"
 import { backoff, nextRestart, RestartLog } from "./restarts.ts"
 import { takeOverSecondSignal } from "./run.ts"
 import * as WorkerLink from "./workerLink.ts"
@@ -312,13 +313,7 @@ export const primary = (options: PrimaryOptions): Effect.Effect<void, ServeError
       (giveBack) => Effect.sync(giveBack)
     )
     // SIGHUP (reload TLS certificates) is each worker's business: pass it on.
-    if (options.forwardHangup === true) {
-      const onHangup = () => pool.signalAll("SIGHUP")
-      yield* Effect.acquireRelease(
-        Effect.sync(() => process.on("SIGHUP", onHangup)),
-        () => Effect.sync(() => process.off("SIGHUP", onHangup))
-      )
-    }
+    if (options.forwardHangup === true) yield* onHangup(() => pool.signalAll("SIGHUP"))
     yield* Effect.acquireRelease(Effect.sync(() => pool.start()), () => stopAll(pool, options))
     yield* Deferred.await(pool.failed)
   })
