@@ -64,6 +64,14 @@ export class UsageError extends Schema.TaggedError<UsageError>("fiberline/cli/Us
 }) {}
 
 /**
+ * The first line of an error's message: what a one-line usage error quotes.
+ *
+ * @since 0.1.0
+ */
+export const firstLine = (error: unknown): string =>
+  (error instanceof Error ? error.message : String(error)).split("\n")[0] ?? ""
+
+/**
  * Maps how the program ended to the exit code: interruption by a signal
  * is a normal stop whose code the drain decided (`process.exitCode`); usage
  * and command-line parse errors are 2, reported already; anything else is 1.

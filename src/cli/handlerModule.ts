@@ -17,7 +17,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { type Handler, isHandler } from "../services/Connection.ts"
-import { UsageError } from "./exit.ts"
+import { firstLine, UsageError } from "./exit.ts"
 
 /**
  * A loaded handler module.
@@ -50,9 +50,6 @@ const describe = (value: unknown): string =>
     : typeof value === "function" && Function.prototype.toString.call(value).startsWith("class")
     ? "a class"
     : `a ${typeof value}`
-
-const firstLine = (error: unknown): string =>
-  (error instanceof Error ? error.message : String(error)).split("\n")[0] ?? ""
 
 /**
  * Imports `path` (relative to the working directory) and picks its handler:

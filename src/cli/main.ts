@@ -12,7 +12,7 @@ import packageJson from "../../package.json" with { type: "json" }
 import * as Chat from "../handlers/Chat.ts"
 import { echo } from "../handlers/Echo.ts"
 import * as Redis from "../handlers/redis/Redis.ts"
-import { UsageError } from "./exit.ts"
+import { firstLine, UsageError } from "./exit.ts"
 import * as HandlerModule from "./handlerModule.ts"
 import { main } from "./run.ts"
 import { serveCommand } from "./serve.ts"
@@ -61,10 +61,8 @@ const sharedRoom = (url: string, options: Chat.ChatOptions) =>
     }
     const NodeRedisRoom = yield* Effect.tryPromise({
       try: () => import("../handlers/chat/nodeRedis.ts"),
-      catch: (error) => {
-        const reason = (error instanceof Error ? error.message : String(error)).split("\n")[0]
-        return new UsageError({ message: `--redis needs the "redis" package (npm install redis): ${reason}` })
-      }
+      catch: (error) =>
+        new UsageError({ message: `--redis needs the "redis" package (npm install redis): ${firstLine(error)}` })
     })
     return NodeRedisRoom.layer(url, options)
   })

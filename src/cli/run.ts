@@ -12,7 +12,7 @@ import * as NodeServices from "@effect/platform-node/NodeServices"
 import * as Effect from "effect/Effect"
 import { CliOutput, Command } from "effect/cli"
 import * as Logging from "../services/Logging.ts"
-import { setProgramName, teardown } from "./exit.ts"
+import { firstLine, setProgramName, teardown } from "./exit.ts"
 import * as WorkerLink from "./workerLink.ts"
 
 /**
@@ -25,7 +25,7 @@ const presenter = CliOutput.layerPresenter({
       ? Effect.sync(() => {
         const command = event.commandPath.join(" ")
         // effect/cli names the command again at the end of some messages.
-        const lines = event.errors.map((error) => `${command}: ${error.message.split("\n")[0]!.replace(/ in command .*$/, "")}`)
+        const lines = event.errors.map((error) => `${command}: ${firstLine(error).replace(/ in command .*$/, "")}`)
         process.stderr.write(`${lines.join("\n")}\nTry '${command} --help' for the flags.\n`)
       })
       : CliOutput.defaultPresenter.present(event)
