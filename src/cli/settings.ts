@@ -19,7 +19,7 @@ import { Flag } from "effect/cli"
 import * as Connection from "../services/Connection.ts"
 import * as LineServer from "../services/LineServer.ts"
 import { type LogFormat, logFormats } from "../services/Logging.ts"
-import type * as Tls from "../services/Tls.ts"
+import * as Tls from "../services/Tls.ts"
 import { UsageError } from "./exit.ts"
 import { resolveTls, type TlsSettings } from "./tlsSettings.ts"
 
@@ -88,8 +88,8 @@ const nonEmpty = (text: string): string => {
 /** The most `--workers` accepted: more than the cores of any machine this is likely to run on. */
 const maxWorkers = 256
 
-const nonEmptyPath = (text: string): string => {
-  if (text === "") throw new Error("expected a file path")
+const nonEmptyPath = (what: string) => (text: string): string => {
+  if (text === "") throw new Error(`expected ${what}`)
   return text
 }
 
@@ -112,10 +112,7 @@ const table = {
     flag: "unix",
     description: "Listen on a Unix socket at this path instead of TCP (excludes --host and --port)",
     defaultText: undefined,
-    parse: (text: string) => {
-      if (text === "") throw new Error("expected a socket path")
-      return text
-    },
+    parse: nonEmptyPath("a socket path"),
     tcpOnly: true
   },
   unixMode: {
@@ -138,7 +135,7 @@ const table = {
   proxyHeaderTimeout: {
     flag: "proxy-header-timeout",
     description: "How long a PROXY header may take to arrive",
-    defaultText: "3s",
+    defaultText: Duration.format(LineServer.defaults.proxyHeaderTimeout),
     parse: duration({ positive: true }),
     tcpOnly: true
   },
@@ -159,21 +156,21 @@ const table = {
     flag: "tls-cert",
     description: "Serve TLS with this certificate chain (PEM file, leaf first); read again on SIGHUP",
     defaultText: undefined,
-    parse: nonEmptyPath,
+    parse: nonEmptyPath("a file path"),
     tcpOnly: true
   },
   tlsKey: {
     flag: "tls-key",
     description: "The private key of --tls-cert (PEM file); read again on SIGHUP",
     defaultText: undefined,
-    parse: nonEmptyPath,
+    parse: nonEmptyPath("a file path"),
     tcpOnly: true
   },
   tlsCa: {
     flag: "tls-ca",
     description: "CA certificates (PEM file) that sign the client certificates --tls-client-auth accepts",
     defaultText: undefined,
-    parse: nonEmptyPath,
+    parse: nonEmptyPath("a file path"),
     tcpOnly: true
   },
   tlsMode: {
@@ -186,7 +183,7 @@ const table = {
   tlsHandshakeTimeout: {
     flag: "tls-handshake-timeout",
     description: "Close a connection whose TLS handshake is not complete this long after it starts",
-    defaultText: "10s",
+    defaultText: Duration.format(Tls.defaults.handshakeTimeout),
     parse: duration({ positive: true }),
     tcpOnly: true
   },
@@ -235,14 +232,14 @@ const table = {
   writeTimeout: {
     flag: "write-timeout",
     description: "Close a connection whose peer does not read our output this long",
-    defaultText: "30s",
+    defaultText: Duration.format(Connection.defaults.writeTimeout),
     parse: duration({ positive: true }),
     tcpOnly: false
   },
   shutdownTimeout: {
     flag: "shutdown-timeout",
     description: "On SIGINT/SIGTERM, time busy connections get to finish; 0 = none",
-    defaultText: "10s",
+    defaultText: Duration.format(LineServer.defaults.shutdownTimeout),
     parse: duration(),
     tcpOnly: true
   },
