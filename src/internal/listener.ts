@@ -85,10 +85,9 @@ const answers = (path: string): Effect.Effect<boolean> =>
 export const clearStaleSocket = (options: UnixListen): Effect.Effect<void, ServerError> =>
   Effect.gen(function*() {
     // libuv reports a missing directory as "permission denied": say what it is.
-    if (!Fs.existsSync(Path.dirname(Path.resolve(options.path)))) {
-      return yield* Effect.fail(
-        serverError(options, new Error(`no such directory: ${Path.dirname(Path.resolve(options.path))}`), "ENOENT")
-      )
+    const directory = Path.dirname(Path.resolve(options.path))
+    if (!Fs.existsSync(directory)) {
+      return yield* Effect.fail(serverError(options, new Error(`no such directory: ${directory}`), "ENOENT"))
     }
     const stat = yield* Effect.sync(() => Fs.lstatSync(options.path, { throwIfNoEntry: false }))
     if (stat === undefined) return
