@@ -118,11 +118,6 @@ const resolve = (options: RedisOptions | undefined): Settings => {
   }
 }
 
-/** A protocol error, as a value the loop answers. */
-const isProtocolError = (u: unknown): u is Resp.ProtocolError =>
-  u instanceof Resp.InvalidMultibulkLength || u instanceof Resp.InvalidBulkLength || u instanceof Resp.ExpectedBulk ||
-  u instanceof Resp.RequestTooBig || u instanceof Resp.UnbalancedQuotes
-
 /**
  * One connection, from its first request to its close.
  *
@@ -149,37 +144,25 @@ const session = (conn: Connection, settings: Settings) =>
     // Whatever ends the connection leaves no subscription behind.
     yield* Effect.addFinalizer(() => Effect.sync(() => Session.unsubscribeAll(state, ctx.pubsub)))
 
-    // The next request; `undefined` when the input ends (cut short: nothing to answer).
-    const readNext = Resp.readRequest<ReadLineError | ReadExactlyError>(conn, settings.protoMaxBulkLen).pipe(
-      Effect.catchIf(isProtocolError, Effect.succeed),
-      Effect.catchIf(
-        (error) => error instanceof EndOfInput || error instanceof UnexpectedEndOfInput,
-        () => Effect.succeed(undefined)
-      )
+    // The next request: a protocol error as a value to answer, `undefined`
+    // when the input ends (cut short: nothing to answer). One handler for
+    // every failure, so a request costs one trip through the run loop here.
+    const readNext: Effect.Effect<Resp.Request | Resp.ProtocolError | undefined, RedisError> = Effect.catch(
+      Resp.readRequest<ReadLineError | ReadExactlyError>(conn, settings.protoMaxBulkLen),
+      (error) =>
+        Resp.isProtocolError(error)
+          ? Effect.succeed(error)
+          : error instanceof EndOfInput || error instanceof UnexpectedEndOfInput
+          ? Effect.succeed(undefined)
+          // Sound: what is left of the union after the two cases above.
+          : Effect.fail(error as RedisError)
     )
     let writer: Fiber.Fiber<void, RedisError> | undefined
     // The next request when it was read ahead during a blocking command.
     let ahead: Fiber.Fiber<Resp.Request | Resp.ProtocolError | undefined, RedisError> | undefined
 
-    const nextRequest = Effect.suspend(() => {
-      if (ahead !== undefined) {
-        const fiber = ahead
-        ahead = undefined
-        return Fiber.join(fiber)
-      }
-      // Subscribed: a cut-off (or the writer failing) ends the wait for input.
-      return state.outbox === undefined ? readNext : Effect.raceFirst(readNext, state.outbox.closed)
-    })
     const send = (reply: Uint8Array) =>
       state.outbox === undefined ? conn.write(reply) : Effect.sync(() => state.outbox?.offer(reply))
-    // The first subscription created the outbox; its writer lives in the connection's scope.
-    const startWriter = Effect.suspend(() =>
-      state.outbox === undefined || writer !== undefined
-        ? Effect.void
-        : Effect.map(Effect.forkScoped(state.outbox.writer(conn)), (fiber) => {
-          writer = fiber
-        })
-    )
     // Blocked: the next request is read ahead meanwhile, so the peer leaving ends the wait.
     const whileBlocked = (blocked: Effect.Effect<Uint8Array>) =>
       Effect.gen(function*() {
@@ -194,16 +177,25 @@ const session = (conn: Connection, settings: Settings) =>
       })
 
     while (!state.quit) {
-      const request = yield* nextRequest
+      let request: Resp.Request | Resp.ProtocolError | undefined
+      if (ahead !== undefined) {
+        const fiber = ahead
+        ahead = undefined
+        request = yield* Fiber.join(fiber)
+      } else {
+        // Subscribed: a cut-off (or the writer failing) ends the wait for input.
+        request = yield* (state.outbox === undefined ? readNext : Effect.raceFirst(readNext, state.outbox.closed))
+      }
       if (request === undefined) break
-      if (isProtocolError(request)) {
+      if (Resp.isProtocolError(request)) {
         yield* Effect.logDebug("protocol error", { error: request.message })
         yield* send(Reply.error(`ERR ${request.message}`))
         break
       }
       if (request.length === 0) continue
       const reply = dispatch(ctx, request)
-      yield* startWriter
+      // The first subscription created the outbox; its writer lives in the connection's scope.
+      if (state.outbox !== undefined && writer === undefined) writer = yield* Effect.forkScoped(state.outbox.writer(conn))
       yield* reply instanceof Uint8Array ? send(reply) : whileBlocked(reply)
     }
 

@@ -155,6 +155,15 @@ export class UnbalancedQuotes extends Schema.TaggedError<UnbalancedQuotes>()("Un
  */
 export type ProtocolError = InvalidMultibulkLength | InvalidBulkLength | ExpectedBulk | RequestTooBig | UnbalancedQuotes
 
+/**
+ * Whether `u` is a {@link ProtocolError}.
+ *
+ * @since 0.1.0
+ */
+export const isProtocolError = (u: unknown): u is ProtocolError =>
+  u instanceof InvalidMultibulkLength || u instanceof InvalidBulkLength || u instanceof ExpectedBulk ||
+  u instanceof RequestTooBig || u instanceof UnbalancedQuotes
+
 const CR = 13
 const LF = 10
 const STAR = 42
