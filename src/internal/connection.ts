@@ -26,6 +26,7 @@ import {
 import { Driver, type Limits, type Resume } from "./driver.ts"
 import type { Endpoint } from "./endpoint.ts"
 import { contentLength, NeedMore, TooLong } from "./lineBuffer.ts"
+import { duration, positiveInteger } from "./options.ts"
 import { startTls } from "./startTls.ts"
 import type { ServerTls } from "./tlsEngine.ts"
 
@@ -37,22 +38,6 @@ export const defaults = {
   lingerTimeout: Duration.seconds(2),
   lineEnding: "\n"
 } as const
-
-const positiveInteger = (name: string, value: number): number => {
-  if (!Number.isSafeInteger(value) || value <= 0) {
-    throw new RangeError(`${name} must be a positive integer, got ${value}`)
-  }
-  return value
-}
-
-const duration = (name: string, input: Duration.Input, allowZero: boolean): Duration.Duration => {
-  const value = Duration.fromInputUnsafe(input)
-  const millis = Duration.toMillis(value)
-  if (!(millis > 0 || (allowZero && millis === 0))) {
-    throw new RangeError(`${name} must be ${allowZero ? "zero or more" : "positive"}, got ${Duration.format(value)}`)
-  }
-  return value
-}
 
 /**
  * Validates options and fills in {@link defaults}. An invalid value is a

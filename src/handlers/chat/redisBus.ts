@@ -61,6 +61,7 @@ import * as Redis from "effect/persistence/Redis"
 import * as Queue from "effect/Queue"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
+import { duration } from "../../internal/options.ts"
 import type { Bus, Local } from "./bus.ts"
 import * as Frame from "./frame.ts"
 import * as Nicks from "./nicks.ts"
@@ -142,12 +143,6 @@ const bounded = <A>(effect: Effect.Effect<A, Redis.RedisError>): Effect.Effect<A
     orElse: () => Effect.fail(new Redis.RedisError({ cause: new Error(`no reply within ${Duration.format(commandTimeout)}`) }))
   })
 
-const positive = (name: string, input: Duration.Input): Duration.Duration => {
-  const duration = Duration.fromInputUnsafe(input)
-  if (!(Duration.toMillis(duration) > 0)) throw new RangeError(`chat option ${name} must be a positive duration`)
-  return duration
-}
-
 /**
  * The bus of one process over `redis`, for the room whose side is `local`.
  * See the module doc for what it does and how it fails.
@@ -160,8 +155,8 @@ export const link = Effect.fnUntraced(function*(
   options: RedisRoomOptions = {}
 ): Effect.fn.Return<Bus, BrokerUnavailable, Scope.Scope> {
   const prefix = options.prefix ?? redisDefaults.prefix
-  const nickTtl = positive("nickTtl", options.nickTtl ?? redisDefaults.nickTtl)
-  const heartbeat = positive("heartbeat", options.heartbeat ?? redisDefaults.heartbeat)
+  const nickTtl = duration("chat option nickTtl", options.nickTtl ?? redisDefaults.nickTtl, false)
+  const heartbeat = duration("chat option heartbeat", options.heartbeat ?? redisDefaults.heartbeat, false)
   const instance = randomBytes(6).toString("hex")
   const channel = `${prefix}:room`
   const nicks = yield* Nicks.make(redis, {

@@ -33,6 +33,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
+import { positiveInteger } from "../../internal/options.ts"
 import { type Bus, type Link, solo } from "./bus.ts"
 import * as Outbox from "./outbox.ts"
 import { isValidNick, nickKey, nickRule } from "./text.ts"
@@ -139,11 +140,6 @@ interface Seat {
   readonly member: Member
 }
 
-const positiveInteger = (name: string, value: number): number => {
-  if (!Number.isSafeInteger(value) || value <= 0) throw new RangeError(`chat option ${name} must be a positive integer, got ${value}`)
-  return value
-}
-
 /**
  * A new, empty room, linked to other processes by the bus `link` gives it
  * (none by default). An invalid option is a programming error: it throws a
@@ -156,8 +152,8 @@ export const make = <E = never, R = never>(
   link: Link<E, R> = () => Effect.succeed(solo)
 ): Effect.Effect<RoomShape, E, R | Scope.Scope> =>
   Effect.suspend(() => {
-    const outboxBytes = positiveInteger("outboxBytes", options.outboxBytes ?? defaults.outboxBytes)
-    const maxNickLength = positiveInteger("maxNickLength", options.maxNickLength ?? defaults.maxNickLength)
+    const outboxBytes = positiveInteger("chat option outboxBytes", options.outboxBytes ?? defaults.outboxBytes)
+    const maxNickLength = positiveInteger("chat option maxNickLength", options.maxNickLength ?? defaults.maxNickLength)
     /** By `nickKey`; a seat is in the room exactly while it is in this map. */
     const seats = new Map<string, Seat>()
     /** The `nickKey`s being claimed on the bus: taken for everyone else here. */

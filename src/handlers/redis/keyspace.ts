@@ -26,6 +26,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
+import { positiveInteger } from "../../internal/options.ts"
 import { matches } from "./glob.ts"
 import type { ByteString } from "./resp.ts"
 import { List, type Value } from "./values.ts"
@@ -143,10 +144,7 @@ const pop = (list: List, side: Side) => (side === "left" ? list.popLeft() : list
 export const make = (options?: KeyspaceOptions): Effect.Effect<Keyspace, never, Scope.Scope> =>
   Effect.gen(function*() {
     const sweepInterval = Duration.fromInputUnsafe(options?.sweepInterval ?? defaults.sweepInterval)
-    const sweepBatch = options?.sweepBatch ?? defaults.sweepBatch
-    if (!Number.isSafeInteger(sweepBatch) || sweepBatch <= 0) {
-      throw new RangeError(`sweepBatch must be a positive integer, got ${sweepBatch}`)
-    }
+    const sweepBatch = positiveInteger("sweepBatch", options?.sweepBatch ?? defaults.sweepBatch)
     const clock = yield* Clock.Clock
     const now = () => clock.currentTimeMillisUnsafe()
     const data = new Map<ByteString, Value>()
