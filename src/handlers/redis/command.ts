@@ -117,8 +117,19 @@ export const define = (
 export const is = (arg: ByteString, word: string): boolean => arg.length === word.length && arg.toLowerCase() === word
 
 const int64Syntax = /^(?:0|-?[1-9][0-9]*)$/
-const int64Max = 9223372036854775807n
-const int64Min = -9223372036854775808n
+/**
+ * The largest 64-bit signed integer, Redis's `LLONG_MAX`.
+ *
+ * @since 0.1.0
+ */
+export const int64Max = 9223372036854775807n
+
+/**
+ * The smallest 64-bit signed integer, Redis's `LLONG_MIN`.
+ *
+ * @since 0.1.0
+ */
+export const int64Min = -9223372036854775808n
 
 /**
  * A 64-bit integer as Redis's `string2ll` reads it: no sign but `-`, no

@@ -52,9 +52,6 @@ export interface PubSub {
  */
 export const PubSub: Context.Service<PubSub, PubSub> = Context.Service<PubSub>("fiberline/handlers/redis/PubSub")
 
-const messageHeader = Reply.bulk("message")
-const pmessageHeader = Reply.bulk("pmessage")
-
 const add = (index: Map<ByteString, Set<Subscriber>>, name: ByteString, subscriber: Subscriber) => {
   const subscribers = index.get(name)
   if (subscribers === undefined) index.set(name, new Set([subscriber]))
@@ -85,12 +82,11 @@ export const make = (): PubSub => {
       const deliveries: Array<readonly [Uint8Array, ReadonlyArray<Subscriber>]> = []
       const direct = channels.get(channel)
       if (direct !== undefined) {
-        deliveries.push([Reply.array([messageHeader, Reply.bulk(channel), Reply.bulk(message)]), [...direct]])
+        deliveries.push([Reply.bulkArray(["message", channel, message]), [...direct]])
       }
       for (const [pattern, subscribers] of patterns) {
         if (!matches(pattern, channel)) continue
-        const bytes = Reply.array([pmessageHeader, Reply.bulk(pattern), Reply.bulk(channel), Reply.bulk(message)])
-        deliveries.push([bytes, [...subscribers]])
+        deliveries.push([Reply.bulkArray(["pmessage", pattern, channel, message]), [...subscribers]])
       }
       let receivers = 0
       for (const [bytes, subscribers] of deliveries) {

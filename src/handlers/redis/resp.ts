@@ -24,6 +24,7 @@ import { Buffer } from "node:buffer"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { EndOfInput, LineTooLong } from "../../services/Errors.ts"
+import { int64Max, int64Min } from "./command.ts"
 import { splitArgs } from "./inline.ts"
 
 /**
@@ -195,7 +196,7 @@ const parseLength = (bytes: Uint8Array, start: number, end: number): number | un
   if (value >= 2 ** 53) {
     // Past 2^53 only the 64-bit range check needs exactness.
     const exact = BigInt(toByteString(bytes, start, end))
-    if (exact > 9223372036854775807n || exact < -9223372036854775808n) return undefined
+    if (exact > int64Max || exact < int64Min) return undefined
   }
   return negative ? -value : value
 }

@@ -5,13 +5,10 @@
  *
  * @since 0.1.0
  */
-import { type Command, type CommandContext, define, integer, is, syntaxError } from "../command.ts"
+import { type Command, type CommandContext, define, int64Max, int64Min, integer, is, syntaxError } from "../command.ts"
 import { rejected } from "../errors.ts"
 import * as Reply from "../reply.ts"
 import { typeName } from "../values.ts"
-
-const int64Max = 9223372036854775807n
-const int64Min = -9223372036854775808n
 
 /** `EXPIRE`/`PEXPIRE key time [NX|XX|GT|LT]`, as Redis's `expireGenericCommand`. */
 const expire = (name: string, unit: "seconds" | "millis") => {

@@ -5,12 +5,21 @@
  *
  * @since 0.1.0
  */
-import { type Command, type CommandContext, define, getString, integer, is, add, syntaxError } from "../command.ts"
+import {
+  add,
+  type Command,
+  type CommandContext,
+  define,
+  getString,
+  int64Max,
+  int64Min,
+  integer,
+  is,
+  syntaxError
+} from "../command.ts"
 import { rejected, WrongArity } from "../errors.ts"
 import * as Reply from "../reply.ts"
 import type { ByteString } from "../resp.ts"
-
-const int64Max = 9223372036854775807n
 
 /**
  * The absolute expiry time (ms) for `SET`'s `EX`/`PX` (relative, from now)
@@ -102,7 +111,7 @@ export const commands: ReadonlyArray<Command> = [
   define("incrby", 3, "write denyoom fast", [1, 1, 1], (ctx, args) => incrementBy(ctx, args[1]!, integer(args[2]!))),
   define("decrby", 3, "write denyoom fast", [1, 1, 1], (ctx, args) => {
     const by = integer(args[2]!)
-    if (by === -int64Max - 1n) throw rejected("decrement would overflow")
+    if (by === int64Min) throw rejected("decrement would overflow")
     return incrementBy(ctx, args[1]!, -by)
   }),
   define("append", 3, "write denyoom fast", [1, 1, 1], (ctx, args) => {
