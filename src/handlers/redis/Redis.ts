@@ -162,7 +162,7 @@ const session = (conn: Connection, settings: Settings) =>
     let ahead: Fiber.Fiber<Resp.Request | Resp.ProtocolError | undefined, RedisError> | undefined
 
     const send = (reply: Uint8Array) =>
-      state.outbox === undefined ? conn.write(reply) : Effect.sync(() => state.outbox?.offer(reply))
+      state.outbox === undefined ? conn.write(reply) : Effect.sync(() => state.outbox?.deliver(reply))
     // Blocked: the next request is read ahead meanwhile, so the peer leaving ends the wait.
     const whileBlocked = (blocked: Effect.Effect<Uint8Array>) =>
       Effect.gen(function*() {

@@ -18,6 +18,7 @@ import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import type { Connection } from "../../services/Connection.ts"
 import type { WriteError } from "../../services/Errors.ts"
+import type { Subscriber } from "./pubsub.ts"
 
 /**
  * A subscriber's pending output passed the limit: it was cut off.
@@ -35,13 +36,14 @@ export class OutputLimitExceeded extends Schema.TaggedError<OutputLimitExceeded>
 }
 
 /**
- * A connection's bounded output queue.
+ * A connection's bounded output queue; it is also the connection as a
+ * subscriber in the pub/sub registry (publishers deliver into it).
  *
  * @since 0.1.0
  */
-export interface Outbox {
+export interface Outbox extends Subscriber {
   /** Queues `bytes` (kept by reference); never waits. Ignored once the outbox is closed. */
-  readonly offer: (bytes: Uint8Array) => void
+  readonly deliver: (bytes: Uint8Array) => void
   /**
    * Fails when the outbox is cut off ({@link OutputLimitExceeded}) or its
    * writer failed (the write error); never succeeds. Race reads with it.
@@ -89,7 +91,7 @@ export const make = (limit: number): Outbox => {
   })
 
   return {
-    offer: (bytes) => {
+    deliver: (bytes) => {
       if (isClosed() || ended) return
       pending += bytes.length
       if (pending > limit) {

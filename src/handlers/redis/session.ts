@@ -54,10 +54,11 @@ export interface Session {
   inExec: boolean
   readonly channels: Set<ByteString>
   readonly patterns: Set<ByteString>
-  /** Created by the first subscription; from then on all output goes through it. */
+  /**
+   * Created by the first subscription; from then on all output goes through
+   * it. It is also this connection in the pub/sub registry.
+   */
   outbox: Outbox.Outbox | undefined
-  /** This connection in the registry; delivers into {@link outbox}. */
-  subscriber: Subscriber | undefined
   /** `QUIT` was received: close after its reply. */
   quit: boolean
 }
@@ -77,7 +78,6 @@ export const make = (id: number): Session => ({
   channels: new Set(),
   patterns: new Set(),
   outbox: undefined,
-  subscriber: undefined,
   quit: false
 })
 
@@ -95,14 +95,7 @@ export const subscriptions = (session: Session): number => session.channels.size
  *
  * @since 0.1.0
  */
-export const subscriber = (session: Session, limit: number): Subscriber => {
-  if (session.subscriber === undefined) {
-    const outbox = session.outbox ?? Outbox.make(limit)
-    session.outbox = outbox
-    session.subscriber = { deliver: outbox.offer }
-  }
-  return session.subscriber
-}
+export const subscriber = (session: Session, limit: number): Subscriber => (session.outbox ??= Outbox.make(limit))
 
 /**
  * Removes every subscription of the session from the registry; returns
@@ -116,9 +109,10 @@ export const unsubscribeAll = (
 ): { readonly channels: Array<ByteString>; readonly patterns: Array<ByteString> } => {
   const channels = [...session.channels]
   const patterns = [...session.patterns]
-  if (session.subscriber !== undefined) {
-    for (const channel of channels) pubsub.unsubscribe(session.subscriber, channel)
-    for (const pattern of patterns) pubsub.punsubscribe(session.subscriber, pattern)
+  const subscriber = session.outbox
+  if (subscriber !== undefined) {
+    for (const channel of channels) pubsub.unsubscribe(subscriber, channel)
+    for (const pattern of patterns) pubsub.punsubscribe(subscriber, pattern)
   }
   session.channels.clear()
   session.patterns.clear()

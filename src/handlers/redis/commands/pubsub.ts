@@ -29,13 +29,13 @@ interface Kind {
 const channels: Kind = {
   names: (ctx) => ctx.session.channels,
   add: (ctx, name) => ctx.pubsub.subscribe(Session.subscriber(ctx.session, ctx.settings.pubsubOutputLimit), name),
-  remove: (ctx, name) => ctx.pubsub.unsubscribe(ctx.session.subscriber!, name)
+  remove: (ctx, name) => ctx.pubsub.unsubscribe(ctx.session.outbox!, name)
 }
 
 const patterns: Kind = {
   names: (ctx) => ctx.session.patterns,
   add: (ctx, name) => ctx.pubsub.psubscribe(Session.subscriber(ctx.session, ctx.settings.pubsubOutputLimit), name),
-  remove: (ctx, name) => ctx.pubsub.punsubscribe(ctx.session.subscriber!, name)
+  remove: (ctx, name) => ctx.pubsub.punsubscribe(ctx.session.outbox!, name)
 }
 
 const subscribe = (name: string, kind: Kind) =>
