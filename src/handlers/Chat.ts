@@ -194,7 +194,7 @@ const converse = Effect.fnUntraced(function*(conn: Connection, room: RoomShape, 
 const deliver = (conn: Connection, member: Member) =>
   Effect.forever(
     Effect.flatMap(member.outbox.takeAll, (messages) =>
-      Effect.andThen(Effect.forEach(messages, (message) => conn.writeLine(message.line), { discard: true }), conn.flush))
+      Effect.andThen(Effect.forEach(messages, (message) => conn.writeLine(message.encoded), { discard: true }), conn.flush))
   )
 
 /**

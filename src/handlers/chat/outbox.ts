@@ -11,14 +11,16 @@ import * as Effect from "effect/Effect"
 import * as Queue from "effect/Queue"
 
 /**
- * One line to deliver, with its size counted once for every outbox it goes
+ * One line to deliver, encoded and counted once for every outbox it goes
  * to (the same object is shared by all of them).
  *
  * @since 0.1.0
  */
 export interface Message {
   readonly line: string
-  /** UTF-8 bytes of `line` plus one for its line ending. */
+  /** `line` as UTF-8, what each recipient's connection writes. */
+  readonly encoded: Uint8Array
+  /** Size of `encoded` plus one for its line ending. */
   readonly bytes: number
 }
 
@@ -27,7 +29,10 @@ export interface Message {
  *
  * @since 0.1.0
  */
-export const messageOf = (line: string): Message => ({ line, bytes: Buffer.byteLength(line) + 1 })
+export const messageOf = (line: string): Message => {
+  const encoded = Buffer.from(line)
+  return { line, encoded, bytes: encoded.length + 1 }
+}
 
 /**
  * The lines waiting for one member.
