@@ -109,10 +109,10 @@ export const unsubscribeAll = (
 ): { readonly channels: Array<ByteString>; readonly patterns: Array<ByteString> } => {
   const channels = [...session.channels]
   const patterns = [...session.patterns]
-  const subscriber = session.outbox
-  if (subscriber !== undefined) {
-    for (const channel of channels) pubsub.unsubscribe(subscriber, channel)
-    for (const pattern of patterns) pubsub.punsubscribe(subscriber, pattern)
+  const outbox = session.outbox
+  if (outbox !== undefined) {
+    for (const channel of channels) pubsub.unsubscribe(outbox, channel)
+    for (const pattern of patterns) pubsub.punsubscribe(outbox, pattern)
   }
   session.channels.clear()
   session.patterns.clear()
