@@ -16,15 +16,13 @@
  * @since 0.1.0
  */
 import * as NodeRedis from "@effect/platform-node/NodeRedis"
-import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as References from "effect/References"
-import * as Redis from "effect/persistence/Redis"
-import { BrokerUnavailable, type RedisRoomOptions, link, reasonOf } from "./redisBus.ts"
-import { type ChatOptions, make as makeRoom, Room } from "./room.ts"
+import { BrokerUnavailable, layerRedis, reasonOf, type RedisRoomOptions } from "./redisBus.ts"
+import type { ChatOptions, Room } from "./room.ts"
 
 /**
  * `url` without its password, fit for a log line.
@@ -69,18 +67,14 @@ const quietly = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
  * @since 0.1.0
  */
 export const layer = (url: string, options: ChatOptions & RedisRoomOptions = {}): Layer.Layer<Room, BrokerUnavailable> =>
-  Layer.effect(
-    Room,
-    Effect.gen(function*() {
-      const context = yield* Layer.build(
-        NodeRedis.layer({ url, RESP: 2, disableOfflineQueue: true, socket: { connectTimeout: 5_000 } })
-      ).pipe(
+  Layer.provide(
+    layerRedis(options),
+    Layer.effectContext(
+      Layer.build(NodeRedis.layer({ url, RESP: 2, disableOfflineQueue: true, socket: { connectTimeout: 5_000 } })).pipe(
         quietly,
         Effect.mapError((error) =>
           new BrokerUnavailable({ message: `cannot connect to the chat broker at ${redact(url)}: ${reasonOf(error)}` })
         )
       )
-      const redis = Context.get(context, Redis.Redis)
-      return yield* makeRoom(options, (local) => link(redis, local, options))
-    })
+    )
   )
