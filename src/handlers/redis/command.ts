@@ -251,11 +251,7 @@ export const getSet = (ctx: CommandContext, key: ByteString): MemberSet | undefi
  *
  * @since 0.1.0
  */
-export const getHash = (ctx: CommandContext, key: ByteString): Hash | undefined => {
-  const value = ctx.keyspace.get(key)
-  if (value === undefined || value instanceof Map) return value
-  throw new WrongType()
-}
+export const getHash = (ctx: CommandContext, key: ByteString): Hash | undefined => getOf<Hash>(ctx, key, Map)
 
 /**
  * Throws `InvalidSyntax` (`-ERR syntax error`).

@@ -29,14 +29,8 @@ import type * as Scope from "effect/Scope"
 import { positiveInteger } from "../../internal/options.ts"
 import { matches } from "./glob.ts"
 import type { ByteString } from "./resp.ts"
-import { List, type Value } from "./values.ts"
+import { List, type Side, type Value } from "./values.ts"
 
-/**
- * Which end of a list a pop takes from.
- *
- * @since 0.1.0
- */
-export type Side = "left" | "right"
 
 /**
  * The shared database.
@@ -133,8 +127,6 @@ interface Waiter {
   registered: boolean
 }
 
-const pop = (list: List, side: Side) => (side === "left" ? list.popLeft() : list.popRight())
-
 /**
  * Builds an empty keyspace in the current scope; its expiry sweep runs until
  * the scope closes.
@@ -206,7 +198,7 @@ export const make = (options?: KeyspaceOptions): Effect.Effect<Keyspace, never, 
         if (!(list instanceof List) || queue === undefined) continue
         for (const waiter of queue) {
           unregister(waiter)
-          served.push([waiter, [key, pop(list, waiter.side)!]])
+          served.push([waiter, [key, list.pop(waiter.side)!]])
           if (list.length === 0) {
             remove(key)
             break
@@ -235,7 +227,7 @@ export const make = (options?: KeyspaceOptions): Effect.Effect<Keyspace, never, 
         for (const key of keys) {
           const list = get(key)
           if (!(list instanceof List)) continue
-          const element = pop(list, side)!
+          const element = list.pop(side)!
           if (list.length === 0) remove(key)
           return Effect.succeed([key, element] as const)
         }

@@ -15,6 +15,13 @@
 import type { ByteString } from "./resp.ts"
 
 /**
+ * An end of a list: `left` is its head (`LPUSH`, `LPOP`), `right` its tail.
+ *
+ * @since 0.1.0
+ */
+export type Side = "left" | "right"
+
+/**
  * A list of byte strings.
  *
  * @since 0.1.0
@@ -64,6 +71,17 @@ export class List {
     this.count--
     this.shrink()
     return value
+  }
+
+  /** Adds `value` at the `side` end. */
+  push(side: Side, value: ByteString): void {
+    if (side === "left") this.pushLeft(value)
+    else this.pushRight(value)
+  }
+
+  /** Removes and returns the element at the `side` end. */
+  pop(side: Side): ByteString | undefined {
+    return side === "left" ? this.popLeft() : this.popRight()
   }
 
   /** The element at `index` (0 ≤ index < length). */

@@ -11,10 +11,9 @@
 import * as Effect from "effect/Effect"
 import { type Command, type CommandContext, count, define, getList, integer, timeout } from "../command.ts"
 import { WrongArity } from "../errors.ts"
-import type { Side } from "../keyspace.ts"
 import * as Reply from "../reply.ts"
 import type { ByteString } from "../resp.ts"
-import { List } from "../values.ts"
+import { List, type Side } from "../values.ts"
 
 const push = (name: string, side: Side) =>
   define(name, -3, "write denyoom fast", [1, 1, 1], (ctx, args) => {
@@ -25,8 +24,7 @@ const push = (name: string, side: Side) =>
       ctx.keyspace.set(key, list)
     }
     for (const element of args.slice(2)) {
-      if (side === "left") list.pushLeft(element)
-      else list.pushRight(element)
+      list.push(side, element)
     }
     ctx.keyspace.pushed(key)
     return Reply.integer(list.length)
@@ -35,7 +33,7 @@ const push = (name: string, side: Side) =>
 /** Removes up to `n` elements from one end; deletes the key when the list empties. */
 const take = (ctx: CommandContext, key: ByteString, list: List, side: Side, n: number): Array<ByteString> => {
   const taken: Array<ByteString> = []
-  while (taken.length < n && list.length > 0) taken.push((side === "left" ? list.popLeft() : list.popRight())!)
+  while (taken.length < n && list.length > 0) taken.push(list.pop(side)!)
   if (list.length === 0) ctx.keyspace.delete(key)
   return taken
 }
