@@ -286,7 +286,7 @@ describe("chat over TCP", () => {
       }
     }).pipe(Effect.provide(Chat.layer()), Effect.provide(captureLogs().layer)))
 
-  it.live("a client that never reads is disconnected once its outbox overflows; the others chat on promptly", () => {
+  it.live("a client that never reads is disconnected once its outbox overflows; the others chat on without waiting for it", () => {
     const logs = captureLogs()
     return Effect.gen(function*() {
       // A write timeout long enough to tell the outbox's overflow from it.
@@ -297,19 +297,21 @@ describe("chat over TCP", () => {
       const deaf = yield* connect(server.port, { pause: true })
       yield* deaf.write("deaf\n")
       yield* within(talker.waitForLine("*** deaf joined"))
-      const flood = Date.now()
       const batches = yield* floodUntilDisconnected(talker, listener, "deaf")
       assert.isAbove(batches, 1, "the deaf client took some lines before its outbox filled")
-      assert.isBelow(Date.now() - flood, 2500, "disconnected for its outbox, before any write timeout")
-      // The others chat on at once.
-      const t0 = Date.now()
+      // The others chat on.
       yield* listener.send("still here?")
-      yield* within(talker.waitForLine("listener: still here?"), 1)
+      yield* within(talker.waitForLine("listener: still here?"))
       yield* talker.send("yes")
-      yield* within(listener.waitForLine("talker: yes"), 1)
-      assert.isBelow(Date.now() - t0, 1000)
+      yield* within(listener.waitForLine("talker: yes"))
       yield* talker.send("/who")
       yield* within(talker.waitForLine("*** Here: listener, talker"))
+      // All of that happened while the deaf connection was still open, flushing
+      // its last line under its write timeout. So it was disconnected for its
+      // outbox (a write timeout sends the same notice but closes the connection
+      // with it), and nobody waited for it.
+      assert.strictEqual((yield* server.stats).active, 3, "the deaf connection is still open")
+      assert.isFalse(logs.lines.some((log) => log.message.includes("write-timeout")), "no write timeout yet")
       // The deaf connection ends when its last line cannot be flushed within the write timeout.
       yield* server.stats.pipe(
         Effect.filterOrFail((stats) => stats.active === 2),
@@ -348,14 +350,13 @@ describe("chat over TCP", () => {
       // Still choosing a nickname.
       const choosing = yield* connectLines(port)
       yield* within(choosing.waitForLine(welcome))
-      const t0 = Date.now()
       yield* within(Scope.close(scope, Exit.void))
-      assert.isBelow(Date.now() - t0, 2000, "no connection waited for the shutdown timeout")
       for (const client of [...joined, choosing]) {
         const closed = yield* within(client.closed)
         assert.deepStrictEqual(closed, { gotEnd: true, error: undefined, rest: "" })
         assert.strictEqual(client.lines.at(-1), "*** Server shutting down. Bye")
       }
+      // A connection that had waited for the shutdown timeout would be forced.
       const stats = yield* server.stats
       assert.deepStrictEqual([stats.drained, stats.forced], [6, 0])
     }).pipe(Effect.provide(Chat.layer()), Effect.provide(captureLogs().layer)))

@@ -203,19 +203,18 @@ describe("ioredis (default options)", () => {
         yield* promise("subscribe", () => reader.subscribe("firehose"))
         stalled.stream.pause()
         const message = binary(32 * 1024)
-        let slowest = 0
         let published = 0
-        const started = Date.now()
         // Bounded: the kernel's socket buffers plus the limit take a few hundred messages at most.
         for (; published < 3_000; published++) {
-          const sent = Date.now()
           const receivers = yield* promise("publish", () => publisher.publish("firehose", message))
-          slowest = Math.max(slowest, Date.now() - sent)
           if (receivers === 1) break
         }
         assert.isBelow(published, 3_000, "the stalled subscriber was cut off")
-        assert.isBelow(Date.now() - started, 3_000, "by the output limit, before the write timeout")
-        assert.isBelow(slowest, 1_000, "no PUBLISH waited on the stalled subscriber")
+        // By the output limit (the cut-off line and count below), before the
+        // write timeout: its output could only pass the limit because no
+        // PUBLISH waited for it, and one that waited would have ended it with
+        // a write timeout instead.
+        assert.isFalse(logs.lines.some((line) => line.message.includes("write-timeout")), "no write timeout")
         // The reader kept up all along.
         yield* eventually("the reader got every message", () => readerGot >= published + 1)
         assert.strictEqual(readerGot, published + 1)
