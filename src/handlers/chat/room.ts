@@ -132,12 +132,13 @@ export interface RoomShape {
  */
 export class Room extends Context.Service<Room, RoomShape>()("fiberline/handlers/Chat/Room") {}
 
-/** A member as the room holds it: the nickname changes, and the room can drop it. */
-interface Seat {
+/**
+ * A member as the room holds it: the nickname changes, and the room can drop
+ * it. The room hands out the seat itself as the {@link Member}.
+ */
+interface Seat extends Member {
   nick: string
-  readonly outbox: Outbox.Outbox
-  readonly dropped: Deferred.Deferred<void>
-  readonly member: Member
+  readonly drop: Deferred.Deferred<void>
 }
 
 /**
@@ -158,17 +159,16 @@ export const make = <E = never, R = never>(
     const seats = new Map<string, Seat>()
     /** The `nickKey`s being claimed on the bus: taken for everyone else here. */
     const claiming = new Set<string>()
-    const byMember = new WeakMap<Member, Seat>()
     // Assigned once `link` has given it, before the room is handed out.
     let bus: Bus = solo
 
     const taken = (nick: string) => new NickRefused({ nick, reason: "taken", maxLength: maxNickLength })
 
-    /** The reason `nick` cannot be taken by `seat` (undefined: it can). */
-    const refusal = (nick: string, seat?: Seat): NickRefused | undefined => {
+    /** The reason `nick` (whose `nickKey` is `key`) cannot be taken by `seat` (undefined: it can). */
+    const refusal = (nick: string, key: string, seat?: Seat): NickRefused | undefined => {
       if (!isValidNick(nick, maxNickLength)) return new NickRefused({ nick, reason: "invalid", maxLength: maxNickLength })
-      const holder = seats.get(nickKey(nick))
-      return (holder === undefined || holder === seat) && !claiming.has(nickKey(nick)) ? undefined : taken(nick)
+      const holder = seats.get(key)
+      return (holder === undefined || holder === seat) && !claiming.has(key) ? undefined : taken(nick)
     }
 
     /** Sends `line` to every seat here but `from`, and to the other processes. */
@@ -189,14 +189,15 @@ export const make = <E = never, R = never>(
       for (const seat of full) {
         if (!remove(seat)) continue
         bus.release(seat.nick)
-        Deferred.doneUnsafe(seat.dropped, Effect.void)
+        Deferred.doneUnsafe(seat.drop, Effect.void)
         broadcast(`*** ${seat.nick} was disconnected (not reading)`)
       }
     }
 
     const remove = (seat: Seat): boolean => seats.get(nickKey(seat.nick)) === seat && seats.delete(nickKey(seat.nick))
 
-    const seatOf = (member: Member): Seat => byMember.get(member)!
+    // Sound: every member was handed out by `join`, as its seat.
+    const seatOf = (member: Member): Seat => member as Seat
 
     /** The bus's claim of `nick`, with `nick` held here meanwhile; `key` is its `nickKey`. */
     const claim = (nick: string, key: string) => {
@@ -211,27 +212,16 @@ export const make = <E = never, R = never>(
       Effect.flatMap(Outbox.make(outboxBytes), (outbox) =>
         Effect.suspend(() => {
           // From the check to the mark in `claiming`, one synchronous step: see the module doc.
-          const refused = refusal(nick)
+          const key = nickKey(nick)
+          const refused = refusal(nick, key)
           if (refused !== undefined) return Effect.fail(refused)
-          return Effect.flatMap(claim(nick, nickKey(nick)), (claimed) => {
+          return Effect.flatMap(claim(nick, key), (claimed) => {
             if (!claimed) return Effect.fail(taken(nick))
-            const dropped = Deferred.makeUnsafe<void>()
-            const seat: Seat = {
-              nick,
-              outbox,
-              dropped,
-              member: {
-                get nick() {
-                  return seat.nick
-                },
-                outbox,
-                dropped: Deferred.await(dropped)
-              }
-            }
-            byMember.set(seat.member, seat)
+            const drop = Deferred.makeUnsafe<void>()
+            const seat: Seat = { nick, outbox, drop, dropped: Deferred.await(drop) }
             broadcast(`*** ${nick} joined`, seat)
-            seats.set(nickKey(nick), seat)
-            return Effect.succeed(seat.member)
+            seats.set(key, seat)
+            return Effect.succeed(seat)
           })
         })).pipe(
           // A claim cut short would leave its nickname marked, or claimed
@@ -242,9 +232,9 @@ export const make = <E = never, R = never>(
     const rename = (member: Member, nick: string) =>
       Effect.suspend(() => {
         const seat = seatOf(member)
-        const refused = refusal(nick, seat)
-        if (refused !== undefined) return Effect.fail(refused)
         const key = nickKey(nick)
+        const refused = refusal(nick, key, seat)
+        if (refused !== undefined) return Effect.fail(refused)
         // The same nickname in another case is already this member's here;
         // claimed again all the same, so other processes see the new case.
         const moves = key !== nickKey(seat.nick)
