@@ -14,6 +14,7 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
+import { expectTypeOf } from "vitest"
 import { Connection, type Handler } from "../src/services/Connection.ts"
 import type { ServerError } from "../src/services/Errors.ts"
 import * as LineServer from "../src/services/LineServer.ts"
@@ -31,12 +32,6 @@ const scopedHandler = Effect.gen(function*() {
   yield* conn.writeLine(yield* conn.readLine)
 })
 
-// Compile-time: a handler that needs a `Scope` gives a layer with no
-// requirements left, which `Layer.launch(...).pipe(NodeRuntime.runMain)` accepts.
-const scopedLayer: Layer.Layer<LineServer.LineServer, ServerError, never> = LineServer.layer({ handler: scopedHandler })
-const scopedMake: Effect.Effect<LineServer.LineServer, ServerError, Scope.Scope> = LineServer.make({
-  handler: scopedHandler
-})
 // A function of the connection is a handler too.
 const shout: Handler<never, never> = (conn) =>
   Effect.forever(Effect.flatMap(conn.readLine, (line) => conn.writeLine(line.toUpperCase()))).pipe(
@@ -73,8 +68,15 @@ const counter = (conn: Connection) =>
 describe("handlers", () => {
   it.live("get a scope per connection: finalizers run when it closes, and may still write", () =>
     Effect.gen(function*() {
-      assert.isDefined(scopedLayer)
-      assert.isDefined(scopedMake)
+      // Checked by the typecheck: a handler that needs a `Scope` gives a layer
+      // with no requirements left, which `Layer.launch(...).pipe(NodeRuntime.runMain)`
+      // accepts, and `make` needs only the caller's scope.
+      expectTypeOf(LineServer.layer({ handler: scopedHandler })).toEqualTypeOf<
+        Layer.Layer<LineServer.LineServer, ServerError, never>
+      >()
+      expectTypeOf(LineServer.make({ handler: scopedHandler })).toEqualTypeOf<
+        Effect.Effect<LineServer.LineServer, ServerError, Scope.Scope>
+      >()
       const { port } = yield* serve(scopedHandler)
       const client = yield* connect(port)
       yield* client.write("hello\n")

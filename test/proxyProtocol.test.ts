@@ -70,8 +70,6 @@ const parsePrefixes = (input: Uint8Array, accept: Accept) => {
 
 const parsed = (header: ProxyHeader): ParseResult => ({ _tag: "Parsed", header })
 
-const readUint32 = (input: Uint8Array, at: number) => new DataView(input.buffer, input.byteOffset).getUint32(at)
-
 const v1Header = (length: number, addresses?: ProxyHeader["addresses"]): ProxyHeader => ({
   version: 1,
   command: "proxy",
@@ -674,8 +672,6 @@ describe("PROXY protocol header", () => {
 
   it("verifies a correct CRC32C and returns its TLV", () => {
     const input = v2({ versionCommand: 0x20, familyTransport: 0x00, crc32c: { after: -1, value: "correct" } })
-    const crc = crc32c(concat(input.subarray(0, 19), [0, 0, 0, 0]))
-    assert.strictEqual(readUint32(input, 19), crc)
     const { result, decidedAt } = parsePrefixes(input, "any")
     assert.deepStrictEqual(result, parsed({
       version: 2,
