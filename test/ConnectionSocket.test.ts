@@ -11,11 +11,11 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
-import * as Schedule from "effect/Schedule"
 import { echo } from "../src/handlers/Echo.ts"
 import { Connection } from "../src/services/Connection.ts"
 import * as ServerMetrics from "../src/services/ServerMetrics.ts"
 import { connect } from "./fixtures/client.ts"
+import { closures, closuresReach, freshRegistry } from "./fixtures/metrics.ts"
 import { captureLogs, serve } from "./fixtures/server.ts"
 
 const within = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.timeout(effect, Duration.seconds(10))
@@ -88,7 +88,7 @@ describe("Connection over TCP", () => {
       // And the server itself took no more than its read-ahead and one stream buffer.
       const { count } = yield* Metric.value(ServerMetrics.bytesRead)
       assert.isAtMost(count, 256 * 1024)
-    }).pipe(Effect.provideService(Metric.MetricRegistry, new Map()), Effect.provide(quiet)))
+    }).pipe(freshRegistry, Effect.provide(quiet)))
 
   it.live("a peer that stops reading makes writes wait, then fail with WriteTimeout; memory stays bounded", () =>
     Effect.gen(function*() {
@@ -202,14 +202,11 @@ describe("Connection over TCP", () => {
       const { port } = yield* serve(Effect.fail("typed failure of the handler"))
       const client = yield* connect(port)
       yield* within(client.closed)
-      const closed = yield* Metric.value(ServerMetrics.connectionsClosed["handler-failure"]).pipe(
-        Effect.filterOrFail((state) => state.count === 1),
-        Effect.retry({ schedule: Schedule.spaced("10 millis"), times: 200 })
-      )
-      assert.strictEqual(closed.count, 1)
+      yield* within(closuresReach("handler-failure", 1))
+      assert.strictEqual(yield* closures("handler-failure"), 1)
       const logged = logs.lines.find((line) => line.message.includes("handler failed"))
       assert.strictEqual(logged?.level, "Error")
       assert.include(logged?.cause, "typed failure of the handler")
-    }).pipe(Effect.provideService(Metric.MetricRegistry, new Map()), Effect.provide(logs.layer))
+    }).pipe(freshRegistry, Effect.provide(logs.layer))
   })
 })

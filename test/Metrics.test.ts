@@ -17,6 +17,7 @@ import { echo } from "../src/handlers/Echo.ts"
 import * as MetricsHttp from "../src/services/MetricsHttp.ts"
 import * as ServerMetrics from "../src/services/ServerMetrics.ts"
 import { connect } from "./fixtures/client.ts"
+import { freshRegistry } from "./fixtures/metrics.ts"
 import { captureLogs, serve } from "./fixtures/server.ts"
 
 const within = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.timeout(effect, Duration.seconds(10))
@@ -50,9 +51,6 @@ const waitForActive = (stats: Effect.Effect<{ readonly active: number }>, n: num
 
 const count = (metric: Metric.Metric<number, Metric.CounterState<number>>) =>
   Effect.map(Metric.value(metric), (state) => state.count)
-
-const freshRegistry = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.provideService(effect, Metric.MetricRegistry, new Map())
 
 describe("metrics", () => {
   it.live("are ordinary Effect metrics", () =>

@@ -23,15 +23,9 @@ import type { Endpoint } from "../src/internal/endpoint.ts"
 import type { Connection } from "../src/services/Connection.ts"
 import * as TestConnection from "../src/services/TestConnection.ts"
 import { connect, makeClient, type TestClient } from "./fixtures/client.ts"
+import { closuresReach, freshRegistry } from "./fixtures/metrics.ts"
 import { captureLogs, serve } from "./fixtures/server.ts"
-import {
-  file,
-  freshRegistry,
-  handshakeClosuresReach,
-  pem,
-  serverA,
-  type TlsClient
-} from "./fixtures/tls.ts"
+import { file, pem, serverA, type TlsClient } from "./fixtures/tls.ts"
 
 const within = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.timeout(effect, Duration.seconds(10))
 
@@ -113,7 +107,7 @@ describe("STARTTLS over sockets", () => {
       yield* client.write("STARTTLS\r\nNOOP\r\n")
       const { data } = yield* within(client.closed)
       assert.strictEqual(data.toString(), greeting + plainEhlo, "no go-ahead, no answer to NOOP")
-      yield* within(handshakeClosuresReach(1))
+      yield* within(closuresReach("tls-handshake", 1))
       const closed = logs.lines.find((line) => line.message.startsWith("connection closed"))
       assert.strictEqual(closed?.level, "Warn")
       assert.include(closed?.message, "tls-handshake")
@@ -130,7 +124,7 @@ describe("STARTTLS over sockets", () => {
       yield* client.write("NOOP\r\n")
       const { data } = yield* within(client.closed)
       assert.strictEqual(data.toString(), greeting + plainEhlo + goAhead)
-      yield* within(handshakeClosuresReach(1))
+      yield* within(closuresReach("tls-handshake", 1))
     }).pipe(freshRegistry, Effect.provide(captureLogs().layer)))
 
   it.live("clientAuth require: a trusted client certificate upgrades; a rogue one is refused and the connection closed", () =>
@@ -151,7 +145,7 @@ describe("STARTTLS over sockets", () => {
       yield* refused.write("ping\r\n")
       const { data } = yield* within(refused.closed)
       assert.strictEqual(data.length, 0, "nothing answered over TLS")
-      yield* within(handshakeClosuresReach(1))
+      yield* within(closuresReach("tls-handshake", 1))
     }).pipe(freshRegistry, Effect.provide(captureLogs().layer)))
 
   it.live("a client that says STARTTLS and then nothing is closed at the handshake timeout", () => {
@@ -164,7 +158,7 @@ describe("STARTTLS over sockets", () => {
       const started = Date.now()
       yield* within(client.closed)
       assert.isAtLeast(Date.now() - started, 200, "not before the deadline")
-      yield* within(handshakeClosuresReach(1))
+      yield* within(closuresReach("tls-handshake", 1))
       const closed = logs.lines.find((line) => line.message.startsWith("connection closed"))
       assert.include(closed?.message, "TLS handshake failed: not complete within 300 ms", "closed by the handshake deadline")
     }).pipe(freshRegistry, Effect.provide(logs.layer))

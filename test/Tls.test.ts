@@ -28,6 +28,7 @@ import * as LineServer from "../src/services/LineServer.ts"
 import * as ServerMetrics from "../src/services/ServerMetrics.ts"
 import * as Tls from "../src/services/Tls.ts"
 import { connect, makeClient } from "./fixtures/client.ts"
+import { closures, closuresReach, freshRegistry } from "./fixtures/metrics.ts"
 import { captureLogs, serve } from "./fixtures/server.ts"
 import {
   attemptTls,
@@ -35,12 +36,9 @@ import {
   connectTls,
   file,
   firstSession,
-  freshRegistry,
-  handshakeClosuresReach,
   pem,
   serverA,
-  type TlsClient,
-  tlsHandshakeClosures
+  type TlsClient
 } from "./fixtures/tls.ts"
 
 const within = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.timeout(effect, Duration.seconds(10))
@@ -106,7 +104,7 @@ describe("TLS listener", () => {
       const noAlpn = yield* within(attemptTls(server.port, "hello\n", { ALPNProtocols: ["nope"] }))
       assert.isFalse(noAlpn.secured)
       assert.strictEqual(noAlpn.data, "")
-      yield* within(handshakeClosuresReach(2))
+      yield* within(closuresReach("tls-handshake", 2))
       assert.strictEqual(ran.count, 0)
       const refused = logs.lines.filter((line) => line.message.startsWith("connection refused"))
       // Peer-caused: the first of the burst is logged, the rest summarised.
@@ -130,7 +128,7 @@ describe("TLS listener", () => {
       assert.strictEqual(rogue.data, "", "nothing answered the rogue client")
       const anonymous = yield* within(attemptTls(server.port, "hello\n"))
       assert.strictEqual(anonymous.data, "")
-      yield* within(handshakeClosuresReach(2))
+      yield* within(closuresReach("tls-handshake", 2))
       assert.strictEqual(ran.count, 1, "the handler ran for the trusted client only")
       const refused = logs.lines.find((line) => line.message.startsWith("connection refused"))
       assert.include(refused?.message, "client certificate rejected: UNABLE_TO_VERIFY_LEAF_SIGNATURE")
@@ -242,7 +240,7 @@ describe("TLS handshake deadline", () => {
       assert.isAtLeast(waited, 250, "the silent client held the slot until its deadline")
       const closed = yield* within(silent.closed)
       assert.strictEqual(closed.data.length, 0)
-      assert.strictEqual(yield* tlsHandshakeClosures, 1)
+      assert.strictEqual(yield* closures("tls-handshake"), 1)
       const refused = logs.lines.find((line) => line.message.startsWith("connection refused"))
       assert.include(refused?.message, "not complete within 300 ms")
     }).pipe(freshRegistry, Effect.provide(logs.layer))
@@ -259,7 +257,7 @@ describe("TLS handshake deadline", () => {
       const timer = setInterval(() => trickler.socket.writable && trickler.socket.write(Buffer.from([0x01])), 50)
       yield* Effect.addFinalizer(() => Effect.sync(() => clearInterval(timer)))
       yield* within(trickler.closed)
-      yield* within(handshakeClosuresReach(1))
+      yield* within(closuresReach("tls-handshake", 1))
       const refused = logs.lines.find((line) => line.message.startsWith("connection refused"))
       assert.include(refused?.message, "not complete within 400 ms", "closed by the handshake deadline, mid-trickle")
     }).pipe(Effect.scoped, freshRegistry, Effect.provide(logs.layer))
@@ -275,7 +273,7 @@ describe("TLS handshakes and shutdown", () => {
       yield* client.write(Buffer.from([0x16, 0x03, 0x01, 0x40, 0x00, 0x01]))
       yield* client.end
       yield* within(client.closed)
-      yield* within(handshakeClosuresReach(1))
+      yield* within(closuresReach("tls-handshake", 1))
       // The handshake failed because the peer hung up, not because its deadline passed.
       const refused = logs.lines.find((line) => line.message.startsWith("connection refused"))
       assert.strictEqual(refused?.message, `connection refused {"reason":"tls-handshake","error":"socket hang up"}`)
@@ -298,7 +296,7 @@ describe("TLS handshakes and shutdown", () => {
       yield* within(Scope.close(scope, Exit.void))
       yield* within(silent.closed)
       assert.deepInclude(yield* server.stats, { drained: 1, forced: 0 })
-      assert.strictEqual(yield* tlsHandshakeClosures, 0)
+      assert.strictEqual(yield* closures("tls-handshake"), 0)
       assert.strictEqual((yield* Metric.value(ServerMetrics.connectionsClosed.shutdown)).count, 1)
       // Closed when the shutdown began: a handshake left to its deadline would say "not complete within".
       const refused = logs.lines.find((line) => line.message.startsWith("connection refused"))
