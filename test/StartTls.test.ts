@@ -16,16 +16,15 @@ import * as NodeTls from "node:tls"
 import { assert, describe, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import type * as Scope from "effect/Scope"
 import smtpish from "../examples/smtpish.ts"
 import * as Internal from "../src/internal/connection.ts"
 import type { Endpoint } from "../src/internal/endpoint.ts"
 import type { Connection } from "../src/services/Connection.ts"
 import * as TestConnection from "../src/services/TestConnection.ts"
-import { connect, makeClient, type TestClient } from "./fixtures/client.ts"
+import { connect, type TestClient } from "./fixtures/client.ts"
 import { closuresReach, freshRegistry } from "./fixtures/metrics.ts"
 import { captureLogs, serve } from "./fixtures/server.ts"
-import { file, pem, serverA, type TlsClient } from "./fixtures/tls.ts"
+import { connectTlsTo, file, pem, serverA } from "./fixtures/tls.ts"
 
 const within = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.timeout(effect, Duration.seconds(10))
 
@@ -46,16 +45,8 @@ const hello = (port: number) =>
   })
 
 /** The client side of STARTTLS: TLS over the client's socket, after the go-ahead. */
-const upgrade = (client: TestClient, options?: NodeTls.ConnectionOptions): Effect.Effect<TlsClient, Error, Scope.Scope> =>
-  Effect.acquireRelease(
-    Effect.callback<NodeTls.TLSSocket, Error>((resume) => {
-      const socket = NodeTls.connect({ socket: client.socket, ca: pem("ca.crt"), servername: "localhost", ...options })
-      socket.once("secureConnect", () => resume(Effect.succeed(socket)))
-      socket.once("error", (error) => resume(Effect.fail(error)))
-    }),
-    (socket) => Effect.sync(() => socket.destroy())
-  ).pipe(Effect.map((socket) => ({ ...makeClient(socket, false), tls: socket })))
-
+const upgrade = (client: TestClient, options?: NodeTls.ConnectionOptions) =>
+  connectTlsTo({ socket: client.socket, ...options })
 
 /** Upgrades while a writer fiber writes a notice the client must read over TLS. */
 const noticeDuringHandshake = (conn: Connection) =>

@@ -27,13 +27,14 @@ import { type Connection, fromSocket, runHandler } from "../src/services/Connect
 import * as LineServer from "../src/services/LineServer.ts"
 import * as ServerMetrics from "../src/services/ServerMetrics.ts"
 import * as Tls from "../src/services/Tls.ts"
-import { connect, makeClient } from "./fixtures/client.ts"
+import { connect, connectSocket } from "./fixtures/client.ts"
 import { closures, closuresReach, freshRegistry } from "./fixtures/metrics.ts"
 import { captureLogs, serve } from "./fixtures/server.ts"
 import {
   attemptTls,
   commonName,
   connectTls,
+  connectTlsTo,
   file,
   firstSession,
   pem,
@@ -183,15 +184,7 @@ describe("TLS elsewhere", () => {
       const dir = yield* tempDir
       const path = Path.join(dir, "tls.sock")
       yield* LineServer.make({ handler: alreadyEncrypted, path, tls: serverA })
-      const socket = yield* Effect.acquireRelease(
-        Effect.callback<NodeTls.TLSSocket, Error>((resume) => {
-          const client = NodeTls.connect({ path, ca: pem("ca.crt"), servername: "localhost" })
-          client.once("secureConnect", () => resume(Effect.succeed(client)))
-          client.once("error", (error) => resume(Effect.fail(error)))
-        }),
-        (client) => Effect.sync(() => client.destroy())
-      )
-      const client = makeClient(socket, false)
+      const client = yield* connectTlsTo({ path })
       yield* client.write("unix\n")
       yield* client.end
       assert.strictEqual(
@@ -385,29 +378,24 @@ describe("TLS sessions", () => {
  * ClientHello in one write, as a load balancer sends them.
  */
 const tlsBehindProxy = (port: number, header: string) =>
-  Effect.acquireRelease(
-    Effect.callback<NodeTls.TLSSocket, Error>((resume) => {
-      const raw = Net.connect({ port, host: "127.0.0.1" })
-      let first = true
-      const wire = new Duplex({
-        write(chunk: Buffer, _encoding, callback) {
-          raw.write(first ? Buffer.concat([Buffer.from(header), chunk]) : chunk, callback)
-          first = false
-        },
-        final(callback) {
-          raw.end(callback)
-        },
-        read() {}
-      })
-      raw.on("data", (chunk: Buffer) => wire.push(chunk))
-      raw.on("end", () => wire.push(null))
-      raw.on("error", (error) => wire.destroy(error))
-      const socket = NodeTls.connect({ socket: wire, ca: pem("ca.crt"), servername: "localhost" })
-      socket.once("secureConnect", () => resume(Effect.succeed(socket)))
-      socket.once("error", (error) => resume(Effect.fail(error)))
-    }),
-    (socket) => Effect.sync(() => socket.destroy())
-  )
+  Effect.gen(function*() {
+    const raw = yield* connectSocket(port)
+    let first = true
+    const wire = new Duplex({
+      write(chunk: Buffer, _encoding, callback) {
+        raw.write(first ? Buffer.concat([Buffer.from(header), chunk]) : chunk, callback)
+        first = false
+      },
+      final(callback) {
+        raw.end(callback)
+      },
+      read() {}
+    })
+    raw.on("data", (chunk: Buffer) => wire.push(chunk))
+    raw.on("end", () => wire.push(null))
+    raw.on("error", (error) => wire.destroy(error))
+    return yield* connectTlsTo({ socket: wire })
+  })
 
 /** Says who the peer is and the TLS protocol, then echoes. */
 const peerAndProtocol = (conn: Connection) => Effect.andThen(conn.writeLine(`peer ${conn.peer} ${conn.tls?.protocol}`), echo)
@@ -416,16 +404,8 @@ describe("PROXY protocol and TLS", () => {
   it.live("the PROXY header is read in plaintext before the handshake, even in the same packet as the ClientHello", () =>
     Effect.gen(function*() {
       const server = yield* serve(peerAndProtocol, { proxyProtocol: "v1", tls: serverA })
-      const socket = yield* within(tlsBehindProxy(server.port, "PROXY TCP4 203.0.113.7 127.0.0.1 51234 1234\r\n"))
-      const received = yield* within(Effect.callback<string>((resume) => {
-        let text = ""
-        socket.setEncoding("utf8")
-        socket.on("data", (chunk: string) => {
-          text += chunk
-          if (text.endsWith("over tls\n")) resume(Effect.succeed(text))
-        })
-        socket.write("over tls\n")
-      }))
-      assert.strictEqual(received, "peer 203.0.113.7:51234 TLSv1.3\nover tls\n")
+      const client = yield* within(tlsBehindProxy(server.port, "PROXY TCP4 203.0.113.7 127.0.0.1 51234 1234\r\n"))
+      yield* client.write("over tls\n")
+      assert.strictEqual(yield* within(client.readUntil("over tls\n")), "peer 203.0.113.7:51234 TLSv1.3\nover tls\n")
     }).pipe(Effect.provide(captureLogs().layer)))
 })

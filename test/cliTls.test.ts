@@ -11,12 +11,11 @@ import { Buffer } from "node:buffer"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import * as NodeTls from "node:tls"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import { connect, makeClient } from "./fixtures/client.ts"
+import { connect } from "./fixtures/client.ts"
 import { listeningPort, logFields, runCli, spawnCli } from "./fixtures/cli.ts"
-import { attemptTls, commonName, connectTls, firstSession, pem, tlsDir } from "./fixtures/tls.ts"
+import { attemptTls, commonName, connectTls, connectTlsTo, firstSession, pem, tlsDir } from "./fixtures/tls.ts"
 
 /** Per-test limit: each boots the CLI once or twice (slow on a loaded machine); every wait is bounded. */
 const timeout = 120_000
@@ -173,13 +172,7 @@ describe("fiberline CLI with TLS", () => {
       const client = yield* connect(yield* listeningPort(cli))
       yield* client.write("STARTTLS\n")
       assert.strictEqual(yield* within(client.readUntil("TLS\n")), "220 smtpish ready\n220 2.0.0 Ready to start TLS\n")
-      const secure = yield* within(Effect.callback<NodeTls.TLSSocket, Error>((resume) => {
-        const socket = NodeTls.connect({ socket: client.socket, ca: pem("ca.crt"), servername: "localhost" })
-        socket.once("secureConnect", () => resume(Effect.succeed(socket)))
-        socket.once("error", (error) => resume(Effect.fail(error)))
-      }))
-      yield* Effect.addFinalizer(() => Effect.sync(() => secure.destroy()))
-      const tls = makeClient(secure, false)
+      const tls = yield* within(connectTlsTo({ socket: client.socket }))
       yield* tls.write("EHLO me\nQUIT\n")
       assert.strictEqual((yield* within(tls.closed)).data.toString(), "250-smtpish\n250 TLSv1.3\n221 bye\n")
       yield* cli.signal("SIGTERM")
