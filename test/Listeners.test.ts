@@ -10,7 +10,6 @@ import { Buffer } from "node:buffer"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Net from "node:net"
-import * as Os from "node:os"
 import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
@@ -20,17 +19,12 @@ import * as Scope from "effect/Scope"
 import { echo } from "../src/handlers/Echo.ts"
 import type { Connection } from "../src/services/Connection.ts"
 import * as LineServer from "../src/services/LineServer.ts"
+import { tempDir } from "./fixtures/files.ts"
 import { closures, closuresReach, freshRegistry } from "./fixtures/metrics.ts"
 import { bytes, concat, inet, v2 } from "./fixtures/proxyHeader.ts"
 import { captureLogs } from "./fixtures/server.ts"
 
 const within = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.timeout(effect, Duration.seconds(10))
-
-/** A temporary directory for socket files, removed with the scope. */
-const tempDir = Effect.acquireRelease(
-  Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "fiberline-"))),
-  (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
-)
 
 /** Connects (TCP options or a Unix path), writes `data` in the given pieces, half-closes, collects everything until close. */
 const exchange = (
@@ -68,7 +62,7 @@ const whoAmI = (conn: Connection) =>
 describe("Unix sockets", () => {
   it.live("serves on a path with the asked file mode, and removes the file at shutdown", () =>
     Effect.gen(function*() {
-      const path = Path.join(yield* tempDir, "echo.sock")
+      const path = Path.join(yield* tempDir("listeners"), "echo.sock")
       const scope = yield* Scope.make()
       const server = yield* LineServer.make({ handler: whoAmI, path, socketMode: 0o600 }).pipe(Scope.provide(scope))
       assert.deepStrictEqual(server.address, { family: "unix", path })
@@ -81,7 +75,7 @@ describe("Unix sockets", () => {
 
   it.live("replaces a stale socket file left by a killed server; never takes a live server's", () =>
     Effect.gen(function*() {
-      const path = Path.join(yield* tempDir, "stale.sock")
+      const path = Path.join(yield* tempDir("listeners"), "stale.sock")
       // A server killed with SIGKILL leaves its socket file behind.
       const killed = ChildProcess.spawn(process.execPath, [
         "-e",
@@ -110,7 +104,7 @@ describe("Unix sockets", () => {
 
   it.live("a path in a directory that does not exist is refused, saying so", () =>
     Effect.gen(function*() {
-      const path = Path.join(yield* tempDir, "missing", "echo.sock")
+      const path = Path.join(yield* tempDir("listeners"), "missing", "echo.sock")
       const error = yield* Effect.flip(LineServer.make({ handler: echo, path }))
       assert.strictEqual(error.code, "ENOENT")
       assert.strictEqual(error.message, `cannot listen on ${path}: its directory does not exist`)
@@ -118,7 +112,7 @@ describe("Unix sockets", () => {
 
   it.live("refuses a path that exists and is not a socket, and leaves the file alone", () =>
     Effect.gen(function*() {
-      const path = Path.join(yield* tempDir, "not-a-socket")
+      const path = Path.join(yield* tempDir("listeners"), "not-a-socket")
       Fs.writeFileSync(path, "precious")
       const error = yield* Effect.flip(LineServer.make({ handler: echo, path }))
       assert.strictEqual(error.code, "EEXIST")

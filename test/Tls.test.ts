@@ -11,7 +11,6 @@
 import { Buffer } from "node:buffer"
 import * as Fs from "node:fs"
 import * as Net from "node:net"
-import * as Os from "node:os"
 import * as Path from "node:path"
 import { Duplex } from "node:stream"
 import * as NodeTls from "node:tls"
@@ -28,6 +27,7 @@ import * as LineServer from "../src/services/LineServer.ts"
 import * as ServerMetrics from "../src/services/ServerMetrics.ts"
 import * as Tls from "../src/services/Tls.ts"
 import { connect, connectSocket } from "./fixtures/client.ts"
+import { tempDir } from "./fixtures/files.ts"
 import { closures, closuresReach, freshRegistry } from "./fixtures/metrics.ts"
 import { captureLogs, serve } from "./fixtures/server.ts"
 import {
@@ -161,12 +161,6 @@ describe("TLS listener", () => {
     }).pipe(Effect.provide(captureLogs().layer)))
 })
 
-/** A temporary directory, removed with the scope. */
-const tempDir = Effect.acquireRelease(
-  Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "fiberline-tls-"))),
-  (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
-)
-
 /** Says what it sees of TLS and what a STARTTLS would do, then echoes. */
 const alreadyEncrypted = (conn: Connection) =>
   Effect.gen(function*() {
@@ -181,7 +175,7 @@ const alreadyEncrypted = (conn: Connection) =>
 describe("TLS elsewhere", () => {
   it.live("over a Unix socket", () =>
     Effect.gen(function*() {
-      const dir = yield* tempDir
+      const dir = yield* tempDir("tls")
       const path = Path.join(dir, "tls.sock")
       yield* LineServer.make({ handler: alreadyEncrypted, path, tls: serverA })
       const client = yield* connectTlsTo({ path })
@@ -301,7 +295,7 @@ describe("TLS handshakes and shutdown", () => {
 describe("TLS reload", () => {
   it.live("reloadTls serves a renewed certificate to new clients; open connections keep working; a bad one keeps the old", () =>
     Effect.gen(function*() {
-      const dir = yield* tempDir
+      const dir = yield* tempDir("tls")
       const certPath = Path.join(dir, "cert.pem")
       const keyPath = Path.join(dir, "key.pem")
       const install = (cert: string, key: string) =>

@@ -9,7 +9,6 @@ import { Buffer } from "node:buffer"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Net from "node:net"
-import * as Os from "node:os"
 import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -29,6 +28,7 @@ import {
   spawnCli,
   waitForMetrics
 } from "./fixtures/cli.ts"
+import { tempDir } from "./fixtures/files.ts"
 
 /**
  * Per-test limit: a test boots the CLI (slow on a loaded machine) and waits
@@ -225,8 +225,7 @@ describe("fiberline CLI", () => {
 
     it.live("--stdio: stdin a regular file (read in big chunks) comes back whole, a final partial line included", () =>
       Effect.gen(function*() {
-        const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "fiberline-stdin-"))
-        yield* Effect.addFinalizer(() => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true })))
+        const dir = yield* tempDir("stdin")
         const file = Path.join(dir, "input.txt")
         // Several MiB, so that it spans many of the 1 MiB reads.
         const input = Buffer.from(
@@ -249,8 +248,7 @@ describe("fiberline CLI", () => {
         // A shell pipeline, so stdin and stdout are OS pipes (Node's own child
         // stdio would be socket pairs): output queues in the process while
         // the reader sleeps, and must still be flushed before it exits.
-        const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "fiberline-stdio-"))
-        yield* Effect.addFinalizer(() => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true })))
+        const dir = yield* tempDir("stdio")
         const input = Buffer.from(Array.from({ length: 10_000 }, (_, i) => `${i} ${"x".repeat(i % 70)}\n`).join(""))
         Fs.writeFileSync(Path.join(dir, "in"), input)
         const pipeline = `cat in | "${process.execPath}" "${cliEntry}" echo --stdio | (sleep 1; cat > out); exit \${PIPESTATUS[1]}`
@@ -485,8 +483,7 @@ describe("fiberline CLI", () => {
   describe("listeners", () => {
     it.live("--unix PATH with --unix-mode serves on a socket file, removed at exit; --proxy-protocol names the real client", () =>
       Effect.gen(function*() {
-        const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "fiberline-cli-"))
-        yield* Effect.addFinalizer(() => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true })))
+        const dir = yield* tempDir("cli")
         const path = Path.join(dir, "echo.sock")
         const cli = yield* spawnCli(["echo", "--unix", path, "--unix-mode", "660", "--log-format", "json"])
         assert.strictEqual(logFields(yield* cli.waitForLog("listening")).address, path)

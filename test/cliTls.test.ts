@@ -9,22 +9,16 @@
  */
 import { Buffer } from "node:buffer"
 import * as Fs from "node:fs"
-import * as Os from "node:os"
 import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import { connect } from "./fixtures/client.ts"
 import { listeningPort, logFields, runCli, spawnCli } from "./fixtures/cli.ts"
+import { tempDir } from "./fixtures/files.ts"
 import { attemptTls, commonName, connectTls, connectTlsTo, firstSession, pem, tlsDir } from "./fixtures/tls.ts"
 
 /** Per-test limit: each boots the CLI once or twice (slow on a loaded machine); every wait is bounded. */
 const timeout = 120_000
-
-/** A temporary directory, removed with the scope. */
-const tempDir = Effect.acquireRelease(
-  Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "fiberline-cli-tls-"))),
-  (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
-)
 
 const fixture = (name: string) => Path.join(tlsDir, name)
 
@@ -34,7 +28,7 @@ const within = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.timeout(effec
 describe("fiberline CLI with TLS", () => {
   it.live("--tls-cert/--tls-key serve TLS; SIGHUP reloads the files for new clients; a bad reload is logged and changes nothing", () =>
     Effect.gen(function*() {
-      const dir = yield* tempDir
+      const dir = yield* tempDir("cli-tls")
       const cert = Path.join(dir, "cert.pem")
       const key = Path.join(dir, "key.pem")
       const install = (certName: string, keyName: string) => {

@@ -12,7 +12,6 @@
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Net from "node:net"
-import * as Os from "node:os"
 import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
@@ -35,6 +34,7 @@ import {
   spawnCli,
   waitForMetrics
 } from "./fixtures/cli.ts"
+import { tempDir } from "./fixtures/files.ts"
 
 /** Each test boots three node processes; on two shared cores that takes a few seconds. */
 const timeout = 20_000
@@ -422,8 +422,7 @@ describe("fiberline --workers", () => {
   describe("unix sockets", () => {
     it.live("--workers 2 --unix PATH: a stale file is cleared once, both workers serve the socket, SIGTERM exits 0", () =>
       Effect.gen(function*() {
-        const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "fiberline-workers-"))
-        yield* Effect.addFinalizer(() => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true })))
+        const dir = yield* tempDir("workers")
         const path = Path.join(dir, "pid.sock")
         // A stale socket file, as a server killed with SIGKILL leaves it.
         const stale = ChildProcess.spawnSync(process.execPath, [
