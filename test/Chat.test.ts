@@ -10,7 +10,6 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
-import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import { TestClock } from "effect/testing"
 import * as Chat from "../src/handlers/Chat.ts"
@@ -18,7 +17,7 @@ import * as LineServer from "../src/services/LineServer.ts"
 import * as TestConnection from "../src/services/TestConnection.ts"
 import { connect } from "./fixtures/client.ts"
 import { chatClientAs, chatWelcome as welcome, connectLines, type LineClient } from "./fixtures/lineClient.ts"
-import { captureLogs, serve } from "./fixtures/server.ts"
+import { captureLogs, serve, waitForActive } from "./fixtures/server.ts"
 
 const within = <A, E, R>(effect: Effect.Effect<A, E, R>, seconds = 5) =>
   Effect.timeout(effect, Duration.seconds(seconds))
@@ -313,10 +312,7 @@ describe("chat over TCP", () => {
       assert.strictEqual((yield* server.stats).active, 3, "the deaf connection is still open")
       assert.isFalse(logs.lines.some((log) => log.message.includes("write-timeout")), "no write timeout yet")
       // The deaf connection ends when its last line cannot be flushed within the write timeout.
-      yield* server.stats.pipe(
-        Effect.filterOrFail((stats) => stats.active === 2),
-        Effect.retry({ schedule: Schedule.spaced("20 millis"), times: 200 })
-      )
+      yield* waitForActive(server, 2)
       assert.isTrue(logs.lines.some((log) => log.message.includes("write-timeout")), "closed for its write timeout")
       deaf.socket.resume()
       assert.strictEqual((yield* within(deaf.closed)).error, "ECONNRESET")

@@ -12,7 +12,6 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
-import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import { expectTypeOf } from "vitest"
 import { Connection, type Handler } from "../src/services/Connection.ts"
@@ -20,7 +19,7 @@ import type { ServerError } from "../src/services/Errors.ts"
 import * as LineServer from "../src/services/LineServer.ts"
 import * as TestConnection from "../src/services/TestConnection.ts"
 import { connect } from "./fixtures/client.ts"
-import { captureLogs, serve } from "./fixtures/server.ts"
+import { captureLogs, serve, waitForActive } from "./fixtures/server.ts"
 
 const within = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.timeout(effect, Duration.seconds(10))
 
@@ -215,10 +214,7 @@ it.live("a reset while both a reader and a writer fiber wait for drain ends the 
     yield* deaf.write("go\n")
     yield* Effect.sleep("200 millis")
     yield* deaf.reset
-    yield* server.stats.pipe(
-      Effect.filterOrFail((stats) => stats.active === 0),
-      Effect.retry({ schedule: Schedule.spaced("10 millis"), times: 500 })
-    )
+    yield* waitForActive(server, 0)
     // Still serving.
     const next = yield* connect(server.port)
     yield* next.write("hello\n")

@@ -9,12 +9,11 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
-import * as Schedule from "effect/Schedule"
 import { TestClock } from "effect/testing"
 import { echo } from "../src/handlers/Echo.ts"
 import * as LineServer from "../src/services/LineServer.ts"
 import { connect, type TestClient } from "./fixtures/client.ts"
-import { captureLogs, serve } from "./fixtures/server.ts"
+import { captureLogs, serve, waitForActive } from "./fixtures/server.ts"
 
 const within = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.timeout(effect, Duration.seconds(10))
 
@@ -26,13 +25,6 @@ const served = (port: number, tag: string) =>
     yield* within(client.readUntil(`${tag}\n`))
     return client
   })
-
-/** Waits (bounded) until the server counts at most `n` active connections. */
-const activeAtMost = (server: LineServer.LineServer, n: number) =>
-  server.stats.pipe(
-    Effect.filterOrFail((stats) => stats.active <= n),
-    Effect.retry({ schedule: Schedule.spaced("10 millis"), times: 500 })
-  )
 
 const closeClient = (client: TestClient) => client.end.pipe(Effect.andThen(within(client.closed)))
 
@@ -51,7 +43,7 @@ describe("limits", () => {
       assert.isTrue(gotEnd)
       assert.strictEqual((yield* server.stats).refused, 1)
       yield* closeClient(a)
-      yield* activeAtMost(server, 1)
+      yield* waitForActive(server, 1)
       yield* served(server.port, "c")
       assert.strictEqual((yield* server.stats).accepted, 3)
     }).pipe(Effect.provide(captureLogs().layer)))
@@ -175,7 +167,7 @@ describe("limits", () => {
             yield* client.write("this line is longer than sixteen bytes\n")
             yield* within(client.closed)
           }), { concurrency: 10 })
-        yield* activeAtMost(server, 0)
+        yield* waitForActive(server, 0)
       }))
       const warnings = logs.lines.filter((line) => line.level === "Warn")
       const closed = warnings.filter((line) => line.message.startsWith("connection closed"))

@@ -12,13 +12,12 @@ import * as Effect from "effect/Effect"
 import * as HttpServer from "effect/http/HttpServer"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
-import * as Schedule from "effect/Schedule"
 import { echo } from "../src/handlers/Echo.ts"
 import * as MetricsHttp from "../src/services/MetricsHttp.ts"
 import * as ServerMetrics from "../src/services/ServerMetrics.ts"
 import { connect } from "./fixtures/client.ts"
 import { freshRegistry } from "./fixtures/metrics.ts"
-import { captureLogs, serve } from "./fixtures/server.ts"
+import { captureLogs, serve, waitForActive } from "./fixtures/server.ts"
 
 const within = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.timeout(effect, Duration.seconds(10))
 
@@ -29,25 +28,19 @@ const scriptedSession = Effect.gen(function*() {
   yield* clean.write("one\ntwo\nthree\n")
   yield* clean.end
   yield* within(clean.closed)
-  yield* waitForActive(server.stats, 0)
+  yield* waitForActive(server, 0)
   const tooLong = yield* connect(server.port)
   yield* tooLong.write("this line is far too long\n")
   yield* within(tooLong.closed)
-  yield* waitForActive(server.stats, 0)
+  yield* waitForActive(server, 0)
   const holder = yield* connect(server.port)
   yield* holder.write("x\n")
   yield* within(holder.readUntil("x\n"))
   const refused = yield* connect(server.port)
   yield* within(refused.closed)
   yield* holder.reset
-  yield* waitForActive(server.stats, 0)
+  yield* waitForActive(server, 0)
 })
-
-const waitForActive = (stats: Effect.Effect<{ readonly active: number }>, n: number) =>
-  stats.pipe(
-    Effect.filterOrFail((current) => current.active === n),
-    Effect.retry({ schedule: Schedule.spaced("10 millis"), times: 500 })
-  )
 
 const count = (metric: Metric.Metric<number, Metric.CounterState<number>>) =>
   Effect.map(Metric.value(metric), (state) => state.count)

@@ -8,14 +8,13 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import { announce, Announcements } from "../examples/announce.ts"
 import { keyValue } from "../examples/keyValue.ts"
 import * as LineServer from "../src/services/LineServer.ts"
 import * as TestConnection from "../src/services/TestConnection.ts"
 import { connect } from "./fixtures/client.ts"
-import { captureLogs, type LogLine, serve } from "./fixtures/server.ts"
+import { captureLogs, type LogLine, serve, waitForActive } from "./fixtures/server.ts"
 
 /** Whether a connection was closed for its write timeout. */
 const writeTimedOut = (lines: ReadonlyArray<LogLine>) => lines.some((log) => log.message.includes("write-timeout"))
@@ -90,10 +89,7 @@ describe("README", () => {
       }
       assert.isTrue(writeTimedOut(logs.lines), "the deaf client's connection was closed for its write timeout")
       // Its handler (the reader too) ended: only the talker is still served.
-      yield* server.stats.pipe(
-        Effect.filterOrFail((stats) => stats.active === 1),
-        Effect.retry({ schedule: Schedule.spaced("10 millis"), times: 500 })
-      )
+      yield* waitForActive(server, 1)
     }).pipe(Effect.provide(Announcements.layer), Effect.provide(logs.layer))
   })
 })

@@ -19,7 +19,6 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Metric from "effect/Metric"
-import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import { echo } from "../src/handlers/Echo.ts"
 import { type Connection, fromSocket, runHandler } from "../src/services/Connection.ts"
@@ -29,7 +28,7 @@ import * as Tls from "../src/services/Tls.ts"
 import { connect, connectSocket } from "./fixtures/client.ts"
 import { tempDir } from "./fixtures/files.ts"
 import { closures, closuresReach, freshRegistry } from "./fixtures/metrics.ts"
-import { captureLogs, serve } from "./fixtures/server.ts"
+import { captureLogs, serve, waitForActive } from "./fixtures/server.ts"
 import {
   attemptTls,
   commonName,
@@ -276,10 +275,7 @@ describe("TLS handshakes and shutdown", () => {
       )
       const silent = yield* connect(server.port)
       // Accepted and handshaking (the slot is taken) before the shutdown starts.
-      yield* server.stats.pipe(
-        Effect.filterOrFail((stats) => stats.active === 1),
-        Effect.retry({ schedule: Schedule.spaced("10 millis"), times: 500 })
-      )
+      yield* waitForActive(server, 1)
       yield* within(Scope.close(scope, Exit.void))
       yield* within(silent.closed)
       assert.deepInclude(yield* server.stats, { drained: 1, forced: 0 })
