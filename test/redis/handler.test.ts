@@ -12,6 +12,7 @@ import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import * as Redis from "../../src/handlers/redis/Redis.ts"
 import * as TestConnection from "../../src/services/TestConnection.ts"
+import { split } from "../fixtures/chunks.ts"
 import { cmd } from "./support.ts"
 
 /** Runs one connection over `chunks` against a fresh keyspace; returns its output as latin1 and how it closed. */
@@ -289,10 +290,8 @@ describe("Redis framing through the handler", () => {
           ).join(""),
           "latin1"
         )
-        const points = [...new Set(cuts.map((cut) => cut % (input.length + 1)))].toSorted((a, b) => a - b)
-        const chunks = [0, ...points].map((start, i, all) => input.subarray(start, all[i + 1] ?? input.length))
         const whole = yield* converse([input])
-        const chunked = yield* converse(chunks.filter((chunk) => chunk.length > 0))
+        const chunked = yield* converse(split(input, cuts))
         assert.strictEqual(chunked.output, whole.output)
         assert.strictEqual(whole.output.split("\r\n").length > requests.length, true, "every request was answered")
       }),

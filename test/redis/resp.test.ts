@@ -19,6 +19,7 @@ import * as Resp from "../../src/handlers/redis/resp.ts"
 import { End, LineBuffer, NeedMore, TooLong } from "../../src/internal/lineBuffer.ts"
 import { EndOfInput, LineTooLong, UnexpectedEndOfInput } from "../../src/services/Errors.ts"
 import { split } from "../fixtures/chunks.ts"
+import { cmd } from "./support.ts"
 
 /** A `RequestReader` over scripted chunks, fed one at a time when the buffer needs more, like a connection. */
 const memoryReader = (chunks: ReadonlyArray<Buffer>): Resp.RequestReader<EndOfInput | UnexpectedEndOfInput> => {
@@ -80,10 +81,6 @@ const parseAll = (chunks: ReadonlyArray<Buffer>, maxBulkLength = 1024): Array<un
 
 const bytes = (text: string) => Buffer.from(text, "latin1")
 
-/** A multibulk request for `args`, as clients encode it. */
-const multibulk = (args: ReadonlyArray<string>) =>
-  `*${args.length}\r\n${args.map((arg) => `$${arg.length}\r\n${arg}\r\n`).join("")}`
-
 /** An inline request for `args`: plain words bare, anything else double-quoted with escapes. */
 const inlineRequest = (args: ReadonlyArray<string>) =>
   args.map((arg) =>
@@ -101,7 +98,7 @@ const inlineRequest = (args: ReadonlyArray<string>) =>
 describe("readRequest", () => {
   const long = "x".repeat(Resp.maxInlineLength)
   const table: ReadonlyArray<{ readonly name: string; readonly input: string; readonly expected: ReadonlyArray<unknown> }> = [
-    { name: "multibulk", input: multibulk(["PING"]), expected: [["PING"], "<EndOfInput>"] },
+    { name: "multibulk", input: cmd("PING"), expected: [["PING"], "<EndOfInput>"] },
     { name: "binary bulk with CR/LF inside", input: "*2\r\n$3\r\nGET\r\n$4\r\na\r\nb\r\n", expected: [["GET", "a\r\nb"], "<EndOfInput>"] },
     { name: "empty bulk", input: "*2\r\n$4\r\nECHO\r\n$0\r\n\r\n", expected: [["ECHO", ""], "<EndOfInput>"] },
     { name: "zero and negative counts are empty requests", input: "*0\r\n*-1\r\n", expected: [[], [], "<EndOfInput>"] },
@@ -109,10 +106,10 @@ describe("readRequest", () => {
     { name: "empty inline lines", input: "\r\n\n  \t\r\n", expected: [[], [], [], "<EndOfInput>"] },
     { name: "inline quoting", input: "SET \"a b\" 'c d'\r\n", expected: [["SET", "a b", "c d"], "<EndOfInput>"] },
     { name: "inline of exactly the limit", input: `${long}\r\n`, expected: [[long], "<EndOfInput>"] },
-    { name: "bulk of exactly the limit", input: multibulk(["x".repeat(1024)]), expected: [["x".repeat(1024)], "<EndOfInput>"] },
+    { name: "bulk of exactly the limit", input: cmd("x".repeat(1024)), expected: [["x".repeat(1024)], "<EndOfInput>"] },
     {
       name: "a good request, then a bad count",
-      input: `${multibulk(["PING"])}*x\r\n`,
+      input: `${cmd("PING")}*x\r\n`,
       expected: [["PING"], "<InvalidMultibulkLength: Protocol error: invalid multibulk length>"]
     },
     { name: "count with a leading zero", input: "*01\r\n", expected: ["<InvalidMultibulkLength: Protocol error: invalid multibulk length>"] },
@@ -219,7 +216,7 @@ describe("properties", () => {
     [Schema.Array(Request), Cuts],
     ([generated, cuts]) => {
       const requests = generated.map(({ args, inline }) => ({ inline, args: args.map((arg) => arg.join("")) }))
-      const input = bytes(requests.map(({ args, inline: isInline }) => isInline ? inlineRequest(args) : multibulk(args)).join(""))
+      const input = bytes(requests.map(({ args, inline: isInline }) => isInline ? inlineRequest(args) : cmd(...args)).join(""))
       const expected = [...requests.map(({ args }) => args), "<EndOfInput>"]
       assert.deepStrictEqual(parseAll(split(input, cuts)), expected)
     }
