@@ -15,12 +15,13 @@ import * as Effect from "effect/Effect"
 import { connect } from "./fixtures/client.ts"
 import { listeningPort, logFields, runCli, spawnCli } from "./fixtures/cli.ts"
 import { tempDir } from "./fixtures/files.ts"
-import { attemptTls, commonName, connectTls, connectTlsTo, firstSession, pem, tlsDir } from "./fixtures/tls.ts"
+import { attemptTls, commonName, connectTls, connectTlsTo, firstSession, pem, pemPath, tlsDir } from "./fixtures/tls.ts"
 
 /** Per-test limit: each boots the CLI once or twice (slow on a loaded machine); every wait is bounded. */
 const timeout = 120_000
 
-const fixture = (name: string) => Path.join(tlsDir, name)
+/** Certificate A's flags. */
+const certFlags = ["--tls-cert", pemPath("server.crt"), "--tls-key", pemPath("server.key")]
 
 /** Bounds a wait on a TLS client (the CLI's own waits are bounded by the fixture). */
 const within = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.timeout(effect, "30 seconds")
@@ -69,9 +70,9 @@ describe("fiberline CLI with TLS", () => {
   it.live("FIBERLINE_TLS_* variables: client certificates required; two processes sharing ticket keys resume each other's sessions", () =>
     Effect.gen(function*() {
       const env = {
-        FIBERLINE_TLS_CERT: fixture("server.crt"),
-        FIBERLINE_TLS_KEY: fixture("server.key"),
-        FIBERLINE_TLS_CA: fixture("ca.crt"),
+        FIBERLINE_TLS_CERT: pemPath("server.crt"),
+        FIBERLINE_TLS_KEY: pemPath("server.key"),
+        FIBERLINE_TLS_CA: pemPath("ca.crt"),
         FIBERLINE_TLS_CLIENT_AUTH: "true",
         FIBERLINE_TLS_TICKET_KEYS: Buffer.alloc(48, 7).toString("hex")
       }
@@ -104,20 +105,7 @@ describe("fiberline CLI with TLS", () => {
 
   it.live("--workers 2 with TLS: the workers share ticket keys (a session resumes on the other worker); SIGHUP reaches them", () =>
     Effect.gen(function*() {
-      const cli = yield* spawnCli([
-        "serve",
-        "test/fixtures/handlers/pid.ts",
-        "--port",
-        "0",
-        "--workers",
-        "2",
-        "--log-format",
-        "json",
-        "--tls-cert",
-        fixture("server.crt"),
-        "--tls-key",
-        fixture("server.key")
-      ])
+      const cli = yield* spawnCli(["serve", "test/fixtures/handlers/pid.ts", "--port", "0", "--workers", "2", "--log-format", "json", ...certFlags])
       const port = yield* listeningPort(cli)
       // Every worker listens from then on.
       yield* cli.waitForLog("workers started")
@@ -149,20 +137,7 @@ describe("fiberline CLI with TLS", () => {
 
   it.live("--tls-mode starttls serves examples/smtpish.ts: plaintext until STARTTLS, then TLS", () =>
     Effect.gen(function*() {
-      const cli = yield* spawnCli([
-        "serve",
-        "examples/smtpish.ts",
-        "--port",
-        "0",
-        "--log-format",
-        "json",
-        "--tls-mode",
-        "starttls",
-        "--tls-cert",
-        fixture("server.crt"),
-        "--tls-key",
-        fixture("server.key")
-      ])
+      const cli = yield* spawnCli(["serve", "examples/smtpish.ts", "--port", "0", "--log-format", "json", "--tls-mode", "starttls", ...certFlags])
       const client = yield* connect(yield* listeningPort(cli))
       yield* client.write("STARTTLS\n")
       assert.strictEqual(yield* within(client.readUntil("TLS\n")), "220 smtpish ready\n220 2.0.0 Ready to start TLS\n")
@@ -175,18 +150,18 @@ describe("fiberline CLI with TLS", () => {
 
   const refusals = [
     {
-      args: ["--stdio", "--tls-cert", fixture("server.crt"), "--tls-key", fixture("server.key")],
+      args: ["--stdio", ...certFlags],
       says: "--tls-cert does not apply with --stdio"
     },
     { args: ["--stdio", "--tls-client-auth"], says: "--tls-client-auth does not apply with --stdio" },
-    { args: ["--port", "0", "--tls-cert", fixture("server.crt")], says: "--tls-cert needs --tls-key" },
-    { args: ["--port", "0", "--tls-ca", fixture("ca.crt")], says: "--tls-ca needs --tls-cert and --tls-key" },
+    { args: ["--port", "0", "--tls-cert", pemPath("server.crt")], says: "--tls-cert needs --tls-key" },
+    { args: ["--port", "0", "--tls-ca", pemPath("ca.crt")], says: "--tls-ca needs --tls-cert and --tls-key" },
     {
-      args: ["--port", "0", "--tls-cert", fixture("server.crt"), "--tls-key", fixture("server.key"), "--tls-client-auth"],
+      args: ["--port", "0", ...certFlags, "--tls-client-auth"],
       says: "--tls-client-auth needs --tls-ca: the CAs that sign client certificates"
     },
     {
-      args: ["--port", "0", "--tls-cert", fixture("server.crt"), "--tls-key", fixture("server.key"), "--tls-mode", "sometimes"],
+      args: ["--port", "0", ...certFlags, "--tls-mode", "sometimes"],
       says: "invalid --tls-mode \"sometimes\": expected one of implicit, starttls"
     }
   ]
@@ -202,14 +177,13 @@ describe("fiberline CLI with TLS", () => {
 
   it.live("ticket keys that are not 48 bytes are refused without repeating the secret; a missing certificate file is one line, exit 1", () =>
     Effect.gen(function*() {
-      const tls = ["--port", "0", "--tls-cert", fixture("server.crt"), "--tls-key", fixture("server.key")]
-      const keys = yield* runCli(["echo", ...tls], { env: { FIBERLINE_TLS_TICKET_KEYS: "c2VjcmV0" } })
+      const keys = yield* runCli(["echo", "--port", "0", ...certFlags], { env: { FIBERLINE_TLS_TICKET_KEYS: "c2VjcmV0" } })
       assert.strictEqual(
         keys.stderr,
         "fiberline echo: invalid FIBERLINE_TLS_TICKET_KEYS: expected 48 bytes as 96 hex digits or 64 base64 characters\n"
       )
       assert.strictEqual(keys.code, 2)
-      const missing = yield* runCli(["echo", "--port", "0", "--tls-cert", "nope.pem", "--tls-key", fixture("server.key")])
+      const missing = yield* runCli(["echo", "--port", "0", "--tls-cert", "nope.pem", "--tls-key", pemPath("server.key")])
       const lines = missing.stderr.trimEnd().split("\n")
       assert.strictEqual(lines.length, 1, missing.stderr)
       assert.match(lines[0]!, /ERROR .*cannot listen on 127\.0\.0\.1:0: TLS settings: cannot read the certificate \(ENOENT\) \(nope\.pem\)$/)
