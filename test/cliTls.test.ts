@@ -189,20 +189,4 @@ describe("fiberline CLI with TLS", () => {
       assert.match(lines[0]!, /ERROR .*cannot listen on 127\.0\.0\.1:0: TLS settings: cannot read the certificate \(ENOENT\) \(nope\.pem\)$/)
       assert.strictEqual(missing.code, 1)
     }), timeout)
-
-  it.live("--help lists the TLS flags with their variables", () =>
-    Effect.gen(function*() {
-      const help = (yield* runCli(["echo", "--help"])).stdout.toString()
-      for (
-        const expected of [
-          "--tls-cert",
-          "env FIBERLINE_TLS_CERT)",
-          "env FIBERLINE_TLS_KEY)",
-          "env FIBERLINE_TLS_CA)",
-          "env FIBERLINE_TLS_CLIENT_AUTH=true",
-          "env FIBERLINE_TLS_MODE, default implicit",
-          "env FIBERLINE_TLS_HANDSHAKE_TIMEOUT, default 10s"
-        ]
-      ) assert.include(help, expected)
-    }), timeout)
 })
