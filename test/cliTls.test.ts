@@ -13,7 +13,7 @@ import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import { connect } from "./fixtures/client.ts"
-import { listeningPort, logFields, runCli, spawnCli } from "./fixtures/cli.ts"
+import { type JsonLog, listeningPort, logFields, parseJsonLog, runCli, spawnCli } from "./fixtures/cli.ts"
 import { tempDir } from "./fixtures/files.ts"
 import { attemptTls, commonName, connectTls, connectTlsTo, firstSession, pem, pemPath, tlsDir } from "./fixtures/tls.ts"
 
@@ -124,13 +124,13 @@ describe("fiberline CLI with TLS", () => {
       assert.isTrue(resumedElsewhere, "a connection landed on the other worker")
       yield* cli.signal("SIGHUP")
       // Each worker reloads: two lines, each with its worker annotation (bounded: 10 s).
-      let reloaded: ReadonlyArray<string> = []
+      let reloaded: ReadonlyArray<JsonLog> = []
       for (let polls = 0; polls < 200 && reloaded.length < 2; polls++) {
         yield* Effect.sleep("50 millis")
-        reloaded = (yield* cli.stderrLines).filter((line) => line.includes("\"tls reloaded\""))
+        reloaded = (yield* cli.stderrLines).map(parseJsonLog).filter((log): log is JsonLog => log?.message[0] === "tls reloaded")
       }
       assert.strictEqual(reloaded.length, 2, "both workers reloaded")
-      assert.notStrictEqual(JSON.parse(reloaded[0]!).annotations.worker, JSON.parse(reloaded[1]!).annotations.worker)
+      assert.notStrictEqual(reloaded[0]!.annotations.worker, reloaded[1]!.annotations.worker)
       yield* cli.signal("SIGTERM")
       assert.strictEqual((yield* cli.exited()).code, 0)
     }), timeout)

@@ -16,7 +16,6 @@ import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import { merge } from "../src/cli/clusterMetrics.ts"
 import { backoff, nextRestart, restartDelay } from "../src/cli/restarts.ts"
@@ -27,7 +26,7 @@ import {
   logFields,
   metricsUrl,
   parseJsonLog,
-  repoRoot,
+  portOf,
   runCli,
   sample,
   scrape,
@@ -43,18 +42,12 @@ const wait = Duration.seconds(12)
 
 const pidHandler = "test/fixtures/handlers/pid.ts"
 
-/** The `annotations` of a `--log-format json` line. */
-const annotations = (line: string): Readonly<Record<string, unknown>> =>
-  (JSON.parse(line) as { readonly annotations?: Record<string, unknown> }).annotations ?? {}
-
 /** The JSON log lines whose message is `message`, as parsed lines. */
 const logsOf = (lines: ReadonlyArray<string>, message: string) =>
   lines.flatMap((line) => {
     const log = parseJsonLog(line)
-    return log?.message[0] === message ? [{ fields: logFields(log), annotations: annotations(line) }] : []
+    return log?.message[0] === message ? [{ fields: logFields(log), annotations: log.annotations }] : []
   })
-
-const portOf = (address: unknown): number => Number(/:(\d+)$/.exec(String(address))?.[1])
 
 /** Whether `pid` is alive and still runs the CLI (not a recycled pid). */
 const isOurs = (pid: number): boolean => {
@@ -155,51 +148,6 @@ const exposition = (accepted: number, closed: number) =>
     `latency_sum ${closed}`,
     ""
   ].join("\n")
-
-/**
- * Runs the CLI as the leader of a process group of its own, as a shell runs
- * a foreground job, with stderr collected as lines. The group is killed
- * (SIGKILL, by the child's pid as group id) when the scope closes, if the
- * child has not exited.
- */
-const spawnInOwnGroup = (args: ReadonlyArray<string>) =>
-  Effect.gen(function*() {
-    const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("FIBERLINE_")))
-    const child = yield* Effect.acquireRelease(
-      Effect.sync(() =>
-        ChildProcess.spawn(process.execPath, [cliEntry, ...args], {
-          cwd: repoRoot,
-          env,
-          detached: true,
-          stdio: ["ignore", "ignore", "pipe"]
-        })
-      ),
-      (spawned) =>
-        Effect.sync(() => {
-          if (spawned.exitCode === null && spawned.signalCode === null) process.kill(-spawned.pid!, "SIGKILL")
-        })
-    )
-    let stderr = ""
-    child.stderr.setEncoding("utf8")
-    child.stderr.on("data", (chunk: string) => {
-      stderr += chunk
-    })
-    const lines = () => stderr.split("\n").slice(0, -1)
-    /** Polls (every 50 ms, bounded) until a stderr line satisfies `predicate`. */
-    const waitForLine = (predicate: (line: string) => boolean): Effect.Effect<string, Error> =>
-      Effect.suspend(() => {
-        const found = lines().find(predicate)
-        return found === undefined ? Effect.fail(new Error("not yet")) : Effect.succeed(found)
-      }).pipe(
-        Effect.retry(Schedule.spaced("50 millis")),
-        Effect.timeoutOrElse({ duration: wait, orElse: () => Effect.fail(new Error(`no such line; stderr:\n${stderr}`)) })
-      )
-    const exited = Effect.callback<number | null>((resume) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resume(Effect.succeed(child.exitCode))
-      child.once("close", (code) => resume(Effect.succeed(code)))
-    }).pipe(Effect.timeoutOrElse({ duration: wait, orElse: () => Effect.fail(new Error(`still running; stderr:\n${stderr}`)) }))
-    return { pid: child.pid!, lines, waitForLine, exited }
-  })
 
 describe("fiberline --workers", () => {
   describe("pure parts", () => {
@@ -342,9 +290,9 @@ describe("fiberline --workers", () => {
   describe("stopping from a terminal", () => {
     it.live("Ctrl-C (SIGINT to the whole process group) drains each worker once: the reply arrives, exit 0", () =>
       Effect.gen(function*() {
-        const group = yield* spawnInOwnGroup(["serve", pidHandler, "--port", "0", "--workers", "2", "--log-format", "json"])
-        const started = yield* group.waitForLine((line) => parseJsonLog(line)?.message[0] === "workers started")
-        const client = yield* connect(portOf(logFields(parseJsonLog(started)!).address))
+        const group = yield* spawnCli(["serve", pidHandler, "--port", "0", "--workers", "2", "--log-format", "json"], { detached: true })
+        const started = yield* group.waitForLog("workers started", wait)
+        const client = yield* connect(portOf(logFields(started).address))
         yield* client.write("sleep 500\n")
         yield* Effect.timeout(client.readUntil("sleeping\n"), wait)
         // What a terminal does: every process of the group gets the signal,
@@ -353,8 +301,8 @@ describe("fiberline --workers", () => {
         const { data, gotEnd } = yield* Effect.timeout(client.closed, wait)
         assert.match(data.toString(), /\nslept 500\nbye\n$/)
         assert.isTrue(gotEnd)
-        assert.strictEqual(yield* group.exited, 0)
-        const stopped = logsOf(group.lines(), "workers stopped")
+        assert.deepStrictEqual(yield* group.exited(wait), { code: 0, signal: null })
+        const stopped = logsOf(yield* group.stderrLines, "workers stopped")
         assert.deepStrictEqual(stopped.map((log) => log.fields), [{ codes: [0, 0] }])
       }), timeout)
   })
@@ -414,7 +362,7 @@ describe("fiberline --workers", () => {
         // Logged by the worker that failed, as a single process logs it.
         const why = lines.filter((line) => line.includes(`cannot listen on 127.0.0.1:${port}: address already in use`))
         assert.isNotEmpty(why)
-        for (const line of why) assert.oneOf(annotations(line).worker, [1, 2])
+        for (const line of why) assert.oneOf(parseJsonLog(line)?.annotations.worker, [1, 2])
         assert.include(logsOf(lines, "workers stopped")[0]?.fields.codes as Array<number>, 1)
       }), timeout)
   })
