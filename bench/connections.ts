@@ -18,14 +18,13 @@
 import { fork } from "node:child_process"
 import * as Net from "node:net"
 import * as Path from "node:path"
-import { limit as fdLimit } from "../src/internal/descriptors.ts"
+import { arg, exitOnHelp } from "./lib/args.ts"
+import { fdLimit } from "./lib/limits.ts"
+import { repoRoot } from "./lib/paths.ts"
 import { cpuMicros, installCleanup, rssKiB, spawnTracked, stopChild } from "./lib/processes.ts"
+import { freePort } from "./lib/servers.ts"
 
-const repo = Path.resolve(import.meta.dirname, "..")
-const arg = (name: string, fallback: string) => {
-  const index = process.argv.indexOf(name)
-  return index === -1 ? fallback : process.argv[index + 1] ?? fallback
-}
+exitOnHelp("npm run build && node bench/connections.ts [--connections 50000] [--rounds 5]")
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** One client process: holds `count` connections from `source`, echoes a line per round on request. */
@@ -57,19 +56,14 @@ if (process.argv[2] === "--client") {
   installCleanup()
   const wanted = Number(arg("--connections", "50000"))
   const rounds = Number(arg("--rounds", "5"))
-  const limit = fdLimit() ?? Infinity
+  const limit = fdLimit().soft
   // The server's own descriptors (about 30) and a margin.
   const connections = Math.min(wanted, limit - 100)
   const perClient = 15_000
-  const port = await new Promise<number>((resolve) => {
-    const probe = Net.createServer().listen(0, "127.0.0.1", () => {
-      const free = (probe.address() as Net.AddressInfo).port
-      probe.close(() => resolve(free))
-    })
-  })
+  const port = await freePort()
   const server = spawnTracked(
     process.execPath,
-    [Path.join(repo, "dist/cli/main.js"), "echo", "--port", String(port), "--log-level", "warn", "--max-connections", String(connections)],
+    [Path.join(repoRoot, "dist/cli/main.js"), "echo", "--port", String(port), "--log-level", "warn", "--max-connections", String(connections)],
     { stdio: "ignore" }
   )
   await sleep(1500)

@@ -11,9 +11,12 @@ import { spawn } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Net from "node:net"
 import * as Path from "node:path"
+import { arg, exitOnHelp } from "./lib/args.ts"
+import { pinnedNode, repoRoot } from "./lib/paths.ts"
+import { freePort } from "./lib/servers.ts"
 
-const repo = Path.resolve(import.meta.dirname, "..")
-const rounds = Number(process.argv[process.argv.indexOf("--rounds") + 1] || 2)
+exitOnHelp("npm run build && node bench/hostile-rss.ts [--rounds 2]")
+const rounds = Number(arg("--rounds", "2"))
 const clientsPerRound = 2000
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -26,15 +29,6 @@ const memory = (pid: number): string => {
   )
   return `VmRSS ${String(fields.VmRSS).padStart(10)}   VmHWM ${String(fields.VmHWM).padStart(10)}`
 }
-
-/** Finds a free loopback port. */
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const probe = Net.createServer().listen(0, "127.0.0.1", () => {
-      const { port } = probe.address() as Net.AddressInfo
-      probe.close(() => resolve(port))
-    })
-  })
 
 /** Sends `mib` MiB without a newline, then ends; resolves when the server has closed. */
 const oversizedLine = (port: number, mib: number) =>
@@ -58,8 +52,8 @@ const oversizedLine = (port: number, mib: number) =>
 
 const port = await freePort()
 const server = spawn(
-  Path.join(repo, "node_modules", ".bin", "node"),
-  [Path.join(repo, "dist", "cli", "main.js"), "echo", "--port", String(port), "--log-level", "error"],
+  pinnedNode,
+  [Path.join(repoRoot, "dist", "cli", "main.js"), "echo", "--port", String(port), "--log-level", "error"],
   { stdio: ["ignore", "inherit", "inherit"] }
 )
 const show = (label: string) => process.stdout.write(`${label.padEnd(46)} ${memory(server.pid!)}\n`)

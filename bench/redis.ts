@@ -13,15 +13,14 @@
  */
 // oxlint-disable no-await-in-loop -- runs are sequential on purpose: both servers share 2 cores with the load generator
 import { spawnSync } from "node:child_process"
-import * as Net from "node:net"
 import * as Path from "node:path"
+import { arg, exitOnHelp } from "./lib/args.ts"
+import { repoRoot } from "./lib/paths.ts"
 import { cpuMicros, installCleanup, runCommand, spawnTracked, stopChild } from "./lib/processes.ts"
+import { median } from "./lib/report.ts"
+import { freePort } from "./lib/servers.ts"
 
-const repo = Path.resolve(import.meta.dirname, "..")
-const arg = (name: string, fallback: string) => {
-  const index = process.argv.indexOf(name)
-  return index === -1 ? fallback : process.argv[index + 1] ?? fallback
-}
+exitOnHelp("npm run build && node bench/redis.ts [--runs 3] [--requests 100000] [--tests ping,set,get,...] [--pipelines 1,16]")
 const runs = Number(arg("--runs", "3"))
 const requests = Number(arg("--requests", "100000"))
 const tests = arg("--tests", "ping,set,get,incr,lpush,rpush,lpop,rpop,sadd,hset,spop,lrange,mset")
@@ -36,14 +35,6 @@ for (const tool of ["redis-server", "redis-benchmark", "redis-cli"]) {
   }
 }
 installCleanup()
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const probe = Net.createServer().listen(0, "127.0.0.1", () => {
-      const { port } = probe.address() as Net.AddressInfo
-      probe.close(() => resolve(port))
-    })
-  })
 
 /** Waits (10 s at most) until `redis-cli PING` answers PONG on `port`. */
 const awaitPong = async (port: number) => {
@@ -63,7 +54,7 @@ const startServer = async (name: ServerName) => {
     ? spawnTracked("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
       stdio: "ignore"
     })
-    : spawnTracked(process.execPath, [Path.join(repo, "dist/cli/main.js"), "redis", "--port", String(port), "--log-level", "warn"], {
+    : spawnTracked(process.execPath, [Path.join(repoRoot, "dist/cli/main.js"), "redis", "--port", String(port), "--log-level", "warn"], {
       stdio: "ignore"
     })
   await awaitPong(port)
@@ -90,11 +81,6 @@ const load = async (server: { child: ReturnType<typeof spawnTracked>; port: numb
   const totalRequests = requests * rps.size
   const cpuPerRequest = cpuBefore === undefined || cpuAfter === undefined ? undefined : (cpuAfter - cpuBefore) / totalRequests
   return { rps, errors, cpuPerRequest }
-}
-
-const median = (values: ReadonlyArray<number>) => {
-  const sorted = values.toSorted((a, b) => a - b)
-  return sorted[Math.floor(sorted.length / 2)]!
 }
 
 const results = new Map<string, Array<number>>()
@@ -133,7 +119,7 @@ for (const test of testNames) {
     const redis = results.get(`redis-server ${p} ${test}`)
     const fiberline = results.get(`fiberline ${p} ${test}`)
     if (redis === undefined || fiberline === undefined) return "- | - | -"
-    return `${Math.round(median(redis))} | ${Math.round(median(fiberline))} | ${(median(fiberline) / median(redis)).toFixed(2)}×`
+    return `${Math.round(median(redis)!)} | ${Math.round(median(fiberline)!)} | ${(median(fiberline)! / median(redis)!).toFixed(2)}×`
   })
   process.stdout.write(`| ${test} | ${cells.join(" | ")} |\n`)
 }
@@ -142,7 +128,7 @@ process.stdout.write(`\nserver CPU µs per request (median): ${pipelines.map((p)
   const fiberline = cpu.get(`fiberline ${p}`)
   return redis === undefined || fiberline === undefined
     ? ""
-    : `-P ${p}: redis-server ${median(redis).toFixed(2)}, fiberline ${median(fiberline).toFixed(2)}`
+    : `-P ${p}: redis-server ${median(redis)!.toFixed(2)}, fiberline ${median(fiberline)!.toFixed(2)}`
 }).join("; ")}\n`)
 process.stdout.write(`errors: ${errorCount}\n`)
 process.exitCode = errorCount === 0 ? 0 : 1

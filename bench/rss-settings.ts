@@ -14,10 +14,14 @@
 // oxlint-disable no-await-in-loop -- settings and rounds run one at a time on purpose
 import * as Net from "node:net"
 import * as Path from "node:path"
+import { exitOnHelp } from "./lib/args.ts"
 import { runEchoload } from "./lib/echoload.ts"
+import { repoRoot } from "./lib/paths.ts"
 import { cpuMicros, installCleanup, peakRssKiB, rssKiB, spawnTracked, stopChild } from "./lib/processes.ts"
+import { median } from "./lib/report.ts"
+import { freePort } from "./lib/servers.ts"
 
-const repo = Path.resolve(import.meta.dirname, "..")
+exitOnHelp("npm run build && node bench/rss-settings.ts")
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 installCleanup()
 
@@ -29,14 +33,6 @@ const settings: ReadonlyArray<readonly [string, string]> = [
   ["semi 4 + old 128", "--max-semi-space-size=4 --max-old-space-size=128"],
   ["semi 1 + old 128", "--max-semi-space-size=1 --max-old-space-size=128"]
 ]
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const probe = Net.createServer().listen(0, "127.0.0.1", () => {
-      const { port } = probe.address() as Net.AddressInfo
-      probe.close(() => resolve(port))
-    })
-  })
 
 /** Opens `n` connections (in batches), holds them a second, closes them. */
 const churn = async (port: number, n: number) => {
@@ -51,15 +47,13 @@ const churn = async (port: number, n: number) => {
   for (const socket of sockets) socket.destroy()
 }
 
-const median = (values: ReadonlyArray<number>) => values.toSorted((a, b) => a - b)[Math.floor(values.length / 2)]
-
 const mib = (kib: number | undefined) => (kib === undefined ? "-" : (kib / 1024).toFixed(0))
 
 process.stdout.write(`| setting | idle MiB | after round 1 / 2 / 3 MiB | peak MiB | lines/s at 1000x4 (median) | cpu µs/line |\n`)
 process.stdout.write(`| --- | ---: | ---: | ---: | ---: | ---: |\n`)
 for (const [name, nodeOptions] of settings) {
   const port = await freePort()
-  const child = spawnTracked(process.execPath, [Path.join(repo, "dist/cli/main.js"), "echo", "--port", String(port), "--log-level", "warn"], {
+  const child = spawnTracked(process.execPath, [Path.join(repoRoot, "dist/cli/main.js"), "echo", "--port", String(port), "--log-level", "warn"], {
     stdio: "ignore",
     env: { ...process.env, NODE_OPTIONS: nodeOptions }
   })

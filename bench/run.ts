@@ -137,7 +137,7 @@ const main = async () => {
   }
 
   const results: BenchResults = { machine, options, idleConnections, cells, notes, ...(stdio === undefined ? {} : { stdio }) }
-  const markdown = [renderMarkdown(results), ...extra.map((section) => `### ${section.startsWith("###") ? section.slice(4) : `Many connections\n\n${section}`}`)].join("\n\n")
+  const markdown = [renderMarkdown(results), ...extra.map((section) => section.startsWith("### ") ? section : `### Many connections\n\n${section}`)].join("\n\n")
   process.stdout.write(`\n${markdown}`)
   for (const path of saveResults(results, markdown)) progress(`saved ${path}`)
 }

@@ -22,13 +22,11 @@
 import { type ChildProcess, spawn } from "node:child_process"
 import * as Net from "node:net"
 import * as Path from "node:path"
+import { arg, exitOnHelp } from "./lib/args.ts"
+import { repoRoot } from "./lib/paths.ts"
 
-const repo = Path.resolve(import.meta.dirname, "..")
-const arg = (name: string, fallback: string) => {
-  const index = process.argv.indexOf(name)
-  return index === -1 ? fallback : process.argv[index + 1] ?? fallback
-}
-const cli = Path.resolve(repo, arg("--cli", "dist/cli/main.js"))
+exitOnHelp("npm run build && node bench/shutdown-loss.ts [--cli dist/cli/main.js] [--runs 3]")
+const cli = Path.resolve(repoRoot, arg("--cli", "dist/cli/main.js"))
 const runs = Number(arg("--runs", "3"))
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 

@@ -68,7 +68,8 @@ export interface BenchResults {
   readonly notes: ReadonlyArray<string>
 }
 
-const median = (values: ReadonlyArray<number | undefined>): number | undefined => {
+/** The median of the values given (the mean of the middle two for an even count); undefined when there are none. */
+export const median = (values: ReadonlyArray<number | undefined>): number | undefined => {
   const sorted = values.filter((value): value is number => value !== undefined).toSorted((a, b) => a - b)
   if (sorted.length === 0) return undefined
   const middle = Math.floor(sorted.length / 2)
