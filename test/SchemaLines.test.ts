@@ -28,13 +28,13 @@ const relay = (conn: Connection) =>
   )
 
 /** Answers every line: `ok <id>`, or `bad <line>: <first line of the issue>`. */
-  const tolerant = (conn: Connection) =>
-    Effect.forever(
-      Messages.read(conn).pipe(
-        Effect.flatMap((message) => conn.writeLine(`ok ${message.id}`)),
-        Effect.catchTag("LineDecodeError", (error) => conn.writeLine(`bad ${JSON.stringify(error.line)}: ${error.issue.split("\n")[0]}`))
-      )
-    ).pipe(Effect.catchTag("EndOfInput", () => Effect.void))
+const tolerant = (conn: Connection) =>
+  Effect.forever(
+    Messages.read(conn).pipe(
+      Effect.flatMap((message) => conn.writeLine(`ok ${message.id}`)),
+      Effect.catchTag("LineDecodeError", (error) => conn.writeLine(`bad ${JSON.stringify(error.line)}: ${error.issue.split("\n")[0]}`))
+    )
+  ).pipe(Effect.catchTag("EndOfInput", () => Effect.void))
 
 describe("SchemaLines", () => {
   it.effect.prop("encode then decode gives the same value, whatever the text holds", [Schema.Array(Message)], ([messages]) =>

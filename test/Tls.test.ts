@@ -66,7 +66,6 @@ const reporting = () => {
   return { ran, handler }
 }
 
-
 /** The first line a TLS client receives. */
 const firstLine = (client: TlsClient) => Effect.map(within(client.readUntil("\n")), (text) => text.slice(0, text.indexOf("\n")))
 

@@ -11,7 +11,6 @@ import { split } from "./fixtures/chunks.ts"
 
 const TOO_LONG = "<too long>"
 
-
 /** Feeds chunks one at a time, only when the buffer asks for more; takes lines until End. */
 const takeAllLines = (chunks: ReadonlyArray<Buffer>, max: number): Array<string> => {
   const buffer = new LineBuffer(max)

@@ -655,7 +655,6 @@ const anySample = oneOf(v1Tcp4, v1Tcp6, v1Unknown, v2Sample, v2Sample, v2Sample)
 const payload = byteArray(64)
 const runs = { arbitrary: { runs: 300, size: 100 } }
 
-
 describe("PROXY protocol header", () => {
   it.each(table)("$name", ({ input, accept = "any", expect, decidedAt }) => {
     const { result, decidedAt: at } = parsePrefixes(input, accept)

@@ -78,7 +78,6 @@ const parseAll = (chunks: ReadonlyArray<Buffer>, maxBulkLength = 1024): Array<un
   throw new Error("no progress")
 }
 
-
 const bytes = (text: string) => Buffer.from(text, "latin1")
 
 /** An inline request for `args`: plain words bare, anything else double-quoted with escapes. */
