@@ -8,7 +8,6 @@
 import { Buffer } from "node:buffer"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
-import * as Net from "node:net"
 import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -18,6 +17,7 @@ import { connect } from "./fixtures/client.ts"
 import {
   cliEntry,
   type CliProcess,
+  defaultWait,
   listeningPort,
   logFields,
   metricsUrl,
@@ -491,15 +491,10 @@ describe("fiberline CLI", () => {
         const cli = yield* spawnCli(["echo", "--unix", path, "--unix-mode", "660", "--log-format", "json"])
         assert.strictEqual(logFields(yield* cli.waitForLog("listening")).address, path)
         assert.strictEqual(Fs.statSync(path).mode & 0o777, 0o660)
-        const reply = yield* Effect.callback<string>((resume) => {
-          const socket = Net.connect({ path })
-          let data = ""
-          socket.setEncoding("utf8")
-          socket.on("data", (chunk: string) => (data += chunk))
-          socket.on("close", () => resume(Effect.succeed(data)))
-          socket.end("over a unix socket\n")
-        })
-        assert.strictEqual(reply, "over a unix socket\n")
+        const unix = yield* connect({ path })
+        yield* unix.write("over a unix socket\n")
+        yield* unix.end
+        assert.strictEqual((yield* Effect.timeout(unix.closed, defaultWait)).data.toString(), "over a unix socket\n")
         yield* cli.signal("SIGTERM")
         assert.strictEqual((yield* cli.exited()).code, 0)
         assert.isFalse(Fs.existsSync(path))

@@ -11,7 +11,6 @@
  */
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
-import * as Net from "node:net"
 import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
@@ -384,16 +383,10 @@ describe("fiberline --workers", () => {
         yield* cli.waitForLog("workers started", wait)
         const pids = new Set<string>()
         for (let attempt = 0; attempt < 8 && pids.size < 2; attempt++) {
-          const line = yield* Effect.callback<string>((resume) => {
-            const socket = Net.connect({ path })
-            socket.setEncoding("utf8")
-            socket.once("data", (data: string) => {
-              socket.destroy()
-              resume(Effect.succeed(data.split("\n")[0]!))
-            })
-            socket.on("error", (error) => resume(Effect.succeed(String(error))))
-          }).pipe(Effect.timeout(wait))
-          pids.add(line)
+          const greeting = yield* Effect.scoped(Effect.flatMap(connect({ path }), (client) => client.readUntil("\n"))).pipe(
+            Effect.timeout(wait)
+          )
+          pids.add(greeting.split("\n")[0]!)
         }
         assert.strictEqual(pids.size, 2, `both workers answered: ${[...pids].join(", ")}`)
         yield* cli.signal("SIGTERM")
