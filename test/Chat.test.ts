@@ -16,25 +16,22 @@ import * as Chat from "../src/handlers/Chat.ts"
 import * as LineServer from "../src/services/LineServer.ts"
 import * as TestConnection from "../src/services/TestConnection.ts"
 import { connect } from "./fixtures/client.ts"
-import { chatClientAs, chatWelcome as welcome, connectLines, type LineClient } from "./fixtures/lineClient.ts"
+import {
+  chatClientAs,
+  chatHelp as help,
+  chatPeerAs as peerAs,
+  chatWelcome as welcome,
+  connectLines,
+  type LineClient
+} from "./fixtures/lineClient.ts"
 import { captureLogs, serve, waitForActive } from "./fixtures/server.ts"
 
 const within = <A, E, R>(effect: Effect.Effect<A, E, R>, seconds = 5) =>
   Effect.timeout(effect, Duration.seconds(seconds))
 
-const help = "Commands: /who, /nick NEW, /me ACTION, /quit"
 const invalid = "*** Invalid nickname: 1 to 16 letters, digits, '_' or '-', starting with a letter. Your nickname?"
 
 const range = (n: number): Array<number> => Array.from({ length: n }, (_, i) => i)
-
-/** In memory: a chat peer that took `nick` (waits for its greeting). */
-const peerAs = (nick: string, options?: TestConnection.RunOptions) =>
-  Effect.gen(function*() {
-    const peer = yield* TestConnection.start(Chat.chat, options)
-    yield* peer.send(`${nick}\n`)
-    yield* within(peer.awaitOutput(`*** Hello ${nick}.`))
-    return peer
-  })
 
 /** A client that took `nick` (waits for its greeting). */
 const clientAs = (port: number, nick: string) => chatClientAs(port, nick, "5 seconds")

@@ -23,14 +23,12 @@ import type { RedisRoomOptions } from "../src/handlers/chat/redisBus.ts"
 import * as RedisServer from "../src/handlers/redis/Redis.ts"
 import * as LineServer from "../src/services/LineServer.ts"
 import * as TestConnection from "../src/services/TestConnection.ts"
+import { chatPeerAs, chatReachable as reachable, chatUnreachable as unreachable } from "./fixtures/lineClient.ts"
 import { captureLogs, type LogLine } from "./fixtures/server.ts"
 
 const within = <A, E, R>(effect: Effect.Effect<A, E, R>, seconds = 10) => Effect.timeout(effect, Duration.seconds(seconds))
 
 const range = (n: number): Array<number> => Array.from({ length: n }, (_, i) => i)
-
-const unreachable = "*** The other chat servers are unreachable: only people on this server hear you"
-const reachable = "*** The other chat servers are reachable again"
 
 /** How often `text` occurs in `all`. */
 const count = (all: string, text: string) => all.split(text).length - 1
@@ -63,12 +61,7 @@ const rawClient = (port: number) =>
 
 /** A member of `inRoom`: a peer that took `nick` (waits for its greeting). */
 const peerAs = (inRoom: Context.Context<Chat.Room>, nick: string) =>
-  Effect.gen(function*() {
-    const peer = yield* TestConnection.start(Chat.chat).pipe(Effect.provide(inRoom))
-    yield* peer.send(`${nick}\n`)
-    yield* within(peer.awaitOutput(`*** Hello ${nick}.`))
-    return peer
-  })
+  chatPeerAs(nick, undefined, "10 seconds").pipe(Effect.provide(inRoom))
 
 /** Waits until the broker holds no claim of `nick` (a release is sent in the background). */
 const released = (raw: Redis.Redis["Service"], nick: string) =>

@@ -13,15 +13,20 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { type CliProcess, listeningPort, runCli, spawnCli } from "./fixtures/cli.ts"
-import { chatClientAs, chatWelcome as welcome, connectLines, type LineClient } from "./fixtures/lineClient.ts"
+import {
+  chatClientAs,
+  chatHelp,
+  chatReachable as reachable,
+  chatUnreachable as unreachable,
+  chatWelcome as welcome,
+  connectLines,
+  type LineClient
+} from "./fixtures/lineClient.ts"
 
 /** Per test: several CLI processes boot (slow on a loaded machine), each wait bounded by the fixture. */
 const timeout = 120_000
 
 const within = <A, E, R>(effect: Effect.Effect<A, E, R>, seconds = 30) => Effect.timeout(effect, Duration.seconds(seconds))
-
-const unreachable = "*** The other chat servers are unreachable: only people on this server hear you"
-const reachable = "*** The other chat servers are reachable again"
 
 /** `fiberline redis` on `port` (0: a free one) with JSON logs; its process and port. */
 const startBroker = (port = 0) =>
@@ -70,7 +75,7 @@ describe("fiberline chat --redis", () => {
       assert.deepStrictEqual(bob.lines, [
         welcome,
         "*** Nickname Alice is taken. Your nickname?",
-        "*** Hello bob. Here: alice, bob. Commands: /who, /nick NEW, /me ACTION, /quit",
+        `*** Hello bob. Here: alice, bob. ${chatHelp}`,
         "alice: hi bob",
         "* alice waves",
         "*** Here: alice, bob"
