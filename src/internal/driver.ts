@@ -2,9 +2,10 @@
  * The I/O state of one connection: its framed input, its pending output, and
  * the fibers parked on it: at most one reader waiting for input (reads of one
  * connection are sequential), and any number of fibers waiting for output to
- * drain. Everything here is synchronous; `Connection` wraps it in Effects. Keeping the state in one place is what makes the hot path cheap:
- * a line already buffered is returned without suspending, and output is
- * handed to the transport once per batch, when the fiber is about to wait.
+ * drain. Everything here is synchronous; `Connection` wraps it in Effects.
+ * Keeping the state in one place is what makes the hot path cheap: a line
+ * already buffered is returned without suspending, and output is handed to
+ * the transport once per batch, when the fiber is about to wait.
  *
  * Timeouts do not cost a timer per wait: a wait records when it started,
  * and a watchdog fiber sleeping on Effect's `Clock` (so `TestClock` drives
@@ -245,7 +246,6 @@ export class Driver {
     if (inLine && this.lines.buffered > 0) this.lineStartedAt ??= now
     this.armWatchdog(this.inputDeadline)
   }
-
 
   /** Adds output to the pending batch; true when the batch reached the high-water mark. */
   enqueue(data: string | Uint8Array): boolean {

@@ -31,7 +31,6 @@ import { matches } from "./glob.ts"
 import type { ByteString } from "./resp.ts"
 import { List, type Side, type Value } from "./values.ts"
 
-
 /**
  * The shared database.
  *
