@@ -1,4 +1,4 @@
-// Copied verbatim (below this header) from /work/shared/bench/echoload.c, the
+// Copied verbatim (below this header) from ../shared/bench/echoload.c, the
 // reference load generator shared with the fiberline project, so the bench runs
 // where that directory is absent. bench/run.ts prefers ../shared/bench/echoload.c
 // when present. Build: gcc -O2 -o echoload echoload.c

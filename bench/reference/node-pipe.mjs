@@ -1,4 +1,4 @@
-// Copied verbatim (below this header) from /work/shared/bench/node-pipe.mjs, a reference
+// Copied verbatim (below this header) from ../shared/bench/node-pipe.mjs, a reference
 // server shared with the fiberline project, so the bench runs where that directory
 // is absent. bench/run.ts prefers ../shared/bench/node-pipe.mjs when present.
 // Usage: node node-pipe.mjs PORT (listens on 127.0.0.1).
