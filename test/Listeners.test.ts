@@ -109,6 +109,45 @@ describe("Unix sockets", () => {
       assert.deepStrictEqual(server.address, { family: "unix", path })
     }).pipe(Effect.scoped, Effect.provide(captureLogs().layer)))
 
+  it.live("never takes the socket of a server whose queue is full (EAGAIN is not a stale socket)", () =>
+    Effect.gen(function*() {
+      const path = Path.join(yield* tempDir("listeners"), "busy.sock")
+      // A live server that accepts nothing: queue of 1, its event loop held for at most 30 s.
+      const busy = ChildProcess.spawn(process.execPath, [
+        "-e",
+        `require("net").createServer().listen({ path: process.argv[1], backlog: 1 }, () => {
+          require("fs").writeSync(1, "up\\n")
+          Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 30000)
+        })`,
+        path
+      ])
+      yield* Effect.addFinalizer(() => Effect.sync(() => busy.kill("SIGKILL")))
+      yield* within(Effect.callback<void>((resume) => {
+        busy.stdout.once("data", () => resume(Effect.void))
+      }))
+      // Fill its queue: connections are queued until one is refused with EAGAIN.
+      const held: Array<Net.Socket> = []
+      yield* Effect.addFinalizer(() => Effect.sync(() => held.forEach((socket) => socket.destroy())))
+      let refused: string | undefined
+      while (refused === undefined && held.length < 10) {
+        refused = yield* within(Effect.callback<string | undefined>((resume) => {
+          const socket = Net.connect({ path })
+          held.push(socket)
+          socket.once("connect", () => resume(Effect.succeed(undefined)))
+          socket.once("error", (cause: NodeJS.ErrnoException) => resume(Effect.succeed(cause.code)))
+        }))
+      }
+      assert.strictEqual(refused, "EAGAIN", "the queue is full")
+      const before = Fs.lstatSync(path)
+      const error = yield* Effect.flip(LineServer.make({ handler: echo, path }))
+      assert.strictEqual(error.code, "EAGAIN")
+      assert.strictEqual(
+        error.message,
+        `cannot listen on ${path}: a socket is there and connecting to it failed with EAGAIN, not refused: a server may listen there, so it is left alone`
+      )
+      assert.strictEqual(Fs.lstatSync(path).ino, before.ino, "its socket file is still there")
+    }).pipe(Effect.scoped, Effect.provide(captureLogs().layer)))
+
   it.live("a path in a directory that does not exist is refused, saying so", () =>
     Effect.gen(function*() {
       const path = Path.join(yield* tempDir("listeners"), "missing", "echo.sock")

@@ -5,7 +5,8 @@
  *
  * **Unix sockets.** A file at the path is probed first
  * ({@link clearStaleSocket}): a stale socket left by a killed server is
- * removed; a live one, and anything that is not a socket (a symbolic link
+ * removed; a live one, one the probe cannot tell about (a full queue
+ * answers `EAGAIN`), and anything that is not a socket (a symbolic link
  * included), are refused and left alone. The socket is then put in place
  * with its mode ({@link place}); closing the server removes the file if it
  * is still that socket.
@@ -66,23 +67,29 @@ const serverError = (options: ListenOptions, cause: unknown, code?: string): Ser
   return new ServerError({ address: describe(options), cause, ...(errorCode === undefined ? {} : { code: errorCode }) })
 }
 
-/** Whether a server accepts connections on the Unix socket at `path`. */
-const answers = (path: string): Effect.Effect<boolean> =>
-  Effect.callback<boolean>((resume) => {
-    const probe = Net.connect({ path })
-    const done = (alive: boolean) => {
-      probe.destroy()
-      resume(Effect.succeed(alive))
+/** Connects to the Unix socket at `path`: `undefined` when a server accepted, else the error's code. */
+const probe = (path: string): Effect.Effect<string | undefined> =>
+  Effect.callback<string | undefined>((resume) => {
+    const socket = Net.connect({ path })
+    const done = (code: string | undefined) => {
+      socket.destroy()
+      resume(Effect.succeed(code))
     }
-    probe.once("connect", () => done(true))
-    probe.once("error", () => done(false))
-    return Effect.sync(() => probe.destroy())
+    socket.once("connect", () => done(undefined))
+    socket.once("error", (cause: NodeJS.ErrnoException) => done(cause.code ?? cause.message))
+    return Effect.sync(() => socket.destroy())
   })
 
 /**
- * Removes a stale socket file at the path; refuses a live one or anything
- * that is not a socket. With `--workers`, the primary does this once before
- * it forks: a worker would find its siblings' socket answering.
+ * Removes a stale socket file at the path; refuses a live one, one it cannot
+ * tell about, or anything that is not a socket. With `--workers`, the
+ * primary does this once before it forks: a worker would find its siblings'
+ * socket answering.
+ *
+ * **Gotchas.** The probe and the removal go by the path (Node has no
+ * `unlinkat`): whoever can rename entries in its directory meanwhile can put
+ * something else there to be removed, which they could remove themselves;
+ * a path through directories that others can write is theirs to redirect.
  */
 export const clearStaleSocket = (options: UnixListen): Effect.Effect<void, ServerError> =>
   Effect.gen(function*() {
@@ -94,7 +101,14 @@ export const clearStaleSocket = (options: UnixListen): Effect.Effect<void, Serve
     if (stat === undefined) return
     if (stat.isSymbolicLink()) return yield* refuse("EEXIST", "the path is a symbolic link, which is never followed")
     if (!stat.isSocket()) return yield* refuse("EEXIST", "the path exists and is not a socket")
-    if (yield* answers(options.path)) return yield* refuse("EADDRINUSE", "a running server listens there")
+    const code = yield* probe(options.path)
+    if (code === undefined) return yield* refuse("EADDRINUSE", "a running server listens there")
+    // Removed meanwhile: nothing left to clear.
+    if (code === "ENOENT") return
+    // Only a refused connection means that nobody listens.
+    if (code !== "ECONNREFUSED") {
+      return yield* refuse(code, `a socket is there and connecting to it failed with ${code}, not refused: a server may listen there, so it is left alone`)
+    }
     yield* Effect.try({
       try: () => Fs.unlinkSync(options.path),
       catch: (cause) => serverError(options, cause)
