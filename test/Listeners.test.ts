@@ -1,7 +1,9 @@
 /**
  * Where a server listens, over real sockets: a Unix domain socket (a stale
- * file from a killed server is replaced, a live server's socket is never
- * taken, the mode is applied, the file goes at shutdown), IPv6 on `::1` and
+ * file from a killed server is replaced, a live server's socket or a symbolic
+ * link is never taken, the mode is the socket's before it is at its path,
+ * even against a process racing to swap it, and its own file goes at
+ * shutdown), IPv6 on `::1` and
  * dual-stack `::`; and PROXY protocol v1/v2 headers crafted byte by byte in
  * front of the handler's data — valid ones give the handler the real client,
  * malformed, cut-short, slow or untrusted ones are closed before it runs.
@@ -55,6 +57,24 @@ const exchange = (
     return Effect.sync(() => socket.destroy())
   })
 
+/** Leaves a stale socket file at `path`, as a server killed with SIGKILL does. */
+const killedServerSocket = (path: string) =>
+  Effect.gen(function*() {
+    const killed = ChildProcess.spawn(process.execPath, [
+      "-e",
+      "require('net').createServer().listen(process.argv[1], () => console.log('up'))",
+      path
+    ])
+    yield* Effect.addFinalizer(() => Effect.sync(() => killed.kill("SIGKILL")))
+    yield* within(Effect.callback<void>((resume) => {
+      killed.stdout.once("data", () => resume(Effect.void))
+    }))
+    yield* within(Effect.callback<void>((resume) => {
+      killed.once("exit", () => resume(Effect.void))
+      killed.kill("SIGKILL")
+    }))
+  })
+
 /** Writes who the handler thinks the peer is, then echoes. */
 const whoAmI = (conn: Connection) =>
   Effect.andThen(conn.writeLine(`peer ${conn.peer}`), echo)
@@ -76,20 +96,7 @@ describe("Unix sockets", () => {
   it.live("replaces a stale socket file left by a killed server; never takes a live server's", () =>
     Effect.gen(function*() {
       const path = Path.join(yield* tempDir("listeners"), "stale.sock")
-      // A server killed with SIGKILL leaves its socket file behind.
-      const killed = ChildProcess.spawn(process.execPath, [
-        "-e",
-        "require('net').createServer().listen(process.argv[1], () => console.log('up'))",
-        path
-      ])
-      yield* Effect.addFinalizer(() => Effect.sync(() => killed.kill("SIGKILL")))
-      yield* within(Effect.callback<void>((resume) => {
-        killed.stdout.once("data", () => resume(Effect.void))
-      }))
-      yield* within(Effect.callback<void>((resume) => {
-        killed.once("exit", () => resume(Effect.void))
-        killed.kill("SIGKILL")
-      }))
+      yield* killedServerSocket(path)
       assert.isTrue(Fs.existsSync(path))
       const server = yield* LineServer.make({ handler: echo, path })
       const { data } = yield* within(exchange({ path }, ["again\n"]))
@@ -102,12 +109,93 @@ describe("Unix sockets", () => {
       assert.deepStrictEqual(server.address, { family: "unix", path })
     }).pipe(Effect.scoped, Effect.provide(captureLogs().layer)))
 
+  it.live("never takes the socket of a server whose queue is full (EAGAIN is not a stale socket)", () =>
+    Effect.gen(function*() {
+      const path = Path.join(yield* tempDir("listeners"), "busy.sock")
+      // A live server that accepts nothing: queue of 1, its event loop held for at most 30 s.
+      const busy = ChildProcess.spawn(process.execPath, [
+        "-e",
+        `require("net").createServer().listen({ path: process.argv[1], backlog: 1 }, () => {
+          require("fs").writeSync(1, "up\\n")
+          Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 30000)
+        })`,
+        path
+      ])
+      yield* Effect.addFinalizer(() => Effect.sync(() => busy.kill("SIGKILL")))
+      yield* within(Effect.callback<void>((resume) => {
+        busy.stdout.once("data", () => resume(Effect.void))
+      }))
+      // Fill its queue: connections are queued until one is refused with EAGAIN.
+      const held: Array<Net.Socket> = []
+      yield* Effect.addFinalizer(() => Effect.sync(() => held.forEach((socket) => socket.destroy())))
+      let refused: string | undefined
+      while (refused === undefined && held.length < 10) {
+        refused = yield* within(Effect.callback<string | undefined>((resume) => {
+          const socket = Net.connect({ path })
+          held.push(socket)
+          socket.once("connect", () => resume(Effect.succeed(undefined)))
+          socket.once("error", (cause: NodeJS.ErrnoException) => resume(Effect.succeed(cause.code)))
+        }))
+      }
+      assert.strictEqual(refused, "EAGAIN", "the queue is full")
+      const before = Fs.lstatSync(path)
+      const error = yield* Effect.flip(LineServer.make({ handler: echo, path }))
+      assert.strictEqual(error.code, "EAGAIN")
+      assert.strictEqual(
+        error.message,
+        `cannot listen on ${path}: a socket is there and connecting to it failed with EAGAIN, not refused: a server may listen there, so it is left alone`
+      )
+      assert.strictEqual(Fs.lstatSync(path).ino, before.ino, "its socket file is still there")
+    }).pipe(Effect.scoped, Effect.provide(captureLogs().layer)))
+
   it.live("a path in a directory that does not exist is refused, saying so", () =>
     Effect.gen(function*() {
       const path = Path.join(yield* tempDir("listeners"), "missing", "echo.sock")
       const error = yield* Effect.flip(LineServer.make({ handler: echo, path }))
       assert.strictEqual(error.code, "ENOENT")
       assert.strictEqual(error.message, `cannot listen on ${path}: its directory does not exist`)
+    }).pipe(Effect.scoped, Effect.provide(captureLogs().layer)))
+
+  it.live("refuses a symbolic link at the path, even to a stale socket, and follows it nowhere", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir("listeners")
+      const stale = Path.join(dir, "stale.sock")
+      yield* killedServerSocket(stale)
+      const path = Path.join(dir, "link.sock")
+      Fs.symlinkSync(stale, path)
+      const error = yield* Effect.flip(LineServer.make({ handler: echo, path, socketMode: 0o600 }))
+      assert.strictEqual(error.code, "EEXIST")
+      assert.strictEqual(error.message, `cannot listen on ${path}: the path is a symbolic link, which is never followed`)
+      assert.strictEqual(Fs.readlinkSync(path), stale)
+      assert.isTrue(Fs.lstatSync(stale).isSocket(), "the link's target is untouched")
+      assert.notStrictEqual(Fs.lstatSync(stale).mode & 0o777, 0o600)
+    }).pipe(Effect.scoped, Effect.provide(captureLogs().layer)))
+
+  it.live("at shutdown removes its own socket file only: one another server put at the path since stays", () =>
+    Effect.gen(function*() {
+      const path = Path.join(yield* tempDir("listeners"), "echo.sock")
+      const scope = yield* Scope.make()
+      yield* LineServer.make({ handler: echo, path }).pipe(Scope.provide(scope))
+      // Someone removes the file and another server binds the path.
+      Fs.unlinkSync(path)
+      const other = Net.createServer((socket) => socket.end("other\n"))
+      yield* Effect.addFinalizer(() => Effect.sync(() => other.close()))
+      yield* within(Effect.callback<void>((resume) => {
+        other.listen(path, () => resume(Effect.void))
+      }))
+      yield* Scope.close(scope, Exit.void)
+      assert.isTrue(Fs.existsSync(path), "the other server's socket file is still there")
+      assert.strictEqual((yield* within(exchange({ path }, []))).data, "other\n")
+    }).pipe(Effect.scoped, Effect.provide(captureLogs().layer)))
+
+  it.live("a path too long for a socket address is refused, with a mode as without", () =>
+    Effect.gen(function*() {
+      const path = Path.join(yield* tempDir("listeners"), `${"s".repeat(120)}.sock`)
+      for (const socketMode of [undefined, 0o600]) {
+        const error = yield* Effect.flip(LineServer.make({ handler: echo, path, socketMode }))
+        assert.strictEqual(error.code, "EINVAL")
+        assert.isFalse(Fs.existsSync(path))
+      }
     }).pipe(Effect.scoped, Effect.provide(captureLogs().layer)))
 
   it.live("refuses a path that exists and is not a socket, and leaves the file alone", () =>
@@ -118,6 +206,139 @@ describe("Unix sockets", () => {
       assert.strictEqual(error.code, "EEXIST")
       assert.strictEqual(Fs.readFileSync(path, "utf8"), "precious")
     }).pipe(Effect.scoped, Effect.provide(captureLogs().layer)))
+})
+
+/**
+ * What a process that can write the socket's directory does to a server that
+ * places its socket there, as fast as it can: a socket that appears at the
+ * path is swapped for a symbolic link to `target` (its mode noted first: it
+ * must already be the one asked for); a new directory beside it is moved away
+ * and replaced by a link to a directory of the swapper's own, where any socket
+ * that appears is swapped for a link to `target`, and where every name a
+ * socket is bound to (Linux lists them in /proc/net/unix, for everyone) gets
+ * a link to `target` in advance. Runs until killed, at most 60 s.
+ */
+const swapper = `
+const fs = require("node:fs"), path = require("node:path")
+const [dir, name, target] = process.argv.slice(1)
+const final = path.join(dir, name)
+const spare = path.join(dir, "spare-link")
+const decoy = path.join(dir, "decoy")
+fs.mkdirSync(decoy)
+const own = new Set([name, "spare-link", "decoy"])
+const swap = (file) => {
+  try { fs.symlinkSync(target, spare) } catch {}
+  try { fs.renameSync(spare, file) } catch {}
+}
+const until = Date.now() + 60000
+fs.writeSync(1, "ready\\n")
+while (Date.now() < until) {
+  let stat
+  try { stat = fs.lstatSync(final) } catch {}
+  if (stat !== undefined && stat.isSocket()) {
+    swap(final)
+    fs.writeSync(1, "socket " + (stat.mode & 0o777).toString(8) + "\\n")
+  }
+  for (const entry of fs.readdirSync(dir)) {
+    if (own.has(entry) || entry.endsWith(".moved")) continue
+    const p = path.join(dir, entry)
+    try {
+      if (fs.lstatSync(p).isDirectory()) {
+        fs.renameSync(p, p + ".moved")
+        fs.symlinkSync(decoy, p)
+      }
+    } catch {}
+  }
+  let bound = ""
+  try { bound = fs.readFileSync("/proc/net/unix", "latin1") } catch {}
+  for (const line of bound.split("\\n")) {
+    const socket = line.split(" ").pop()
+    if (socket.startsWith("/")) try { fs.symlinkSync(target, path.join(decoy, path.basename(socket))) } catch {}
+  }
+  for (const entry of fs.readdirSync(decoy)) {
+    const p = path.join(decoy, entry)
+    try {
+      if (fs.lstatSync(p).isSocket()) swap(p)
+    } catch {}
+  }
+}
+`
+
+/**
+ * Starts and stops a server with `socketMode: 0o666` on a socket path in a
+ * world-writable directory, up to 100 times (at most 20 s) while {@link swapper}
+ * runs as `uid` (this process's own when undefined). Returns how often a
+ * 0600 file elsewhere changed mode, how often a server started, and the
+ * modes the swapper saw the socket at the path with.
+ */
+const raceSocketMode = (uid: number | undefined) =>
+  Effect.gen(function*() {
+    const root = yield* tempDir("listeners")
+    Fs.chmodSync(root, 0o755)
+    const dir = Path.join(root, "shared")
+    Fs.mkdirSync(dir, { mode: 0o777 })
+    Fs.chmodSync(dir, 0o777)
+    const target = Path.join(root, "precious")
+    Fs.writeFileSync(target, "precious", { mode: 0o600 })
+    const path = Path.join(dir, "echo.sock")
+    const child = ChildProcess.spawn(process.execPath, ["-e", swapper, dir, "echo.sock", target], {
+      ...(uid === undefined ? {} : { uid, gid: uid }),
+      stdio: ["ignore", "pipe", "inherit"]
+    })
+    yield* Effect.addFinalizer(() => Effect.sync(() => child.kill("SIGKILL")))
+    let seen = ""
+    child.stdout.setEncoding("latin1")
+    yield* within(Effect.callback<void>((resume) => {
+      child.stdout.on("data", (chunk: string) => {
+        seen += chunk
+        if (seen.startsWith("ready\n")) resume(Effect.void)
+      })
+    }))
+    let tries = 0
+    let changed = 0
+    let started = 0
+    const until = Date.now() + 20_000
+    while (tries < 100 && Date.now() < until) {
+      tries++
+      Fs.rmSync(path, { force: true })
+      const scope = yield* Scope.make()
+      const exit = yield* Effect.exit(
+        LineServer.make({ handler: echo, path, socketMode: 0o666 }).pipe(Scope.provide(scope))
+      )
+      yield* Scope.close(scope, Exit.void)
+      if (Exit.isSuccess(exit)) started++
+      if ((Fs.statSync(target).mode & 0o777) !== 0o600) {
+        changed++
+        Fs.chmodSync(target, 0o600)
+      }
+    }
+    // Its last lines are read once it has exited.
+    yield* within(Effect.callback<void>((resume) => {
+      child.once("close", () => resume(Effect.void))
+      child.kill("SIGKILL")
+    }))
+    const modes = new Set(seen.split("\n").filter((line) => line.startsWith("socket ")).map((line) => line.slice(7)))
+    return { tries, changed, started, modes: [...modes] }
+  })
+
+/** Races {@link swapper} (as `uid`) and asserts that nothing it did redirected the mode. */
+const neverRedirected = (uid: number | undefined) =>
+  Effect.gen(function*() {
+    const { changed, modes, started, tries } = yield* raceSocketMode(uid)
+    assert.deepStrictEqual(
+      { changed, otherModes: modes.filter((mode) => mode !== "666") },
+      { changed: 0, otherModes: [] },
+      `in ${tries} tries: how often the 0600 file became 0666; the modes the socket was seen at its path with`
+    )
+    assert.isAbove(started, 0, "a server started")
+  }).pipe(Effect.scoped, Effect.provide(captureLogs().layer))
+
+describe("Unix socket mode", () => {
+  it.live("is the socket's from the start: whoever can write the directory cannot make chmod follow a link", () =>
+    neverRedirected(undefined))
+
+  it.live.skipIf(process.getuid?.() !== 0)("the same against a root server, the swapper running as uid 65534", () =>
+    neverRedirected(65534))
 })
 
 describe("reusePort", () => {
