@@ -2,10 +2,12 @@
  * TLS from the command line, end to end: the built CLI runs as a child
  * process and is driven with flags and `FIBERLINE_TLS_*` variables — it
  * serves TLS with `--tls-cert`/`--tls-key`, reloads its certificate on SIGHUP
- * (a bad one is logged and the server goes on), requires client certificates
- * with `--tls-client-auth`, resumes sessions across processes that share
- * `FIBERLINE_TLS_TICKET_KEYS`, serves STARTTLS with `--tls-mode starttls`,
- * and refuses TLS settings that cannot apply, in one line on stderr.
+ * (a bad one is logged and the server goes on; a FIFO that sends nothing at
+ * the key's path is given up at the read timeout, the process serving all
+ * along), requires client certificates with `--tls-client-auth`, resumes
+ * sessions across processes that share `FIBERLINE_TLS_TICKET_KEYS`, serves
+ * STARTTLS with `--tls-mode starttls`, and refuses TLS settings that
+ * cannot apply, in one line on stderr.
  */
 import { Buffer } from "node:buffer"
 import * as Fs from "node:fs"
@@ -15,7 +17,19 @@ import * as Effect from "effect/Effect"
 import { connect } from "./fixtures/client.ts"
 import { type JsonLog, listeningPort, logFields, parseJsonLog, runCli, spawnCli } from "./fixtures/cli.ts"
 import { tempDir } from "./fixtures/files.ts"
-import { attemptTls, commonName, connectTls, connectTlsTo, firstSession, pem, pemPath, tlsDir } from "./fixtures/tls.ts"
+import {
+  attemptTls,
+  commonName,
+  connectTls,
+  connectTlsTo,
+  fifoWriter,
+  firstSession,
+  makeFifo,
+  pem,
+  pemPath,
+  swappable,
+  tlsDir
+} from "./fixtures/tls.ts"
 
 /** Per-test limit: each boots the CLI once or twice (slow on a loaded machine); every wait is bounded. */
 const timeout = 120_000
@@ -63,6 +77,32 @@ describe("fiberline CLI with TLS", () => {
       const after = yield* within(connectTls(port))
       assert.strictEqual(commonName(after.tls.getPeerX509Certificate()?.subject), "fiberline test server B")
 
+      yield* cli.signal("SIGTERM")
+      assert.deepStrictEqual(yield* cli.exited(), { code: 0, signal: null })
+    }), timeout)
+
+  it.live("SIGHUP with a FIFO that sends nothing at the key's path: served all along; the reload fails at its read timeout, naming the file", () =>
+    Effect.gen(function*() {
+      const files = swappable(yield* tempDir("cli-tls"))
+      files.install("server.crt", "server.key")
+      const cli = yield* spawnCli(["echo", "--port", "0", "--log-format", "json", "--tls-cert", files.cert, "--tls-key", files.key])
+      const port = yield* listeningPort(cli)
+      makeFifo(files.key)
+      // It sends nothing, for longer than any wait here.
+      const writer = yield* fifoWriter(files.key, "", 120_000)
+      yield* cli.signal("SIGHUP")
+      yield* within(writer.opened)
+      // Answered while the reload waits on the FIFO (a process reading it synchronously would never answer).
+      const during = yield* within(connectTls(port))
+      yield* during.write("during the reload\n")
+      yield* within(during.readUntil("during the reload\n"))
+      const failed = yield* cli.waitForLog("tls reload failed")
+      assert.strictEqual(
+        logFields(failed).error,
+        `TLS settings: the key could not be read within 5s (a pipe nobody writes to? a hung mount?) (${files.key})`
+      )
+      const after = yield* within(connectTls(port))
+      assert.strictEqual(commonName(after.tls.getPeerX509Certificate()?.subject), "localhost", "the old pair is served")
       yield* cli.signal("SIGTERM")
       assert.deepStrictEqual(yield* cli.exited(), { code: 0, signal: null })
     }), timeout)
@@ -175,7 +215,7 @@ describe("fiberline CLI with TLS", () => {
       }), timeout)
   }
 
-  it.live("ticket keys that are not 48 bytes are refused without repeating the secret; a missing certificate file is one line, exit 1", () =>
+  it.live("ticket keys that are not 48 bytes are refused without repeating the secret; a missing or wrong certificate file is one line, exit 1", () =>
     Effect.gen(function*() {
       const keys = yield* runCli(["echo", "--port", "0", ...certFlags], { env: { FIBERLINE_TLS_TICKET_KEYS: "c2VjcmV0" } })
       assert.strictEqual(
@@ -188,5 +228,12 @@ describe("fiberline CLI with TLS", () => {
       assert.strictEqual(lines.length, 1, missing.stderr)
       assert.match(lines[0]!, /ERROR .*cannot listen on 127\.0\.0\.1:0: TLS settings: cannot read the certificate \(ENOENT\) \(nope\.pem\)$/)
       assert.strictEqual(missing.code, 1)
+      // A certificate where the key belongs.
+      const garbage = yield* runCli(["echo", "--port", "0", "--tls-cert", pemPath("server.crt"), "--tls-key", pemPath("server.crt")])
+      assert.match(
+        garbage.stderr,
+        /^[^\n]*ERROR .*TLS settings: the key is not a PEM private key \(found "-----BEGIN CERTIFICATE-----"\) \(.+server\.crt\)\n$/
+      )
+      assert.strictEqual(garbage.code, 1)
     }), timeout)
 })

@@ -1,8 +1,9 @@
 /**
  * The TLS engine of a server: its settings loaded (files read, PEM parsed,
- * each key checked against its certificate) into a `tls.Server` that never
- * listens, and the server-side handshake of one socket the line server
- * accepted — at once for implicit TLS, or when a handler calls `startTls`.
+ * each key checked against its certificate: `tlsMaterial.ts`) into a
+ * `tls.Server` that never listens, and the server-side handshake of one
+ * socket the line server accepted — at once for implicit TLS, or when a
+ * handler calls `startTls`.
  *
  * **Why a `tls.Server` that never listens.** Node verifies client
  * certificates, applies `requestCert`/`rejectUnauthorized`, selects SNI
@@ -27,92 +28,32 @@
  */
 import { Buffer } from "node:buffer"
 import * as Crypto from "node:crypto"
-import * as Fs from "node:fs"
 import type * as Net from "node:net"
 import * as Tls from "node:tls"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { constVoid } from "effect/Function"
+import * as Semaphore from "effect/Semaphore"
 import { TlsConfigError, TlsHandshakeError } from "../services/Errors.ts"
-import { defaults, generateTicketKeys, type PemSource, type TlsInfo, type TlsOptions } from "../services/Tls.ts"
+import { defaults, generateTicketKeys, type TlsInfo, type TlsOptions } from "../services/Tls.ts"
 import { abort } from "./endpoint.ts"
-
-/** Reads one PEM source: data as given, a file from disk. */
-const readPem = (source: PemSource, what: string): Buffer => {
-  if (typeof source === "string") return Buffer.from(source)
-  if (source instanceof Uint8Array) return Buffer.from(source)
-  try {
-    return Fs.readFileSync(source.file)
-  } catch (cause) {
-    const code = cause instanceof Error && "code" in cause ? ` (${String(cause.code)})` : ""
-    throw new TlsConfigError({ reason: `cannot read the ${what}${code}`, file: source.file, cause })
-  }
-}
-
-const fileOf = (source: PemSource): { readonly file?: string } =>
-  typeof source === "object" && !(source instanceof Uint8Array) ? { file: source.file } : {}
+import { loadMaterial, type Material, validateOptions } from "./tlsMaterial.ts"
 
 /** OpenSSL's short reason (`key values mismatch`) rather than its whole error string. */
 const reasonOf = (cause: unknown): string =>
   cause instanceof Error ? ("reason" in cause && typeof cause.reason === "string" ? cause.reason : cause.message) : String(cause)
 
-/** Parses the leaf certificate of a chain and refuses one outside its validity period. */
-const checkCertificate = (pem: Buffer, source: PemSource): Crypto.X509Certificate => {
-  let certificate: Crypto.X509Certificate
-  try {
-    certificate = new Crypto.X509Certificate(pem)
-  } catch (cause) {
-    const reason = pem.includes("-----BEGIN")
-      ? "the certificate does not parse"
-      : typeof source === "string"
-      ? "the certificate is not PEM data (to read a file, pass { file: path })"
-      : "the certificate is not PEM data"
-    throw new TlsConfigError({ reason, ...fileOf(source), cause })
-  }
-  const now = Date.now()
-  if (Date.parse(certificate.validTo) < now) {
-    throw new TlsConfigError({ reason: `the certificate expired on ${certificate.validTo}`, ...fileOf(source) })
-  }
-  if (Date.parse(certificate.validFrom) > now) {
-    throw new TlsConfigError({ reason: `the certificate is not valid before ${certificate.validFrom}`, ...fileOf(source) })
-  }
-  return certificate
-}
-
 /**
- * Runs `build`, turning Node's errors about a key or certificate into a
- * {@link TlsConfigError} naming the key's file.
+ * Runs `build` (Node's secure contexts, from material already checked),
+ * turning what Node still refuses into a {@link TlsConfigError} with
+ * OpenSSL's reason.
  */
-const withKey = <A>(key: PemSource, build: () => A): A => {
+const withContext = <A>(build: () => A): A => {
   try {
     return build()
   } catch (cause) {
-    if (cause instanceof TlsConfigError) throw cause
-    throw new TlsConfigError({ reason: `the key does not fit the certificate: ${reasonOf(cause)}`, ...fileOf(key), cause })
+    throw new TlsConfigError({ reason: reasonOf(cause), cause })
   }
-}
-
-/**
- * Rejects settings no server can run with (a programming error: it
- * throws a `RangeError`), before anything is read.
- */
-const validate = (options: TlsOptions): void => {
-  const clientAuth = options.clientAuth ?? defaults.clientAuth
-  if (clientAuth !== "none" && clientAuth !== "request" && clientAuth !== "require") {
-    throw new RangeError(`TLS option clientAuth must be "none", "request" or "require", got ${JSON.stringify(clientAuth)}`)
-  }
-  if (clientAuth !== "none" && options.ca === undefined) {
-    throw new RangeError(`TLS option clientAuth "${clientAuth}" needs ca: the CAs that sign client certificates`)
-  }
-  if (options.ticketKeys !== undefined && options.ticketKeys.length !== 48) {
-    throw new RangeError(`TLS option ticketKeys must be 48 bytes, got ${options.ticketKeys.length}`)
-  }
-  for (const protocol of options.alpnProtocols ?? []) {
-    const length = Buffer.byteLength(protocol)
-    if (length === 0 || length > 255) throw new RangeError(`TLS option alpnProtocols: invalid protocol name ${JSON.stringify(protocol)}`)
-  }
-  const millis = Duration.toMillis(Duration.fromInputUnsafe(options.handshakeTimeout ?? defaults.handshakeTimeout))
-  if (!(millis > 0 && Number.isFinite(millis))) throw new RangeError(`TLS option handshakeTimeout must be positive, got ${millis} ms`)
 }
 
 /** Server names to secure contexts, exact names first, then `*.` wildcards of one label. */
@@ -180,34 +121,26 @@ export class TlsEngine {
   /** Handshakes under way, by the socket they run over. */
   private readonly pending = new Map<unknown, Settle>()
 
-  /** Loads `options`; throws a {@link TlsConfigError} (see {@link load}). */
-  constructor(options: TlsOptions, ticketKeys: Buffer) {
+  /** Builds the contexts of checked `material`; throws a {@link TlsConfigError} for what Node still refuses. */
+  constructor(material: Material, options: TlsOptions, ticketKeys: Buffer) {
     this.handshakeMillis = Duration.toMillis(Duration.fromInputUnsafe(options.handshakeTimeout ?? defaults.handshakeTimeout))
-    const cert = readPem(options.cert, "certificate")
-    const key = readPem(options.key, "key")
-    this.certificate = checkCertificate(cert, options.cert)
-    const cas = options.ca === undefined ? [] : Array.isArray(options.ca) ? options.ca : [options.ca as PemSource]
-    const ca = cas.length === 0 ? undefined : cas.map((source) => readPem(source, "CA certificate"))
+    const { pair } = material
+    const ca = material.ca === undefined ? undefined : [...material.ca]
+    this.certificate = pair.certificate
     const clientAuth = options.clientAuth ?? defaults.clientAuth
     // A session resumes only where its certificate, CAs and client
     // authentication were the same.
-    const digest = Crypto.createHash("sha256").update(cert).update(clientAuth)
+    const digest = Crypto.createHash("sha256").update(pair.cert).update(clientAuth)
     for (const pem of ca ?? []) digest.update(pem)
     const sessionIdContext = digest.digest("hex").slice(0, 32)
     const contexts = new Map<string, Tls.SecureContext>()
-    for (const [name, sni] of Object.entries(options.sni ?? {})) {
-      const sniCert = readPem(sni.cert, `certificate for ${name}`)
-      checkCertificate(sniCert, sni.cert)
-      const sniKey = readPem(sni.key, `key for ${name}`)
-      contexts.set(
-        name.toLowerCase(),
-        withKey(sni.key, () => Tls.createSecureContext({ cert: sniCert, key: sniKey, ca, ticketKeys, sessionIdContext }))
-      )
+    for (const [name, { cert, key }] of material.sni) {
+      contexts.set(name, withContext(() => Tls.createSecureContext({ cert, key, ca, ticketKeys, sessionIdContext })))
     }
-    this.server = withKey(options.key, () =>
+    this.server = withContext(() =>
       new Tls.Server({
-        cert,
-        key,
+        cert: pair.cert,
+        key: pair.key,
         ca,
         requestCert: clientAuth !== "none",
         rejectUnauthorized: clientAuth === "require",
@@ -261,15 +194,16 @@ export class TlsEngine {
 }
 
 /**
- * Loads TLS settings: reads the files, checks certificates and keys.
- * Settings that cannot be used fail with a {@link TlsConfigError}.
+ * Loads TLS settings: reads the files, checks certificates and keys
+ * (see `tlsMaterial.ts`), builds the contexts. Settings that cannot be used
+ * fail with a {@link TlsConfigError}.
  */
 const load = (options: TlsOptions, ticketKeys: Buffer): Effect.Effect<TlsEngine, TlsConfigError> =>
-  Effect.try({
-    try: () => new TlsEngine(options, ticketKeys),
-    catch: (cause) =>
-      cause instanceof TlsConfigError ? cause : new TlsConfigError({ reason: reasonOf(cause), cause })
-  })
+  Effect.flatMap(loadMaterial(options), (material) =>
+    Effect.try({
+      try: () => new TlsEngine(material, options, ticketKeys),
+      catch: (cause) => cause instanceof TlsConfigError ? cause : new TlsConfigError({ reason: reasonOf(cause), cause })
+    }))
 
 /** A server's TLS: the engine new connections use, and how it is reloaded. */
 export class ServerTls {
@@ -278,6 +212,8 @@ export class ServerTls {
   private current: TlsEngine
   private options: TlsOptions
   private ticketKeys: Buffer
+  /** One reload at a time: reads take a while now, and the last one started must win. */
+  private readonly reloading = Semaphore.makeUnsafe(1)
 
   private constructor(engine: TlsEngine, options: TlsOptions, ticketKeys: Buffer, implicit: boolean) {
     this.current = engine
@@ -288,7 +224,7 @@ export class ServerTls {
 
   /** Loads a server's settings; its ticket keys are random unless given. */
   static make(options: TlsOptions, implicit: boolean): Effect.Effect<ServerTls, TlsConfigError> {
-    validate(options)
+    validateOptions(options)
     const ticketKeys = Buffer.from(options.ticketKeys ?? generateTicketKeys())
     return Effect.map(load(options, ticketKeys), (engine) => new ServerTls(engine, options, ticketKeys, implicit))
   }
@@ -302,12 +238,12 @@ export class ServerTls {
    * Loads `options` (default: the settings in use, files read again) and
    * swaps them in for new handshakes; returns the certificate now served.
    * Ticket keys stay unless new ones are given, so sessions keep resuming.
-   * On failure nothing changes.
+   * On failure nothing changes. Reloads run one after another.
    */
   reload(options?: TlsOptions): Effect.Effect<Crypto.X509Certificate, TlsConfigError> {
-    return Effect.suspend(() => {
+    return this.reloading.withPermit(Effect.suspend(() => {
       const next = options ?? this.options
-      validate(next)
+      validateOptions(next)
       const ticketKeys = next.ticketKeys === undefined ? this.ticketKeys : Buffer.from(next.ticketKeys)
       return Effect.map(load(next, ticketKeys), (engine) => {
         this.current = engine
@@ -315,6 +251,6 @@ export class ServerTls {
         this.ticketKeys = ticketKeys
         return engine.certificate
       })
-    })
+    }))
   }
 }

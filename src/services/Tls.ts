@@ -31,6 +31,11 @@ import * as Duration from "effect/Duration"
  *
  * A plain string is data, never a path: write `{ file: "cert.pem" }`.
  *
+ * A file is read asynchronously and must arrive within 5 s and be at most
+ * 1 MiB (a pipe works too, e.g. a shell's `<(…)`); a pipe nobody writes to,
+ * or a mount that hangs, fails the load with a `TlsConfigError` naming the
+ * file instead of freezing the server.
+ *
  * @since 0.1.0
  */
 export type PemSource = string | Uint8Array | { readonly file: string }

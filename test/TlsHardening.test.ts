@@ -1,0 +1,147 @@
+/**
+ * What a TLS server refuses, over real loopback sockets with Node's own
+ * `tls` client: certificate and key files that cannot work together (a key
+ * of another type, garbage, a key where the certificate belongs), at start
+ * and on reload, in one line naming the file; and files read without
+ * blocking the process (a FIFO that sends nothing fails the reload at its
+ * time bound while connections are served; a huge file at its size bound).
+ */
+import { Buffer } from "node:buffer"
+import * as Crypto from "node:crypto"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+import { assert, describe, it } from "@effect/vitest"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import { TestClock } from "effect/testing"
+import { echo } from "../src/handlers/Echo.ts"
+import * as Tls from "../src/services/Tls.ts"
+import { tempDir } from "./fixtures/files.ts"
+import { captureLogs, serve } from "./fixtures/server.ts"
+import {
+  commonName,
+  connectTls,
+  fifoWriter,
+  file,
+  makeFifo,
+  pem,
+  pemPath,
+  serverA,
+  swappable
+} from "./fixtures/tls.ts"
+
+const within = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.timeout(effect, Duration.seconds(10))
+
+/** The server's start failure message, e.g. for settings that cannot be used. */
+const startFailure = (tls: Tls.TlsOptions) => Effect.map(Effect.flip(serve(echo, { tls })), (error) => error.message)
+
+/** What a `ServerError` says of TLS settings that cannot be used. */
+const unusable = (reason: string, path: string) => `cannot listen on 127.0.0.1:0: TLS settings: ${reason} (${path})`
+
+describe("TLS certificate and key checks", () => {
+  it.live("a key of another type than its certificate is refused at start, for SNI too, and on reload, which keeps the old pair", () =>
+    Effect.gen(function*() {
+      assert.strictEqual(
+        yield* startFailure({ cert: file("server.crt"), key: file("rsa.key") }),
+        unusable("the key does not fit the certificate: the key is rsa, the certificate ec", pemPath("rsa.key"))
+      )
+      assert.strictEqual(
+        yield* startFailure({ cert: file("rsa.crt"), key: file("server.key") }),
+        unusable("the key does not fit the certificate: the key is ec, the certificate rsa", pemPath("server.key"))
+      )
+      assert.strictEqual(
+        yield* startFailure({ ...serverA, sni: { "sni.localhost": { cert: file("server-b.crt"), key: file("rsa.key") } } }),
+        unusable("the key for sni.localhost does not fit the certificate: the key is rsa, the certificate ec", pemPath("rsa.key"))
+      )
+
+      const files = swappable(yield* tempDir("tls"))
+      files.install("server.crt", "server.key")
+      const server = yield* serve(echo, { tls: files.options })
+      for (const [cert, key] of [["server.crt", "rsa.key"], ["rsa.crt", "server.key"]] as const) {
+        files.install(cert, key)
+        const error = yield* Effect.flip(server.reloadTls())
+        assert.strictEqual(error.file, files.key)
+        assert.include(error.message, "the key does not fit the certificate: the key is")
+      }
+      const client = yield* connectTls(server.port)
+      assert.strictEqual(commonName(client.tls.getPeerX509Certificate()?.subject), "localhost", "the old pair is served")
+      yield* client.write("still served\n")
+      assert.strictEqual(yield* within(client.readUntil("\n")), "still served\n")
+      // The RSA pair itself is fine.
+      files.install("rsa.crt", "rsa.key")
+      assert.strictEqual(commonName((yield* server.reloadTls()).subject), "fiberline test RSA")
+    }).pipe(Effect.scoped, Effect.provide(captureLogs().layer)))
+
+  it.live("a file that is not the PEM it should be says so in one line naming the file", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir("tls")
+      const garbage = Path.join(dir, "garbage.pem")
+      Fs.writeFileSync(garbage, "this is not PEM\n")
+      const encrypted = Path.join(dir, "encrypted.key")
+      Fs.writeFileSync(
+        encrypted,
+        Crypto.createPrivateKey(pem("server.key")).export({ type: "pkcs8", format: "pem", cipher: "aes-256-cbc", passphrase: "x" })
+      )
+      const cases: ReadonlyArray<readonly [Tls.TlsOptions, string, string]> = [
+        [{ cert: file("server.crt"), key: { file: garbage } }, "the key is not a PEM private key", garbage],
+        [{ cert: { file: garbage }, key: file("server.key") }, "the certificate is not a PEM certificate", garbage],
+        [
+          { cert: file("server.key"), key: file("server.crt") },
+          `the certificate is not a PEM certificate (found "-----BEGIN PRIVATE KEY-----")`,
+          pemPath("server.key")
+        ],
+        [
+          { cert: file("server.crt"), key: file("server.crt") },
+          `the key is not a PEM private key (found "-----BEGIN CERTIFICATE-----")`,
+          pemPath("server.crt")
+        ],
+        [{ cert: file("server.crt"), key: { file: encrypted } }, "the key is encrypted (give it unencrypted)", encrypted],
+        [{ ...serverA, ca: { file: garbage } }, "the CA certificate is not a PEM certificate", garbage]
+      ]
+      for (const [tls, reason, path] of cases) assert.strictEqual(yield* startFailure(tls), unusable(reason, path))
+    }).pipe(Effect.scoped, Effect.provide(captureLogs().layer)))
+})
+
+describe("TLS files are read without blocking the process", () => {
+  it.effect("a FIFO at the key path that sends nothing fails the reload at the read timeout, naming it; connections are served meanwhile", () =>
+    Effect.gen(function*() {
+      // The certificate's validity is checked on Effect's Clock: now, not the TestClock's epoch.
+      yield* TestClock.setTime(Date.now())
+      const files = swappable(yield* tempDir("tls"))
+      files.install("server.crt", "server.key")
+      const server = yield* serve(echo, { tls: files.options })
+      makeFifo(files.key)
+      // A writer that opens the FIFO and sends nothing (for 8 s, after which
+      // a blocking read would see its end: the bound of this test without the fix).
+      const writer = yield* fifoWriter(files.key, "", 8_000)
+      const reload = yield* Effect.forkChild(Effect.flip(server.reloadTls()))
+      // The reload has the FIFO open: it is waiting for the key, its timeout running.
+      yield* writer.opened
+      const client = yield* connectTls(server.port)
+      yield* client.write("served while the reload waits\n")
+      assert.strictEqual(yield* client.readUntil("\n"), "served while the reload waits\n")
+      yield* TestClock.adjust("5 seconds")
+      const error = yield* Fiber.join(reload)
+      assert.strictEqual(
+        error.message,
+        `TLS settings: the key could not be read within 5s (a pipe nobody writes to? a hung mount?) (${files.key})`
+      )
+      const after = yield* connectTls(server.port)
+      assert.strictEqual(commonName(after.tls.getPeerX509Certificate()?.subject), "localhost", "the old pair is served")
+    }).pipe(Effect.provide(captureLogs().layer)))
+
+  it.live("a key given through a pipe (as a shell's <(…) gives it) is read; a file past 1 MiB is refused at its size", () =>
+    Effect.gen(function*() {
+      const files = swappable(yield* tempDir("tls"))
+      files.install("server.crt", "server.key")
+      makeFifo(files.key)
+      yield* fifoWriter(files.key, pem("server.key").toString(), 0)
+      const server = yield* serve(echo, { tls: files.options })
+      assert.strictEqual(commonName((yield* connectTls(server.port)).tls.getPeerX509Certificate()?.subject), "localhost")
+      Fs.rmSync(files.key)
+      Fs.writeFileSync(files.key, Buffer.alloc(1024 * 1024 + 1, "A"))
+      const error = yield* Effect.flip(server.reloadTls())
+      assert.strictEqual(error.message, `TLS settings: the key is larger than 1 MiB: not a PEM file (${files.key})`)
+    }).pipe(Effect.scoped, Effect.provide(captureLogs().layer)))
+})
