@@ -2,23 +2,28 @@
  * What a TLS server refuses, over real loopback sockets with Node's own
  * `tls` client: certificate and key files that cannot work together (a key
  * of another type, garbage, a key where the certificate belongs), at start
- * and on reload, in one line naming the file; and files read without
- * blocking the process (a FIFO that sends nothing fails the reload at its
- * time bound while connections are served; a huge file at its size bound).
+ * and on reload, in one line naming the file; files read without blocking
+ * the process (a FIFO that sends nothing fails the reload at its time bound
+ * while connections are served; a huge file at its size bound); and
+ * handshake failures blamed on the server while its own certificate is out
+ * of date.
  */
 import { Buffer } from "node:buffer"
 import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
+import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import { TestClock } from "effect/testing"
 import { echo } from "../src/handlers/Echo.ts"
 import * as Tls from "../src/services/Tls.ts"
+import { connect } from "./fixtures/client.ts"
 import { tempDir } from "./fixtures/files.ts"
-import { captureLogs, serve } from "./fixtures/server.ts"
+import { closuresReach, freshRegistry } from "./fixtures/metrics.ts"
+import { captureLogs, type LogLine, serve } from "./fixtures/server.ts"
 import {
   commonName,
   connectTls,
@@ -144,4 +149,52 @@ describe("TLS files are read without blocking the process", () => {
       const error = yield* Effect.flip(server.reloadTls())
       assert.strictEqual(error.message, `TLS settings: the key is larger than 1 MiB: not a PEM file (${files.key})`)
     }).pipe(Effect.scoped, Effect.provide(captureLogs().layer)))
+})
+
+/**
+ * The live clock, but `now` moves by what `shift` says: the server sleeps
+ * in real time while its certificate ages (TestClock would stop its sleeps).
+ */
+const shiftableClock = (live: Clock.Clock) => {
+  let offset = 0
+  const millis = () => live.currentTimeMillisUnsafe() + offset
+  const nanos = () => live.currentTimeNanosUnsafe() + BigInt(offset) * 1_000_000n
+  const clock: Clock.Clock = {
+    currentTimeMillisUnsafe: millis,
+    currentTimeMillis: Effect.sync(millis),
+    currentTimeNanosUnsafe: nanos,
+    currentTimeNanos: Effect.sync(nanos),
+    monotonicTimeNanosUnsafe: () => live.monotonicTimeNanosUnsafe(),
+    monotonicTimeNanos: live.monotonicTimeNanos,
+    sleep: (duration) => live.sleep(duration)
+  }
+  return { clock, shift: (by: Duration.Duration) => (offset = Duration.toMillis(by)) }
+}
+
+/** The log lines of connections refused before their handler ran. */
+const refusals = (lines: ReadonlyArray<LogLine>) => lines.filter((line) => line.message.startsWith("connection refused"))
+
+describe("TLS handshake failures that are the server's fault", () => {
+  it.live("while the server's certificate is expired, failed handshakes are logged as errors naming it; before, as refusals at info", () => {
+    const logs = captureLogs()
+    return Effect.gen(function*() {
+      const { clock, shift } = shiftableClock(yield* Clock.Clock)
+      const server = yield* serve(echo, { tls: serverA }).pipe(Effect.provideService(Clock.Clock, clock))
+      const plaintext = yield* connect(server.port)
+      yield* plaintext.write("hello\n")
+      yield* within(plaintext.closed)
+      yield* within(closuresReach("tls-handshake", 1))
+      assert.strictEqual(refusals(logs.lines)[0]?.level, "Info")
+
+      // Certificate A expires in 2126.
+      shift(Duration.days(200 * 365))
+      const late = yield* connect(server.port)
+      yield* late.write("hello\n")
+      yield* within(late.closed)
+      yield* within(closuresReach("tls-handshake", 2))
+      const fault = refusals(logs.lines)[1]
+      assert.strictEqual(fault?.level, "Error")
+      assert.match(fault?.message ?? "", /"error":"the server's certificate expired on .+ 2126 GMT, so clients refuse it \(.+\)"/)
+    }).pipe(freshRegistry, Effect.provide(logs.layer))
+  })
 })

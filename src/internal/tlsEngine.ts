@@ -30,6 +30,7 @@ import { Buffer } from "node:buffer"
 import * as Crypto from "node:crypto"
 import type * as Net from "node:net"
 import * as Tls from "node:tls"
+import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { constVoid } from "effect/Function"
@@ -37,7 +38,7 @@ import * as Semaphore from "effect/Semaphore"
 import { TlsConfigError, TlsHandshakeError } from "../services/Errors.ts"
 import { defaults, generateTicketKeys, type TlsInfo, type TlsOptions } from "../services/Tls.ts"
 import { abort } from "./endpoint.ts"
-import { loadMaterial, type Material, validateOptions } from "./tlsMaterial.ts"
+import { loadMaterial, type Material, outOfValidity, validateOptions } from "./tlsMaterial.ts"
 
 /** OpenSSL's short reason (`key values mismatch`) rather than its whole error string. */
 const reasonOf = (cause: unknown): string =>
@@ -56,13 +57,17 @@ const withContext = <A>(build: () => A): A => {
   }
 }
 
-/** Server names to secure contexts, exact names first, then `*.` wildcards of one label. */
-const sniCallback = (contexts: ReadonlyMap<string, Tls.SecureContext>) =>
-(servername: string, callback: (error: Error | null, context?: Tls.SecureContext) => void): void => {
+/** A secure context and the certificate it serves. */
+interface Served {
+  readonly context: Tls.SecureContext
+  readonly certificate: Crypto.X509Certificate
+}
+
+/** The SNI entry for a server name: exact names first, then `*.` wildcards of one label. */
+const lookup = (entries: ReadonlyMap<string, Served>, servername: string): Served | undefined => {
   const name = servername.toLowerCase()
   const dot = name.indexOf(".")
-  // No match: the default certificate.
-  callback(null, contexts.get(name) ?? (dot === -1 ? undefined : contexts.get(`*${name.slice(dot)}`)))
+  return entries.get(name) ?? (dot === -1 ? undefined : entries.get(`*${name.slice(dot)}`))
 }
 
 /**
@@ -75,7 +80,7 @@ const parentOf = (tlsSocket: Tls.TLSSocket): unknown =>
   // oxlint-disable-next-line no-underscore-dangle -- Node's field, see above
   (tlsSocket as Tls.TLSSocket & { readonly _parent?: unknown })._parent
 
-/** What a failed handshake says about itself. */
+/** What a failed handshake says about itself, the peer's side of it. */
 const handshakeError = (
   error: Error & { readonly code?: string },
   tlsSocket: Tls.TLSSocket,
@@ -93,6 +98,22 @@ const handshakeError = (
     return new TlsHandshakeError({ reason: "timeout", detail: `not complete within ${timeoutMillis} ms` })
   }
   return new TlsHandshakeError({ reason: "failed", detail: reasonOf(error) })
+}
+
+/**
+ * A failed handshake is the server's fault when its certificate is outside
+ * its validity period at `now` (it expired while the server ran): clients
+ * that check it refuse it. Only the server's state decides, so no peer can
+ * pass its refusal off as the server's fault; OpenSSL's reason would not
+ * tell ("no suitable signature algorithm" is also what a client that
+ * offers no algorithm for the server's key gets).
+ */
+const blame = (failure: TlsHandshakeError, certificate: Crypto.X509Certificate, now: number): TlsHandshakeError => {
+  const problem = failure.reason === "failed" ? outOfValidity(certificate, now) : undefined
+  return problem === undefined ? failure : new TlsHandshakeError({
+    reason: "server-certificate",
+    detail: `the server's certificate ${problem}, so clients refuse it (${failure.detail})`
+  })
 }
 
 /** What the handler sees of a completed handshake. */
@@ -118,6 +139,7 @@ export class TlsEngine {
   readonly certificate: Crypto.X509Certificate
   readonly handshakeMillis: number
   private readonly server: Tls.Server
+  private readonly sni: ReadonlyMap<string, Served>
   /** Handshakes under way, by the socket they run over. */
   private readonly pending = new Map<unknown, Settle>()
 
@@ -133,10 +155,12 @@ export class TlsEngine {
     const digest = Crypto.createHash("sha256").update(pair.cert).update(clientAuth)
     for (const pem of ca ?? []) digest.update(pem)
     const sessionIdContext = digest.digest("hex").slice(0, 32)
-    const contexts = new Map<string, Tls.SecureContext>()
-    for (const [name, { cert, key }] of material.sni) {
-      contexts.set(name, withContext(() => Tls.createSecureContext({ cert, key, ca, ticketKeys, sessionIdContext })))
+    const sni = new Map<string, Served>()
+    for (const [name, { cert, certificate, key }] of material.sni) {
+      const context = withContext(() => Tls.createSecureContext({ cert, key, ca, ticketKeys, sessionIdContext }))
+      sni.set(name, { context, certificate })
     }
+    this.sni = sni
     this.server = withContext(() =>
       new Tls.Server({
         cert: pair.cert,
@@ -148,7 +172,11 @@ export class TlsEngine {
         sessionIdContext,
         handshakeTimeout: this.handshakeMillis,
         ...(options.alpnProtocols === undefined ? {} : { ALPNProtocols: [...options.alpnProtocols] }),
-        ...(contexts.size === 0 ? {} : { SNICallback: sniCallback(contexts) })
+        ...(sni.size === 0 ? {} : {
+          // No match: the default certificate.
+          SNICallback: (servername: string, callback: (error: Error | null, context?: Tls.SecureContext) => void) =>
+            callback(null, lookup(sni, servername)?.context)
+        })
       }))
     this.server.on("secureConnection", (tlsSocket: Tls.TLSSocket) => {
       // Errors reach the connection once it listens; none may go uncaught before.
@@ -161,8 +189,18 @@ export class TlsEngine {
       settle(Effect.succeed(tlsSocket))
     })
     this.server.on("tlsClientError", (error: Error, tlsSocket: Tls.TLSSocket) => {
-      this.pending.get(parentOf(tlsSocket))?.(Effect.fail(handshakeError(error, tlsSocket, this.handshakeMillis)))
+      const settle = this.pending.get(parentOf(tlsSocket))
+      if (settle === undefined) return
+      const failure = handshakeError(error, tlsSocket, this.handshakeMillis)
+      const certificate = this.certificateFor(tlsSocket.servername)
+      settle(Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.fail(blame(failure, certificate, now))))
     })
+  }
+
+  /** The certificate served to a client that asked for `servername` (SNI), or for none. */
+  private certificateFor(servername: unknown): Crypto.X509Certificate {
+    const served = typeof servername === "string" ? lookup(this.sni, servername) : undefined
+    return served?.certificate ?? this.certificate
   }
 
   /**
