@@ -3,10 +3,11 @@
  * `tls` client: certificate and key files that cannot work together (a key
  * of another type, garbage, a key where the certificate belongs), at start
  * and on reload, in one line naming the file; files read without blocking
- * the process (a FIFO that sends nothing fails the reload at its time bound
- * while connections are served; a huge file at its size bound); and
- * handshake failures blamed on the server while its own certificate is out
- * of date.
+ * the process (a FIFO nobody writes to fails the reload at its time bound
+ * while connections are served; a huge file at its size bound); handshake
+ * failures blamed on the server while its own certificate is out of date;
+ * cipher suites without forward secrecy or AEAD unless the operator widens
+ * the list; and client-initiated renegotiation.
  */
 import { Buffer } from "node:buffer"
 import * as Crypto from "node:crypto"
@@ -19,12 +20,14 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import { TestClock } from "effect/testing"
 import { echo } from "../src/handlers/Echo.ts"
+import type { Connection } from "../src/services/Connection.ts"
 import * as Tls from "../src/services/Tls.ts"
 import { connect } from "./fixtures/client.ts"
 import { tempDir } from "./fixtures/files.ts"
 import { closuresReach, freshRegistry } from "./fixtures/metrics.ts"
 import { captureLogs, type LogLine, serve } from "./fixtures/server.ts"
 import {
+  attemptTls,
   commonName,
   connectTls,
   fifoWriter,
@@ -33,6 +36,7 @@ import {
   pem,
   pemPath,
   serverA,
+  serverRsa,
   swappable
 } from "./fixtures/tls.ts"
 
@@ -197,4 +201,59 @@ describe("TLS handshake failures that are the server's fault", () => {
       assert.match(fault?.message ?? "", /"error":"the server's certificate expired on .+ 2126 GMT, so clients refuse it \(.+\)"/)
     }).pipe(freshRegistry, Effect.provide(logs.layer))
   })
+})
+
+/** Says the cipher suite negotiated, then echoes. */
+const cipherThenEcho = (conn: Connection) => Effect.andThen(conn.writeLine(`${conn.tls?.protocol} ${conn.tls?.cipher}`), echo)
+
+/** A TLS 1.2 client of the RSA server offering only `cipher`. */
+const tls12 = (cipher: string) => ({ ca: pem("rsa.crt"), maxVersion: "TLSv1.2", ciphers: cipher }) as const
+
+describe("TLS cipher suites and renegotiation", () => {
+  it.live("by default only forward-secret AEAD suites: static RSA and CBC are refused, ECDHE with GCM or ChaCha20 accepted", () =>
+    Effect.gen(function*() {
+      const server = yield* serve(cipherThenEcho, { tls: serverRsa })
+      for (const cipher of ["AES128-SHA", "AES256-GCM-SHA384", "ECDHE-RSA-AES128-SHA"]) {
+        const attempt = yield* within(attemptTls(server.port, "x\n", tls12(cipher)))
+        assert.isFalse(attempt.secured, `${cipher} refused`)
+        assert.strictEqual(attempt.data, "")
+      }
+      for (const [cipher, standard] of [
+        ["ECDHE-RSA-AES128-GCM-SHA256", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"],
+        ["ECDHE-RSA-CHACHA20-POLY1305", "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256"]
+      ] as const) {
+        const client = yield* connectTls(server.port, tls12(cipher))
+        assert.strictEqual(yield* within(client.readUntil("\n")), `TLSv1.2 ${standard}\n`)
+      }
+      const modern = yield* connectTls(server.port, { ca: pem("rsa.crt") })
+      assert.strictEqual(yield* within(modern.readUntil("\n")), "TLSv1.3 TLS_AES_256_GCM_SHA384\n")
+    }).pipe(Effect.provide(captureLogs().layer)))
+
+  it.live("the ciphers option widens the list; a list that matches nothing does not start", () =>
+    Effect.gen(function*() {
+      const server = yield* serve(cipherThenEcho, { tls: { ...serverRsa, ciphers: `${Tls.defaults.ciphers}:AES128-SHA` } })
+      const old = yield* connectTls(server.port, tls12("AES128-SHA"))
+      assert.strictEqual(yield* within(old.readUntil("\n")), "TLSv1.2 TLS_RSA_WITH_AES_128_CBC_SHA\n")
+      assert.strictEqual(
+        yield* startFailure({ ...serverRsa, ciphers: "NOPE" }),
+        `cannot listen on 127.0.0.1:0: TLS settings: TLS option ciphers "NOPE" matches no cipher suite`
+      )
+    }).pipe(Effect.provide(captureLogs().layer)))
+
+  it.live("a client's renegotiation is refused, whatever the cipher list", () =>
+    Effect.gen(function*() {
+      for (const ciphers of [undefined, `${Tls.defaults.ciphers}:AES128-SHA`]) {
+        const server = yield* serve(echo, { tls: { ...serverRsa, ciphers } })
+        const client = yield* connectTls(server.port, tls12("ECDHE-RSA-AES128-GCM-SHA256"))
+        yield* client.write("before\n")
+        assert.strictEqual(yield* within(client.readUntil("before\n")), "before\n")
+        let renegotiated: boolean | undefined
+        assert.isTrue(client.tls.renegotiate({}, (error) => (renegotiated = error === null)), "the client asks")
+        // The server answers no_renegotiation; Node's client gives up the connection.
+        const { data, error } = yield* within(client.closed)
+        assert.notStrictEqual(renegotiated, true)
+        assert.include(["ERR_SSL_NO_RENEGOTIATION", "ECONNRESET"], error)
+        assert.strictEqual(data.toString(), "before\n")
+      }
+    }).pipe(Effect.provide(captureLogs().layer)))
 })

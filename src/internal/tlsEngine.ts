@@ -3,7 +3,9 @@
  * each key checked against its certificate: `tlsMaterial.ts`) into a
  * `tls.Server` that never listens, and the server-side handshake of one
  * socket the line server accepted — at once for implicit TLS, or when a
- * handler calls `startTls`.
+ * handler calls `startTls`. Every context accepts only the cipher suites of
+ * `ciphers` (forward-secret AEAD ones by default) and refuses client
+ * renegotiation.
  *
  * **Why a `tls.Server` that never listens.** Node verifies client
  * certificates, applies `requestCert`/`rejectUnauthorized`, selects SNI
@@ -22,7 +24,9 @@
  *
  * A reload builds a new engine and swaps it in ({@link ServerTls}):
  * handshakes under way finish with the engine they started with; a bad new
- * certificate fails the reload and the old engine stays.
+ * certificate fails the reload and the old engine stays. (Past 300 lines:
+ * the engine, its handshakes and its reload share one state; reading and
+ * checking the files is `tlsMaterial.ts`'s.)
  *
  * @internal
  */
@@ -40,20 +44,24 @@ import { defaults, generateTicketKeys, type TlsInfo, type TlsOptions } from "../
 import { abort } from "./endpoint.ts"
 import { loadMaterial, type Material, outOfValidity, validateOptions } from "./tlsMaterial.ts"
 
-/** OpenSSL's short reason (`key values mismatch`) rather than its whole error string. */
+/** OpenSSL's short reason (`no cipher match`) rather than its whole error string. */
 const reasonOf = (cause: unknown): string =>
   cause instanceof Error ? ("reason" in cause && typeof cause.reason === "string" ? cause.reason : cause.message) : String(cause)
 
 /**
  * Runs `build` (Node's secure contexts, from material already checked),
- * turning what Node still refuses into a {@link TlsConfigError} with
- * OpenSSL's reason.
+ * turning what Node still refuses into a {@link TlsConfigError}: a cipher
+ * list that matches nothing, or OpenSSL's own reason.
  */
-const withContext = <A>(build: () => A): A => {
+const withContext = <A>(ciphers: string | undefined, build: () => A): A => {
   try {
     return build()
   } catch (cause) {
-    throw new TlsConfigError({ reason: reasonOf(cause), cause })
+    const code = cause instanceof Error && "code" in cause ? cause.code : undefined
+    const reason = code === "ERR_SSL_NO_CIPHER_MATCH" && ciphers !== undefined
+      ? `TLS option ciphers ${JSON.stringify(ciphers)} matches no cipher suite`
+      : reasonOf(cause)
+    throw new TlsConfigError({ reason, cause })
   }
 }
 
@@ -133,6 +141,13 @@ export const infoOf = (tlsSocket: Tls.TLSSocket): TlsInfo => {
 
 type Settle = (outcome: Effect.Effect<Tls.TLSSocket, TlsHandshakeError>) => void
 
+/**
+ * What every context refuses: client-initiated renegotiation (TLS 1.2),
+ * which Node would otherwise honour three times per connection in ten
+ * minutes (each one a full handshake's CPU at the client's will).
+ */
+const secureOptions = Crypto.constants.SSL_OP_NO_RENEGOTIATION
+
 /** One set of TLS settings, loaded; runs handshakes. */
 export class TlsEngine {
   /** The (leaf) certificate served by default. */
@@ -150,6 +165,7 @@ export class TlsEngine {
     const ca = material.ca === undefined ? undefined : [...material.ca]
     this.certificate = pair.certificate
     const clientAuth = options.clientAuth ?? defaults.clientAuth
+    const ciphers = options.ciphers ?? defaults.ciphers
     // A session resumes only where its certificate, CAs and client
     // authentication were the same.
     const digest = Crypto.createHash("sha256").update(pair.cert).update(clientAuth)
@@ -157,15 +173,20 @@ export class TlsEngine {
     const sessionIdContext = digest.digest("hex").slice(0, 32)
     const sni = new Map<string, Served>()
     for (const [name, { cert, certificate, key }] of material.sni) {
-      const context = withContext(() => Tls.createSecureContext({ cert, key, ca, ticketKeys, sessionIdContext }))
+      const context = withContext(
+        options.ciphers,
+        () => Tls.createSecureContext({ cert, key, ca, ciphers, secureOptions, ticketKeys, sessionIdContext })
+      )
       sni.set(name, { context, certificate })
     }
     this.sni = sni
-    this.server = withContext(() =>
+    this.server = withContext(options.ciphers, () =>
       new Tls.Server({
         cert: pair.cert,
         key: pair.key,
         ca,
+        ciphers,
+        secureOptions,
         requestCert: clientAuth !== "none",
         rejectUnauthorized: clientAuth === "require",
         ticketKeys,

@@ -161,6 +161,8 @@ export const validateOptions = (options: TlsOptions): void => {
   }
   const millis = Duration.toMillis(Duration.fromInputUnsafe(options.handshakeTimeout ?? defaults.handshakeTimeout))
   if (!(millis > 0 && Number.isFinite(millis))) throw new RangeError(`TLS option handshakeTimeout must be positive, got ${millis} ms`)
+  // Node takes an empty list for its own default, which is wider than ours.
+  if (options.ciphers !== undefined && options.ciphers.trim() === "") throw new RangeError("TLS option ciphers is empty")
 }
 
 /** Runs checks that throw a {@link TlsConfigError} (anything else thrown is wrapped in one). */
