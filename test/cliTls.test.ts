@@ -6,7 +6,8 @@
  * the key's path is given up at the read timeout, the process serving all
  * along), requires client certificates with `--tls-client-auth`, resumes
  * sessions across processes that share `FIBERLINE_TLS_TICKET_KEYS`, serves
- * STARTTLS with `--tls-mode starttls`, and refuses TLS settings that
+ * STARTTLS with `--tls-mode starttls`, widens the cipher suites with
+ * `--tls-ciphers`/`FIBERLINE_TLS_CIPHERS`, and refuses TLS settings that
  * cannot apply, in one line on stderr.
  */
 import { Buffer } from "node:buffer"
@@ -17,6 +18,7 @@ import * as Effect from "effect/Effect"
 import { connect } from "./fixtures/client.ts"
 import { type JsonLog, listeningPort, logFields, parseJsonLog, runCli, spawnCli } from "./fixtures/cli.ts"
 import { tempDir } from "./fixtures/files.ts"
+import * as Tls from "../src/services/Tls.ts"
 import {
   attemptTls,
   commonName,
@@ -105,6 +107,23 @@ describe("fiberline CLI with TLS", () => {
       assert.strictEqual(commonName(after.tls.getPeerX509Certificate()?.subject), "localhost", "the old pair is served")
       yield* cli.signal("SIGTERM")
       assert.deepStrictEqual(yield* cli.exited(), { code: 0, signal: null })
+    }), timeout)
+
+  it.live("--tls-ciphers or FIBERLINE_TLS_CIPHERS widens the cipher suites: a static-RSA TLS 1.2 client is served", () =>
+    Effect.gen(function*() {
+      const widened = `${Tls.defaults.ciphers}:AES128-SHA`
+      const rsa = ["--tls-cert", pemPath("rsa.crt"), "--tls-key", pemPath("rsa.key")]
+      const args = ["echo", "--port", "0", "--log-format", "json", ...rsa]
+      const byFlag = yield* spawnCli([...args, "--tls-ciphers", widened])
+      const byVariable = yield* spawnCli(args, { env: { FIBERLINE_TLS_CIPHERS: widened } })
+      for (const cli of [byFlag, byVariable]) {
+        const client = yield* within(connectTls(yield* listeningPort(cli), { ca: pem("rsa.crt"), maxVersion: "TLSv1.2", ciphers: "AES128-SHA" }))
+        assert.strictEqual(client.tls.getCipher().name, "AES128-SHA")
+        yield* client.write("old client\n")
+        yield* within(client.readUntil("old client\n"))
+        yield* cli.signal("SIGTERM")
+        assert.strictEqual((yield* cli.exited()).code, 0)
+      }
     }), timeout)
 
   it.live("FIBERLINE_TLS_* variables: client certificates required; two processes sharing ticket keys resume each other's sessions", () =>
@@ -203,7 +222,8 @@ describe("fiberline CLI with TLS", () => {
     {
       args: ["--port", "0", ...certFlags, "--tls-mode", "sometimes"],
       says: "invalid --tls-mode \"sometimes\": expected one of implicit, starttls"
-    }
+    },
+    { args: ["--port", "0", "--tls-ciphers", "AES128-SHA"], says: "--tls-ciphers needs --tls-cert and --tls-key" }
   ]
   for (const { args, says } of refusals) {
     it.live(`echo ${args.join(" ").replaceAll(tlsDir, "…")}: one line on stderr, exit 2`, () =>
