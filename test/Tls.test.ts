@@ -336,7 +336,7 @@ describe("TLS reload", () => {
       assert.strictEqual(missing._tag, "ServerError")
       assert.match(missing.message, /^cannot listen on 127\.0\.0\.1:0: TLS settings: cannot read the certificate \(ENOENT\) \(\/nonexistent\/cert\.pem\)$/)
       const asData = yield* Effect.flip(serve(echo, { tls: { cert: "cert.pem", key: file("server.key") } }))
-      assert.include(asData.message, "the certificate is not PEM data (to read a file, pass { file: path })")
+      assert.include(asData.message, "the certificate is not a PEM certificate (to read a file, pass { file: path })")
       const plaintext = yield* serve(echo)
       const error = yield* Effect.flip(plaintext.reloadTls())
       assert.strictEqual(error.message, "TLS settings: this server was started without TLS")

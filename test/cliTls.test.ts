@@ -2,10 +2,13 @@
  * TLS from the command line, end to end: the built CLI runs as a child
  * process and is driven with flags and `FIBERLINE_TLS_*` variables — it
  * serves TLS with `--tls-cert`/`--tls-key`, reloads its certificate on SIGHUP
- * (a bad one is logged and the server goes on), requires client certificates
- * with `--tls-client-auth`, resumes sessions across processes that share
- * `FIBERLINE_TLS_TICKET_KEYS`, serves STARTTLS with `--tls-mode starttls`,
- * and refuses TLS settings that cannot apply, in one line on stderr.
+ * (a bad one is logged and the server goes on; a FIFO that sends nothing at
+ * the key's path is given up at the read timeout, the process serving all
+ * along), requires client certificates with `--tls-client-auth`, resumes
+ * sessions across processes that share `FIBERLINE_TLS_TICKET_KEYS`, serves
+ * STARTTLS with `--tls-mode starttls`, widens the cipher suites with
+ * `--tls-ciphers`/`FIBERLINE_TLS_CIPHERS`, and refuses TLS settings that
+ * cannot apply, in one line on stderr.
  */
 import { Buffer } from "node:buffer"
 import * as Fs from "node:fs"
@@ -15,7 +18,20 @@ import * as Effect from "effect/Effect"
 import { connect } from "./fixtures/client.ts"
 import { type JsonLog, listeningPort, logFields, parseJsonLog, runCli, spawnCli } from "./fixtures/cli.ts"
 import { tempDir } from "./fixtures/files.ts"
-import { attemptTls, commonName, connectTls, connectTlsTo, firstSession, pem, pemPath, tlsDir } from "./fixtures/tls.ts"
+import * as Tls from "../src/services/Tls.ts"
+import {
+  attemptTls,
+  commonName,
+  connectTls,
+  connectTlsTo,
+  fifoWriter,
+  firstSession,
+  makeFifo,
+  pem,
+  pemPath,
+  swappable,
+  tlsDir
+} from "./fixtures/tls.ts"
 
 /** Per-test limit: each boots the CLI once or twice (slow on a loaded machine); every wait is bounded. */
 const timeout = 120_000
@@ -65,6 +81,49 @@ describe("fiberline CLI with TLS", () => {
 
       yield* cli.signal("SIGTERM")
       assert.deepStrictEqual(yield* cli.exited(), { code: 0, signal: null })
+    }), timeout)
+
+  it.live("SIGHUP with a FIFO that sends nothing at the key's path: served all along; the reload fails at its read timeout, naming the file", () =>
+    Effect.gen(function*() {
+      const files = swappable(yield* tempDir("cli-tls"))
+      files.install("server.crt", "server.key")
+      const cli = yield* spawnCli(["echo", "--port", "0", "--log-format", "json", "--tls-cert", files.cert, "--tls-key", files.key])
+      const port = yield* listeningPort(cli)
+      makeFifo(files.key)
+      // It sends nothing, for longer than any wait here.
+      const writer = yield* fifoWriter(files.key, "", 120_000)
+      yield* cli.signal("SIGHUP")
+      yield* within(writer.opened)
+      // Answered while the reload waits on the FIFO (a process reading it synchronously would never answer).
+      const during = yield* within(connectTls(port))
+      yield* during.write("during the reload\n")
+      yield* within(during.readUntil("during the reload\n"))
+      const failed = yield* cli.waitForLog("tls reload failed")
+      assert.strictEqual(
+        logFields(failed).error,
+        `TLS settings: the key could not be read within 5s (a pipe nobody writes to? a hung mount?) (${files.key})`
+      )
+      const after = yield* within(connectTls(port))
+      assert.strictEqual(commonName(after.tls.getPeerX509Certificate()?.subject), "localhost", "the old pair is served")
+      yield* cli.signal("SIGTERM")
+      assert.deepStrictEqual(yield* cli.exited(), { code: 0, signal: null })
+    }), timeout)
+
+  it.live("--tls-ciphers or FIBERLINE_TLS_CIPHERS widens the cipher suites: a static-RSA TLS 1.2 client is served", () =>
+    Effect.gen(function*() {
+      const widened = `${Tls.defaults.ciphers}:AES128-SHA`
+      const rsa = ["--tls-cert", pemPath("rsa.crt"), "--tls-key", pemPath("rsa.key")]
+      const args = ["echo", "--port", "0", "--log-format", "json", ...rsa]
+      const byFlag = yield* spawnCli([...args, "--tls-ciphers", widened])
+      const byVariable = yield* spawnCli(args, { env: { FIBERLINE_TLS_CIPHERS: widened } })
+      for (const cli of [byFlag, byVariable]) {
+        const client = yield* within(connectTls(yield* listeningPort(cli), { ca: pem("rsa.crt"), maxVersion: "TLSv1.2", ciphers: "AES128-SHA" }))
+        assert.strictEqual(client.tls.getCipher().name, "AES128-SHA")
+        yield* client.write("old client\n")
+        yield* within(client.readUntil("old client\n"))
+        yield* cli.signal("SIGTERM")
+        assert.strictEqual((yield* cli.exited()).code, 0)
+      }
     }), timeout)
 
   it.live("FIBERLINE_TLS_* variables: client certificates required; two processes sharing ticket keys resume each other's sessions", () =>
@@ -163,7 +222,8 @@ describe("fiberline CLI with TLS", () => {
     {
       args: ["--port", "0", ...certFlags, "--tls-mode", "sometimes"],
       says: "invalid --tls-mode \"sometimes\": expected one of implicit, starttls"
-    }
+    },
+    { args: ["--port", "0", "--tls-ciphers", "AES128-SHA"], says: "--tls-ciphers needs --tls-cert and --tls-key" }
   ]
   for (const { args, says } of refusals) {
     it.live(`echo ${args.join(" ").replaceAll(tlsDir, "…")}: one line on stderr, exit 2`, () =>
@@ -175,7 +235,7 @@ describe("fiberline CLI with TLS", () => {
       }), timeout)
   }
 
-  it.live("ticket keys that are not 48 bytes are refused without repeating the secret; a missing certificate file is one line, exit 1", () =>
+  it.live("ticket keys that are not 48 bytes are refused without repeating the secret; a missing or wrong certificate file is one line, exit 1", () =>
     Effect.gen(function*() {
       const keys = yield* runCli(["echo", "--port", "0", ...certFlags], { env: { FIBERLINE_TLS_TICKET_KEYS: "c2VjcmV0" } })
       assert.strictEqual(
@@ -188,5 +248,12 @@ describe("fiberline CLI with TLS", () => {
       assert.strictEqual(lines.length, 1, missing.stderr)
       assert.match(lines[0]!, /ERROR .*cannot listen on 127\.0\.0\.1:0: TLS settings: cannot read the certificate \(ENOENT\) \(nope\.pem\)$/)
       assert.strictEqual(missing.code, 1)
+      // A certificate where the key belongs.
+      const garbage = yield* runCli(["echo", "--port", "0", "--tls-cert", pemPath("server.crt"), "--tls-key", pemPath("server.crt")])
+      assert.match(
+        garbage.stderr,
+        /^[^\n]*ERROR .*TLS settings: the key is not a PEM private key \(found "-----BEGIN CERTIFICATE-----"\) \(.+server\.crt\)\n$/
+      )
+      assert.strictEqual(garbage.code, 1)
     }), timeout)
 })

@@ -187,6 +187,13 @@ const table = {
     parse: duration({ positive: true }),
     tcpOnly: true
   },
+  tlsCiphers: {
+    flag: "tls-ciphers",
+    description: "Cipher suites TLS accepts (OpenSSL list, TLS_* suites for TLS 1.3 included); replaces the default",
+    defaultText: "forward-secret AEAD suites only",
+    parse: nonEmptyPath("an OpenSSL cipher list"),
+    tcpOnly: true
+  },
   maxLineLength: {
     flag: "max-line-length",
     description: "Longest accepted line in bytes, terminator excluded",
@@ -321,6 +328,7 @@ export const serverFlags = (defaults?: CommandDefaults) => {
     ),
     tlsMode: flag("tlsMode"),
     tlsHandshakeTimeout: flag("tlsHandshakeTimeout"),
+    tlsCiphers: flag("tlsCiphers"),
     stdio: Flag.Boolean("stdio").pipe(
       Flag.withDefault(false),
       Flag.withDescription("Serve one connection on stdin/stdout instead of listening on TCP")
@@ -437,6 +445,7 @@ const resolveUnsafe = (
     ca: value("tlsCa", undefined),
     mode: value("tlsMode", undefined),
     handshakeTimeout: value("tlsHandshakeTimeout", undefined),
+    ciphers: value("tlsCiphers", undefined),
     clientAuthFlag: flags.tlsClientAuth === true
   }, env, named)
   const unix = value("unix", undefined)

@@ -1,7 +1,7 @@
 /**
  * The TLS settings of a line server on the command line: `--tls-cert`,
  * `--tls-key`, `--tls-ca`, `--tls-client-auth`, `--tls-mode`,
- * `--tls-handshake-timeout` (each with its `FIBERLINE_TLS_*` variable, read
+ * `--tls-handshake-timeout`, `--tls-ciphers` (each with its `FIBERLINE_TLS_*` variable, read
  * by `settings.ts` like every other setting) and the session ticket keys,
  * which only a variable gives. Here they are checked against each other and
  * turned into the `LineServer` options.
@@ -31,6 +31,8 @@ export interface TlsSettings {
   readonly clientAuth: boolean
   readonly mode: Tls.TlsMode
   readonly handshakeTimeout: Duration.Duration
+  /** `--tls-ciphers`: the cipher suites accepted, instead of `Tls.defaults.ciphers`. */
+  readonly ciphers: string | undefined
   /** From {@link ticketKeysVariable}; random per process when unset. */
   readonly ticketKeys: Uint8Array | undefined
 }
@@ -94,12 +96,13 @@ export interface TlsGiven {
   readonly ca: string | undefined
   readonly mode: Tls.TlsMode | undefined
   readonly handshakeTimeout: Duration.Duration | undefined
+  readonly ciphers: string | undefined
   /** `--tls-client-auth` was given. */
   readonly clientAuthFlag: boolean
 }
 
 /** The settings of {@link TlsGiven} that a usage error may name. */
-type Named = "tlsCert" | "tlsKey" | "tlsCa" | "tlsMode" | "tlsHandshakeTimeout"
+type Named = "tlsCert" | "tlsKey" | "tlsCa" | "tlsMode" | "tlsHandshakeTimeout" | "tlsCiphers"
 
 /**
  * The TLS settings, or `undefined` for plaintext. `--tls-cert` and
@@ -120,11 +123,11 @@ export const resolveTls = (
   const clientAuthText = given.stdio ? undefined : env[clientAuthVariable]
   const clientAuth = given.clientAuthFlag ||
     (clientAuthText !== undefined && clientAuthText !== "" && parseBoolean(clientAuthVariable, clientAuthText))
-  const { ca, cert, handshakeTimeout, key, mode } = given
+  const { ca, cert, ciphers, handshakeTimeout, key, mode } = given
   if (cert === undefined || key === undefined) {
     if (cert !== undefined) throw new UsageError({ message: `${named("tlsCert")} needs --tls-key` })
     if (key !== undefined) throw new UsageError({ message: `${named("tlsKey")} needs --tls-cert` })
-    const stray = [["tlsCa", ca], ["tlsMode", mode], ["tlsHandshakeTimeout", handshakeTimeout]] as const
+    const stray = [["tlsCa", ca], ["tlsMode", mode], ["tlsHandshakeTimeout", handshakeTimeout], ["tlsCiphers", ciphers]] as const
     for (const [setting, value] of stray) {
       if (value !== undefined) throw new UsageError({ message: `${named(setting)} needs --tls-cert and --tls-key` })
     }
@@ -142,6 +145,7 @@ export const resolveTls = (
     clientAuth,
     mode: mode ?? "implicit",
     handshakeTimeout: handshakeTimeout ?? Tls.defaults.handshakeTimeout,
+    ciphers,
     ticketKeys: ticketKeysText === undefined || ticketKeysText === "" ? undefined : parseTicketKeys(ticketKeysText)
   }
 }
@@ -164,6 +168,7 @@ export const tlsServerOptions = (
       ...(settings.ca === undefined ? {} : { ca: { file: settings.ca } }),
       clientAuth: settings.clientAuth ? "require" : "none",
       handshakeTimeout: settings.handshakeTimeout,
+      ...(settings.ciphers === undefined ? {} : { ciphers: settings.ciphers }),
       ...(settings.ticketKeys === undefined ? {} : { ticketKeys: settings.ticketKeys })
     }
   }

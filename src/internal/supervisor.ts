@@ -72,6 +72,7 @@ export interface SupervisorOptions<E, R> {
 /** How connections closed before their handler ran are reported. */
 const proxyRefusal: CloseKind = { reason: "proxy-header", level: "Warn", peerCaused: true }
 const tlsRefusal: CloseKind = { reason: "tls-handshake", level: "Info", peerCaused: true }
+const tlsServerFault: CloseKind = { reason: "tls-handshake", level: "Error", peerCaused: false }
 const shutdownRefusal: CloseKind = { reason: "shutdown", level: "Debug", peerCaused: false }
 
 /** Runs and tracks the connections of one server. */
@@ -237,7 +238,10 @@ export class Supervisor<E, R> {
     return tls.engine.handshake(socket).pipe(
       Effect.ensuring(Effect.sync(() => this.handshaking.delete(socket))),
       Effect.matchEffect({
-        onFailure: (error) => this.refuse(socket, client, this.shuttingDown ? shutdownRefusal : tlsRefusal, error.detail),
+        onFailure: (error) => {
+          const kind = error.reason === "server-certificate" ? tlsServerFault : tlsRefusal
+          return this.refuse(socket, client, this.shuttingDown ? shutdownRefusal : kind, error.detail)
+        },
         onSuccess: (tlsSocket) => this.connection(socket, remote, tlsSocket)
       })
     )

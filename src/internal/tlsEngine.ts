@@ -1,8 +1,11 @@
 /**
  * The TLS engine of a server: its settings loaded (files read, PEM parsed,
- * each key checked against its certificate) into a `tls.Server` that never
- * listens, and the server-side handshake of one socket the line server
- * accepted — at once for implicit TLS, or when a handler calls `startTls`.
+ * each key checked against its certificate: `tlsMaterial.ts`) into a
+ * `tls.Server` that never listens, and the server-side handshake of one
+ * socket the line server accepted — at once for implicit TLS, or when a
+ * handler calls `startTls`. Every context accepts only the cipher suites of
+ * `ciphers` (forward-secret AEAD ones by default) and refuses client
+ * renegotiation.
  *
  * **Why a `tls.Server` that never listens.** Node verifies client
  * certificates, applies `requestCert`/`rejectUnauthorized`, selects SNI
@@ -21,107 +24,58 @@
  *
  * A reload builds a new engine and swaps it in ({@link ServerTls}):
  * handshakes under way finish with the engine they started with; a bad new
- * certificate fails the reload and the old engine stays.
+ * certificate fails the reload and the old engine stays. (Past 300 lines:
+ * the engine, its handshakes and its reload share one state; reading and
+ * checking the files is `tlsMaterial.ts`'s.)
  *
  * @internal
  */
 import { Buffer } from "node:buffer"
 import * as Crypto from "node:crypto"
-import * as Fs from "node:fs"
 import type * as Net from "node:net"
 import * as Tls from "node:tls"
+import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { constVoid } from "effect/Function"
+import * as Semaphore from "effect/Semaphore"
 import { TlsConfigError, TlsHandshakeError } from "../services/Errors.ts"
-import { defaults, generateTicketKeys, type PemSource, type TlsInfo, type TlsOptions } from "../services/Tls.ts"
+import { defaults, generateTicketKeys, type TlsInfo, type TlsOptions } from "../services/Tls.ts"
 import { abort } from "./endpoint.ts"
+import { loadMaterial, type Material, outOfValidity, validateOptions } from "./tlsMaterial.ts"
 
-/** Reads one PEM source: data as given, a file from disk. */
-const readPem = (source: PemSource, what: string): Buffer => {
-  if (typeof source === "string") return Buffer.from(source)
-  if (source instanceof Uint8Array) return Buffer.from(source)
-  try {
-    return Fs.readFileSync(source.file)
-  } catch (cause) {
-    const code = cause instanceof Error && "code" in cause ? ` (${String(cause.code)})` : ""
-    throw new TlsConfigError({ reason: `cannot read the ${what}${code}`, file: source.file, cause })
-  }
-}
-
-const fileOf = (source: PemSource): { readonly file?: string } =>
-  typeof source === "object" && !(source instanceof Uint8Array) ? { file: source.file } : {}
-
-/** OpenSSL's short reason (`key values mismatch`) rather than its whole error string. */
+/** OpenSSL's short reason (`no cipher match`) rather than its whole error string. */
 const reasonOf = (cause: unknown): string =>
   cause instanceof Error ? ("reason" in cause && typeof cause.reason === "string" ? cause.reason : cause.message) : String(cause)
 
-/** Parses the leaf certificate of a chain and refuses one outside its validity period. */
-const checkCertificate = (pem: Buffer, source: PemSource): Crypto.X509Certificate => {
-  let certificate: Crypto.X509Certificate
-  try {
-    certificate = new Crypto.X509Certificate(pem)
-  } catch (cause) {
-    const reason = pem.includes("-----BEGIN")
-      ? "the certificate does not parse"
-      : typeof source === "string"
-      ? "the certificate is not PEM data (to read a file, pass { file: path })"
-      : "the certificate is not PEM data"
-    throw new TlsConfigError({ reason, ...fileOf(source), cause })
-  }
-  const now = Date.now()
-  if (Date.parse(certificate.validTo) < now) {
-    throw new TlsConfigError({ reason: `the certificate expired on ${certificate.validTo}`, ...fileOf(source) })
-  }
-  if (Date.parse(certificate.validFrom) > now) {
-    throw new TlsConfigError({ reason: `the certificate is not valid before ${certificate.validFrom}`, ...fileOf(source) })
-  }
-  return certificate
-}
-
 /**
- * Runs `build`, turning Node's errors about a key or certificate into a
- * {@link TlsConfigError} naming the key's file.
+ * Runs `build` (Node's secure contexts, from material already checked),
+ * turning what Node still refuses into a {@link TlsConfigError}: a cipher
+ * list that matches nothing, or OpenSSL's own reason.
  */
-const withKey = <A>(key: PemSource, build: () => A): A => {
+const withContext = <A>(ciphers: string | undefined, build: () => A): A => {
   try {
     return build()
   } catch (cause) {
-    if (cause instanceof TlsConfigError) throw cause
-    throw new TlsConfigError({ reason: `the key does not fit the certificate: ${reasonOf(cause)}`, ...fileOf(key), cause })
+    const code = cause instanceof Error && "code" in cause ? cause.code : undefined
+    const reason = code === "ERR_SSL_NO_CIPHER_MATCH" && ciphers !== undefined
+      ? `TLS option ciphers ${JSON.stringify(ciphers)} matches no cipher suite`
+      : reasonOf(cause)
+    throw new TlsConfigError({ reason, cause })
   }
 }
 
-/**
- * Rejects settings no server can run with (a programming error: it
- * throws a `RangeError`), before anything is read.
- */
-const validate = (options: TlsOptions): void => {
-  const clientAuth = options.clientAuth ?? defaults.clientAuth
-  if (clientAuth !== "none" && clientAuth !== "request" && clientAuth !== "require") {
-    throw new RangeError(`TLS option clientAuth must be "none", "request" or "require", got ${JSON.stringify(clientAuth)}`)
-  }
-  if (clientAuth !== "none" && options.ca === undefined) {
-    throw new RangeError(`TLS option clientAuth "${clientAuth}" needs ca: the CAs that sign client certificates`)
-  }
-  if (options.ticketKeys !== undefined && options.ticketKeys.length !== 48) {
-    throw new RangeError(`TLS option ticketKeys must be 48 bytes, got ${options.ticketKeys.length}`)
-  }
-  for (const protocol of options.alpnProtocols ?? []) {
-    const length = Buffer.byteLength(protocol)
-    if (length === 0 || length > 255) throw new RangeError(`TLS option alpnProtocols: invalid protocol name ${JSON.stringify(protocol)}`)
-  }
-  const millis = Duration.toMillis(Duration.fromInputUnsafe(options.handshakeTimeout ?? defaults.handshakeTimeout))
-  if (!(millis > 0 && Number.isFinite(millis))) throw new RangeError(`TLS option handshakeTimeout must be positive, got ${millis} ms`)
+/** A secure context and the certificate it serves. */
+interface Served {
+  readonly context: Tls.SecureContext
+  readonly certificate: Crypto.X509Certificate
 }
 
-/** Server names to secure contexts, exact names first, then `*.` wildcards of one label. */
-const sniCallback = (contexts: ReadonlyMap<string, Tls.SecureContext>) =>
-(servername: string, callback: (error: Error | null, context?: Tls.SecureContext) => void): void => {
+/** The SNI entry for a server name: exact names first, then `*.` wildcards of one label. */
+const lookup = (entries: ReadonlyMap<string, Served>, servername: string): Served | undefined => {
   const name = servername.toLowerCase()
   const dot = name.indexOf(".")
-  // No match: the default certificate.
-  callback(null, contexts.get(name) ?? (dot === -1 ? undefined : contexts.get(`*${name.slice(dot)}`)))
+  return entries.get(name) ?? (dot === -1 ? undefined : entries.get(`*${name.slice(dot)}`))
 }
 
 /**
@@ -134,7 +88,7 @@ const parentOf = (tlsSocket: Tls.TLSSocket): unknown =>
   // oxlint-disable-next-line no-underscore-dangle -- Node's field, see above
   (tlsSocket as Tls.TLSSocket & { readonly _parent?: unknown })._parent
 
-/** What a failed handshake says about itself. */
+/** What a failed handshake says about itself, the peer's side of it. */
 const handshakeError = (
   error: Error & { readonly code?: string },
   tlsSocket: Tls.TLSSocket,
@@ -154,6 +108,22 @@ const handshakeError = (
   return new TlsHandshakeError({ reason: "failed", detail: reasonOf(error) })
 }
 
+/**
+ * A failed handshake is the server's fault when its certificate is outside
+ * its validity period at `now` (it expired while the server ran): clients
+ * that check it refuse it. Only the server's state decides, so no peer can
+ * pass its refusal off as the server's fault; OpenSSL's reason would not
+ * tell ("no suitable signature algorithm" is also what a client that
+ * offers no algorithm for the server's key gets).
+ */
+const blame = (failure: TlsHandshakeError, certificate: Crypto.X509Certificate, now: number): TlsHandshakeError => {
+  const problem = failure.reason === "failed" ? outOfValidity(certificate, now) : undefined
+  return problem === undefined ? failure : new TlsHandshakeError({
+    reason: "server-certificate",
+    detail: `the server's certificate ${problem}, so clients refuse it (${failure.detail})`
+  })
+}
+
 /** What the handler sees of a completed handshake. */
 export const infoOf = (tlsSocket: Tls.TLSSocket): TlsInfo => {
   const authorizationError = tlsSocket.authorizationError as unknown
@@ -171,51 +141,63 @@ export const infoOf = (tlsSocket: Tls.TLSSocket): TlsInfo => {
 
 type Settle = (outcome: Effect.Effect<Tls.TLSSocket, TlsHandshakeError>) => void
 
+/**
+ * What every context refuses: client-initiated renegotiation (TLS 1.2),
+ * which Node would otherwise honour three times per connection in ten
+ * minutes (each one a full handshake's CPU at the client's will).
+ */
+const secureOptions = Crypto.constants.SSL_OP_NO_RENEGOTIATION
+
 /** One set of TLS settings, loaded; runs handshakes. */
 export class TlsEngine {
   /** The (leaf) certificate served by default. */
   readonly certificate: Crypto.X509Certificate
   readonly handshakeMillis: number
   private readonly server: Tls.Server
+  private readonly sni: ReadonlyMap<string, Served>
   /** Handshakes under way, by the socket they run over. */
   private readonly pending = new Map<unknown, Settle>()
 
-  /** Loads `options`; throws a {@link TlsConfigError} (see {@link load}). */
-  constructor(options: TlsOptions, ticketKeys: Buffer) {
+  /** Builds the contexts of checked `material`; throws a {@link TlsConfigError} for what Node still refuses. */
+  constructor(material: Material, options: TlsOptions, ticketKeys: Buffer) {
     this.handshakeMillis = Duration.toMillis(Duration.fromInputUnsafe(options.handshakeTimeout ?? defaults.handshakeTimeout))
-    const cert = readPem(options.cert, "certificate")
-    const key = readPem(options.key, "key")
-    this.certificate = checkCertificate(cert, options.cert)
-    const cas = options.ca === undefined ? [] : Array.isArray(options.ca) ? options.ca : [options.ca as PemSource]
-    const ca = cas.length === 0 ? undefined : cas.map((source) => readPem(source, "CA certificate"))
+    const { pair } = material
+    const ca = material.ca === undefined ? undefined : [...material.ca]
+    this.certificate = pair.certificate
     const clientAuth = options.clientAuth ?? defaults.clientAuth
+    const ciphers = options.ciphers ?? defaults.ciphers
     // A session resumes only where its certificate, CAs and client
     // authentication were the same.
-    const digest = Crypto.createHash("sha256").update(cert).update(clientAuth)
+    const digest = Crypto.createHash("sha256").update(pair.cert).update(clientAuth)
     for (const pem of ca ?? []) digest.update(pem)
     const sessionIdContext = digest.digest("hex").slice(0, 32)
-    const contexts = new Map<string, Tls.SecureContext>()
-    for (const [name, sni] of Object.entries(options.sni ?? {})) {
-      const sniCert = readPem(sni.cert, `certificate for ${name}`)
-      checkCertificate(sniCert, sni.cert)
-      const sniKey = readPem(sni.key, `key for ${name}`)
-      contexts.set(
-        name.toLowerCase(),
-        withKey(sni.key, () => Tls.createSecureContext({ cert: sniCert, key: sniKey, ca, ticketKeys, sessionIdContext }))
+    const sni = new Map<string, Served>()
+    for (const [name, { cert, certificate, key }] of material.sni) {
+      const context = withContext(
+        options.ciphers,
+        () => Tls.createSecureContext({ cert, key, ca, ciphers, secureOptions, ticketKeys, sessionIdContext })
       )
+      sni.set(name, { context, certificate })
     }
-    this.server = withKey(options.key, () =>
+    this.sni = sni
+    this.server = withContext(options.ciphers, () =>
       new Tls.Server({
-        cert,
-        key,
+        cert: pair.cert,
+        key: pair.key,
         ca,
+        ciphers,
+        secureOptions,
         requestCert: clientAuth !== "none",
         rejectUnauthorized: clientAuth === "require",
         ticketKeys,
         sessionIdContext,
         handshakeTimeout: this.handshakeMillis,
         ...(options.alpnProtocols === undefined ? {} : { ALPNProtocols: [...options.alpnProtocols] }),
-        ...(contexts.size === 0 ? {} : { SNICallback: sniCallback(contexts) })
+        ...(sni.size === 0 ? {} : {
+          // No match: the default certificate.
+          SNICallback: (servername: string, callback: (error: Error | null, context?: Tls.SecureContext) => void) =>
+            callback(null, lookup(sni, servername)?.context)
+        })
       }))
     this.server.on("secureConnection", (tlsSocket: Tls.TLSSocket) => {
       // Errors reach the connection once it listens; none may go uncaught before.
@@ -228,8 +210,18 @@ export class TlsEngine {
       settle(Effect.succeed(tlsSocket))
     })
     this.server.on("tlsClientError", (error: Error, tlsSocket: Tls.TLSSocket) => {
-      this.pending.get(parentOf(tlsSocket))?.(Effect.fail(handshakeError(error, tlsSocket, this.handshakeMillis)))
+      const settle = this.pending.get(parentOf(tlsSocket))
+      if (settle === undefined) return
+      const failure = handshakeError(error, tlsSocket, this.handshakeMillis)
+      const certificate = this.certificateFor(tlsSocket.servername)
+      settle(Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.fail(blame(failure, certificate, now))))
     })
+  }
+
+  /** The certificate served to a client that asked for `servername` (SNI), or for none. */
+  private certificateFor(servername: unknown): Crypto.X509Certificate {
+    const served = typeof servername === "string" ? lookup(this.sni, servername) : undefined
+    return served?.certificate ?? this.certificate
   }
 
   /**
@@ -261,15 +253,16 @@ export class TlsEngine {
 }
 
 /**
- * Loads TLS settings: reads the files, checks certificates and keys.
- * Settings that cannot be used fail with a {@link TlsConfigError}.
+ * Loads TLS settings: reads the files, checks certificates and keys
+ * (see `tlsMaterial.ts`), builds the contexts. Settings that cannot be used
+ * fail with a {@link TlsConfigError}.
  */
 const load = (options: TlsOptions, ticketKeys: Buffer): Effect.Effect<TlsEngine, TlsConfigError> =>
-  Effect.try({
-    try: () => new TlsEngine(options, ticketKeys),
-    catch: (cause) =>
-      cause instanceof TlsConfigError ? cause : new TlsConfigError({ reason: reasonOf(cause), cause })
-  })
+  Effect.flatMap(loadMaterial(options), (material) =>
+    Effect.try({
+      try: () => new TlsEngine(material, options, ticketKeys),
+      catch: (cause) => cause instanceof TlsConfigError ? cause : new TlsConfigError({ reason: reasonOf(cause), cause })
+    }))
 
 /** A server's TLS: the engine new connections use, and how it is reloaded. */
 export class ServerTls {
@@ -278,6 +271,8 @@ export class ServerTls {
   private current: TlsEngine
   private options: TlsOptions
   private ticketKeys: Buffer
+  /** One reload at a time: reads take a while now, and the last one started must win. */
+  private readonly reloading = Semaphore.makeUnsafe(1)
 
   private constructor(engine: TlsEngine, options: TlsOptions, ticketKeys: Buffer, implicit: boolean) {
     this.current = engine
@@ -288,7 +283,7 @@ export class ServerTls {
 
   /** Loads a server's settings; its ticket keys are random unless given. */
   static make(options: TlsOptions, implicit: boolean): Effect.Effect<ServerTls, TlsConfigError> {
-    validate(options)
+    validateOptions(options)
     const ticketKeys = Buffer.from(options.ticketKeys ?? generateTicketKeys())
     return Effect.map(load(options, ticketKeys), (engine) => new ServerTls(engine, options, ticketKeys, implicit))
   }
@@ -302,12 +297,12 @@ export class ServerTls {
    * Loads `options` (default: the settings in use, files read again) and
    * swaps them in for new handshakes; returns the certificate now served.
    * Ticket keys stay unless new ones are given, so sessions keep resuming.
-   * On failure nothing changes.
+   * On failure nothing changes. Reloads run one after another.
    */
   reload(options?: TlsOptions): Effect.Effect<Crypto.X509Certificate, TlsConfigError> {
-    return Effect.suspend(() => {
+    return this.reloading.withPermit(Effect.suspend(() => {
       const next = options ?? this.options
-      validate(next)
+      validateOptions(next)
       const ticketKeys = next.ticketKeys === undefined ? this.ticketKeys : Buffer.from(next.ticketKeys)
       return Effect.map(load(next, ticketKeys), (engine) => {
         this.current = engine
@@ -315,6 +310,6 @@ export class ServerTls {
         this.ticketKeys = ticketKeys
         return engine.certificate
       })
-    })
+    }))
   }
 }

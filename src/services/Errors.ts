@@ -231,15 +231,17 @@ export class TlsConfigError extends Schema.TaggedError<TlsConfigError>("fiberlin
  * complete within the handshake timeout, counted from its start),
  * `client-certificate` (a client certificate was required and missing, or
  * did not verify against the CA; `detail` has OpenSSL's code, e.g.
- * `UNABLE_TO_VERIFY_LEAF_SIGNATURE`), or `failed` (the peer's bytes were not
- * a TLS handshake, it offered nothing the server accepts, or it closed
+ * `UNABLE_TO_VERIFY_LEAF_SIGNATURE`), `server-certificate` (the server's
+ * fault: its own certificate expired, or is not valid yet, so clients
+ * refuse it; logged as an error), or `failed` (the peer's bytes were not a
+ * TLS handshake, it offered nothing the server accepts, or it closed
  * first). The connection is closed.
  *
  * @since 0.1.0
  */
 export class TlsHandshakeError extends Schema.TaggedError<TlsHandshakeError>("fiberline/TlsHandshakeError")(
   "TlsHandshakeError",
-  { reason: Schema.Literals(["timeout", "client-certificate", "failed"]), detail: Schema.String }
+  { reason: Schema.Literals(["timeout", "client-certificate", "server-certificate", "failed"]), detail: Schema.String }
 ) {
   override get message(): string {
     return `TLS handshake failed: ${this.detail}`

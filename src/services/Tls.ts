@@ -31,6 +31,11 @@ import * as Duration from "effect/Duration"
  *
  * A plain string is data, never a path: write `{ file: "cert.pem" }`.
  *
+ * A file is read asynchronously and must arrive within 5 s and be at most
+ * 1 MiB (a pipe works too, e.g. a shell's `<(…)`); a pipe nobody writes to,
+ * or a mount that hangs, fails the load with a `TlsConfigError` naming the
+ * file instead of freezing the server.
+ *
  * @since 0.1.0
  */
 export type PemSource = string | Uint8Array | { readonly file: string }
@@ -100,6 +105,21 @@ export interface TlsOptions {
    * Default 10 s.
    */
   readonly handshakeTimeout?: Duration.Input | undefined
+  /**
+   * The cipher suites accepted, in OpenSSL's cipher-list format, TLS 1.3
+   * suites (`TLS_…`) and TLS 1.2 ones in one list. It replaces the default,
+   * {@link defaults}`.ciphers`: forward-secret AEAD suites only (TLS 1.3's,
+   * and ECDHE with AES-GCM or ChaCha20-Poly1305 for TLS 1.2). To accept
+   * more (old clients), name them after the default:
+   * `` `${Tls.defaults.ciphers}:AES128-SHA` ``.
+   *
+   * **Gotchas**
+   *
+   * A list that names no `TLS_…` suite turns TLS 1.3 off. A list that
+   * matches no suite fails the load with a `TlsConfigError`. Client-initiated
+   * renegotiation (TLS 1.2) is refused whatever the list.
+   */
+  readonly ciphers?: string | undefined
 }
 
 /**
@@ -168,13 +188,29 @@ export interface TlsInfo {
 
 /**
  * Defaults of {@link TlsOptions}: a 10 s handshake timeout, no client
- * certificates.
+ * certificates, and forward-secret AEAD cipher suites only — Node's own
+ * default list less every suite without forward secrecy (static-RSA key
+ * exchange such as `AES128-SHA`) or without an AEAD cipher (CBC suites
+ * such as `ECDHE-RSA-AES128-SHA`): TLS 1.3's three, then ECDHE with AES-GCM
+ * or ChaCha20-Poly1305 for TLS 1.2. (No DHE suites: Node offers them only
+ * with a `dhparam`, and every client that has DHE has ECDHE.)
  *
  * @since 0.1.0
  */
 export const defaults = {
   handshakeTimeout: Duration.seconds(10),
-  clientAuth: "none"
+  clientAuth: "none",
+  ciphers: [
+    "TLS_AES_256_GCM_SHA384",
+    "TLS_CHACHA20_POLY1305_SHA256",
+    "TLS_AES_128_GCM_SHA256",
+    "ECDHE-RSA-AES128-GCM-SHA256",
+    "ECDHE-ECDSA-AES128-GCM-SHA256",
+    "ECDHE-RSA-AES256-GCM-SHA384",
+    "ECDHE-ECDSA-AES256-GCM-SHA384",
+    "ECDHE-RSA-CHACHA20-POLY1305",
+    "ECDHE-ECDSA-CHACHA20-POLY1305"
+  ].join(":")
 } as const
 
 /**
