@@ -3,7 +3,8 @@
  * with real worker processes on loopback, and each behaviour an operator
  * relies on is shown from the outside — connections served by several
  * pids, a drain across workers on SIGTERM (clean, forced, or cut short by a
- * second signal) and the exit code it yields, a crashed worker restarted
+ * second signal) and the exit code it yields, workers that lose their
+ * primary to `kill -9` and drain by themselves, a crashed worker restarted
  * with backoff while the others keep serving, one metrics endpoint that
  * covers every worker, and the runs that must end at once (a usage error,
  * a worker that cannot start). The restart delay and the merge of
@@ -283,6 +284,28 @@ describe("fiberline --workers", () => {
         assert.include(codes as Array<number>, 1)
         assert.strictEqual(logsOf(stderr.split("\n"), "server stopped").filter((log) => log.fields.forced !== 0).length, 0)
         assert.isFalse(isOurs(stalled), "the stalled worker is gone")
+      }), timeout)
+  })
+
+  describe("losing the primary", () => {
+    it.live("kill -9 of the primary: each worker logs it, drains (the reply in progress arrives) and exits", () =>
+      Effect.gen(function*() {
+        const cluster = yield* startWorkers()
+        const [[pid, client], [otherPid]] = yield* connectToBoth(cluster)
+        yield* client.write("sleep 1000\n")
+        yield* Effect.timeout(client.readUntil("sleeping\n"), wait)
+        yield* cluster.cli.signal("SIGKILL")
+        // The workers share the primary's stderr: their lines still arrive.
+        const { data, gotEnd, error } = yield* Effect.timeout(client.closed, wait)
+        assert.match(data.toString(), /\nslept 1000\nbye\n$/, "drained: the reply in progress arrived, then the goodbye")
+        assert.isTrue(gotEnd)
+        assert.isUndefined(error)
+        // Closed once the workers, which hold the primary's stdio too, have exited.
+        assert.deepStrictEqual(yield* cluster.cli.exited(wait), { code: null, signal: "SIGKILL" })
+        assert.isFalse(isOurs(pid) || isOurs(otherPid), "both workers have exited")
+        const orphaned = logsOf(yield* cluster.cli.stderrLines, "primary is gone: draining, then exiting 1")
+        assert.sameMembers(orphaned.map((log) => log.annotations.worker), [1, 2], "one line from each worker")
+        for (const log of orphaned) assert.deepStrictEqual(log.fields, { primary: cluster.cli.pid })
       }), timeout)
   })
 
