@@ -26,10 +26,15 @@
  * **Stopping.** On the first SIGINT/SIGTERM the primary asks every worker to
  * drain (an IPC message, see `workerLink.ts`), cancels pending restarts, and
  * waits for all of them; each drains as a single process does and exits 0,
- * or 1 after a forced drain. The primary exits with the worst of their
- * codes. A second signal makes every worker exit 1 at once, and the primary
- * with them. A worker still running `--shutdown-timeout` plus 10 s after the
- * drain began is killed (it counts as 1).
+ * or 1 after a forced drain. A second signal makes every worker exit 1 at
+ * once, and the primary with them. A worker still running
+ * `--shutdown-timeout` plus 10 s after the drain began is killed (it counts
+ * as 1).
+ *
+ * **Exit code.** The worst of the codes the workers ended with at the stop
+ * (or when they failed to start), and 1 if any worker crashed during the
+ * run, even though it was restarted: a run that had to restart a worker did
+ * not go well, and says so.
  *
  * **Shared values.** Values every worker must hold alike — the TLS
  * session-ticket keys — are made once by the primary
@@ -115,6 +120,8 @@ class Pool {
   private announced = false
   private stopped: Deferred.Deferred<void> | undefined
   private nextRequest = 0
+  /** Workers that crashed during the run (see "Exit code" in the module doc). */
+  failures = 0
 
   constructor(options: PrimaryOptions, context: Context.Context<never>) {
     this.context = context
@@ -194,6 +201,7 @@ class Pool {
       Deferred.doneUnsafe(this.failed, Effect.void)
       return
     }
+    this.failures++
     const { delayMillis, streak } = nextRestart(backoff, slot.streak, upFor)
     slot.streak = streak
     slot.lastCode = undefined
@@ -274,7 +282,7 @@ class Pool {
   }
 }
 
-/** Drains every worker, bounded, then logs their codes and sets the primary's exit code to the worst. */
+/** Drains every worker, bounded, then logs their codes and sets the primary's exit code (see the module doc). */
 const stopAll = (pool: Pool, options: PrimaryOptions): Effect.Effect<void> =>
   Effect.gen(function*() {
     const stopped = pool.stop()
@@ -285,8 +293,8 @@ const stopAll = (pool: Pool, options: PrimaryOptions): Effect.Effect<void> =>
     }
     const codes = pool.codes()
     const previous = typeof process.exitCode === "number" ? process.exitCode : ExitCode.ok
-    process.exitCode = Math.max(previous, ...codes)
-    yield* Effect.logInfo("workers stopped", { codes })
+    process.exitCode = Math.max(previous, ...codes, pool.failures > 0 ? ExitCode.failure : ExitCode.ok)
+    yield* Effect.logInfo("workers stopped", { codes, failures: pool.failures })
   })
 
 /**
