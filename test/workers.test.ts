@@ -7,8 +7,9 @@
  * primary to `kill -9` and drain by themselves, a crashed worker restarted
  * with backoff while the others keep serving (and counted in the exit
  * code), one metrics endpoint that covers every worker, and the runs that
- * must end at once (a usage error, a worker that cannot start). The restart delay and the merge of
- * expositions are pure and checked directly.
+ * must end at once (a usage error, a worker that cannot start). The merge
+ * of expositions is pure and checked directly; the restart policy has its
+ * own tests (`restarts.test.ts`).
  */
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
@@ -18,7 +19,6 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import { merge } from "../src/cli/clusterMetrics.ts"
-import { backoff, nextRestart, restartDelay } from "../src/cli/restarts.ts"
 import { connect, type TestClient } from "./fixtures/client.ts"
 import {
   cliEntry,
@@ -151,19 +151,6 @@ const exposition = (accepted: number, closed: number) =>
 
 describe("fiberline --workers", () => {
   describe("pure parts", () => {
-    it("the restart delay doubles from 100 ms and stops at 10 s", () => {
-      assert.deepStrictEqual(
-        [0, 1, 2, 3, 6, 7, 8, 100, 2000].map((streak) => restartDelay(backoff, streak)),
-        [100, 200, 400, 800, 6400, 10_000, 10_000, 10_000, 10_000]
-      )
-    })
-
-    it("the doubling starts over after a worker of the slot stayed up 30 s", () => {
-      assert.deepStrictEqual(nextRestart(backoff, 0, 50), { delayMillis: 100, streak: 1 })
-      assert.deepStrictEqual(nextRestart(backoff, 3, 29_999), { delayMillis: 800, streak: 4 })
-      assert.deepStrictEqual(nextRestart(backoff, 3, 30_000), { delayMillis: 100, streak: 1 })
-    })
-
     it("merge labels every sample with its worker and declares each metric once", () => {
       const primary = "# TYPE fiberline_worker_restarts_total counter\nfiberline_worker_restarts_total{worker=\"1\"} 4\n"
       assert.strictEqual(

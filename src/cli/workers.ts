@@ -18,10 +18,10 @@
  * code (at least that worker's, and at least 1). A worker that exits after
  * it was listening, while the primary is not stopping, has crashed and is
  * restarted after a delay that doubles with every crash of its slot
- * (100 ms up to 10 s) and starts over once a worker of that slot has stayed
- * up for 30 s. The first restart of a burst is logged in full, the rest are
- * summed up at most every 5 s: a crash loop costs a few lines, never one per
- * crash, and never a tight loop of forks.
+ * (`restarts.ts`: 100 ms up to 10 s, starting over once a worker of that
+ * slot has stayed up for 30 s). The first restart of a burst is logged in
+ * full, the rest are summed up at most every 5 s: a crash loop costs a few
+ * lines, never one per crash, and never a tight loop of forks.
  *
  * **Stopping.** On the first SIGINT/SIGTERM the primary asks every worker to
  * drain (an IPC message, see `workerLink.ts`), cancels pending restarts, and
@@ -44,10 +44,11 @@
  * @since 0.1.0
  */
 import cluster, { type Worker } from "node:cluster"
-import type * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
+import * as FiberSet from "effect/FiberSet"
 import { constVoid } from "effect/Function"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
@@ -56,7 +57,7 @@ import type { ServeError } from "effect/http/HttpServerError"
 import type { WorkerMetrics } from "./clusterMetrics.ts"
 import { ExitCode } from "./exit.ts"
 import { onHangup } from "./hangup.ts"
-import { backoff, nextRestart, RestartLog } from "./restarts.ts"
+import { backoff, RestartLog, SlotRestarts } from "./restarts.ts"
 import { takeOverSecondSignal } from "./run.ts"
 import * as WorkerLink from "./workerLink.ts"
 
@@ -79,7 +80,7 @@ export interface PrimaryOptions {
 }
 
 /** After a second signal, how long workers get to exit before they are killed. */
-const forceGraceMillis = 2_000
+const forceGrace = Duration.seconds(2)
 /** Beyond `--shutdown-timeout`: the workers' lingering closes and their own exit. */
 const drainGrace = Duration.seconds(10)
 /** How long a metrics scrape waits for a worker's answer; a worker that is late is left out. */
@@ -91,14 +92,17 @@ const restarts = Metric.counter("fiberline_worker_restarts_total", {
   incremental: true
 })
 
+/** Runs an effect from a Node callback as a fiber of the primary (see {@link primary}). */
+type Run = (effect: Effect.Effect<void>) => Fiber.Fiber<void>
+
 interface Slot {
   readonly number: number
   worker: Worker | undefined
-  /** When the current worker reported it is listening; `undefined` until then. */
-  readyAt: number | undefined
-  /** Crashes in a row: the exponent of the next restart delay. */
-  streak: number
-  restartTimer: ReturnType<typeof setTimeout> | undefined
+  /** The current worker reported that it listens. */
+  listening: boolean
+  readonly restarts: SlotRestarts
+  /** The wait before a crashed worker's replacement. */
+  restart: Fiber.Fiber<void> | undefined
   /** How the last worker of this slot ended, when that decides the exit code. */
   lastCode: number | undefined
   /** The metrics requests this slot's worker has not answered yet. */
@@ -113,7 +117,7 @@ const sendTo = (worker: Worker, message: WorkerLink.ToWorker): void => {
 class Pool {
   readonly failed = Deferred.makeUnsafe<void>()
   private readonly slots: ReadonlyArray<Slot>
-  private readonly context: Context.Context<never>
+  private readonly run: Run
   private readonly sharedEnv: Readonly<Record<string, string>>
   private readonly restartLog: RestartLog
   private stopping = false
@@ -123,30 +127,25 @@ class Pool {
   /** Workers that crashed during the run (see "Exit code" in the module doc). */
   failures = 0
 
-  constructor(options: PrimaryOptions, context: Context.Context<never>) {
-    this.context = context
+  constructor(options: PrimaryOptions, run: Run) {
+    this.run = run
     this.sharedEnv = options.sharedEnv ?? {}
     this.slots = Array.from({ length: options.count }, (_, i) => ({
       number: i + 1,
       worker: undefined,
-      readyAt: undefined,
-      streak: 0,
-      restartTimer: undefined,
+      listening: false,
+      restarts: new SlotRestarts(backoff),
+      restart: undefined,
       lastCode: undefined,
       pending: new Map()
     }))
-    this.restartLog = new RestartLog((effect) => this.log(effect))
-  }
-
-  /** Runs a log effect (or metric update) from a Node callback, with the primary's logger. */
-  private log(effect: Effect.Effect<void>): void {
-    Effect.runForkWith(this.context)(effect)
+    this.restartLog = new RestartLog((effect) => this.run(effect))
   }
 
   start(): void {
     for (const slot of this.slots) {
       // Every slot's series from the start, at zero.
-      this.log(Metric.update(restarts.pipe(Metric.withAttributes({ worker: String(slot.number) })), 0))
+      this.run(Metric.update(restarts.pipe(Metric.withAttributes({ worker: String(slot.number) })), 0))
       this.fork(slot)
     }
   }
@@ -154,14 +153,14 @@ class Pool {
   private fork(slot: Slot): void {
     const worker = cluster.fork({ ...this.sharedEnv, [WorkerLink.slotVariable]: String(slot.number) })
     slot.worker = worker
-    slot.readyAt = undefined
+    slot.listening = false
     worker.on("message", (message: unknown) => {
       if (WorkerLink.isToPrimary(message) && slot.worker === worker) this.onMessage(slot, worker, message)
     })
     worker.on("exit", (code: number | null, signal: string | null) => this.onExit(slot, worker, code, signal))
     // Without a listener an 'error' (e.g. a failed spawn) would crash the primary.
     worker.on("error", (error: Error) => {
-      this.log(Effect.logError("worker process error", { worker: slot.number, error: error.message }))
+      this.run(Effect.logError("worker process error", { worker: slot.number, error: error.message }))
     })
   }
 
@@ -171,21 +170,22 @@ class Pool {
       slot.pending.delete(message.id)
       return
     }
-    slot.readyAt = Date.now()
+    slot.listening = true
     // Asked to drain before it listened: it may have missed the request.
     if (this.stopping) return sendTo(worker, { fiberline: "drain" })
-    if (!this.announced && this.slots.every((each) => each.readyAt !== undefined)) {
+    this.run(slot.restarts.listening)
+    if (!this.announced && this.slots.every((each) => each.listening)) {
       this.announced = true
-      this.log(Effect.logInfo("workers started", { count: this.slots.length, address: message.address }))
+      this.run(Effect.logInfo("workers started", { count: this.slots.length, address: message.address }))
     }
   }
 
   private onExit(slot: Slot, worker: Worker, code: number | null, signal: string | null): void {
     if (slot.worker !== worker) return
     const pid = worker.process.pid
-    const upFor = slot.readyAt === undefined ? undefined : Date.now() - slot.readyAt
+    const listened = slot.listening
     slot.worker = undefined
-    slot.readyAt = undefined
+    slot.listening = false
     for (const answer of slot.pending.values()) answer(undefined)
     slot.pending.clear()
     // Killed by a signal: a failure, like a crash of a single process.
@@ -194,23 +194,26 @@ class Pool {
       slot.lastCode = exitCode
       return this.checkStopped()
     }
-    if (upFor === undefined) {
+    if (!listened) {
       // It never listened: see "Failing to start" in the module doc.
       slot.lastCode = Math.max(exitCode, ExitCode.failure)
-      this.log(Effect.logError("worker failed to start", { worker: slot.number, pid, exitCode: code, signal }))
+      this.run(Effect.logError("worker failed to start", { worker: slot.number, pid, exitCode: code, signal }))
       Deferred.doneUnsafe(this.failed, Effect.void)
       return
     }
     this.failures++
-    const { delayMillis, streak } = nextRestart(backoff, slot.streak, upFor)
-    slot.streak = streak
     slot.lastCode = undefined
-    slot.restartTimer = setTimeout(() => {
-      slot.restartTimer = undefined
-      this.fork(slot)
-    }, delayMillis)
-    this.log(Metric.update(restarts.pipe(Metric.withAttributes({ worker: String(slot.number) })), 1))
-    this.restartLog.report({ worker: slot.number, pid, exitCode: code, signal, delayMillis })
+    this.run(Metric.update(restarts.pipe(Metric.withAttributes({ worker: String(slot.number) })), 1))
+    slot.restart = this.run(
+      slot.restarts.afterCrash((delay) =>
+        Effect.sync(() =>
+          this.restartLog.report({ worker: slot.number, pid, exitCode: code, signal, delayMillis: Duration.toMillis(delay) })
+        )
+      ).pipe(Effect.andThen(Effect.sync(() => {
+        slot.restart = undefined
+        if (!this.stopping) this.fork(slot)
+      })))
+    )
   }
 
   /** Asks every worker to drain; pending restarts are cancelled (their crash was dealt with). */
@@ -219,8 +222,8 @@ class Pool {
     this.restartLog.close()
     this.stopped ??= Deferred.makeUnsafe<void>()
     for (const slot of this.slots) {
-      if (slot.restartTimer !== undefined) clearTimeout(slot.restartTimer)
-      slot.restartTimer = undefined
+      slot.restart?.interruptUnsafe()
+      slot.restart = undefined
       if (slot.worker !== undefined) sendTo(slot.worker, { fiberline: "drain" })
     }
     this.checkStopped()
@@ -237,7 +240,7 @@ class Pool {
   readonly force = (): void => {
     this.stop()
     for (const slot of this.slots) if (slot.worker !== undefined) sendTo(slot.worker, { fiberline: "force" })
-    setTimeout(() => this.kill(), forceGraceMillis).unref()
+    this.run(Effect.andThen(Effect.sleep(forceGrace), Effect.sync(() => this.kill())))
   }
 
   /** Sends `signal` to every running worker, by its pid. */
@@ -266,7 +269,7 @@ class Pool {
   /** Asks every listening worker for its exposition; a worker that does not answer in time is left out. */
   readonly collect: Effect.Effect<ReadonlyArray<WorkerMetrics>> = Effect.suspend(() =>
     Effect.forEach(
-      this.slots.flatMap((slot) => (slot.worker !== undefined && slot.readyAt !== undefined ? [[slot, slot.worker] as const] : [])),
+      this.slots.flatMap((slot) => (slot.worker !== undefined && slot.listening ? [[slot, slot.worker] as const] : [])),
       ([slot, worker]) => Effect.map(Effect.timeoutOption(this.ask(slot, worker), scrapeTimeout), Option.getOrUndefined),
       { concurrency: "unbounded" }
     )
@@ -307,7 +310,11 @@ const stopAll = (pool: Pool, options: PrimaryOptions): Effect.Effect<void> =>
  */
 export const primary = (options: PrimaryOptions): Effect.Effect<void, ServeError, Scope.Scope> =>
   Effect.gen(function*() {
-    const pool = new Pool(options, yield* Effect.context<never>())
+    // First, so it closes last: what the pool starts from Node's callbacks
+    // (its logs, restart waits, the force grace) runs as fibers of the
+    // primary, on its Clock, and ends with it.
+    const run = yield* FiberSet.makeRuntime<never, void, never>()
+    const pool = new Pool(options, run)
     // Before the workers, so it closes after they stopped: the drain can be watched.
     if (options.metricsPort !== undefined) {
       // Loaded only when asked for, as in a single process: the HTTP stack is heavy.
