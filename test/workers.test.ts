@@ -6,14 +6,17 @@
  * second signal) and the exit code it yields, workers that lose their
  * primary to `kill -9` and drain by themselves, a crashed worker restarted
  * with backoff while the others keep serving (and counted in the exit
- * code), one metrics endpoint that covers every worker, and the runs that
- * must end at once (a usage error, a worker that cannot start). The merge
+ * code), a rolling restart on SIGUSR2 under load (no line lost, every pid
+ * new) and one whose new version cannot start (the old workers serve on),
+ * one metrics endpoint that covers every worker, and the runs that must end
+ * at once (a usage error, a worker that cannot start). The merge
  * of expositions is pure and checked directly; the restart policy has its
  * own tests (`restarts.test.ts`).
  */
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
+import * as Url from "node:url"
 import { assert, describe, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -27,18 +30,23 @@ import {
   metricsUrl,
   parseJsonLog,
   portOf,
+  repoRoot,
   runCli,
   sample,
   scrape,
   spawnCli,
   waitForMetrics
 } from "./fixtures/cli.ts"
+import { echoLoad } from "./fixtures/echoLoad.ts"
 import { tempDir } from "./fixtures/files.ts"
 
 /** Each test boots three node processes; on two shared cores that takes a few seconds. */
 const timeout = 20_000
 /** The bound of every single wait in these tests. */
 const wait = Duration.seconds(12)
+/** A rolling restart boots two processes, one after the other. */
+const rollWait = Duration.seconds(30)
+const rollTimeout = 60_000
 
 const pidHandler = "test/fixtures/handlers/pid.ts"
 
@@ -78,11 +86,14 @@ interface Cluster {
   readonly pids: Set<number>
 }
 
-/** Starts `fiberline serve pid.ts --workers 2` with JSON logs and waits until both workers listen. */
-const startWorkers = (extraArgs: ReadonlyArray<string> = []): Effect.Effect<Cluster, Error, Scope.Scope> =>
+/** Starts `fiberline serve pid.ts --workers 2` (or another handler module) with JSON logs and waits until both workers listen. */
+const startWorkers = (
+  extraArgs: ReadonlyArray<string> = [],
+  handler = pidHandler
+): Effect.Effect<Cluster, Error, Scope.Scope> =>
   Effect.gen(function*() {
     const pids = yield* trackWorkers
-    const cli = yield* spawnCli(["serve", pidHandler, "--port", "0", "--workers", "2", "--log-format", "json", ...extraArgs])
+    const cli = yield* spawnCli(["serve", handler, "--port", "0", "--workers", "2", "--log-format", "json", ...extraArgs])
     const started = yield* cli.waitForLog("workers started", wait)
     assert.strictEqual(logFields(started).count, 2)
     return { cli, port: portOf(logFields(started).address), pids }
@@ -376,6 +387,114 @@ describe("fiberline --workers", () => {
         for (const line of why) assert.oneOf(parseJsonLog(line)?.annotations.worker, [1, 2])
         assert.include(logsOf(lines, "workers stopped")[0]?.fields.codes as Array<number>, 1)
       }), timeout)
+  })
+
+  describe("rolling restart (SIGUSR2)", () => {
+    it.live("under load, every worker is replaced by a new process: no line lost, no connection dropped", () =>
+      Effect.gen(function*() {
+        const pids = yield* trackWorkers
+        const cli = yield* spawnCli(["echo", "--port", "0", "--workers", "2", "--log-format", "json"])
+        const port = portOf(logFields(yield* cli.waitForLog("workers started", wait)).address)
+        const load = yield* echoLoad(port, 5)
+        yield* Effect.timeout(load.waitForLines(20), wait)
+
+        yield* cli.signal("SIGUSR2")
+        const before = logFields(yield* cli.waitForLog("rolling restart", wait)).pids as Array<number>
+        before.forEach((pid) => pids.add(pid))
+        // A second SIGUSR2 while the roll runs is ignored, and says so.
+        yield* cli.signal("SIGUSR2")
+        yield* cli.waitForLog("rolling restart already running: SIGUSR2 ignored", wait)
+        const after = logFields(yield* cli.waitForLog("rolling restart done", rollWait)).pids as Array<number>
+        after.forEach((pid) => pids.add(pid))
+        assert.strictEqual(before.length, 2)
+        assert.strictEqual(after.length, 2)
+        assert.isEmpty(after.filter((pid) => before.includes(pid)), "every worker pid is new")
+        assert.isFalse(before.some(isOurs), "the old workers have exited")
+        assert.isTrue(after.every(isOurs), "the new workers run")
+
+        // Only the new workers are left: every client gets further lines through them.
+        yield* Effect.timeout(load.waitForLines(Math.max(...load.lines()) + 20), wait)
+        const clients = yield* Effect.timeout(load.stop, wait)
+        for (const [id, { connections, lines }] of clients.entries()) {
+          const context = `client ${id}: ${JSON.stringify(connections)}`
+          for (const connection of connections) assert.isUndefined(connection.error, context)
+          // Each started on an old worker, which drained it: a clean FIN, then a new connection.
+          assert.isAtLeast(connections.length, 2, context)
+          for (const connection of connections.slice(0, -1)) {
+            assert.strictEqual(connection.closedBy, "server", context)
+            assert.isTrue(connection.gotEnd, context)
+            // Every line sent was echoed, but for one the server had not read when it closed (sent again next).
+            assert.oneOf(connection.sent - connection.echoed, [0, 1], context)
+          }
+          const last = connections.at(-1)!
+          assert.strictEqual(last.closedBy, "client", context)
+          assert.strictEqual(last.sent, last.echoed, context)
+          assert.strictEqual(connections.reduce((sum, connection) => sum + connection.echoed, 0), lines, context)
+        }
+
+        const lines = yield* cli.stderrLines
+        const replaced = logsOf(lines, "worker replaced").map((log) => log.fields)
+        assert.deepStrictEqual(replaced.map(({ worker, exitCode }) => [worker, exitCode]), [[1, 0], [2, 0]])
+        assert.strictEqual(logsOf(lines, "rolling restart").length, 1, "one roll")
+        // One slot at a time: its new worker listens, then its old one drains and exits, then the next slot.
+        const steps = lines.slice(lines.findIndex((line) => parseJsonLog(line)?.message[0] === "rolling restart")).flatMap((line) => {
+          const log = parseJsonLog(line)
+          const message = log?.message[0]
+          if (message === "worker replaced") return [`replaced ${logFields(log!).worker}`]
+          return message === "listening" || message === "shutting down" ? [`${message} ${log!.annotations.worker}`] : []
+        })
+        assert.deepStrictEqual(steps, ["listening 1", "shutting down 1", "replaced 1", "listening 2", "shutting down 2", "replaced 2"])
+        yield* cli.signal("SIGTERM")
+        assert.deepStrictEqual(yield* cli.exited(wait), { code: 0, signal: null })
+        assert.deepStrictEqual(logsOf(yield* cli.stderrLines, "workers stopped")[0]?.fields, { codes: [0, 0], failures: 0 })
+      }), rollTimeout)
+
+    it.live("a new version that cannot start stops the roll: one line, the old workers serve on; fixed, the next roll goes through", () =>
+      Effect.gen(function*() {
+        const dir = yield* tempDir("roll")
+        const module = Path.join(dir, "handler.ts")
+        const working = `export { default } from ${JSON.stringify(Url.pathToFileURL(Path.join(repoRoot, pidHandler)).href)}\n`
+        Fs.writeFileSync(module, working)
+        const cluster = yield* startWorkers([], module)
+        const old = (yield* connectToBoth(cluster)).map(([pid]) => pid)
+
+        // The deploy that breaks: the module no longer parses.
+        Fs.writeFileSync(module, "export default (conn) => {\n")
+        yield* cluster.cli.signal("SIGUSR2")
+        const stopped = logFields(
+          yield* cluster.cli.waitForLog("rolling restart stopped: the new worker did not start, the old ones keep serving", wait)
+        )
+        cluster.pids.add(stopped.pid as number)
+        assert.deepStrictEqual({ ...stopped, pid: 0 }, { worker: 1, pid: 0, exitCode: 2, signal: null })
+        const lines = yield* cluster.cli.stderrLines
+        assert.isTrue(lines.some((line) => line.includes(`handler module ${module}: cannot load it`)), "the new worker said why")
+        assert.isEmpty(logsOf(lines, "worker failed to start"), "the run goes on")
+        assert.isEmpty(logsOf(lines, "rolling restart done"))
+        assert.isFalse(isOurs(stopped.pid as number))
+
+        // The old workers serve on, new connections included; a SIGUSR2 sent to a worker is not a roll.
+        process.kill(old[0]!, "SIGUSR2")
+        yield* cluster.cli.waitForLog("SIGUSR2 ignored: a rolling restart is the primary's", wait)
+        const serving = yield* connectToBoth(cluster)
+        assert.sameMembers(serving.map(([pid]) => pid), old)
+        for (const [, client] of serving) {
+          yield* client.write("still here\n")
+          assert.include(yield* Effect.timeout(client.readUntil("still here\n"), wait), "still here\n")
+        }
+
+        // Fixed: the next SIGUSR2 rolls every slot.
+        Fs.writeFileSync(module, working)
+        yield* cluster.cli.signal("SIGUSR2")
+        const after = logFields(yield* cluster.cli.waitForLog("rolling restart done", rollWait)).pids as Array<number>
+        after.forEach((pid) => cluster.pids.add(pid))
+        assert.isEmpty(after.filter((pid) => old.includes(pid)), "every worker pid is new")
+        assert.isFalse(old.some(isOurs))
+
+        // The new worker that did not start counts as a failure of the run.
+        yield* cluster.cli.signal("SIGTERM")
+        assert.deepStrictEqual(yield* cluster.cli.exited(wait), { code: 1, signal: null })
+        assert.deepStrictEqual(logsOf(yield* cluster.cli.stderrLines, "workers stopped")[0]?.fields, { codes: [0, 0], failures: 1 })
+      }), rollTimeout)
   })
 
   describe("unix sockets", () => {

@@ -31,6 +31,7 @@ import * as Effect from "effect/Effect"
 import { constVoid } from "effect/Function"
 import type * as Scope from "effect/Scope"
 import { ExitCode } from "./exit.ts"
+import { onSignal } from "./hangup.ts"
 
 /**
  * The environment variable that carries a worker's slot. Set by the primary
@@ -166,13 +167,10 @@ const onPrimaryGone = (listener: () => void): Effect.Effect<void, never, Scope.S
 const ignoreRollSignal = (primary: number): Effect.Effect<void, never, Scope.Scope> =>
   Effect.gen(function*() {
     const context = yield* Effect.context<never>()
-    const onSignal = () => {
+    const onRollSignal = () => {
       Effect.runForkWith(context)(Effect.logInfo("SIGUSR2 ignored: a rolling restart is the primary's", { primary }))
     }
-    yield* Effect.acquireRelease(
-      Effect.sync(() => process.on("SIGUSR2", onSignal)),
-      () => Effect.sync(() => process.off("SIGUSR2", onSignal))
-    )
+    yield* onSignal("SIGUSR2", onRollSignal)
   })
 
 /** The primary's `force`: the same "now" as a second signal, no drain, no finalizers. */
