@@ -3,21 +3,25 @@
  * with real worker processes on loopback, and each behaviour an operator
  * relies on is shown from the outside — connections served by several
  * pids, a drain across workers on SIGTERM (clean, forced, or cut short by a
- * second signal) and the exit code it yields, a crashed worker restarted
- * with backoff while the others keep serving, one metrics endpoint that
- * covers every worker, and the runs that must end at once (a usage error,
- * a worker that cannot start). The restart delay and the merge of
- * expositions are pure and checked directly.
+ * second signal) and the exit code it yields, workers that lose their
+ * primary to `kill -9` and drain by themselves, a crashed worker restarted
+ * with backoff while the others keep serving (and counted in the exit
+ * code), a rolling restart on SIGUSR2 under load (no line lost, every pid
+ * new) and one whose new version cannot start (the old workers serve on),
+ * one metrics endpoint that covers every worker, and the runs that must end
+ * at once (a usage error, a worker that cannot start). The merge
+ * of expositions is pure and checked directly; the restart policy has its
+ * own tests (`restarts.test.ts`).
  */
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
+import * as Url from "node:url"
 import { assert, describe, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import { merge } from "../src/cli/clusterMetrics.ts"
-import { backoff, nextRestart, restartDelay } from "../src/cli/restarts.ts"
 import { connect, type TestClient } from "./fixtures/client.ts"
 import {
   cliEntry,
@@ -26,18 +30,23 @@ import {
   metricsUrl,
   parseJsonLog,
   portOf,
+  repoRoot,
   runCli,
   sample,
   scrape,
   spawnCli,
   waitForMetrics
 } from "./fixtures/cli.ts"
+import { echoLoad } from "./fixtures/echoLoad.ts"
 import { tempDir } from "./fixtures/files.ts"
 
 /** Each test boots three node processes; on two shared cores that takes a few seconds. */
 const timeout = 20_000
 /** The bound of every single wait in these tests. */
 const wait = Duration.seconds(12)
+/** A rolling restart boots two processes, one after the other. */
+const rollWait = Duration.seconds(30)
+const rollTimeout = 60_000
 
 const pidHandler = "test/fixtures/handlers/pid.ts"
 
@@ -77,11 +86,14 @@ interface Cluster {
   readonly pids: Set<number>
 }
 
-/** Starts `fiberline serve pid.ts --workers 2` with JSON logs and waits until both workers listen. */
-const startWorkers = (extraArgs: ReadonlyArray<string> = []): Effect.Effect<Cluster, Error, Scope.Scope> =>
+/** Starts `fiberline serve pid.ts --workers 2` (or another handler module) with JSON logs and waits until both workers listen. */
+const startWorkers = (
+  extraArgs: ReadonlyArray<string> = [],
+  handler = pidHandler
+): Effect.Effect<Cluster, Error, Scope.Scope> =>
   Effect.gen(function*() {
     const pids = yield* trackWorkers
-    const cli = yield* spawnCli(["serve", pidHandler, "--port", "0", "--workers", "2", "--log-format", "json", ...extraArgs])
+    const cli = yield* spawnCli(["serve", handler, "--port", "0", "--workers", "2", "--log-format", "json", ...extraArgs])
     const started = yield* cli.waitForLog("workers started", wait)
     assert.strictEqual(logFields(started).count, 2)
     return { cli, port: portOf(logFields(started).address), pids }
@@ -150,19 +162,6 @@ const exposition = (accepted: number, closed: number) =>
 
 describe("fiberline --workers", () => {
   describe("pure parts", () => {
-    it("the restart delay doubles from 100 ms and stops at 10 s", () => {
-      assert.deepStrictEqual(
-        [0, 1, 2, 3, 6, 7, 8, 100, 2000].map((streak) => restartDelay(backoff, streak)),
-        [100, 200, 400, 800, 6400, 10_000, 10_000, 10_000, 10_000]
-      )
-    })
-
-    it("the doubling starts over after a worker of the slot stayed up 30 s", () => {
-      assert.deepStrictEqual(nextRestart(backoff, 0, 50), { delayMillis: 100, streak: 1 })
-      assert.deepStrictEqual(nextRestart(backoff, 3, 29_999), { delayMillis: 800, streak: 4 })
-      assert.deepStrictEqual(nextRestart(backoff, 3, 30_000), { delayMillis: 100, streak: 1 })
-    })
-
     it("merge labels every sample with its worker and declares each metric once", () => {
       const primary = "# TYPE fiberline_worker_restarts_total counter\nfiberline_worker_restarts_total{worker=\"1\"} 4\n"
       assert.strictEqual(
@@ -205,7 +204,7 @@ describe("fiberline --workers", () => {
         yield* cluster.cli.signal("SIGTERM")
         assert.deepStrictEqual(yield* cluster.cli.exited(wait), { code: 0, signal: null })
         const stopped = logsOf(yield* cluster.cli.stderrLines, "workers stopped")
-        assert.deepStrictEqual(stopped.map((log) => log.fields), [{ codes: [0, 0] }])
+        assert.deepStrictEqual(stopped.map((log) => log.fields), [{ codes: [0, 0], failures: 0 }])
         assert.deepStrictEqual(stopped[0]!.annotations, {}, "the primary's lines carry no worker")
         assert.isFalse(pids.some(isOurs), "every worker has exited")
       }), timeout)
@@ -247,7 +246,7 @@ describe("fiberline --workers", () => {
           logsOf(lines, "server stopped").map((log) => [log.fields.drained, log.fields.forced]),
           [[1, 0], [1, 0]]
         )
-        assert.deepStrictEqual(logsOf(lines, "workers stopped")[0]?.fields, { codes: [0, 0] })
+        assert.deepStrictEqual(logsOf(lines, "workers stopped")[0]?.fields, { codes: [0, 0], failures: 0 })
       }), timeout)
 
     it.live("a client that never reads is forced at --shutdown-timeout: that worker exits 1, so does the primary", () =>
@@ -286,6 +285,28 @@ describe("fiberline --workers", () => {
       }), timeout)
   })
 
+  describe("losing the primary", () => {
+    it.live("kill -9 of the primary: each worker logs it, drains (the reply in progress arrives) and exits", () =>
+      Effect.gen(function*() {
+        const cluster = yield* startWorkers()
+        const [[pid, client], [otherPid]] = yield* connectToBoth(cluster)
+        yield* client.write("sleep 1000\n")
+        yield* Effect.timeout(client.readUntil("sleeping\n"), wait)
+        yield* cluster.cli.signal("SIGKILL")
+        // The workers share the primary's stderr: their lines still arrive.
+        const { data, gotEnd, error } = yield* Effect.timeout(client.closed, wait)
+        assert.match(data.toString(), /\nslept 1000\nbye\n$/, "drained: the reply in progress arrived, then the goodbye")
+        assert.isTrue(gotEnd)
+        assert.isUndefined(error)
+        // Closed once the workers, which hold the primary's stdio too, have exited.
+        assert.deepStrictEqual(yield* cluster.cli.exited(wait), { code: null, signal: "SIGKILL" })
+        assert.isFalse(isOurs(pid) || isOurs(otherPid), "both workers have exited")
+        const orphaned = logsOf(yield* cluster.cli.stderrLines, "primary is gone: draining, then exiting 1")
+        assert.sameMembers(orphaned.map((log) => log.annotations.worker), [1, 2], "one line from each worker")
+        for (const log of orphaned) assert.deepStrictEqual(log.fields, { primary: cluster.cli.pid })
+      }), timeout)
+  })
+
   describe("stopping from a terminal", () => {
     it.live("Ctrl-C (SIGINT to the whole process group) drains each worker once: the reply arrives, exit 0", () =>
       Effect.gen(function*() {
@@ -302,7 +323,7 @@ describe("fiberline --workers", () => {
         assert.isTrue(gotEnd)
         assert.deepStrictEqual(yield* group.exited(wait), { code: 0, signal: null })
         const stopped = logsOf(yield* group.stderrLines, "workers stopped")
-        assert.deepStrictEqual(stopped.map((log) => log.fields), [{ codes: [0, 0] }])
+        assert.deepStrictEqual(stopped.map((log) => log.fields), [{ codes: [0, 0], failures: 0 }])
       }), timeout)
   })
 
@@ -342,9 +363,11 @@ describe("fiberline --workers", () => {
         const listening = logsOf(lines, "listening").map((log) => log.annotations.worker)
         assert.isAtLeast(listening.filter((worker) => worker === slot).length, 2)
 
-        // Restarted crashes do not decide the exit code; the drain does.
+        // The drain is clean, but two workers crashed during the run: exit 1, and the log says why.
         yield* cluster.cli.signal("SIGTERM")
-        assert.deepStrictEqual(yield* cluster.cli.exited(wait), { code: 0, signal: null })
+        assert.deepStrictEqual(yield* cluster.cli.exited(wait), { code: 1, signal: null })
+        const stopped = logsOf(yield* cluster.cli.stderrLines, "workers stopped")
+        assert.deepStrictEqual(stopped.map((log) => log.fields), [{ codes: [0, 0], failures: 2 }])
       }), timeout)
 
     it.live("a worker that cannot start (the port is taken) ends the run with its code, without restarts", () =>
@@ -364,6 +387,114 @@ describe("fiberline --workers", () => {
         for (const line of why) assert.oneOf(parseJsonLog(line)?.annotations.worker, [1, 2])
         assert.include(logsOf(lines, "workers stopped")[0]?.fields.codes as Array<number>, 1)
       }), timeout)
+  })
+
+  describe("rolling restart (SIGUSR2)", () => {
+    it.live("under load, every worker is replaced by a new process: no line lost, no connection dropped", () =>
+      Effect.gen(function*() {
+        const pids = yield* trackWorkers
+        const cli = yield* spawnCli(["echo", "--port", "0", "--workers", "2", "--log-format", "json"])
+        const port = portOf(logFields(yield* cli.waitForLog("workers started", wait)).address)
+        const load = yield* echoLoad(port, 5)
+        yield* Effect.timeout(load.waitForLines(20), wait)
+
+        yield* cli.signal("SIGUSR2")
+        const before = logFields(yield* cli.waitForLog("rolling restart", wait)).pids as Array<number>
+        before.forEach((pid) => pids.add(pid))
+        // A second SIGUSR2 while the roll runs is ignored, and says so.
+        yield* cli.signal("SIGUSR2")
+        yield* cli.waitForLog("rolling restart already running: SIGUSR2 ignored", wait)
+        const after = logFields(yield* cli.waitForLog("rolling restart done", rollWait)).pids as Array<number>
+        after.forEach((pid) => pids.add(pid))
+        assert.strictEqual(before.length, 2)
+        assert.strictEqual(after.length, 2)
+        assert.isEmpty(after.filter((pid) => before.includes(pid)), "every worker pid is new")
+        assert.isFalse(before.some(isOurs), "the old workers have exited")
+        assert.isTrue(after.every(isOurs), "the new workers run")
+
+        // Only the new workers are left: every client gets further lines through them.
+        yield* Effect.timeout(load.waitForLines(Math.max(...load.lines()) + 20), wait)
+        const clients = yield* Effect.timeout(load.stop, wait)
+        for (const [id, { connections, lines }] of clients.entries()) {
+          const context = `client ${id}: ${JSON.stringify(connections)}`
+          for (const connection of connections) assert.isUndefined(connection.error, context)
+          // Each started on an old worker, which drained it: a clean FIN, then a new connection.
+          assert.isAtLeast(connections.length, 2, context)
+          for (const connection of connections.slice(0, -1)) {
+            assert.strictEqual(connection.closedBy, "server", context)
+            assert.isTrue(connection.gotEnd, context)
+            // Every line sent was echoed, but for one the server had not read when it closed (sent again next).
+            assert.oneOf(connection.sent - connection.echoed, [0, 1], context)
+          }
+          const last = connections.at(-1)!
+          assert.strictEqual(last.closedBy, "client", context)
+          assert.strictEqual(last.sent, last.echoed, context)
+          assert.strictEqual(connections.reduce((sum, connection) => sum + connection.echoed, 0), lines, context)
+        }
+
+        const lines = yield* cli.stderrLines
+        const replaced = logsOf(lines, "worker replaced").map((log) => log.fields)
+        assert.deepStrictEqual(replaced.map(({ worker, exitCode }) => [worker, exitCode]), [[1, 0], [2, 0]])
+        assert.strictEqual(logsOf(lines, "rolling restart").length, 1, "one roll")
+        // One slot at a time: its new worker listens, then its old one drains and exits, then the next slot.
+        const steps = lines.slice(lines.findIndex((line) => parseJsonLog(line)?.message[0] === "rolling restart")).flatMap((line) => {
+          const log = parseJsonLog(line)
+          const message = log?.message[0]
+          if (message === "worker replaced") return [`replaced ${logFields(log!).worker}`]
+          return message === "listening" || message === "shutting down" ? [`${message} ${log!.annotations.worker}`] : []
+        })
+        assert.deepStrictEqual(steps, ["listening 1", "shutting down 1", "replaced 1", "listening 2", "shutting down 2", "replaced 2"])
+        yield* cli.signal("SIGTERM")
+        assert.deepStrictEqual(yield* cli.exited(wait), { code: 0, signal: null })
+        assert.deepStrictEqual(logsOf(yield* cli.stderrLines, "workers stopped")[0]?.fields, { codes: [0, 0], failures: 0 })
+      }), rollTimeout)
+
+    it.live("a new version that cannot start stops the roll: one line, the old workers serve on; fixed, the next roll goes through", () =>
+      Effect.gen(function*() {
+        const dir = yield* tempDir("roll")
+        const module = Path.join(dir, "handler.ts")
+        const working = `export { default } from ${JSON.stringify(Url.pathToFileURL(Path.join(repoRoot, pidHandler)).href)}\n`
+        Fs.writeFileSync(module, working)
+        const cluster = yield* startWorkers([], module)
+        const old = (yield* connectToBoth(cluster)).map(([pid]) => pid)
+
+        // The deploy that breaks: the module no longer parses.
+        Fs.writeFileSync(module, "export default (conn) => {\n")
+        yield* cluster.cli.signal("SIGUSR2")
+        const stopped = logFields(
+          yield* cluster.cli.waitForLog("rolling restart stopped: the new worker did not start, the old ones keep serving", wait)
+        )
+        cluster.pids.add(stopped.pid as number)
+        assert.deepStrictEqual({ ...stopped, pid: 0 }, { worker: 1, pid: 0, exitCode: 2, signal: null })
+        const lines = yield* cluster.cli.stderrLines
+        assert.isTrue(lines.some((line) => line.includes(`handler module ${module}: cannot load it`)), "the new worker said why")
+        assert.isEmpty(logsOf(lines, "worker failed to start"), "the run goes on")
+        assert.isEmpty(logsOf(lines, "rolling restart done"))
+        assert.isFalse(isOurs(stopped.pid as number))
+
+        // The old workers serve on, new connections included; a SIGUSR2 sent to a worker is not a roll.
+        process.kill(old[0]!, "SIGUSR2")
+        yield* cluster.cli.waitForLog("SIGUSR2 ignored: a rolling restart is the primary's", wait)
+        const serving = yield* connectToBoth(cluster)
+        assert.sameMembers(serving.map(([pid]) => pid), old)
+        for (const [, client] of serving) {
+          yield* client.write("still here\n")
+          assert.include(yield* Effect.timeout(client.readUntil("still here\n"), wait), "still here\n")
+        }
+
+        // Fixed: the next SIGUSR2 rolls every slot.
+        Fs.writeFileSync(module, working)
+        yield* cluster.cli.signal("SIGUSR2")
+        const after = logFields(yield* cluster.cli.waitForLog("rolling restart done", rollWait)).pids as Array<number>
+        after.forEach((pid) => cluster.pids.add(pid))
+        assert.isEmpty(after.filter((pid) => old.includes(pid)), "every worker pid is new")
+        assert.isFalse(old.some(isOurs))
+
+        // The new worker that did not start counts as a failure of the run.
+        yield* cluster.cli.signal("SIGTERM")
+        assert.deepStrictEqual(yield* cluster.cli.exited(wait), { code: 1, signal: null })
+        assert.deepStrictEqual(logsOf(yield* cluster.cli.stderrLines, "workers stopped")[0]?.fields, { codes: [0, 0], failures: 1 })
+      }), rollTimeout)
   })
 
   describe("unix sockets", () => {
@@ -440,8 +571,9 @@ describe("fiberline --workers", () => {
         // Killed while the primary is not stopping: a crash like the first, restarted.
         yield* waitForMetrics(url, "the second restart counted", (text) => restartsIn(text) === 2, wait)
 
+        // Two crashes (one of them a kill -9) during the run: exit 1, though the drain was clean.
         yield* cluster.cli.signal("SIGTERM")
-        assert.strictEqual((yield* cluster.cli.exited(wait)).code, 0)
+        assert.strictEqual((yield* cluster.cli.exited(wait)).code, 1)
       }), timeout)
   })
 

@@ -5,12 +5,13 @@
  * | code | meaning |
  * | --- | --- |
  * | 0 | clean stop: the input ended, or a signal and a clean drain |
- * | 1 | failure: cannot listen, a forced drain, a handler failure, a second signal |
+ * | 1 | failure: cannot listen, a forced drain, a handler failure, a second signal; with `--workers`, also a worker that crashed during the run (even though it was restarted) |
  * | 2 | usage: a bad flag or environment variable, a flag that does not apply, a handler module that cannot be served; nothing was bound |
  * | 3 | `--stdio` only: the connection was closed for something its peer did (a line too long, a timeout, a reset) |
  *
  * With `--workers N`, each worker ends by this table and the primary exits
- * with the worst (highest) code of its workers; see `workers.ts`.
+ * with the worst (highest) code of its workers, or 1 if one of them crashed
+ * during the run; see `workers.ts`.
  *
  * @since 0.1.0
  */

@@ -5,6 +5,7 @@
  * with no restart and no dropped connection). A reload that fails is logged
  * and changes nothing; SIGHUP never ends the process while this is
  * installed. A `--workers` primary passes it on to its workers instead.
+ * Also the plain scoped signal listener the CLI's other signals use.
  *
  * @since 0.1.0
  */
@@ -13,15 +14,23 @@ import type * as Scope from "effect/Scope"
 import type * as LineServer from "../services/LineServer.ts"
 
 /**
+ * Calls `listener` on every `signal` for as long as the current scope is
+ * open; meanwhile the signal's default action (for most: exit) is off.
+ *
+ * @since 0.1.0
+ */
+export const onSignal = (signal: NodeJS.Signals, listener: () => void): Effect.Effect<void, never, Scope.Scope> =>
+  Effect.asVoid(Effect.acquireRelease(
+    Effect.sync(() => process.on(signal, listener)),
+    () => Effect.sync(() => process.off(signal, listener))
+  ))
+
+/**
  * Calls `listener` on every SIGHUP for as long as the current scope is open.
  *
  * @since 0.1.0
  */
-export const onHangup = (listener: () => void): Effect.Effect<void, never, Scope.Scope> =>
-  Effect.asVoid(Effect.acquireRelease(
-    Effect.sync(() => process.on("SIGHUP", listener)),
-    () => Effect.sync(() => process.off("SIGHUP", listener))
-  ))
+export const onHangup = (listener: () => void): Effect.Effect<void, never, Scope.Scope> => onSignal("SIGHUP", listener)
 
 /**
  * Reloads the TLS settings of `server()` on every SIGHUP, for as long as

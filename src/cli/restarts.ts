@@ -7,10 +7,12 @@
  * or a line per crash.
  *
  * Apart from the supervisor (`workers.ts`) so that the policy reads on its
- * own and is tested without processes.
+ * own and is tested without processes. A slot's uptime and its wait before a
+ * restart are both read from Effect's `Clock`, so `TestClock` drives them.
  *
  * @since 0.1.0
  */
+import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { BurstLog } from "../internal/burstLog.ts"
@@ -62,6 +64,48 @@ export const nextRestart = (
 }
 
 /**
+ * One slot's restarts under a {@link Backoff}, timed on the Clock: how long
+ * its worker has been listening, and the wait before its replacement.
+ *
+ * @since 0.1.0
+ */
+export class SlotRestarts {
+  private readonly policy: Backoff
+  /** Crashes in a row: the exponent of the next delay. */
+  private streak = 0
+  /** When the slot's current worker began listening (Clock millis); `undefined` until it does. */
+  private listeningSince: number | undefined
+
+  constructor(policy: Backoff) {
+    this.policy = policy
+  }
+
+  /** The slot's worker is listening: its uptime counts from now. */
+  readonly listening: Effect.Effect<void> = Effect.flatMap(Clock.currentTimeMillis, (now) =>
+    Effect.sync(() => {
+      this.listeningSince = now
+    }))
+
+  /**
+   * The slot's worker crashed: works out the delay due (the streak starts
+   * over if the worker had been listening for `resetAfterMillis`), hands it
+   * to `announce` at once (the restart log), then waits it out. The caller
+   * starts the replacement when this completes; interrupting it cancels the
+   * restart.
+   */
+  afterCrash(announce: (delay: Duration.Duration) => Effect.Effect<void>): Effect.Effect<void> {
+    return Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      const upFor = this.listeningSince === undefined ? 0 : now - this.listeningSince
+      const next = nextRestart(this.policy, this.streak, upFor)
+      this.streak = next.streak
+      this.listeningSince = undefined
+      const delay = Duration.millis(next.delayMillis)
+      return Effect.andThen(announce(delay), Effect.sleep(delay))
+    })
+  }
+}
+
+/**
  * One restart, as logged.
  *
  * @since 0.1.0
@@ -81,6 +125,10 @@ const summaryInterval = 5_000
  * The restart log: `restarting worker {worker, pid, exitCode, signal,
  * restartIn}` for the first restart of a burst, then `restarted workers
  * {restarts, longestDelay}` at most every 5 s while the burst lasts.
+ *
+ * The summary is timed by `BurstLog` (shared with the server's refusal
+ * logs), with a plain unref'd Node timer rather than the Clock: it decides
+ * only when a summary line is written, never when a worker starts.
  *
  * @since 0.1.0
  */

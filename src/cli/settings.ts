@@ -266,7 +266,8 @@ const table = {
   },
   workers: {
     flag: "workers",
-    description: "Worker processes sharing the port (node:cluster); 1 = this process serves it alone",
+    description:
+      "Worker processes sharing the port (node:cluster); 1 = this process serves it alone; SIGUSR2 replaces them one at a time (a rolling restart)",
     defaultText: "1",
     // Bounded so that a slip (a port number in the wrong flag) cannot fork thousands of processes.
     parse: integer(1, maxWorkers),

@@ -16,6 +16,13 @@
  * drains, two stop at once); the primary's requests come on another channel
  * and are idempotent.
  *
+ * **An orphaned worker.** When the primary dies without stopping its
+ * workers (`kill -9`, an out-of-memory kill), the IPC channel closes. Left to
+ * itself, cluster would make the worker exit 0 at once, without a word,
+ * cutting its connections mid-request; instead the worker logs one line,
+ * drains as on SIGTERM (its port is gone with the primary, its connections
+ * are not) and exits 1.
+ *
  * @since 0.1.0
  */
 import cluster from "node:cluster"
@@ -24,6 +31,7 @@ import * as Effect from "effect/Effect"
 import { constVoid } from "effect/Function"
 import type * as Scope from "effect/Scope"
 import { ExitCode } from "./exit.ts"
+import { onSignal } from "./hangup.ts"
 
 /**
  * The environment variable that carries a worker's slot. Set by the primary
@@ -108,7 +116,7 @@ export const workerSlot = (): number | undefined => {
 export interface WorkerLink {
   /** This worker's slot, `1..N`. */
   readonly slot: number
-  /** Completes when the primary asks this worker to drain. */
+  /** Completes when the primary asks this worker to drain, or is gone. */
   readonly drainRequested: Effect.Effect<void>
   /** Tells the primary the server is listening on `address`. */
   readonly ready: (address: string) => Effect.Effect<void>
@@ -132,6 +140,39 @@ const onPrimaryMessage = (listener: (message: ToWorker) => void): Effect.Effect<
   ).pipe(Effect.asVoid)
 }
 
+/**
+ * Calls `listener` when the channel to the primary closes while the current
+ * scope is open (the primary is gone). Cluster's own reaction — `process.exit(0)`
+ * right after this event unless `exitedAfterDisconnect` is set — is turned off,
+ * so the worker can drain.
+ */
+const onPrimaryGone = (listener: () => void): Effect.Effect<void, never, Scope.Scope> => {
+  const worker = cluster.worker
+  if (worker === undefined) return Effect.void
+  const onDisconnect = () => {
+    worker.exitedAfterDisconnect = true
+    listener()
+  }
+  return Effect.acquireRelease(
+    Effect.sync(() => worker.on("disconnect", onDisconnect)),
+    () => Effect.sync(() => worker.off("disconnect", onDisconnect))
+  ).pipe(Effect.asVoid)
+}
+
+/**
+ * SIGUSR2 asks the primary for a rolling restart (see `workers.ts`); sent to
+ * the whole process group it reaches the workers too, whose default action
+ * would be to die. A worker logs it and carries on.
+ */
+const ignoreRollSignal = (primary: number): Effect.Effect<void, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const context = yield* Effect.context<never>()
+    const onRollSignal = () => {
+      Effect.runForkWith(context)(Effect.logInfo("SIGUSR2 ignored: a rolling restart is the primary's", { primary }))
+    }
+    yield* onSignal("SIGUSR2", onRollSignal)
+  })
+
 /** The primary's `force`: the same "now" as a second signal, no drain, no finalizers. */
 const forceExit = (message: ToWorker): void => {
   if (message.fiberline === "force") process.exit(ExitCode.failure)
@@ -139,17 +180,26 @@ const forceExit = (message: ToWorker): void => {
 
 /**
  * Connects this worker (in `slot`) to its primary for the life of the
- * current scope: from here on, `drain` and `force` requests are heard.
+ * current scope: from here on, `drain` and `force` requests are heard, and
+ * the loss of the primary drains this worker too (see the module doc).
  *
  * @since 0.1.0
  */
 export const connect = (slot: number): Effect.Effect<WorkerLink, never, Scope.Scope> =>
   Effect.gen(function*() {
     const drain = yield* Deferred.make<void>()
+    const context = yield* Effect.context<never>()
+    const primary = process.ppid
     yield* onPrimaryMessage((message) => {
       if (message.fiberline === "drain") Deferred.doneUnsafe(drain, Effect.void)
       else forceExit(message)
     })
+    yield* onPrimaryGone(() => {
+      process.exitCode = ExitCode.failure
+      Effect.runForkWith(context)(Effect.logError("primary is gone: draining, then exiting 1", { primary }))
+      Deferred.doneUnsafe(drain, Effect.void)
+    })
+    yield* ignoreRollSignal(primary)
     return {
       slot,
       drainRequested: Deferred.await(drain),

@@ -7,6 +7,11 @@
  * serves no connection itself; it supervises, serves the metrics of all
  * workers (`clusterMetrics.ts`), and decides the exit code.
  *
+ * Longer than most modules because supervision is one piece of state —
+ * slots, crashes, a roll's hand-over, the stop and the exit code all read
+ * and change it; a worker process (`workerProcess.ts`) and the steps of a
+ * roll (`rollingRestart.ts`) live apart.
+ *
  * **Slots.** Workers fill slots `1..N`; a replacement takes its
  * predecessor's slot, so logs (`worker` annotation) and metrics (`worker`
  * label) name a slot, stable over restarts, rather than a pid.
@@ -18,18 +23,29 @@
  * code (at least that worker's, and at least 1). A worker that exits after
  * it was listening, while the primary is not stopping, has crashed and is
  * restarted after a delay that doubles with every crash of its slot
- * (100 ms up to 10 s) and starts over once a worker of that slot has stayed
- * up for 30 s. The first restart of a burst is logged in full, the rest are
- * summed up at most every 5 s: a crash loop costs a few lines, never one per
- * crash, and never a tight loop of forks.
+ * (`restarts.ts`: 100 ms up to 10 s, starting over once a worker of that
+ * slot has stayed up for 30 s). The first restart of a burst is logged in
+ * full, the rest are summed up at most every 5 s: a crash loop costs a few
+ * lines, never one per crash, and never a tight loop of forks.
+ *
+ * **Rolling restart.** SIGUSR2 replaces every worker by a new process, one
+ * slot at a time, without dropping a connection (`rollingRestart.ts`). A
+ * new worker that does not start stops the roll rather than the run. A
+ * SIGUSR2 during a roll is logged and ignored.
  *
  * **Stopping.** On the first SIGINT/SIGTERM the primary asks every worker to
- * drain (an IPC message, see `workerLink.ts`), cancels pending restarts, and
- * waits for all of them; each drains as a single process does and exits 0,
- * or 1 after a forced drain. The primary exits with the worst of their
- * codes. A second signal makes every worker exit 1 at once, and the primary
- * with them. A worker still running `--shutdown-timeout` plus 10 s after the
- * drain began is killed (it counts as 1).
+ * drain (an IPC message, see `workerLink.ts`), cancels pending restarts and
+ * any roll, and waits for all of them; each drains as a single process does
+ * and exits 0, or 1 after a forced drain. A second signal makes every
+ * worker exit 1 at once, and the primary with them. A worker still running
+ * `--shutdown-timeout` plus 10 s after the drain began is killed (it counts
+ * as 1).
+ *
+ * **Exit code.** The worst of the codes the workers ended with at the stop
+ * (or when they failed to start), and 1 if any worker ended abnormally
+ * during the run: it crashed (even though it was restarted), or, in a
+ * rolling restart, a new worker did not start or an old one did not drain
+ * cleanly. A run that had to restart a worker did not go well, and says so.
  *
  * **Shared values.** Values every worker must hold alike — the TLS
  * session-ticket keys — are made once by the primary
@@ -38,22 +54,22 @@
  *
  * @since 0.1.0
  */
-import cluster, { type Worker } from "node:cluster"
-import type * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import { constVoid } from "effect/Function"
+import type * as Fiber from "effect/Fiber"
+import * as FiberSet from "effect/FiberSet"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import type { ServeError } from "effect/http/HttpServerError"
 import type { WorkerMetrics } from "./clusterMetrics.ts"
 import { ExitCode } from "./exit.ts"
-import { onHangup } from "./hangup.ts"
-import { backoff, nextRestart, RestartLog } from "./restarts.ts"
+import { onHangup, onSignal } from "./hangup.ts"
+import { backoff, RestartLog, SlotRestarts } from "./restarts.ts"
+import { type Exited, roll, type RollTarget } from "./rollingRestart.ts"
 import { takeOverSecondSignal } from "./run.ts"
-import * as WorkerLink from "./workerLink.ts"
+import { WorkerProcess } from "./workerProcess.ts"
 
 /**
  * Options of {@link primary}.
@@ -74,11 +90,13 @@ export interface PrimaryOptions {
 }
 
 /** After a second signal, how long workers get to exit before they are killed. */
-const forceGraceMillis = 2_000
+const forceGrace = Duration.seconds(2)
 /** Beyond `--shutdown-timeout`: the workers' lingering closes and their own exit. */
 const drainGrace = Duration.seconds(10)
 /** How long a metrics scrape waits for a worker's answer; a worker that is late is left out. */
 const scrapeTimeout = Duration.seconds(2)
+/** In a rolling restart, how long a new worker may take to load its code, build its layer and listen. */
+const startTimeout = Duration.seconds(60)
 
 /** Restarts of crashed workers, per slot (the primary's own metric). */
 const restarts = Metric.counter("fiberline_worker_restarts_total", {
@@ -86,195 +104,210 @@ const restarts = Metric.counter("fiberline_worker_restarts_total", {
   incremental: true
 })
 
+/** Runs an effect from a Node callback as a fiber of the primary (see {@link primary}). */
+type Run = (effect: Effect.Effect<void>) => Fiber.Fiber<void>
+
 interface Slot {
   readonly number: number
-  worker: Worker | undefined
-  /** When the current worker reported it is listening; `undefined` until then. */
-  readyAt: number | undefined
-  /** Crashes in a row: the exponent of the next restart delay. */
-  streak: number
-  restartTimer: ReturnType<typeof setTimeout> | undefined
-  /** How the last worker of this slot ended, when that decides the exit code. */
-  lastCode: number | undefined
-  /** The metrics requests this slot's worker has not answered yet. */
-  readonly pending: Map<number, (text: string | undefined) => void>
-}
-
-const sendTo = (worker: Worker, message: WorkerLink.ToWorker): void => {
-  if (worker.isConnected()) worker.send(message, constVoid)
+  /** The slot's worker: listening, or starting. One replaced by a rolling restart is not. */
+  current: WorkerProcess | undefined
+  readonly restarts: SlotRestarts
+  /** The wait before a crashed worker's replacement. */
+  restart: Fiber.Fiber<void> | undefined
 }
 
 /** The workers of one run, driven by Node's cluster events; see the module doc. */
 class Pool {
   readonly failed = Deferred.makeUnsafe<void>()
   private readonly slots: ReadonlyArray<Slot>
-  private readonly context: Context.Context<never>
-  private readonly sharedEnv: Readonly<Record<string, string>>
+  /** Every worker process still running, whatever its part. */
+  private readonly running = new Set<WorkerProcess>()
+  private readonly run: Run
+  private readonly options: PrimaryOptions
   private readonly restartLog: RestartLog
   private stopping = false
   private announced = false
   private stopped: Deferred.Deferred<void> | undefined
-  private nextRequest = 0
+  private rolling: Fiber.Fiber<void> | undefined
+  /** Workers that ended abnormally during the run (see "Exit code" in the module doc). */
+  failures = 0
+  /** How the workers ended at the stop, or when they failed to start. */
+  private readonly endings: Array<{ readonly slot: number; readonly code: number }> = []
 
-  constructor(options: PrimaryOptions, context: Context.Context<never>) {
-    this.context = context
-    this.sharedEnv = options.sharedEnv ?? {}
+  constructor(options: PrimaryOptions, run: Run) {
+    this.options = options
+    this.run = run
     this.slots = Array.from({ length: options.count }, (_, i) => ({
       number: i + 1,
-      worker: undefined,
-      readyAt: undefined,
-      streak: 0,
-      restartTimer: undefined,
-      lastCode: undefined,
-      pending: new Map()
+      current: undefined,
+      restarts: new SlotRestarts(backoff),
+      restart: undefined
     }))
-    this.restartLog = new RestartLog((effect) => this.log(effect))
-  }
-
-  /** Runs a log effect (or metric update) from a Node callback, with the primary's logger. */
-  private log(effect: Effect.Effect<void>): void {
-    Effect.runForkWith(this.context)(effect)
+    this.restartLog = new RestartLog((effect) => this.run(effect))
   }
 
   start(): void {
     for (const slot of this.slots) {
       // Every slot's series from the start, at zero.
-      this.log(Metric.update(restarts.pipe(Metric.withAttributes({ worker: String(slot.number) })), 0))
-      this.fork(slot)
+      this.run(Metric.update(restarts.pipe(Metric.withAttributes({ worker: String(slot.number) })), 0))
+      slot.current = this.fork(slot)
     }
   }
 
-  private fork(slot: Slot): void {
-    const worker = cluster.fork({ ...this.sharedEnv, [WorkerLink.slotVariable]: String(slot.number) })
-    slot.worker = worker
-    slot.readyAt = undefined
-    worker.on("message", (message: unknown) => {
-      if (WorkerLink.isToPrimary(message) && slot.worker === worker) this.onMessage(slot, worker, message)
+  private fork(slot: Slot): WorkerProcess {
+    const worker: WorkerProcess = new WorkerProcess(slot.number, this.options.sharedEnv, {
+      onListening: (address) => this.onListening(slot, worker, address),
+      onExit: (ended) => this.onExit(slot, worker, ended),
+      onError: (error) => this.run(Effect.logError("worker process error", { worker: slot.number, error: error.message }))
     })
-    worker.on("exit", (code: number | null, signal: string | null) => this.onExit(slot, worker, code, signal))
-    // Without a listener an 'error' (e.g. a failed spawn) would crash the primary.
-    worker.on("error", (error: Error) => {
-      this.log(Effect.logError("worker process error", { worker: slot.number, error: error.message }))
-    })
+    this.running.add(worker)
+    return worker
   }
 
-  private onMessage(slot: Slot, worker: Worker, message: WorkerLink.ToPrimary): void {
-    if (message.fiberline === "metrics") {
-      slot.pending.get(message.id)?.(message.text)
-      slot.pending.delete(message.id)
-      return
-    }
-    slot.readyAt = Date.now()
-    // Asked to drain before it listened: it may have missed the request.
-    if (this.stopping) return sendTo(worker, { fiberline: "drain" })
-    if (!this.announced && this.slots.every((each) => each.readyAt !== undefined)) {
+  private onListening(slot: Slot, worker: WorkerProcess, address: string): void {
+    if (this.stopping || slot.current !== worker) return
+    this.run(slot.restarts.listening)
+    if (!this.announced && this.slots.every((each) => each.current?.isListening === true)) {
       this.announced = true
-      this.log(Effect.logInfo("workers started", { count: this.slots.length, address: message.address }))
+      this.run(Effect.logInfo("workers started", { count: this.slots.length, address }))
     }
   }
 
-  private onExit(slot: Slot, worker: Worker, code: number | null, signal: string | null): void {
-    if (slot.worker !== worker) return
-    const pid = worker.process.pid
-    const upFor = slot.readyAt === undefined ? undefined : Date.now() - slot.readyAt
-    slot.worker = undefined
-    slot.readyAt = undefined
-    for (const answer of slot.pending.values()) answer(undefined)
-    slot.pending.clear()
+  private onExit(slot: Slot, worker: WorkerProcess, ended: Exited): void {
+    this.running.delete(worker)
+    const isCurrent = slot.current === worker
+    if (isCurrent) slot.current = undefined
     // Killed by a signal: a failure, like a crash of a single process.
-    const exitCode = code ?? ExitCode.failure
+    const exitCode = ended.code ?? ExitCode.failure
     if (this.stopping) {
-      slot.lastCode = exitCode
+      this.endings.push({ slot: slot.number, code: exitCode })
       return this.checkStopped()
     }
-    if (upFor === undefined) {
+    // Replaced, or started, by a rolling restart, which logs how it ended.
+    if (!isCurrent) {
+      if (exitCode !== ExitCode.ok) this.failures++
+      return
+    }
+    const fields = { worker: slot.number, pid: worker.pid, exitCode: ended.code, signal: ended.signal }
+    if (!worker.isListening) {
       // It never listened: see "Failing to start" in the module doc.
-      slot.lastCode = Math.max(exitCode, ExitCode.failure)
-      this.log(Effect.logError("worker failed to start", { worker: slot.number, pid, exitCode: code, signal }))
+      this.endings.push({ slot: slot.number, code: Math.max(exitCode, ExitCode.failure) })
+      this.run(Effect.logError("worker failed to start", fields))
       Deferred.doneUnsafe(this.failed, Effect.void)
       return
     }
-    const { delayMillis, streak } = nextRestart(backoff, slot.streak, upFor)
-    slot.streak = streak
-    slot.lastCode = undefined
-    slot.restartTimer = setTimeout(() => {
-      slot.restartTimer = undefined
-      this.fork(slot)
-    }, delayMillis)
-    this.log(Metric.update(restarts.pipe(Metric.withAttributes({ worker: String(slot.number) })), 1))
-    this.restartLog.report({ worker: slot.number, pid, exitCode: code, signal, delayMillis })
+    this.failures++
+    this.run(Metric.update(restarts.pipe(Metric.withAttributes({ worker: String(slot.number) })), 1))
+    slot.restart = this.run(
+      slot.restarts.afterCrash((delay) =>
+        Effect.sync(() => this.restartLog.report({ ...fields, delayMillis: Duration.toMillis(delay) }))
+      ).pipe(Effect.andThen(Effect.sync(() => {
+        slot.restart = undefined
+        if (!this.stopping) slot.current = this.fork(slot)
+      })))
+    )
   }
 
-  /** Asks every worker to drain; pending restarts are cancelled (their crash was dealt with). */
+  /** The pool as a rolling restart sees it. */
+  private target(): RollTarget<WorkerProcess> {
+    const slotOf = (number: number) => this.slots[number - 1]!
+    return {
+      slots: this.slots.map((slot) => slot.number),
+      serving: (number) => {
+        const current = slotOf(number).current
+        return current?.isListening === true ? current : undefined
+      },
+      fork: (number) => Effect.sync(() => this.fork(slotOf(number))),
+      adopt: (number, worker) =>
+        Effect.suspend(() => {
+          if (worker.ended !== undefined) return Effect.fail(worker.ended)
+          const slot = slotOf(number)
+          const replaced = slot.current
+          // A crashed worker's replacement, still to come, is not needed any more.
+          slot.restart?.interruptUnsafe()
+          slot.restart = undefined
+          slot.current = worker
+          return Effect.as(slot.restarts.listening, replaced)
+        })
+    }
+  }
+
+  /** SIGUSR2: starts a rolling restart, unless one is running or the workers are stopping. */
+  readonly rollingRestart = (): void => {
+    if (this.stopping) return
+    if (this.rolling !== undefined) {
+      this.run(Effect.logWarning("rolling restart already running: SIGUSR2 ignored"))
+      return
+    }
+    const fiber = this.run(
+      roll(this.target(), { startTimeout, drainTimeout: Duration.sum(this.options.shutdownTimeout, drainGrace) }).pipe(
+        Effect.onInterrupt(() => Effect.logWarning("rolling restart cancelled: the workers are stopping")),
+        Effect.ensuring(Effect.sync(() => {
+          this.rolling = undefined
+        }))
+      )
+    )
+    // A roll with nothing to do has ended already.
+    if (fiber.pollUnsafe() === undefined) this.rolling = fiber
+  }
+
+  /** Asks every worker to drain; pending restarts and any roll are cancelled. */
   stop(): Deferred.Deferred<void> {
     this.stopping = true
     this.restartLog.close()
-    this.stopped ??= Deferred.makeUnsafe<void>()
+    this.rolling?.interruptUnsafe()
     for (const slot of this.slots) {
-      if (slot.restartTimer !== undefined) clearTimeout(slot.restartTimer)
-      slot.restartTimer = undefined
-      if (slot.worker !== undefined) sendTo(slot.worker, { fiberline: "drain" })
+      slot.restart?.interruptUnsafe()
+      slot.restart = undefined
     }
+    for (const worker of this.running) worker.requestDrain()
+    this.stopped ??= Deferred.makeUnsafe<void>()
     this.checkStopped()
     return this.stopped
   }
 
   private checkStopped(): void {
-    if (this.stopped !== undefined && this.slots.every((slot) => slot.worker === undefined)) {
-      Deferred.doneUnsafe(this.stopped, Effect.void)
-    }
+    if (this.stopped !== undefined && this.running.size === 0) Deferred.doneUnsafe(this.stopped, Effect.void)
   }
 
   /** A second signal: every worker exits 1 now; one that cannot is killed shortly after. */
   readonly force = (): void => {
     this.stop()
-    for (const slot of this.slots) if (slot.worker !== undefined) sendTo(slot.worker, { fiberline: "force" })
-    setTimeout(() => this.kill(), forceGraceMillis).unref()
+    for (const worker of this.running) worker.force()
+    this.run(Effect.andThen(Effect.sleep(forceGrace), Effect.sync(() => this.kill())))
   }
 
   /** Sends `signal` to every running worker, by its pid. */
   signalAll(signal: NodeJS.Signals): void {
-    for (const slot of this.slots) {
-      if (slot.worker !== undefined && !slot.worker.isDead()) slot.worker.process.kill(signal)
-    }
+    for (const worker of this.running) worker.signal(signal)
   }
 
   /** SIGKILLs every worker still running, by its pid; returns their slots. */
   kill(): ReadonlyArray<number> {
-    const killed: Array<number> = []
-    for (const slot of this.slots) {
-      if (slot.worker === undefined) continue
-      slot.worker.process.kill("SIGKILL")
-      killed.push(slot.number)
-    }
-    return killed
+    const killed = [...this.running]
+    for (const worker of killed) worker.signal("SIGKILL")
+    return killed.map((worker) => worker.slot)
   }
 
-  /** The exit codes that decide the primary's, one per slot that had a worker at the end. */
+  /** The exit codes that decide the primary's, by slot: how the workers ended at the stop. */
   codes(): ReadonlyArray<number> {
-    return this.slots.flatMap((slot) => (slot.lastCode === undefined ? [] : [slot.lastCode]))
+    return this.endings.toSorted((a, b) => a.slot - b.slot).map((ending) => ending.code)
   }
 
-  /** Asks every listening worker for its exposition; a worker that does not answer in time is left out. */
+  /** Asks every slot's listening worker for its exposition; a worker that does not answer in time is left out. */
   readonly collect: Effect.Effect<ReadonlyArray<WorkerMetrics>> = Effect.suspend(() =>
     Effect.forEach(
-      this.slots.flatMap((slot) => (slot.worker !== undefined && slot.readyAt !== undefined ? [[slot, slot.worker] as const] : [])),
-      ([slot, worker]) => Effect.map(Effect.timeoutOption(this.ask(slot, worker), scrapeTimeout), Option.getOrUndefined),
+      this.slots.flatMap((slot) => (slot.current?.isListening === true ? [slot.current] : [])),
+      (worker) =>
+        Effect.timeoutOption(worker.metrics, scrapeTimeout).pipe(
+          Effect.map((text) => (Option.isSome(text) && text.value !== undefined ? { slot: worker.slot, text: text.value } : undefined))
+        ),
       { concurrency: "unbounded" }
     )
   ).pipe(Effect.map((answers) => answers.filter((answer) => answer !== undefined)))
-
-  private ask(slot: Slot, worker: Worker): Effect.Effect<WorkerMetrics | undefined> {
-    return Effect.callback<WorkerMetrics | undefined>((resume) => {
-      const id = this.nextRequest++
-      slot.pending.set(id, (text) => resume(Effect.succeed(text === undefined ? undefined : { slot: slot.number, text })))
-      sendTo(worker, { fiberline: "metrics", id })
-      return Effect.sync(() => slot.pending.delete(id))
-    })
-  }
 }
 
-/** Drains every worker, bounded, then logs their codes and sets the primary's exit code to the worst. */
+/** Drains every worker, bounded, then logs their codes and sets the primary's exit code (see the module doc). */
 const stopAll = (pool: Pool, options: PrimaryOptions): Effect.Effect<void> =>
   Effect.gen(function*() {
     const stopped = pool.stop()
@@ -285,8 +318,8 @@ const stopAll = (pool: Pool, options: PrimaryOptions): Effect.Effect<void> =>
     }
     const codes = pool.codes()
     const previous = typeof process.exitCode === "number" ? process.exitCode : ExitCode.ok
-    process.exitCode = Math.max(previous, ...codes)
-    yield* Effect.logInfo("workers stopped", { codes })
+    process.exitCode = Math.max(previous, ...codes, pool.failures > 0 ? ExitCode.failure : ExitCode.ok)
+    yield* Effect.logInfo("workers stopped", { codes, failures: pool.failures })
   })
 
 /**
@@ -299,7 +332,11 @@ const stopAll = (pool: Pool, options: PrimaryOptions): Effect.Effect<void> =>
  */
 export const primary = (options: PrimaryOptions): Effect.Effect<void, ServeError, Scope.Scope> =>
   Effect.gen(function*() {
-    const pool = new Pool(options, yield* Effect.context<never>())
+    // First, so it closes last: what the pool starts from Node's callbacks
+    // (its logs, restart waits, a roll, the force grace) runs as fibers of
+    // the primary, on its Clock, and ends with it.
+    const run = yield* FiberSet.makeRuntime<never, void, never>()
+    const pool = new Pool(options, run)
     // Before the workers, so it closes after they stopped: the drain can be watched.
     if (options.metricsPort !== undefined) {
       // Loaded only when asked for, as in a single process: the HTTP stack is heavy.
@@ -314,6 +351,7 @@ export const primary = (options: PrimaryOptions): Effect.Effect<void, ServeError
     )
     // SIGHUP (reload TLS certificates) is each worker's business: pass it on.
     if (options.forwardHangup === true) yield* onHangup(() => pool.signalAll("SIGHUP"))
+    yield* onSignal("SIGUSR2", pool.rollingRestart)
     yield* Effect.acquireRelease(Effect.sync(() => pool.start()), () => stopAll(pool, options))
     yield* Deferred.await(pool.failed)
   })
