@@ -16,7 +16,7 @@ import { type BenchOptions, parseOptions, usage } from "./lib/options.ts"
 import { benchDir, echoloadSource, pinnedNode, repoRoot, resultsDir } from "./lib/paths.ts"
 import { installCleanup, runCommand } from "./lib/processes.ts"
 import { type BenchResults, machineInfo, renderMarkdown, saveResults, timestamp } from "./lib/report.ts"
-import { buildFiberline, buildReferenceServers, type ServerName } from "./lib/servers.ts"
+import { buildFiberline, buildReferenceServers, type ServerName, snapshotFiberline } from "./lib/servers.ts"
 import { isTcpShape } from "./lib/shapes.ts"
 import { checkFiberlineStdio, ensureStdioInput, type StdioRun, type StdioTool, timeStdio } from "./lib/stdio.ts"
 
@@ -87,6 +87,14 @@ const main = async () => {
     process.stdout.write(usage)
     return
   }
+  if (options.compare !== undefined) {
+    try {
+      snapshotFiberline(options.compare, "fiberline-before")
+    } catch (error) {
+      process.stderr.write(`--compare: ${message(error)}\n`)
+      process.exit(2)
+    }
+  }
   installCleanup()
 
   progress(`building echoload from ${echoloadSource}; reference servers into bench/.build/reference`)
@@ -128,7 +136,7 @@ const main = async () => {
   const extra: Array<string> = []
   for (const [shape, script, args] of [
     ["connections", "connections.ts", []],
-    ["redis", "redis.ts", ["--runs", String(options.runs)]]
+    ["redis", "redis.ts", ["--runs", String(options.runs), ...(options.compare === undefined ? [] : ["--compare", options.compare])]]
   ] as const) {
     if (!options.shapes.includes(shape)) continue
     progress(`${shape}: node bench/${script} ${args.join(" ")}`)

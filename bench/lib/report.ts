@@ -7,7 +7,7 @@
 import { spawnSync } from "node:child_process"
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import * as Os from "node:os"
-import { join } from "node:path"
+import { join, relative } from "node:path"
 import type { FdLimit } from "./limits.ts"
 import type { CellResult } from "./measure.ts"
 import type { BenchOptions } from "./options.ts"
@@ -145,7 +145,7 @@ const ratioTable = (results: BenchResults): string | undefined => {
   const servers = results.options.servers
   if (!servers.includes("fiberline")) return undefined
   const pairs = shapesRun(results).flatMap((shape) => {
-    const baselines: Array<ServerName> = ["node-statemachine-nodelay", "node-statemachine", "effect-baseline"]
+    const baselines: Array<ServerName> = ["fiberline-before", "node-statemachine-nodelay", "node-statemachine", "effect-baseline"]
     if (shape === "50x16") baselines.push("node-readline")
     return baselines.filter((baseline) => servers.includes(baseline)).map((baseline) => [shape, baseline] as const)
   })
@@ -244,7 +244,8 @@ export const renderMarkdown = (results: BenchResults): string => {
     "",
     `Machine: ${machine.cpuModel}, ${machine.cores} cores (shared by client and servers), ${machine.kernel}, ` +
     `Node ${machine.node}, fiberline built from the working tree at ${machine.commit}${machine.uncommittedSrc ? " (with uncommitted changes in src/)" : ""}, load average at start ${machine.loadAverage.join(" / ")}, ` +
-    `open-files limit ${machine.fdLimit.soft}.`,
+    `open-files limit ${machine.fdLimit.soft}.` +
+    (options.compare === undefined ? "" : ` fiberline-before: the build in ${relative(repoRoot, options.compare) || "."}.`),
     "",
     `Settings: ${options.runs} interleaved runs; ${options.seconds} s per throughput run (first tenth warm-up); ` +
     (options.shapes.includes("idle")

@@ -21,9 +21,13 @@ import {
 } from "./paths.ts"
 import { type Exited, exited, runCommand, spawnTracked, stopChild } from "./processes.ts"
 
-/** Servers in table order: fiberline first, then the baselines from Effect-native to the ceiling. */
+/**
+ * Servers in table order: fiberline first, then the build it is compared with
+ * (only with `--compare`), then the baselines from Effect-native to the ceiling.
+ */
 export const serverNames = [
   "fiberline",
+  "fiberline-before",
   "effect-baseline",
   "node-statemachine",
   "node-statemachine-nodelay",
@@ -38,6 +42,7 @@ export type ServerName = (typeof serverNames)[number]
 const nodeArgs = (name: ServerName, port: number): Array<string> => {
   switch (name) {
     case "fiberline":
+    case "fiberline-before":
       return [snapshotMain(name), "echo", "--port", String(port), "--log-level", "none"]
     case "effect-baseline":
       return [referenceServer("effect-baseline"), String(port)]
