@@ -18,8 +18,8 @@ export const buildDir = join(benchDir, ".build")
 /** The source of the project's load generator. */
 export const echoloadSource = join(benchDir, "echoload.c")
 
-/** The project's reference servers: the Effect-native echo and the three plain Node echoes. */
-export const referenceNames = ["effect-baseline", "node-pipe", "node-statemachine", "node-readline"] as const
+/** The project's reference servers: the Effect-native echo, the three plain Node echoes, the plain Node RESP server. */
+export const referenceNames = ["effect-baseline", "node-pipe", "node-statemachine", "node-readline", "node-resp"] as const
 
 /** One of {@link referenceNames}. */
 export type ReferenceName = (typeof referenceNames)[number]
