@@ -15,9 +15,10 @@
  *
  *   lines_per_s N mb_per_s N p50_us N p99_us N errors N conns N window N
  *
- * errors counts wrong or unexpected lines and connections the server closed
- * or reset; the exit status is 1 when it is not 0, 2 on bad usage or when a
- * connection cannot be opened. Build: gcc -O2 -o echoload echoload.c
+ * errors counts wrong or unexpected lines, connections the server closed or
+ * reset, and connections still waiting for an echo sent over a second before
+ * the end (a lost line); the exit status is 1 when it is not 0, 2 on bad usage
+ * or when a connection cannot be opened. Build: gcc -O2 -o echoload echoload.c
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -38,6 +39,7 @@
 /* Latency histogram: one bucket per microsecond up to ~1 s, and one for anything slower. */
 #define LATENCY_BUCKETS (1u << 20)
 #define HEADER_BYTES 21 /* 'L', 6 hex digits of connection, '.', 12 of sequence, '.' */
+#define STALL_NS 1000000000u /* an echo this overdue when the run ends counts as lost */
 
 struct peer {
   int fd;
@@ -258,7 +260,12 @@ int main(int argc, char **argv) {
       if (!p->dead && (events[k].events & EPOLLOUT)) send_more(p);
     }
   }
-  double elapsed = (double)(now_ns() - measure_start) / 1e9;
+  uint64_t finished = now_ns();
+  for (int i = 0; i < conns; i++) { /* an echo still missing after a second was lost, not slow */
+    struct peer *p = &peers[i];
+    if (!p->dead && p->next_echo < p->next_send && finished - p->sent_ns[p->next_echo % window] > STALL_NS) errors++;
+  }
+  double elapsed = (double)(finished - measure_start) / 1e9;
   printf("lines_per_s %.0f mb_per_s %.2f p50_us %llu p99_us %llu errors %llu conns %d window %d\n",
          (double)measured_lines / elapsed, (double)measured_bytes / elapsed / 1e6,
          (unsigned long long)percentile_us(0.50, measured_lines),
