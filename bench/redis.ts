@@ -249,7 +249,7 @@ const pairs = ([["fiberline", "node-resp"], ["fiberline", "redis-server"], ["fib
 const row = (fields: ReadonlyArray<string>) => `| ${fields.join(" | ")} |`
 const redisVersion = spawnSync("redis-server", ["--version"], { encoding: "utf8" }).stdout.split(" ").slice(0, 3).join(" ")
 const lines = [
-  `### fiberline redis, node-resp and redis-server (${new Date().toISOString().slice(0, 10)}, node ${process.version}, ${redisVersion})`,
+  `### redis-benchmark: ${names.join(", ")} (${new Date().toISOString().slice(0, 10)}, node ${process.version}, ${redisVersion})`,
   "",
   `redis-benchmark -c ${clients} -n ${requests} per test, one test at a time; median of ${runs} interleaved runs, a fresh server ` +
   "per run and pipeline depth. cpu µs/req: the server's user+system CPU over the test divided by its requests " +
