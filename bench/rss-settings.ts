@@ -9,13 +9,13 @@
  *   npm run build && node bench/rss-settings.ts
  *
  * Loopback only; every loop is bounded; every server is stopped by its PID.
- * Needs the echoload binary (`npm run bench` builds it into bench/.build).
+ * Builds echoload (`bench/echoload.c`, into bench/.build) first.
  */
 // oxlint-disable no-await-in-loop -- settings and rounds run one at a time on purpose
 import * as Net from "node:net"
 import * as Path from "node:path"
 import { exitOnHelp } from "./lib/args.ts"
-import { runEchoload } from "./lib/echoload.ts"
+import { buildEchoload, runEchoload } from "./lib/echoload.ts"
 import { repoRoot } from "./lib/paths.ts"
 import { cpuMicros, installCleanup, peakRssKiB, rssKiB, spawnTracked, stopChild } from "./lib/processes.ts"
 import { median } from "./lib/report.ts"
@@ -24,6 +24,7 @@ import { freePort } from "./lib/servers.ts"
 exitOnHelp("npm run build && node bench/rss-settings.ts")
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 installCleanup()
+await buildEchoload()
 
 const settings: ReadonlyArray<readonly [string, string]> = [
   ["default", ""],

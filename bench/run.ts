@@ -13,10 +13,10 @@ import { buildEchoload } from "./lib/echoload.ts"
 import { fdLimit, idleConnectionsThatFit } from "./lib/limits.ts"
 import { type CellResult, type CellSettings, runCell } from "./lib/measure.ts"
 import { type BenchOptions, parseOptions, usage } from "./lib/options.ts"
-import { benchDir, pinnedNode, referenceSources, repoRoot, resultsDir } from "./lib/paths.ts"
+import { benchDir, echoloadSource, pinnedNode, repoRoot, resultsDir } from "./lib/paths.ts"
 import { installCleanup, runCommand } from "./lib/processes.ts"
 import { type BenchResults, machineInfo, renderMarkdown, saveResults, timestamp } from "./lib/report.ts"
-import { buildFiberline, type ServerName } from "./lib/servers.ts"
+import { buildFiberline, buildReferenceServers, type ServerName, snapshotFiberline } from "./lib/servers.ts"
 import { isTcpShape } from "./lib/shapes.ts"
 import { checkFiberlineStdio, ensureStdioInput, type StdioRun, type StdioTool, timeStdio } from "./lib/stdio.ts"
 
@@ -73,23 +73,33 @@ const runStdio = async (options: BenchOptions) => {
   return { input, checks, runs }
 }
 
+const message = (error: unknown) => (error instanceof Error ? error.message : String(error))
+
 const main = async () => {
   let options: BenchOptions | undefined
   try {
     options = parseOptions(process.argv.slice(2))
   } catch (error) {
-    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n\n${usage}`)
+    process.stderr.write(`${message(error)}\n\n${usage}`)
     process.exit(2)
   }
   if (options === undefined) {
     process.stdout.write(usage)
     return
   }
+  if (options.compare !== undefined) {
+    try {
+      snapshotFiberline(options.compare, "fiberline-before")
+    } catch (error) {
+      process.stderr.write(`--compare: ${message(error)}\n`)
+      process.exit(2)
+    }
+  }
   installCleanup()
 
-  const refs = referenceSources()
-  progress(`building echoload from ${refs.echoloadC}`)
-  await buildEchoload(refs.echoloadC)
+  progress(`building echoload from ${echoloadSource}; reference servers into bench/.build/reference`)
+  await buildEchoload()
+  buildReferenceServers()
   progress("building fiberline (tsc -p tsconfig.build.json)")
   const typeErrors = await buildFiberline()
 
@@ -105,13 +115,12 @@ const main = async () => {
         " (raise the hard limit, `ulimit -Hn`, to hold more)"
     )
   }
-  const machine = machineInfo(fdLimit(), refs.origin)
+  const machine = machineInfo(fdLimit())
   const logDir = join(resultsDir, `${timestamp(machine.date)}-logs`)
   mkdirSync(logDir, { recursive: true })
   progress(`server logs: ${logDir}`)
 
   const cells = await runTcpShapes(options, {
-    refs,
     logDir,
     seconds: options.seconds,
     idleSeconds: options.idleSeconds,
@@ -127,7 +136,7 @@ const main = async () => {
   const extra: Array<string> = []
   for (const [shape, script, args] of [
     ["connections", "connections.ts", []],
-    ["redis", "redis.ts", ["--runs", String(options.runs)]]
+    ["redis", "redis.ts", ["--runs", String(options.runs), ...(options.compare === undefined ? [] : ["--compare", options.compare])]]
   ] as const) {
     if (!options.shapes.includes(shape)) continue
     progress(`${shape}: node bench/${script} ${args.join(" ")}`)

@@ -1,20 +1,21 @@
 /**
- * Building and running `echoload`, the C load generator. Its one output line
- * is `lines_per_s N mb_per_s N p50_us N p99_us N errors N conns N window N`;
- * it exits 1 on any mismatched line, and its first tenth is warm-up.
+ * Building and running `echoload`, the project's C load generator
+ * (`bench/echoload.c`; the cross-check builds the shared one too). Its one
+ * output line is `lines_per_s N mb_per_s N p50_us N p99_us N errors N conns N
+ * window N`; it exits 1 on any wrong line, and its first tenth is warm-up.
  */
 import { mkdirSync } from "node:fs"
 import { join } from "node:path"
-import { buildDir } from "./paths.ts"
+import { buildDir, echoloadSource } from "./paths.ts"
 import { runCommand } from "./processes.ts"
 
-/** Where {@link buildEchoload} puts the binary. */
+/** Where {@link buildEchoload} puts the project's binary by default. */
 export const echoloadBinary = join(buildDir, "echoload")
 
-/** Compiles `source` with `gcc -O2` into {@link echoloadBinary}; throws with gcc's output on failure. */
-export const buildEchoload = async (source: string): Promise<void> => {
+/** Compiles `source` (default `bench/echoload.c`) with `gcc -O2` into `binary`; throws with gcc's output on failure. */
+export const buildEchoload = async (source = echoloadSource, binary = echoloadBinary): Promise<void> => {
   mkdirSync(buildDir, { recursive: true })
-  const result = await runCommand("gcc", ["-O2", "-o", echoloadBinary, source], { timeoutMs: 60_000 })
+  const result = await runCommand("gcc", ["-O2", "-o", binary, source], { timeoutMs: 60_000 })
   if (result.code !== 0) throw new Error(`gcc failed on ${source}:\n${result.stderr}`)
 }
 
@@ -35,15 +36,16 @@ export type EcholoadOutcome =
 
 const OUTPUT = /lines_per_s (\d+) mb_per_s ([\d.]+) p50_us (\d+) p99_us (\d+) errors (\d+)/
 
-/** Runs echoload against 127.0.0.1:`port`, killing it if it overruns its duration by 30 s. */
+/** Runs echoload (`binary`, the project's by default) against 127.0.0.1:`port`, killing it if it overruns its duration by 30 s. */
 export const runEchoload = async (
   port: number,
   conns: number,
   window: number,
-  seconds: number
+  seconds: number,
+  binary = echoloadBinary
 ): Promise<EcholoadOutcome> => {
   const result = await runCommand(
-    echoloadBinary,
+    binary,
     ["127.0.0.1", String(port), String(conns), String(window), String(seconds)],
     { timeoutMs: seconds * 1000 + 30_000 }
   )

@@ -9,7 +9,6 @@
 import { join } from "node:path"
 import { type EcholoadNumbers, runEchoload } from "./echoload.ts"
 import { openIdleConnections } from "./idle.ts"
-import type { ReferenceSources } from "./paths.ts"
 import { cpuMicros, openFds, peakRssKiB, rssKiB } from "./processes.ts"
 import { freePort, type RunningServer, type ServerName, startServer } from "./servers.ts"
 import { echoloadShape, type TcpShapeName } from "./shapes.ts"
@@ -46,7 +45,6 @@ export interface CellResult {
 
 /** Settings shared by every cell of a bench run. */
 export interface CellSettings {
-  readonly refs: ReferenceSources
   readonly logDir: string
   readonly seconds: number
   readonly idleSeconds: number
@@ -56,18 +54,20 @@ export interface CellSettings {
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
 /**
- * Runs echoload and measures the server's CPU time over echoload's measured
- * part: sampled when its warm-up tenth ends and again when it exits.
+ * Runs echoload (`binary`, the project's by default) and measures the
+ * server's CPU time over echoload's measured part: sampled when its warm-up
+ * tenth ends and again when it exits. Adds what went wrong to `problems`.
  */
-const loadAndMeasureCpu = async (
+export const loadAndMeasureCpu = async (
   server: RunningServer,
   conns: number,
   window: number,
   seconds: number,
-  problems: Array<string>
+  problems: Array<string>,
+  binary?: string
 ): Promise<{ echoload?: EcholoadNumbers; cpuUsPerLine?: number }> => {
   const cpuAtWarm = sleep(seconds * 100).then(() => cpuMicros(server.pid))
-  const outcome = await runEchoload(server.port, conns, window, seconds)
+  const outcome = await runEchoload(server.port, conns, window, seconds, binary)
   const cpuAtEnd = cpuMicros(server.pid)
   const cpuStart = await cpuAtWarm
   if (!outcome.ok) {
@@ -147,7 +147,7 @@ export const runCell = async (
   const problems: Array<string> = []
   let server: RunningServer
   try {
-    server = await startServer(serverName, await freePort(), settings.refs, join(settings.logDir, `${serverName}.log`))
+    server = await startServer(serverName, await freePort(), join(settings.logDir, `${serverName}.log`))
   } catch (error) {
     return { run, shape, server: serverName, problems: [describe(error)] }
   }

@@ -1,6 +1,7 @@
 /**
  * Command-line options of `node bench/run.ts`, with defaults and validation.
  */
+import { resolve } from "node:path"
 import { parseArgs } from "node:util"
 import { serverNames, type ServerName } from "./servers.ts"
 import { shapeNames, type ShapeName } from "./shapes.ts"
@@ -19,6 +20,8 @@ export interface BenchOptions {
   readonly stdioMiB: number
   readonly servers: ReadonlyArray<ServerName>
   readonly shapes: ReadonlyArray<ShapeName>
+  /** With `--compare DIR`: the absolute path of another build's `dist/`, run as `fiberline-before`. */
+  readonly compare?: string
 }
 
 /** The text printed by `--help`. */
@@ -31,6 +34,8 @@ export const usage = `Usage: node bench/run.ts [flags]   (or: npm run bench -- [
   --stdio-mb N      size of the generated stdio input in MiB (default 256)
   --only LIST       servers, comma-separated (default all): ${serverNames.join(",")}
   --shapes LIST     shapes, comma-separated (default all): ${shapeNames.join(",")}
+  --compare DIR     also run the fiberline build in DIR (another checkout's dist/) as
+                    fiberline-before, interleaved with the rest (redis.ts too)
   --help            this text
 `
 
@@ -70,17 +75,25 @@ export const parseOptions = (argv: ReadonlyArray<string>): BenchOptions | undefi
       "stdio-mb": { type: "string" },
       only: { type: "string" },
       shapes: { type: "string" },
+      compare: { type: "string" },
       help: { type: "boolean" }
     }
   })
   if (values.help === true) return undefined
+  const compare = values.compare === undefined ? undefined : resolve(values.compare)
+  // fiberline-before is the build named by --compare: without one there is nothing to run.
+  const available = serverNames.filter((name) => compare !== undefined || name !== "fiberline-before")
+  if (compare === undefined && values.only?.split(",").some((name) => name.trim() === "fiberline-before")) {
+    throw new Error("--only: fiberline-before needs --compare DIR (the build to run under that name)")
+  }
   return {
     runs: positiveNumber("runs", values.runs, 3, true),
     seconds: positiveNumber("seconds", values.seconds, 4, false),
     idleSeconds: positiveNumber("idle-seconds", values["idle-seconds"], 3, false),
     idleConnections: positiveNumber("idle-conns", values["idle-conns"], 10_000, true),
     stdioMiB: positiveNumber("stdio-mb", values["stdio-mb"], 256, true),
-    servers: subset("only", values.only, serverNames),
-    shapes: subset("shapes", values.shapes, shapeNames)
+    servers: subset("only", values.only, available),
+    shapes: subset("shapes", values.shapes, shapeNames),
+    ...(compare === undefined ? {} : { compare })
   }
 }

@@ -7,7 +7,7 @@
 import { spawnSync } from "node:child_process"
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import * as Os from "node:os"
-import { join } from "node:path"
+import { join, relative } from "node:path"
 import type { FdLimit } from "./limits.ts"
 import type { CellResult } from "./measure.ts"
 import type { BenchOptions } from "./options.ts"
@@ -28,15 +28,13 @@ export interface MachineInfo {
   /** Whether `src/` differed from that commit (the bench builds the working tree). */
   readonly uncommittedSrc: boolean
   readonly fdLimit: FdLimit
-  /** Where echoload and the reference servers were taken from. */
-  readonly references: "shared" | "project"
 }
 
 const outputOf = (command: string, args: Array<string>): string =>
   spawnSync(command, args, { cwd: repoRoot, encoding: "utf8" }).stdout?.trim() || "unknown"
 
 /** Collects {@link MachineInfo}; the git commands only read (`--no-optional-locks` keeps the index untouched). */
-export const machineInfo = (fdLimit: FdLimit, references: "shared" | "project"): MachineInfo => {
+export const machineInfo = (fdLimit: FdLimit): MachineInfo => {
   const cpuinfo = readFileSync("/proc/cpuinfo", "utf8")
   return {
     date: new Date().toISOString(),
@@ -47,8 +45,7 @@ export const machineInfo = (fdLimit: FdLimit, references: "shared" | "project"):
     loadAverage: Os.loadavg().map((load) => Math.round(load * 100) / 100),
     commit: outputOf("git", ["rev-parse", "--short", "HEAD"]),
     uncommittedSrc: spawnSync("git", ["--no-optional-locks", "diff", "--quiet", "HEAD", "--", "src"], { cwd: repoRoot }).status === 1,
-    fdLimit,
-    references
+    fdLimit
   }
 }
 
@@ -148,7 +145,7 @@ const ratioTable = (results: BenchResults): string | undefined => {
   const servers = results.options.servers
   if (!servers.includes("fiberline")) return undefined
   const pairs = shapesRun(results).flatMap((shape) => {
-    const baselines: Array<ServerName> = ["node-statemachine-nodelay", "node-statemachine", "effect-baseline"]
+    const baselines: Array<ServerName> = ["fiberline-before", "node-statemachine-nodelay", "node-statemachine", "effect-baseline"]
     if (shape === "50x16") baselines.push("node-readline")
     return baselines.filter((baseline) => servers.includes(baseline)).map((baseline) => [shape, baseline] as const)
   })
@@ -247,7 +244,8 @@ export const renderMarkdown = (results: BenchResults): string => {
     "",
     `Machine: ${machine.cpuModel}, ${machine.cores} cores (shared by client and servers), ${machine.kernel}, ` +
     `Node ${machine.node}, fiberline built from the working tree at ${machine.commit}${machine.uncommittedSrc ? " (with uncommitted changes in src/)" : ""}, load average at start ${machine.loadAverage.join(" / ")}, ` +
-    `open-files limit ${machine.fdLimit.soft}, echoload and reference servers from ${machine.references === "shared" ? "../shared/bench" : "bench/"}.`,
+    `open-files limit ${machine.fdLimit.soft}.` +
+    (options.compare === undefined ? "" : ` fiberline-before: the build in ${relative(repoRoot, options.compare) || "."}.`),
     "",
     `Settings: ${options.runs} interleaved runs; ${options.seconds} s per throughput run (first tenth warm-up); ` +
     (options.shapes.includes("idle")

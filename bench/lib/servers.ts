@@ -1,19 +1,33 @@
 /**
- * The servers under test, and starting/stopping one on a free loopback port.
- * Every server is a Node program run on the pinned Node; its stdout and
- * stderr go to a log file of the run, so anything it prints is kept.
+ * The servers under test, starting/stopping one on a free loopback port, and
+ * building and snapshotting the fiberline builds they run. Every server is a
+ * Node program run on the pinned Node; its stdout and stderr go to a log file
+ * of the run, so anything it prints is kept.
  */
 // oxlint-disable no-await-in-loop -- the readiness loop polls the port until it answers
 import type { ChildProcess } from "node:child_process"
-import { closeSync, cpSync, openSync, rmSync, statSync } from "node:fs"
+import { closeSync, cpSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
+import { stripTypeScriptTypes } from "node:module"
 import * as Net from "node:net"
-import { join } from "node:path"
-import { benchDir, fiberlineMain, fiberlineSnapshot, pinnedNode, type ReferenceSources, repoRoot } from "./paths.ts"
+import { dirname, join } from "node:path"
+import {
+  pinnedNode,
+  referenceNames,
+  referenceServer,
+  referenceSource,
+  repoRoot,
+  snapshotDir,
+  snapshotMain
+} from "./paths.ts"
 import { type Exited, exited, runCommand, spawnTracked, stopChild } from "./processes.ts"
 
-/** Servers in table order: fiberline first, then the baselines from Effect-native to the ceiling. */
+/**
+ * Servers in table order: fiberline first, then the build it is compared with
+ * (only with `--compare`), then the baselines from Effect-native to the ceiling.
+ */
 export const serverNames = [
   "fiberline",
+  "fiberline-before",
   "effect-baseline",
   "node-statemachine",
   "node-statemachine-nodelay",
@@ -25,21 +39,22 @@ export const serverNames = [
 export type ServerName = (typeof serverNames)[number]
 
 /** The pinned-Node arguments that start `name` listening on `port`. */
-const nodeArgs = (name: ServerName, port: number, refs: ReferenceSources): Array<string> => {
+const nodeArgs = (name: ServerName, port: number): Array<string> => {
   switch (name) {
     case "fiberline":
-      return [fiberlineMain, "echo", "--port", String(port), "--log-level", "none"]
+    case "fiberline-before":
+      return [snapshotMain(name), "echo", "--port", String(port), "--log-level", "none"]
     case "effect-baseline":
-      return [join(benchDir, "effect-baseline.ts"), String(port)]
+      return [referenceServer("effect-baseline"), String(port)]
     case "node-statemachine":
-      return [refs.statemachine, String(port)]
+      return [referenceServer("node-statemachine"), String(port)]
     // The same state machine with Nagle off, as fiberline runs (`noDelay`): like with like.
     case "node-statemachine-nodelay":
-      return [join(benchDir, "nodelay.mjs"), refs.statemachine, String(port)]
+      return [referenceServer("node-statemachine"), String(port), "--nodelay"]
     case "node-readline":
-      return [refs.readline, String(port)]
+      return [referenceServer("node-readline"), String(port)]
     case "node-pipe":
-      return [refs.pipe, String(port)]
+      return [referenceServer("node-pipe"), String(port)]
   }
 }
 
@@ -85,16 +100,20 @@ const STOP_GRACE_MS = 5_000
  * once the port accepts connections; rejects if it exits or is not ready
  * within 20 s (the child is then stopped).
  */
-export const startServer = async (
-  name: ServerName,
+export const startServer = (name: ServerName, port: number, logPath: string): Promise<RunningServer> =>
+  startNodeServer(name, nodeArgs(name, port), port, logPath)
+
+/** {@link startServer} for any Node program (`args` for the pinned Node) that listens on `port`; `label` names it in errors. */
+export const startNodeServer = async (
+  label: string,
+  args: ReadonlyArray<string>,
   port: number,
-  refs: ReferenceSources,
   logPath: string
 ): Promise<RunningServer> => {
   const log = openSync(logPath, "a")
   let child: ChildProcess
   try {
-    child = spawnTracked(pinnedNode, nodeArgs(name, port, refs), { cwd: repoRoot, stdio: ["ignore", log, log] })
+    child = spawnTracked(pinnedNode, args, { cwd: repoRoot, stdio: ["ignore", log, log] })
   } finally {
     closeSync(log)
   }
@@ -110,7 +129,7 @@ export const startServer = async (
   while (!(await canConnect(port))) {
     if (exit !== undefined || performance.now() > deadline) {
       await stop()
-      throw new Error(`${name} did not start listening on ${port} (see ${logPath})`)
+      throw new Error(`${label} did not start listening on ${port} (see ${logPath})`)
     }
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
@@ -124,18 +143,46 @@ export const startServer = async (
 }
 
 /**
+ * Writes each reference server's TypeScript source, stripped of its types by
+ * Node's own `stripTypeScriptTypes`, to the JavaScript file the bench runs
+ * (`bench/.build/reference/NAME.mjs`). Run as `.ts`, each server would load
+ * Node's TypeScript support, ~18 MiB of RSS that fiberline, run from its
+ * compiled `dist/`, does not carry.
+ */
+export const buildReferenceServers = (): void => {
+  for (const name of referenceNames) {
+    mkdirSync(dirname(referenceServer(name)), { recursive: true })
+    writeFileSync(referenceServer(name), stripTypeScriptTypes(readFileSync(referenceSource(name), "utf8")))
+  }
+}
+
+/**
+ * Copies the fiberline build in `distDir` (a `dist/` directory holding
+ * `cli/main.js`) into the snapshot `name` (see {@link snapshotDir}), with the
+ * `package.json` beside `distDir`, or the repository's when there is none.
+ * Throws a one-line error naming `distDir` when it holds no build.
+ */
+export const snapshotFiberline = (distDir: string, name: string): void => {
+  if (!existsSync(join(distDir, "cli", "main.js"))) {
+    throw new Error(`no fiberline build in ${distDir}: expected cli/main.js there (give a checkout's dist/ after npm run build)`)
+  }
+  const packageJson = join(distDir, "..", "package.json")
+  rmSync(snapshotDir(name), { recursive: true, force: true })
+  cpSync(distDir, join(snapshotDir(name), "dist"), { recursive: true })
+  cpSync(existsSync(packageJson) ? packageJson : join(repoRoot, "package.json"), join(snapshotDir(name), "package.json"))
+}
+
+/**
  * Compiles fiberline into `dist/` (`tsc -p tsconfig.build.json` on the pinned
- * Node) and snapshots it into {@link fiberlineSnapshot}. Returns tsc's
- * diagnostics when it reported type errors but still emitted (exit code 2),
- * so the run can go on and say so; throws when it emitted nothing.
+ * Node) and snapshots it as `fiberline`. Returns tsc's diagnostics when it
+ * reported type errors but still emitted (exit code 2), so the run can go on
+ * and say so; throws when it emitted nothing.
  */
 export const buildFiberline = async (): Promise<string | undefined> => {
   const tsc = join(repoRoot, "node_modules", "typescript", "bin", "tsc")
   const result = await runCommand(pinnedNode, [tsc, "-p", "tsconfig.build.json"], { cwd: repoRoot, timeoutMs: 300_000 })
   const diagnostics = `${result.stdout}${result.stderr}`.trim()
   if (result.code !== 0 && result.code !== 2) throw new Error(`building fiberline failed:\n${diagnostics}`)
-  rmSync(fiberlineSnapshot, { recursive: true, force: true })
-  cpSync(join(repoRoot, "dist"), join(fiberlineSnapshot, "dist"), { recursive: true })
-  cpSync(join(repoRoot, "package.json"), join(fiberlineSnapshot, "package.json"))
+  snapshotFiberline(join(repoRoot, "dist"), "fiberline")
   return result.code === 0 ? undefined : diagnostics
 }

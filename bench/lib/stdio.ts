@@ -10,7 +10,7 @@
 import type { ChildProcess } from "node:child_process"
 import { closeSync, existsSync, mkdirSync, openSync, rmSync, statSync, writeSync } from "node:fs"
 import { join } from "node:path"
-import { buildDir, fiberlineMain, pinnedNode } from "./paths.ts"
+import { buildDir, pinnedNode, snapshotMain } from "./paths.ts"
 import { type Exited, exited, runCommand, spawnTracked } from "./processes.ts"
 
 /** The two commands compared. */
@@ -53,7 +53,7 @@ export const ensureStdioInput = (mib: number): StdioInput => {
 }
 
 const command = (tool: StdioTool): [string, Array<string>] =>
-  tool === "cat" ? ["cat", []] : [pinnedNode, [fiberlineMain, "echo", "--stdio", "--log-level", "none"]]
+  tool === "cat" ? ["cat", []] : [pinnedNode, [snapshotMain("fiberline"), "echo", "--stdio", "--log-level", "none"]]
 
 /** Bounds a timed run over the large input. */
 const RUN_TIMEOUT_MS = 15 * 60_000
