@@ -35,7 +35,7 @@ import * as Effect from "effect/Effect"
 import { constVoid } from "effect/Function"
 import { TlsConfigError, TlsHandshakeError } from "../services/Errors.ts"
 import { defaults, generateTicketKeys, type PemSource, type TlsInfo, type TlsOptions } from "../services/Tls.ts"
-import { abort } from "./endpoint.ts"
+import { abort } from "./io/transport.ts"
 
 /** Reads one PEM source: data as given, a file from disk. */
 const readPem = (source: PemSource, what: string): Buffer => {
