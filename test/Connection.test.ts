@@ -14,8 +14,9 @@ import * as Fiber from "effect/Fiber"
 import * as Latch from "effect/Latch"
 import { TestClock } from "effect/testing"
 import { echo } from "../src/handlers/Echo.ts"
-import * as Internal from "../src/internal/connection.ts"
-import * as Endpoint from "../src/internal/endpoint.ts"
+import * as Internal from "../src/internal/io/connection.ts"
+import * as Limits from "../src/internal/io/limits.ts"
+import * as Endpoint from "../src/internal/io/transport.ts"
 import { Connection } from "../src/services/Connection.ts"
 import * as TestConnection from "../src/services/TestConnection.ts"
 
@@ -385,7 +386,7 @@ describe("Connection (in memory)", () => {
         })
         input.push("line 0\n")
         const handler = Effect.gen(function*() {
-          const [conn] = yield* Internal.make(Endpoint.fromStreams(input, output, "eager"), Internal.resolveLimits())
+          const conn = yield* Internal.make(Endpoint.fromStreams(input, output, "eager"), Limits.resolve())
           yield* Effect.provideService(echo, Connection, conn)
         })
         const exit = yield* Effect.exit(within(Effect.scoped(handler)))
@@ -399,10 +400,10 @@ describe("Connection (in memory)", () => {
       Effect.gen(function*() {
         const input = new Readable({ read() {} })
         const { output, release } = slowOutput(16)
-        const [conn] = yield* Internal.make(
+        const conn = yield* Internal.make(
           Endpoint.fromStreams(input, output, "two fibers"),
           // A short write timeout bounds the release at the end, whose last write is held too.
-          Internal.resolveLimits({ writeHighWaterMark: 16, writeTimeout: "100 millis" })
+          Limits.resolve({ writeHighWaterMark: 16, writeTimeout: "100 millis" })
         )
         const reader = yield* Effect.forkChild(conn.readLine)
         yield* Effect.sleep("10 millis")
@@ -430,9 +431,9 @@ describe("Connection (in memory)", () => {
       Effect.gen(function*() {
         const input = new Readable({ read() {} })
         const { output } = slowOutput(16)
-        const [conn] = yield* Internal.make(
+        const conn = yield* Internal.make(
           Endpoint.fromStreams(input, output, "timeouts"),
-          Internal.resolveLimits({ idleTimeout: "5 minutes", writeTimeout: "1 second", writeHighWaterMark: 16 })
+          Limits.resolve({ idleTimeout: "5 minutes", writeTimeout: "1 second", writeHighWaterMark: 16 })
         )
         yield* Effect.forkChild(conn.readLine) // the watchdog now sleeps toward the idle deadline
         yield* Effect.yieldNow
@@ -460,9 +461,9 @@ describe("Connection (in memory)", () => {
         const input = new Readable({ read() {} })
         input.push(null)
         const handler = Effect.gen(function*() {
-          const [conn] = yield* Internal.make(
+          const conn = yield* Internal.make(
             Endpoint.fromStreams(input, output, "stuck"),
-            Internal.resolveLimits({ writeTimeout: "200 millis" })
+            Limits.resolve({ writeTimeout: "200 millis" })
           )
           yield* conn.writeLine("nobody reads this")
         })
@@ -486,7 +487,7 @@ describe("Connection (in memory)", () => {
         const input = new Readable({ read() {} })
         input.push(null)
         const handler = Effect.gen(function*() {
-          const [conn] = yield* Internal.make(Endpoint.fromStreams(input, output, "borrowed"), Internal.resolveLimits())
+          const conn = yield* Internal.make(Endpoint.fromStreams(input, output, "borrowed"), Limits.resolve())
           yield* conn.writeLine("last words")
         })
         const released = yield* Effect.forkChild(Effect.scoped(handler))

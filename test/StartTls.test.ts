@@ -17,8 +17,9 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import smtpish from "../examples/smtpish.ts"
-import * as Internal from "../src/internal/connection.ts"
-import type { Endpoint } from "../src/internal/endpoint.ts"
+import * as Internal from "../src/internal/io/connection.ts"
+import * as Limits from "../src/internal/io/limits.ts"
+import type { Transport as Endpoint } from "../src/internal/io/transport.ts"
 import type { Connection } from "../src/services/Connection.ts"
 import * as TestConnection from "../src/services/TestConnection.ts"
 import { connect, type TestClient } from "./fixtures/client.ts"
@@ -207,7 +208,7 @@ const standIn = () => {
     peer: "memory",
     remoteAddress: undefined,
     socket: new Net.Socket(),
-    close: (_timeouts, done) => output.end(done),
+    close: () => Effect.callback<void>((resume) => { output.end(() => resume(Effect.void)) }),
     destroy: () => {
       state.destroyed = true
       input.destroy()
@@ -238,7 +239,7 @@ describe("plaintext before the handshake, wherever it waits", () => {
     it.live(`${where}: refused with PlaintextBeforeTls, nothing written, the connection closed`, () =>
       Effect.gen(function*() {
         const { endpoint, input, state } = standIn()
-        const [conn] = yield* Internal.make(endpoint, Internal.resolveLimits())
+        const conn = yield* Internal.make(endpoint, Limits.resolve())
         yield* arrange(input)
         assert.strictEqual(yield* conn.readLine, "STARTTLS")
         // The second chunk, if any, arrives while the handler works.

@@ -17,8 +17,9 @@ import type * as Scope from "effect/Scope"
 import { Command } from "effect/cli"
 import type { ServeError } from "effect/http/HttpServerError"
 import { classify, logClose } from "../internal/closeReason.ts"
-import * as Internal from "../internal/connection.ts"
-import * as Endpoint from "../internal/endpoint.ts"
+import * as Internal from "../internal/io/connection.ts"
+import * as Limits from "../internal/io/limits.ts"
+import * as Endpoint from "../internal/io/transport.ts"
 import * as Address from "../services/Address.ts"
 import { type Connection, type ConnectionOptions, type Handler, runHandler } from "../services/Connection.ts"
 import type { ServerError } from "../services/Errors.ts"
@@ -85,11 +86,11 @@ const serveStdio = <E, R>(handler: Handler<E, R>, options: ConnectionOptions) =>
   Effect.gen(function*() {
     const exit = yield* Effect.scoped(
       Effect.flatMap(
-        Internal.make(Endpoint.fromStdio(), Internal.resolveLimits(options)),
-        ([connection, driver]) =>
-          Effect.exit(runHandler(handler, connection)).pipe(
+        Internal.make(Endpoint.fromStdio(), Limits.resolve(options)),
+        (driver) =>
+          Effect.exit(runHandler(handler, driver)).pipe(
             Effect.tap((ended) => {
-              const kind = classify(ended, { inputEnded: driver.lines.isEnded, shuttingDown: false, aborted: driver.aborted })
+              const kind = classify(ended, { inputEnded: driver.reader.input.ended, shuttingDown: false, aborted: driver.aborted })
               process.exitCode = kind.reason === "handler-failure"
                 ? ExitCode.failure
                 : peerReasons.has(kind.reason)

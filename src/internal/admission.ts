@@ -17,7 +17,7 @@
  */
 import type * as Net from "node:net"
 import { constVoid } from "effect/Function"
-import * as Endpoint from "./endpoint.ts"
+import * as Endpoint from "./io/transport.ts"
 
 /** What to do with a connection beyond the limit. */
 export type WhenFull = "refuse" | "queue"
@@ -33,8 +33,8 @@ export interface AdmissionOptions {
   readonly backlog: number
   /** Sent to a refused client before closing, with its `\n`. */
   readonly busyLine: string | undefined
-  /** Limits of a refused socket's graceful close. */
-  readonly closeTimeouts: Endpoint.CloseTimeouts
+  /** Closes a refused socket gracefully (lingering), then calls `done`. */
+  readonly closeRefused: (socket: Net.Socket, done: () => void) => void
   /**
    * Called for every refused socket: `full` when refused for want of a slot,
    * `shutdown` when dropped from the queue by shutdown.
@@ -116,6 +116,6 @@ export class Admission {
     this.closingRefusals.add(socket)
     const busyLine = this.options.busyLine
     if (busyLine !== undefined && !socket.destroyed) socket.write(busyLine)
-    Endpoint.fromSocket(socket).close(this.options.closeTimeouts, () => this.closingRefusals.delete(socket))
+    this.options.closeRefused(socket, () => this.closingRefusals.delete(socket))
   }
 }

@@ -36,9 +36,10 @@ import { type Connection, type Handler, runHandler } from "../services/Connectio
 import * as ServerMetrics from "../services/ServerMetrics.ts"
 import { BurstLog } from "./burstLog.ts"
 import { classify, type CloseKind, logClose } from "./closeReason.ts"
-import * as Internal from "./connection.ts"
-import type { Driver, Limits } from "./driver.ts"
-import * as Endpoint from "./endpoint.ts"
+import * as Internal from "./io/connection.ts"
+import type { Limits } from "./io/limits.ts"
+import * as Endpoint from "./io/transport.ts"
+import * as Shutdown from "./server/shutdown.ts"
 import { type ProxyOptions, readHeader } from "./proxyIntake.ts"
 import { infoOf, type ServerTls } from "./tlsEngine.ts"
 
@@ -93,7 +94,7 @@ export class Supervisor<E, R> {
   private readonly fibers = new Set<Fiber.Fiber<void>>()
   private onEmpty: (() => void) | undefined
   /** Drivers of running handlers, told when shutdown starts. */
-  private readonly drivers = new Set<Driver>()
+  private readonly drivers = new Set<Internal.ConnectionCore>()
   /** Sockets whose handler runs: reset at the deadline. */
   private readonly sockets = new Set<Net.Socket>()
   /** Sockets in their TLS handshake on a TLS listener: reset when shutdown starts. */
@@ -148,7 +149,7 @@ export class Supervisor<E, R> {
   shutdown(timeout: Duration.Duration): Effect.Effect<void> {
     return Effect.suspend(() => {
       this.shuttingDown = true
-      this.drivers.forEach((driver) => driver.shutdown())
+      this.drivers.forEach(Shutdown.tell)
       // Nothing was asked of a connection still in its handshake: it is
       // closed rather than served, like the queued ones.
       this.handshaking.forEach(Endpoint.abort)
@@ -251,9 +252,10 @@ export class Supervisor<E, R> {
   private connection(socket: Net.Socket, remote: Address.Address | undefined, tlsSocket: Tls.TLSSocket | undefined) {
     const tls = tlsSocket === undefined ? undefined : { socket: tlsSocket, info: infoOf(tlsSocket) }
     return Internal.make(Endpoint.fromSocket(socket, remote, this.fallbackPeer, tls), this.limits, this.tls).pipe(
-      Effect.flatMap(([connection, driver]) => {
+      Effect.flatMap((driver) => {
+        const connection = driver
         this.drivers.add(driver)
-        if (this.shuttingDown) driver.shutdown()
+        if (this.shuttingDown) Shutdown.tell(driver)
         return Effect.logDebug("connection opened").pipe(
           // The handler runs in the connection's own scope (closed below by
           // `Effect.scoped`), which is what satisfies its `Scope`.
@@ -264,7 +266,7 @@ export class Supervisor<E, R> {
             this.lingering.add(socket)
             if (this.shuttingDown && Exit.hasInterrupts(exit)) this.forcedSockets.add(socket)
             const kind = classify(exit, {
-              inputEnded: driver.lines.isEnded,
+              inputEnded: driver.reader.input.ended,
               shuttingDown: driver.shuttingDown,
               aborted: driver.aborted
             })

@@ -41,7 +41,7 @@ import { constVoid } from "effect/Function"
 import * as Semaphore from "effect/Semaphore"
 import { TlsConfigError, TlsHandshakeError } from "../services/Errors.ts"
 import { defaults, generateTicketKeys, type TlsInfo, type TlsOptions } from "../services/Tls.ts"
-import { abort } from "./endpoint.ts"
+import { abort } from "./io/transport.ts"
 import { loadMaterial, type Material, outOfValidity, validateOptions } from "./tlsMaterial.ts"
 
 /** OpenSSL's short reason (`no cipher match`) rather than its whole error string. */

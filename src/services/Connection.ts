@@ -46,11 +46,21 @@ import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
-import * as Internal from "../internal/connection.ts"
-import * as Endpoint from "../internal/endpoint.ts"
+import type { Decoder, UntilOptions } from "../Decoder.ts"
+import * as Internal from "../internal/io/connection.ts"
+import * as Limits from "../internal/io/limits.ts"
+import * as Transport from "../internal/io/transport.ts"
 import { infoOf } from "../internal/tlsEngine.ts"
 import type { Address } from "./Address.ts"
-import type { ReadExactlyError, ReadLineError, StartTlsError, WriteError, WriteLineError } from "./Errors.ts"
+import type {
+  FrameTooLong,
+  ReadError,
+  ReadExactlyError,
+  ReadLineError,
+  StartTlsError,
+  WriteError,
+  WriteLineError
+} from "./Errors.ts"
 import type { StartTlsOptions, TlsInfo } from "./Tls.ts"
 
 /**
@@ -65,6 +75,21 @@ export interface Connection {
   readonly peer: string
   /** The other side's address, structured (host, port, family); `undefined` for stdio and memory. */
   readonly remoteAddress: Address | undefined
+  /**
+   * The next frame `decoder` takes from the input (see `Decoder`): at once,
+   * in place, when it is already buffered; else the fiber waits for input.
+   * Fails with the decoder's own errors, and with `EndOfInput` (the input
+   * ended at a frame boundary), `UnexpectedEndOfInput` (in the middle of a
+   * frame) and the failures of any wait. The line reads below are this with
+   * the connection's line decoders.
+   *
+   * **Gotchas**
+   *
+   * Build the decoder once (a module constant, or once per connection) and
+   * read with it in the loop: `conn.read(decoder)` for the decoder read last
+   * is the same effect each time, so a loop over it allocates nothing.
+   */
+  readonly read: <A, E>(decoder: Decoder<A, E>) => Effect.Effect<A, E | ReadError>
   /**
    * The next line, decoded as UTF-8 (invalid bytes become U+FFFD), without
    * its terminator. Empty lines are lines.
@@ -98,6 +123,34 @@ export interface Connection {
    * {@link readLineBytes}, the block may be a view of a received chunk.
    */
   readonly readExactly: (n: number) => Effect.Effect<Uint8Array, ReadExactlyError>
+  /**
+   * The bytes up to and including the next `delimiter` (Go's `ReadSlice`,
+   * asyncio's `readuntil`): a NUL-terminated frame, a header block ending in
+   * `\r\n\r\n`. A frame longer than `maxLength` (default: the connection's
+   * `maxLineLength`) fails with `FrameTooLong` and is dropped through its
+   * delimiter; at end of input, bytes without one fail with
+   * `UnexpectedEndOfInput`. The frame may be a view of a received chunk.
+   */
+  readonly readUntil: (
+    delimiter: string | Uint8Array,
+    options?: { readonly maxLength?: UntilOptions["maxLength"] | undefined }
+  ) => Effect.Effect<Uint8Array, FrameTooLong | ReadError>
+  /**
+   * Completes once the peer has ended its input (FIN) or the connection
+   * failed, even while frames sent before that are still unread: for a
+   * handler waiting on something else (a blocking command, a broadcast) that
+   * must notice the peer leaving. Input is read ahead up to 64 KiB, so a
+   * peer that sent more than that unread is noticed once the handler reads.
+   */
+  readonly awaitInputEnd: Effect.Effect<void>
+  /** Whether the peer has ended its input or the connection failed (see {@link awaitInputEnd}). */
+  readonly inputEnded: boolean
+  /**
+   * Bytes written and not yet handed to the OS: the pending batch and what
+   * the transport queues. For output bounds of the protocol's own (Redis's
+   * `client-output-buffer-limit`).
+   */
+  readonly pendingOutput: number
   /**
    * Buffers text (as UTF-8) or bytes for output; see the module doc for when
    * it is flushed. Bytes are kept by reference until then: do not modify them.
@@ -257,11 +310,11 @@ export interface ConnectionOptions {
   /** A read that waits longer than this for input fails with `IdleTimeout`. No timeout when absent. */
   readonly idleTimeout?: Duration.Input | undefined
   /**
-   * How long a line may take to arrive once its first bytes have: a line
+   * How long a frame may take to arrive once its first byte has — a line, a
+   * block of `readExactly`, a whole request of a decoder, header and body: a
    * read still waiting for the rest after this fails with `LineTimeout`.
    * Unlike the idle timeout, which every byte restarts, this closes a peer
-   * that trickles a line byte by byte (slowloris). Blocks of `readExactly`
-   * are not subject to it. No timeout when absent.
+   * that trickles a frame byte by byte (slowloris). No timeout when absent.
    */
   readonly lineTimeout?: Duration.Input | undefined
   /** How long output may stay above the high-water mark before writes fail with `WriteTimeout`. */
@@ -281,7 +334,7 @@ export interface ConnectionOptions {
  *
  * @since 0.1.0
  */
-export const defaults = Internal.defaults
+export const defaults = Limits.defaults
 
 /**
  * A connection over an already connected TCP socket (e.g. from your own
@@ -298,10 +351,8 @@ export const fromSocket = (
 ): Effect.Effect<Connection, never, Scope.Scope> =>
   Effect.suspend(() => {
     const tls = socket instanceof Tls.TLSSocket ? { socket, info: infoOf(socket) } : undefined
-    return Internal.make(Endpoint.fromSocket(socket, undefined, "unknown", tls), Internal.resolveLimits(options))
-  }).pipe(
-    Effect.map(([connection]) => connection)
-  )
+    return Internal.make(Transport.fromSocket(socket, undefined, "unknown", tls), Limits.resolve(options))
+  })
 
 /**
  * A connection over the process's stdin and stdout (`peer` is `stdio`).
@@ -311,9 +362,7 @@ export const fromSocket = (
  * @since 0.1.0
  */
 export const stdio = (options?: ConnectionOptions): Effect.Effect<Connection, never, Scope.Scope> =>
-  Effect.suspend(() => Internal.make(Endpoint.fromStdio(), Internal.resolveLimits(options))).pipe(
-    Effect.map(([connection]) => connection)
-  )
+  Effect.suspend(() => Internal.make(Transport.fromStdio(), Limits.resolve(options)))
 
 /**
  * {@link stdio} as a Layer: `handler.pipe(Effect.provide(Connection.layerStdio()))`.

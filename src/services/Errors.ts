@@ -31,17 +31,20 @@ export class EndOfInput extends Schema.TaggedError<EndOfInput>("fiberline/EndOfI
 }
 
 /**
- * The input ended in the middle of `readExactly`: fewer bytes than requested
- * arrived. `received` holds the bytes that did.
+ * The input ended in the middle of a frame: `readExactly` got fewer bytes
+ * than requested (`expected`), or a decoder was left with an incomplete
+ * frame. `received` holds the bytes that did arrive.
  *
  * @since 0.1.0
  */
 export class UnexpectedEndOfInput extends Schema.TaggedError<UnexpectedEndOfInput>("fiberline/UnexpectedEndOfInput")(
   "UnexpectedEndOfInput",
-  { expected: Schema.Int, received: Schema.Uint8Array }
+  { expected: Schema.optional(Schema.Int), received: Schema.Uint8Array }
 ) {
   override get message(): string {
-    return `input ended after ${this.received.length} of ${this.expected} expected bytes`
+    return this.expected === undefined
+      ? `input ended in the middle of a frame (${this.received.length} bytes received)`
+      : `input ended after ${this.received.length} of ${this.expected} expected bytes`
   }
 }
 
@@ -61,6 +64,22 @@ export class LineTooLong extends Schema.TaggedError<LineTooLong>("fiberline/Line
 }) {
   override get message(): string {
     return `line longer than ${this.limit} bytes`
+  }
+}
+
+/**
+ * A frame read with `readUntil` (or `Decoder.until`) grew past `limit` bytes
+ * without its delimiter. Like an over-long line it is consumed: its bytes
+ * are dropped as they arrive, through the delimiter, and the next read
+ * starts after it.
+ *
+ * @since 0.2.0
+ */
+export class FrameTooLong extends Schema.TaggedError<FrameTooLong>("fiberline/FrameTooLong")("FrameTooLong", {
+  limit: Schema.Int
+}) {
+  override get message(): string {
+    return `frame longer than ${this.limit} bytes`
   }
 }
 
@@ -359,6 +378,15 @@ export type WaitError = IdleTimeout | ServerShuttingDown | WriteError
  * @since 0.1.0
  */
 export type LineWaitError = WaitError | LineTimeout
+
+/**
+ * Failures of any read (`read(decoder)` adds the decoder's own): the input
+ * ended, cleanly or in the middle of a frame; the waits' limits; shutdown;
+ * and, since a read that waits flushes first, the write failures.
+ *
+ * @since 0.2.0
+ */
+export type ReadError = EndOfInput | UnexpectedEndOfInput | LineWaitError
 
 /**
  * Failures of `readLine` and `readLineBytes`.

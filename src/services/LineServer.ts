@@ -17,7 +17,8 @@ import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import { Admission, type WhenFull as AdmissionWhenFull } from "../internal/admission.ts"
 import { BurstLog } from "../internal/burstLog.ts"
-import * as Internal from "../internal/connection.ts"
+import * as Limits from "../internal/io/limits.ts"
+import * as Transport from "../internal/io/transport.ts"
 import * as Descriptors from "../internal/descriptors.ts"
 import * as Listener from "../internal/listener.ts"
 import { type ProxyOptions, trustedSet } from "../internal/proxyIntake.ts"
@@ -319,7 +320,7 @@ export const make = <E, R>(
     check("maxConnections", maxConnections, maxConnections === Infinity || Number.isSafeInteger(maxConnections) && maxConnections > 0)
     const shutdownTimeout = Duration.fromInputUnsafe(options.shutdownTimeout ?? defaults.shutdownTimeout)
     check("shutdownTimeout", Duration.toMillis(shutdownTimeout), Duration.toMillis(shutdownTimeout) >= 0)
-    const limits = Internal.resolveLimits(options)
+    const limits = Limits.resolve(options)
     const tlsMode = options.tlsMode ?? "implicit"
     if (tlsMode !== "implicit" && tlsMode !== "starttls") {
       throw new RangeError(`LineServer option tlsMode must be "implicit" or "starttls", got ${JSON.stringify(tlsMode)}`)
@@ -359,9 +360,9 @@ export const make = <E, R>(
       whenFull: options.whenFull ?? defaults.whenFull,
       backlog,
       busyLine: options.busyMessage === undefined ? undefined : `${options.busyMessage}\n`,
-      closeTimeouts: {
-        flushMillis: Duration.toMillis(limits.writeTimeout),
-        lingerMillis: Duration.toMillis(limits.lingerTimeout)
+      closeRefused: (socket, done) => {
+        const closing = Transport.fromSocket(socket).close({ flush: limits.writeTimeout, linger: limits.lingerTimeout, resetOnLateInput: false })
+        Effect.runForkWith(context)(closing).addObserver(done)
       },
       onRefused: (why) => {
         refused++

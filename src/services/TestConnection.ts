@@ -21,9 +21,10 @@ import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import type * as Scope from "effect/Scope"
-import type { Endpoint } from "../internal/endpoint.ts"
+import { make as makeConnection } from "../internal/io/connection.ts"
+import * as Limits from "../internal/io/limits.ts"
+import type { Transport } from "../internal/io/transport.ts"
 import * as Observers from "../internal/observers.ts"
-import { make as makeConnection, resolveLimits } from "../internal/connection.ts"
 import { type Connection, type ConnectionOptions, type Handler, runHandler } from "./Connection.ts"
 
 /**
@@ -69,7 +70,7 @@ export interface TestConnection extends TestPeer {
 }
 
 /** A peer and the endpoint it drives, before any connection is built over it. */
-const makePeer = (): { readonly peer: TestPeer; readonly endpoint: Endpoint } => {
+const makePeer = (): { readonly peer: TestPeer; readonly endpoint: Transport } => {
   const received: Array<Buffer> = []
   let closed: CloseKind | undefined
   const { notify, waitFor } = Observers.make()
@@ -89,17 +90,18 @@ const makePeer = (): { readonly peer: TestPeer; readonly endpoint: Endpoint } =>
     closed ??= kind
     notify()
   }
-  const endpoint: Endpoint = {
+  const endpoint: Transport = {
     input,
     output,
     peer: "memory",
     remoteAddress: undefined,
-    close(_timeouts, done) {
-      output.end(() => {
-        settle("ended")
-        done()
-      })
-    },
+    close: () =>
+      Effect.callback<void>((resume) => {
+        output.end(() => {
+          settle("ended")
+          resume(Effect.void)
+        })
+      }),
     destroy() {
       input.destroy()
       output.destroy()
@@ -140,7 +142,7 @@ const makePeer = (): { readonly peer: TestPeer; readonly endpoint: Endpoint } =>
 export const make = (options?: ConnectionOptions): Effect.Effect<TestConnection, never, Scope.Scope> =>
   Effect.suspend(() => {
     const { peer, endpoint } = makePeer()
-    return Effect.map(makeConnection(endpoint, resolveLimits(options)), ([connection]) => ({ ...peer, connection }))
+    return Effect.map(makeConnection(endpoint, Limits.resolve(options)), (connection) => ({ ...peer, connection }))
   })
 
 /**
@@ -184,9 +186,9 @@ export const start = <E, R>(
 ): Effect.Effect<Started<E>, never, Scope.Scope | Exclude<R, Connection | Scope.Scope>> =>
   Effect.gen(function*() {
     const { peer, endpoint } = makePeer()
-    const limits = resolveLimits(options)
+    const limits = Limits.resolve(options)
     const fiber = yield* Effect.forkScoped(
-      Effect.scoped(Effect.flatMap(makeConnection(endpoint, limits), ([connection]) => runHandler(handler, connection)))
+      Effect.scoped(Effect.flatMap(makeConnection(endpoint, limits), (connection) => runHandler(handler, connection)))
     )
     // `Exclude<Exclude<R, Connection>, Scope>` is this type; TypeScript cannot see it for a generic `R`.
     return { ...peer, exit: Fiber.await(fiber) } as Started<E>

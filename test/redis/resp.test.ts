@@ -1,6 +1,6 @@
 /**
- * Pure RESP framing, over an in-memory reader (no socket, no runtime
- * beyond `runSync`): exact request bytes to arguments or to Redis's protocol
+ * Pure RESP framing, the request decoder over scripted chunks (no socket,
+ * no runtime): exact request bytes to arguments or to Redis's protocol
  * error, the inline quoting rules and glob patterns as tables, then
  * properties — any chunking of any pipeline of generated requests
  * (multibulk and inline, binary payloads with CR/LF inside) parses to
@@ -9,73 +9,25 @@
  */
 import { Buffer } from "node:buffer"
 import { assert, describe, it } from "@effect/vitest"
-import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
-import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import * as Decoder from "../../src/Decoder.ts"
 import { matches } from "../../src/handlers/redis/glob.ts"
 import { splitArgs } from "../../src/handlers/redis/inline.ts"
 import * as Resp from "../../src/handlers/redis/resp.ts"
-import { End, LineBuffer, NeedMore, TooLong } from "../../src/internal/lineBuffer.ts"
-import { EndOfInput, LineTooLong, UnexpectedEndOfInput } from "../../src/services/Errors.ts"
+import { InputBuffer } from "../../src/internal/io/inputBuffer.ts"
 import { split } from "../fixtures/chunks.ts"
 import { cmd } from "./support.ts"
 
-/** A `RequestReader` over scripted chunks, fed one at a time when the buffer needs more, like a connection. */
-const memoryReader = (chunks: ReadonlyArray<Buffer>): Resp.RequestReader<EndOfInput | UnexpectedEndOfInput> => {
-  const buffer = new LineBuffer(Resp.maxInlineLength)
-  let next = 0
-  const fill = () => {
-    if (next < chunks.length) buffer.push(chunks[next++]!)
-    else buffer.end()
-  }
-  return {
-    readLineBytes: Effect.suspend((): Effect.Effect<Buffer, EndOfInput | LineTooLong> => {
-      for (;;) {
-        const line = buffer.takeLine()
-        if (line === NeedMore) fill()
-        else if (line === End) return Effect.fail(new EndOfInput())
-        else if (line === TooLong) return Effect.fail(new LineTooLong({ limit: Resp.maxInlineLength }))
-        else return Effect.succeed(line)
-      }
-    }),
-    readExactly: (n) =>
-      Effect.suspend((): Effect.Effect<Buffer, EndOfInput | UnexpectedEndOfInput> => {
-        for (;;) {
-          const block = buffer.takeExactly(n)
-          if (block === NeedMore) {
-            fill()
-          } else if (block === End) {
-            const received = buffer.takeRest()
-            return Effect.fail(
-              received.length === 0 ? new EndOfInput() : new UnexpectedEndOfInput({ expected: n, received })
-            )
-          } else {
-            return Effect.succeed(block)
-          }
-        }
-      })
-  }
-}
-
 /**
- * Reads requests until the input ends or a protocol error: each request as
+ * Decodes requests until the input ends or a protocol error: each request as
  * its argument list, the end as `<Tag>`, a protocol error as `<Tag: message>`.
  */
 const parseAll = (chunks: ReadonlyArray<Buffer>, maxBulkLength = 1024): Array<unknown> => {
-  const read = Resp.readRequest(memoryReader(chunks), maxBulkLength)
-  const results: Array<unknown> = []
-  for (let i = 0; i < 100_000; i++) {
-    const exit = Effect.runSyncExit(read)
-    if (Exit.isSuccess(exit)) {
-      results.push(exit.value)
-      continue
-    }
-    const error = Option.getOrThrow(Exit.findErrorOption(exit))
-    results.push(error instanceof EndOfInput || error instanceof UnexpectedEndOfInput ? `<${error._tag}>` : `<${error._tag}: ${error.message}>`)
-    return results
-  }
-  throw new Error("no progress")
+  const decoded = Decoder.run(Resp.request({ maxBulkLength }), chunks)
+  const results: Array<unknown> = decoded.frames.map((frame) =>
+    frame instanceof Decoder.Failure ? `<${frame.error._tag}: ${frame.error.message}>` : frame
+  )
+  return decoded.end === undefined ? results : [...results, `<${decoded.end._tag}>`]
 }
 
 const bytes = (text: string) => Buffer.from(text, "latin1")
@@ -94,7 +46,7 @@ const inlineRequest = (args: ReadonlyArray<string>) =>
       }"`
   ).join(" ") + "\r\n"
 
-describe("readRequest", () => {
+describe("request decoder", () => {
   const long = "x".repeat(Resp.maxInlineLength)
   const table: ReadonlyArray<{ readonly name: string; readonly input: string; readonly expected: ReadonlyArray<unknown> }> = [
     { name: "multibulk", input: cmd("PING"), expected: [["PING"], "<EndOfInput>"] },
@@ -115,7 +67,12 @@ describe("readRequest", () => {
     { name: "count with a plus sign", input: "*+1\r\n", expected: ["<InvalidMultibulkLength: Protocol error: invalid multibulk length>"] },
     { name: "count without CR", input: "*1\n$4\r\nPING\r\n", expected: ["<InvalidMultibulkLength: Protocol error: invalid multibulk length>"] },
     { name: "count over INT_MAX", input: "*2147483648\r\n", expected: ["<InvalidMultibulkLength: Protocol error: invalid multibulk length>"] },
-    { name: "count of INT_MAX, then the input ends", input: "*2147483647\r\n", expected: ["<EndOfInput>"] },
+    {
+      name: "count over the argument bound (2^20)",
+      input: "*1048577\r\n",
+      expected: ["<InvalidMultibulkLength: Protocol error: invalid multibulk length>"]
+    },
+    { name: "count of the argument bound, then the input ends", input: "*1048576\r\n", expected: ["<UnexpectedEndOfInput>"] },
     { name: "count past 64 bits", input: "*-9223372036854775809\r\n", expected: ["<InvalidMultibulkLength: Protocol error: invalid multibulk length>"] },
     { name: "most negative 64-bit count", input: "*-9223372036854775808\r\n", expected: [[], "<EndOfInput>"] },
     { name: "negative bulk length", input: "*1\r\n$-1\r\n", expected: ["<InvalidBulkLength: Protocol error: invalid bulk length>"] },
@@ -129,10 +86,11 @@ describe("readRequest", () => {
     { name: "bulk line over the limit", input: `*1\r\n$${long}`, expected: ["<RequestTooBig: Protocol error: too big bulk count string>"] },
     { name: "unclosed double quote", input: "GET \"abc\r\n", expected: ["<UnbalancedQuotes: Protocol error: unbalanced quotes in request>"] },
     { name: "closing quote not followed by a space", input: "GET 'a'b\r\n", expected: ["<UnbalancedQuotes: Protocol error: unbalanced quotes in request>"] },
+    // A request cut short is never run: the input ended in the middle of a frame.
     { name: "input ends inside a bulk", input: "*1\r\n$4\r\nPI", expected: ["<UnexpectedEndOfInput>"] },
-    { name: "input ends inside a multibulk, between lines", input: "*2\r\n$4\r\nPING\r\n", expected: ["<EndOfInput>"] },
-    { name: "input ends inside an inline line", input: "PING", expected: ["<EndOfInput>"] },
-    { name: "input ends inside a count line", input: "*1\r", expected: ["<EndOfInput>"] }
+    { name: "input ends inside a multibulk, between lines", input: "*2\r\n$4\r\nPING\r\n", expected: ["<UnexpectedEndOfInput>"] },
+    { name: "input ends inside an inline line", input: "PING", expected: ["<UnexpectedEndOfInput>"] },
+    { name: "input ends inside a count line", input: "*1\r", expected: ["<UnexpectedEndOfInput>"] }
   ]
   it.each(table)("$name", ({ input, expected }) => {
     const all = bytes(input)
@@ -142,11 +100,27 @@ describe("readRequest", () => {
   })
 
   it("grows with the bytes that arrive, not with an announced count or length", () => {
-    // A peer announcing a billion arguments of 512 MiB each, then sending three bytes.
-    assert.deepStrictEqual(parseAll([bytes("*1000000000\r\n$536870912\r\nabc")], 512 * 1024 * 1024), [
-      "<UnexpectedEndOfInput>"
-    ])
+    // A peer announcing a million arguments of 512 MiB each, then sending three bytes.
+    const input = new InputBuffer()
+    input.append(bytes("*1000000\r\n$536870912\r\nabc"))
+    assert.strictEqual(Resp.request({ maxBulkLength: 512 * 1024 * 1024 }).decode(input), Decoder.NeedMore)
+    input.append(bytes("def"))
+    assert.isBelow(input.bytes.buffer.byteLength, 1024 * 1024, "the buffer follows the bytes received, not the 512 MiB announced")
   })
+
+  it("bounds the bytes of a whole request", () => {
+    const decoder = Resp.request({ maxBulkLength: 100, maxRequestBytes: 150 })
+    const decoded = Decoder.run(decoder, [cmd("SET", "k".repeat(60), "v".repeat(90))])
+    assert.strictEqual((decoded.frames[0] as Decoder.Failure<{ readonly _tag: string }>).error._tag, "RequestTooLarge")
+  })
+
+  it("decodes a request trickled byte by byte with work linear in its size", () => {
+    // Progress through a multibulk is kept between chunks: 20 000 arguments
+    // one byte at a time would take ~10^9 steps if each chunk parsed from the start.
+    const request = bytes(cmd("DEL", ...Array.from({ length: 20_000 }, (_, i) => `k${i}`)))
+    const decoded = Decoder.run(Resp.request({ maxBulkLength: 1024 }), split(request, [...request.keys()]))
+    assert.strictEqual((decoded.frames[0] as ReadonlyArray<string>).length, 20_001)
+  }, 10_000)
 })
 
 describe("splitArgs (inline quoting)", () => {

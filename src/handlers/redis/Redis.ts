@@ -15,7 +15,7 @@
  * const server = LineServer.make({ handler: Redis.handler(), port: 6380 }).pipe(Effect.provide(Redis.layer()))
  * ```
  *
- * Layout of `handlers/redis/`: `resp.ts` (framing), `inline.ts` (inline
+ * Layout of `handlers/redis/`: `resp.ts` (the request decoder), `inline.ts` (inline
  * quoting) and `reply.ts` (encoding); `keyspace.ts` and `pubsub.ts` (shared
  * state, as services); `commands.ts` (table, dispatch) over `commands/*.ts`,
  * with `command.ts` (what a command is) and `errors.ts` (Redis's words);
@@ -26,19 +26,13 @@
  */
 import { constants as BufferConstants } from "node:buffer"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import type * as Scope from "effect/Scope"
+import * as Decoder from "../../Decoder.ts"
 import type { Connection } from "../../services/Connection.ts"
-import {
-  EndOfInput,
-  type LineWaitError,
-  type ReadExactlyError,
-  type ReadLineError,
-  UnexpectedEndOfInput
-} from "../../services/Errors.ts"
+import type { LineWaitError } from "../../services/Errors.ts"
 import type { CommandContext, Settings } from "./command.ts"
 import { dispatch, table } from "./commands.ts"
 import * as Keyspace from "./keyspace.ts"
@@ -119,19 +113,23 @@ const resolve = (options: RedisOptions | undefined): Settings => {
 }
 
 /**
- * One connection, from its first request to its close.
+ * One connection, from its first request to its close: read a request,
+ * dispatch it, write the reply (mini-redis's `Handler::run`). A buffered
+ * pipeline is read, run and answered without the fiber suspending once;
+ * the replies go out in one write when the next read has to wait.
  *
  * **Details**
  *
- * Two things wait besides a read. A blocking command (`BLPOP`) waits in the
- * keyspace; meanwhile the next request is read ahead, so that a peer that
- * leaves ends the wait (and its waiter) instead of stranding it. Once
- * subscribed, the connection's output goes through its outbox, drained by a
- * writer fiber in the connection's scope; reads race the outbox closing, so
- * a subscriber cut off for not reading ends at once, and when the reader
- * ends, the writer writes what is queued and ends too.
+ * A blocking command (`BLPOP`) waits in the keyspace; meanwhile the input
+ * is still read ahead, so a peer that leaves (its input ends, or the
+ * connection fails) ends the wait and its waiter, whatever it pipelined
+ * after the command. Once subscribed, the connection's output goes through
+ * its outbox, drained by a writer fiber in the connection's scope; reads
+ * race the outbox closing, so a subscriber cut off for not reading ends at
+ * once, and when the reader ends, the writer writes what is queued and ends
+ * too.
  */
-const session = (conn: Connection, settings: Settings) =>
+const session = (conn: Connection, settings: Settings, requests: Decoder.Decoder<Resp.Request | Resp.ProtocolError>) =>
   Effect.gen(function*() {
     const state = Session.make(conn.id)
     const ctx: CommandContext = {
@@ -143,61 +141,36 @@ const session = (conn: Connection, settings: Settings) =>
     }
     // Whatever ends the connection leaves no subscription behind.
     yield* Effect.addFinalizer(() => Effect.sync(() => Session.unsubscribeAll(state, ctx.pubsub)))
-
-    // The next request: a protocol error as a value to answer, `undefined`
-    // when the input ends (cut short: nothing to answer). One handler for
-    // every failure, so a request costs one trip through the run loop here.
-    const readNext: Effect.Effect<Resp.Request | Resp.ProtocolError | undefined, RedisError> = Effect.catch(
-      Resp.readRequest<ReadLineError | ReadExactlyError>(conn, settings.protoMaxBulkLen),
-      (error) =>
-        Resp.isProtocolError(error)
-          ? Effect.succeed(error)
-          : error instanceof EndOfInput || error instanceof UnexpectedEndOfInput
-          ? Effect.succeed(undefined)
-          // Sound: what is left of the union after the two cases above.
-          : Effect.fail(error as RedisError)
-    )
+    const readRequest = conn.read(requests)
     let writer: Fiber.Fiber<void, RedisError> | undefined
-    // The next request when it was read ahead during a blocking command.
-    let ahead: Fiber.Fiber<Resp.Request | Resp.ProtocolError | undefined, RedisError> | undefined
 
     const send = (reply: Uint8Array) =>
       state.outbox === undefined ? conn.write(reply) : Effect.sync(() => state.outbox?.deliver(reply))
-    // Blocked: the next request is read ahead meanwhile, so the peer leaving ends the wait.
+    // Blocked: the peer leaving ends the wait (false), else the reply is sent (true).
     const whileBlocked = (blocked: Effect.Effect<Uint8Array>) =>
-      Effect.gen(function*() {
-        const next = ahead = yield* Effect.forkChild(readNext)
-        const peerLeft = Effect.flatMap(Fiber.await(next), (exit) =>
-          Exit.isSuccess(exit) && exit.value !== undefined ? Effect.never : Effect.as(exit, undefined))
-        const reply = yield* Effect.raceFirst(blocked, peerLeft)
-        if (reply === undefined) return
-        yield* send(reply)
-        // The read ahead may be waiting already, so nothing else would flush this reply.
-        yield* conn.flush
-      })
+      Effect.flatMap(Effect.raceFirst(blocked, Effect.as(conn.awaitInputEnd, undefined)), (reply) =>
+        reply === undefined ? Effect.succeed(false) : Effect.as(send(reply), true))
 
-    while (!state.quit) {
-      let request: Resp.Request | Resp.ProtocolError | undefined
-      if (ahead !== undefined) {
-        const fiber = ahead
-        ahead = undefined
-        request = yield* Fiber.join(fiber)
-      } else {
+    const serve = Effect.gen(function*() {
+      while (!state.quit) {
         // Subscribed: a cut-off (or the writer failing) ends the wait for input.
-        request = yield* (state.outbox === undefined ? readNext : Effect.raceFirst(readNext, state.outbox.closed))
+        const request = yield* (state.outbox === undefined ? readRequest : Effect.raceFirst(readRequest, state.outbox.closed))
+        if (!Array.isArray(request)) {
+          const error = request as Resp.ProtocolError
+          yield* Effect.logDebug("protocol error", { error: error.message })
+          yield* send(Reply.error(`ERR ${error.message}`))
+          return
+        }
+        if (request.length === 0) continue
+        const reply = dispatch(ctx, request)
+        // The first subscription created the outbox; its writer lives in the connection's scope.
+        if (state.outbox !== undefined && writer === undefined) writer = yield* Effect.forkScoped(state.outbox.writer(conn))
+        if (reply instanceof Uint8Array) yield* send(reply)
+        else if (!(yield* whileBlocked(reply))) return
       }
-      if (request === undefined) break
-      if (Resp.isProtocolError(request)) {
-        yield* Effect.logDebug("protocol error", { error: request.message })
-        yield* send(Reply.error(`ERR ${request.message}`))
-        break
-      }
-      if (request.length === 0) continue
-      const reply = dispatch(ctx, request)
-      // The first subscription created the outbox; its writer lives in the connection's scope.
-      if (state.outbox !== undefined && writer === undefined) writer = yield* Effect.forkScoped(state.outbox.writer(conn))
-      yield* reply instanceof Uint8Array ? send(reply) : whileBlocked(reply)
-    }
+    })
+    // The peer ended its input (a request cut short is never run).
+    yield* Effect.catchTags(serve, { EndOfInput: () => Effect.void, UnexpectedEndOfInput: () => Effect.void })
 
     // The writer writes what is queued, then ends.
     if (writer !== undefined) {
@@ -229,8 +202,9 @@ const session = (conn: Connection, settings: Settings) =>
  */
 export const handler = (options?: RedisOptions) => {
   const settings = resolve(options)
+  const requests = Decoder.failuresAsFrames(Resp.request({ maxBulkLength: settings.protoMaxBulkLen }))
   return (conn: Connection): Effect.Effect<void, RedisError, Keyspace.Keyspace | PubSub.PubSub | Scope.Scope> =>
-    session(conn, settings)
+    session(conn, settings, requests)
 }
 
 /**

@@ -1,17 +1,22 @@
 /**
- * RESP framing: read one request.
+ * RESP framing: the decoder of one request, pure and incremental.
  *
  * A request is either a multibulk array (`*2\r\n$3\r\nGET\r\n$1\r\nk\r\n`,
  * what client libraries send) or an inline command line (`PING\r\n`, what
  * telnet and `redis-benchmark`'s inline tests send, split by the quoting rules
- * of `inline.ts`). {@link readRequest} reads exactly one request over a
- * {@link RequestReader} — a `Connection`, or an in-memory reader in tests —
- * and fails with a typed {@link ProtocolError} whose `message` is the text
- * Redis 7 replies with before it closes the connection.
+ * of `inline.ts`). {@link request} decodes one request from a connection's
+ * input (`conn.read`), or fails with a typed {@link ProtocolError} whose
+ * `message` is the text Redis 7 replies with before it closes the connection.
+ * A pipeline that is already buffered is decoded without suspending the
+ * connection's fiber, one request per read.
  *
- * Memory for a request grows with the bytes that arrive, never with a length
- * the peer announces: arguments are appended as they are read and a bulk is
- * read with `readExactly`, which grows with received bytes.
+ * **Bounds.** Memory for a request grows with the bytes that arrive, never
+ * with a count or length the peer announces; a request holds at most
+ * {@link maxMultibulkLength} arguments, each bulk at most `maxBulkLength`
+ * bytes, and all of them at most `maxRequestBytes` (Redis's
+ * `client-query-buffer-limit`, 1 GiB by default). A request trickled in
+ * byte by byte costs linear work: the decoder keeps its progress through an
+ * incomplete multibulk.
  *
  * Arguments and values are byte strings ({@link ByteString}): one character
  * per byte, decoded as latin1, so any bytes round-trip and compare exactly.
@@ -20,10 +25,9 @@
  *
  * @since 0.1.0
  */
-import { Buffer } from "node:buffer"
-import * as Effect from "effect/Effect"
+import type { Buffer } from "node:buffer"
 import * as Schema from "effect/Schema"
-import { EndOfInput, LineTooLong } from "../../services/Errors.ts"
+import * as Decoder from "../../Decoder.ts"
 import { int64Max, int64Min } from "./command.ts"
 import { splitArgs } from "./inline.ts"
 
@@ -45,19 +49,6 @@ export type ByteString = string
 export type Request = ReadonlyArray<ByteString>
 
 /**
- * What {@link readRequest} reads from: the two reads of a `Connection`.
- * `readLineBytes` returns a line with its terminator and fails with
- * `LineTooLong` past the reader's line limit; a final line without a
- * terminator is returned as is.
- *
- * @since 0.1.0
- */
-export interface RequestReader<E> {
-  readonly readLineBytes: Effect.Effect<Uint8Array, E | LineTooLong>
-  readonly readExactly: (n: number) => Effect.Effect<Uint8Array, E>
-}
-
-/**
  * Longest inline request and longest count line, in bytes (Redis's
  * `PROTO_INLINE_MAX_SIZE`).
  *
@@ -66,12 +57,23 @@ export interface RequestReader<E> {
 export const maxInlineLength = 64 * 1024
 
 /**
- * Most arguments in one multibulk request: Redis 7 rejects counts above
- * `INT_MAX` (Redis 6 allowed 1024 * 1024).
+ * Most arguments in one multibulk request: 1024 * 1024, Redis 6's bound
+ * (Redis 7 allows `INT_MAX`, within its 1 GB query buffer). Each argument
+ * is a string on the V8 heap, tens of bytes more than its payload, so a
+ * bound on the count keeps a request of many tiny arguments from exhausting
+ * the heap before the byte bound is reached.
  *
  * @since 0.1.0
  */
-export const maxMultibulkLength = 2_147_483_647
+export const maxMultibulkLength = 1024 * 1024
+
+/**
+ * Default bound on all the bulks of one request, in bytes: 1 GiB, Redis's
+ * default `client-query-buffer-limit`.
+ *
+ * @since 0.2.0
+ */
+export const defaultMaxRequestBytes = 1024 * 1024 * 1024
 
 /**
  * The multibulk count is not an integer in range.
@@ -134,6 +136,20 @@ export class RequestTooBig extends Schema.TaggedError<RequestTooBig>()("RequestT
 }
 
 /**
+ * The bulks of one request add up to more than `limit` bytes (Redis closes
+ * such a client once its query buffer passes `client-query-buffer-limit`).
+ *
+ * @since 0.2.0
+ */
+export class RequestTooLarge extends Schema.TaggedError<RequestTooLarge>()("RequestTooLarge", {
+  limit: Schema.Number
+}) {
+  override get message(): string {
+    return `Protocol error: request larger than ${this.limit} bytes (client-query-buffer-limit)`
+  }
+}
+
+/**
  * An inline request has a quote that is not closed, or a closing quote
  * followed by something other than a space.
  *
@@ -154,7 +170,13 @@ export class UnbalancedQuotes extends Schema.TaggedError<UnbalancedQuotes>()("Un
  *
  * @since 0.1.0
  */
-export type ProtocolError = InvalidMultibulkLength | InvalidBulkLength | ExpectedBulk | RequestTooBig | UnbalancedQuotes
+export type ProtocolError =
+  | InvalidMultibulkLength
+  | InvalidBulkLength
+  | ExpectedBulk
+  | RequestTooBig
+  | RequestTooLarge
+  | UnbalancedQuotes
 
 /**
  * Whether `u` is a {@link ProtocolError}.
@@ -163,7 +185,7 @@ export type ProtocolError = InvalidMultibulkLength | InvalidBulkLength | Expecte
  */
 export const isProtocolError = (u: unknown): u is ProtocolError =>
   u instanceof InvalidMultibulkLength || u instanceof InvalidBulkLength || u instanceof ExpectedBulk ||
-  u instanceof RequestTooBig || u instanceof UnbalancedQuotes
+  u instanceof RequestTooBig || u instanceof RequestTooLarge || u instanceof UnbalancedQuotes
 
 const CR = 13
 const LF = 10
@@ -171,8 +193,7 @@ const STAR = 42
 const DOLLAR = 36
 
 /** The bytes as a {@link ByteString}. */
-const toByteString = (bytes: Uint8Array, start = 0, end = bytes.length): ByteString =>
-  Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("latin1", start, end)
+const toByteString = (bytes: Buffer, start: number, end: number): ByteString => bytes.toString("latin1", start, end)
 
 /**
  * A length as Redis's `string2ll` reads it: an optional `-`, then `0` alone
@@ -180,9 +201,9 @@ const toByteString = (bytes: Uint8Array, start = 0, end = bytes.length): ByteStr
  * `undefined` for anything else. Beyond 2^53 the value is approximate, which
  * only matters for comparisons with far smaller limits.
  */
-const parseLength = (bytes: Uint8Array, start: number, end: number): number | undefined => {
+const parseLength = (bytes: Buffer, start: number, end: number): number | undefined => {
   const length = end - start
-  if (length === 0 || length > 20) return undefined
+  if (length <= 0 || length > 20) return undefined
   const negative = bytes[start] === 45
   let i = negative ? start + 1 : start
   if (i === end) return undefined
@@ -201,18 +222,48 @@ const parseLength = (bytes: Uint8Array, start: number, end: number): number | un
   return negative ? -value : value
 }
 
+/**
+ * Whether the line from `from` to the end of `bytes`, with no `\n` yet, is
+ * too big whatever comes next (a trailing `\r` may still be its terminator).
+ */
+const tooBigSoFar = (bytes: Buffer, from: number): boolean => {
+  const size = bytes.length - from
+  return size > maxInlineLength + 1 || (size === maxInlineLength + 1 && bytes[bytes.length - 1] !== CR)
+}
+
+/** Content length of the line from `from` to the `\n` at `lf`: its terminator (`\n` or `\r\n`) excluded. */
+const contentOf = (bytes: Buffer, from: number, lf: number): number => (lf > from && bytes[lf - 1] === CR ? lf - 1 : lf) - from
+
 /** Where a count line's number ends: before its `\r\n`; `undefined` if it does not end so. */
-const countEnd = (line: Uint8Array): number | undefined => {
-  const end = line.length - 2
-  return end >= 0 && line[end] === CR && line[end + 1] === LF ? end : undefined
+const countEnd = (bytes: Buffer, from: number, lf: number): number | undefined =>
+  lf > from && bytes[lf - 1] === CR ? lf - 1 : undefined
+
+const EMPTY: Request = []
+
+/** How far an incomplete multibulk request got (kept in the input's decoding state). */
+interface Progress {
+  readonly count: number
+  readonly args: Array<ByteString>
+  /** Where the next bulk's header starts, from the request's first byte. */
+  offset: number
+  /** Bytes of the bulks so far. */
+  size: number
 }
 
 /**
- * The effect that reads one request from `reader`, built once per reader
- * and run for each request. Fails with a {@link ProtocolError} for input
- * Redis rejects, with `EndOfInput` when the input ends before a request is
- * complete (Redis never runs a request cut short), and with the reader's
- * own failures.
+ * Options of {@link request}.
+ *
+ * @since 0.2.0
+ */
+export interface RequestOptions {
+  /** Longest bulk accepted, in bytes (Redis's `proto-max-bulk-len`). */
+  readonly maxBulkLength: number
+  /** Most bytes of all the bulks of one request. Default {@link defaultMaxRequestBytes}. */
+  readonly maxRequestBytes?: number | undefined
+}
+
+/**
+ * The decoder of one request; see the module doc.
  *
  * **Details**
  *
@@ -221,76 +272,108 @@ const countEnd = (line: Uint8Array): number | undefined => {
  * line, give an empty request (Redis skips them without a reply). A bulk's
  * two trailing bytes are skipped unchecked, as Redis does. Malformed
  * terminators (a CR not followed by LF) are reported as invalid lengths.
+ * An inline request, a count line or a bulk header longer than
+ * {@link maxInlineLength} is too big, as soon as that is certain. Input that
+ * ends in the middle of a request fails the read with `UnexpectedEndOfInput`
+ * (Redis never runs a request cut short).
  *
- * An inline request whose content is longer than {@link maxInlineLength} is
- * too big. A line that grows without a newline fails as soon as it passes
- * the reader's line limit (a connection's `maxLineLength`, 64 KiB by
- * default), counted after the first byte, which is read on its own.
- *
- * **Gotchas**
- *
- * Like the reader's own reads, the effect must not run twice at once.
- *
- * @since 0.1.0
+ * @since 0.2.0
  */
-export const readRequest = <E>(
-  reader: RequestReader<E>,
-  maxBulkLength: number
-): Effect.Effect<Request, ProtocolError | EndOfInput | Exclude<E, LineTooLong>> => {
-  // Which line is being read, for the error a `LineTooLong` becomes. Reads
-  // are sequential, so one variable serves every run; the reads themselves
-  // are yielded directly, keeping the connection's no-wait fast path.
-  let part: RequestTooBig["part"] = "inline request"
-  const read = Effect.gen(function*() {
-    // One byte first: it decides the request type, and so which error a too long line gets.
-    const first = yield* reader.readExactly(1)
-    if (first[0] !== STAR) {
-      if (first[0] === LF) return []
-      part = "inline request"
-      const rest = yield* reader.readLineBytes
-      if (rest[rest.length - 1] !== LF) return yield* new EndOfInput()
-      return yield* inline(toByteString(first) + toByteString(rest))
-    }
-    part = "mbulk count string"
-    const countLine = yield* reader.readLineBytes
-    if (countLine[countLine.length - 1] !== LF) return yield* new EndOfInput()
-    const end = countEnd(countLine)
-    const count = end === undefined ? undefined : parseLength(countLine, 0, end)
-    if (count === undefined || count > maxMultibulkLength) {
-      return yield* new InvalidMultibulkLength({ count: toByteString(countLine, 0, end ?? countLine.length - 1) })
-    }
-    // Grows per argument received; never sized from the announced count.
-    const args: Array<ByteString> = []
-    part = "bulk count string"
-    while (args.length < count) {
-      const header = yield* reader.readLineBytes
-      if (header[header.length - 1] !== LF) return yield* new EndOfInput()
-      if (header[0] !== DOLLAR) return yield* new ExpectedBulk({ got: header[0]! })
-      const headerEnd = countEnd(header)
-      const length = headerEnd === undefined ? undefined : parseLength(header, 1, headerEnd)
-      if (length === undefined || length < 0 || length > maxBulkLength) {
-        const text = toByteString(header, 1, headerEnd ?? header.length - 1)
-        return yield* new InvalidBulkLength({ length: text, limit: maxBulkLength })
+export const request = (options: RequestOptions): Decoder.Decoder<Request, ProtocolError> => {
+  const maxBulkLength = options.maxBulkLength
+  const maxRequestBytes = options.maxRequestBytes ?? defaultMaxRequestBytes
+  const multibulk = (input: Decoder.Input, bytes: Buffer, start: number): Decoder.Step<Request, ProtocolError> => {
+    let progress = input.state as Progress | undefined
+    let pos: number
+    let count: number
+    let args: Array<ByteString>
+    let size: number
+    if (progress === undefined) {
+      const lf = bytes.indexOf(LF, start + 1)
+      if (lf === -1) {
+        return tooBigSoFar(bytes, start + 1)
+          ? Decoder.fail(new RequestTooBig({ part: "mbulk count string", limit: maxInlineLength }))
+          : Decoder.NeedMore
       }
-      const payload = yield* reader.readExactly(length + 2)
-      args.push(toByteString(payload, 0, length))
+      if (contentOf(bytes, start + 1, lf) > maxInlineLength) {
+        return Decoder.fail(new RequestTooBig({ part: "mbulk count string", limit: maxInlineLength }))
+      }
+      const end = countEnd(bytes, start + 1, lf)
+      const parsed = end === undefined ? undefined : parseLength(bytes, start + 1, end)
+      if (parsed === undefined || parsed > maxMultibulkLength) {
+        return Decoder.fail(new InvalidMultibulkLength({ count: toByteString(bytes, start + 1, end ?? lf) }))
+      }
+      if (parsed <= 0) {
+        input.skip(lf + 1 - start)
+        return EMPTY
+      }
+      count = parsed
+      // Grows per argument received; never sized from the announced count.
+      args = []
+      pos = lf + 1
+      size = 0
+    } else {
+      count = progress.count
+      args = progress.args
+      pos = start + progress.offset
+      size = progress.size
     }
-    return args
-  })
-  // The cast only drops `LineTooLong`, which this replaces: TypeScript does
-  // not narrow a generic error union through `instanceof`.
-  return Effect.mapError(
-    read,
-    (error) => error instanceof LineTooLong ? new RequestTooBig({ part, limit: maxInlineLength }) : error
-  ) as Effect.Effect<Request, ProtocolError | EndOfInput | Exclude<E, LineTooLong>>
-}
-
-/** Splits an inline request line (terminator included) into arguments. */
-const inline = (line: ByteString): Effect.Effect<Request, RequestTooBig | UnbalancedQuotes> => {
-  // The terminator is `\n`, with one `\r` before it if present.
-  const end = line.length - (line.endsWith("\r\n") ? 2 : 1)
-  if (end > maxInlineLength) return Effect.fail(new RequestTooBig({ part: "inline request", limit: maxInlineLength }))
-  const content = line.slice(0, end)
-  const args = splitArgs(content)
-  return args === undefined ? Effect.fail(new UnbalancedQuotes({ line: content })) : Effect.succeed(args)
+    const end = bytes.length
+    while (args.length < count) {
+      if (pos >= end) break
+      const lf = bytes.indexOf(LF, pos)
+      if (lf === -1) {
+        if (tooBigSoFar(bytes, pos)) return Decoder.fail(new RequestTooBig({ part: "bulk count string", limit: maxInlineLength }))
+        break
+      }
+      if (contentOf(bytes, pos, lf) > maxInlineLength) {
+        return Decoder.fail(new RequestTooBig({ part: "bulk count string", limit: maxInlineLength }))
+      }
+      if (bytes[pos] !== DOLLAR) return Decoder.fail(new ExpectedBulk({ got: bytes[pos]! }))
+      const headerEnd = countEnd(bytes, pos + 1, lf)
+      const length = headerEnd === undefined ? undefined : parseLength(bytes, pos + 1, headerEnd)
+      if (length === undefined || length < 0 || length > maxBulkLength) {
+        return Decoder.fail(new InvalidBulkLength({ length: toByteString(bytes, pos + 1, headerEnd ?? lf), limit: maxBulkLength }))
+      }
+      if (size + length > maxRequestBytes) return Decoder.fail(new RequestTooLarge({ limit: maxRequestBytes }))
+      const payload = lf + 1
+      if (payload + length + 2 > end) {
+        // Gathered as it arrives, in one buffer that stops growing at its size.
+        input.reserve(payload + length + 2 - start)
+        break
+      }
+      args.push(toByteString(bytes, payload, payload + length))
+      size += length
+      pos = payload + length + 2
+    }
+    if (args.length === count) {
+      input.skip(pos - start)
+      return args
+    }
+    if (progress === undefined) input.state = progress = { count, args, offset: 0, size }
+    progress.offset = pos - start
+    progress.size = size
+    return Decoder.NeedMore
+  }
+  return {
+    decode(input) {
+      const bytes = input.bytes
+      const start = input.start
+      if (start >= bytes.length) return Decoder.NeedMore
+      if (bytes[start] === STAR) return multibulk(input, bytes, start)
+      const lf = bytes.indexOf(LF, start)
+      if (lf === -1) {
+        return tooBigSoFar(bytes, start)
+          ? Decoder.fail(new RequestTooBig({ part: "inline request", limit: maxInlineLength }))
+          : Decoder.NeedMore
+      }
+      const content = contentOf(bytes, start, lf)
+      if (content > maxInlineLength) return Decoder.fail(new RequestTooBig({ part: "inline request", limit: maxInlineLength }))
+      const line = toByteString(bytes, start, start + content)
+      const args = splitArgs(line)
+      if (args === undefined) return Decoder.fail(new UnbalancedQuotes({ line }))
+      input.skip(lf + 1 - start)
+      return args
+    }
+  }
 }

@@ -1,0 +1,155 @@
+/**
+ * STARTTLS: upgrading a plaintext connection to TLS in place, in the
+ * middle of its handler (SMTP, IMAP, POP3, XMPP, LDAP).
+ *
+ * The transport is swapped under the connection, in order:
+ *
+ * 1. the connection stops reading the socket and lets go of it; input it
+ *    holds that the handler has not taken (in the input buffer, the queue,
+ *    or the socket stream's own buffer) arrived before the peer could have
+ *    seen the reply to its command: plaintext a man in the middle may have
+ *    appended (CVE-2011-0411). It is refused with `PlaintextBeforeTls` and
+ *    the connection closed; it is never read;
+ * 2. the pending output (the "go ahead" reply) is written in plaintext and
+ *    awaited until the OS has it, within the write timeout (on Effect's
+ *    `Clock`); output written meanwhile by other fibers is held;
+ * 3. the server side of the handshake runs over the same socket, bounded by
+ *    the handshake timeout; bytes the peer sent after the reply (its hello)
+ *    are TLS's to read;
+ * 4. the connection attaches to the TLS socket: reads, writes, timeouts, the
+ *    lingering close and destroy now go through it.
+ *
+ * A failure after step 1 closes the connection: half a handshake leaves
+ * nothing a protocol could go on with.
+ *
+ * @internal
+ */
+import type * as Net from "node:net"
+import * as Effect from "effect/Effect"
+import {
+  PlaintextBeforeTls,
+  type StartTlsError,
+  TlsHandshakeError,
+  TlsUnavailable,
+  type WriteError,
+  WriteTimeout
+} from "../../services/Errors.ts"
+import type { StartTlsOptions, TlsInfo, TlsOptions } from "../../services/Tls.ts"
+import { infoOf, ServerTls, type TlsEngine } from "../tlsEngine.ts"
+import type { ConnectionCore } from "./connection.ts"
+import * as Events from "./events.ts"
+import { closedError, failureOf } from "./failures.ts"
+import * as Transport from "./transport.ts"
+
+const EMPTY = new Uint8Array(0)
+
+/** The engine for this upgrade: the settings given to the call, else the server's. */
+const engineFor = (
+  serverTls: ServerTls | undefined,
+  options: TlsOptions | undefined
+): Effect.Effect<TlsEngine, StartTlsError> => {
+  if (options !== undefined) {
+    // Loaded as a server's settings would be; `implicit` does not matter to one handshake.
+    return Effect.suspend(() => Effect.map(ServerTls.make(options, false), (loaded) => loaded.engine))
+  }
+  return serverTls === undefined ? Effect.fail(new TlsUnavailable({ reason: "not-configured" })) : Effect.succeed(serverTls.engine)
+}
+
+/** Step 1: stop reading, let go of the transport, hold output; what was received and not taken. */
+const detach = (core: ConnectionCore) => {
+  core.syncFailures()
+  const failure = core.reader.failure ?? core.writer.failure
+  if (failure !== undefined) return failure
+  core.reader.stream.pause()
+  Events.detach(core)
+  core.writer.held = true
+  return { early: core.reader.unread, inputEnded: core.reader.streamEnded }
+}
+
+/** Step 2: the held output, written to the plaintext transport and handed to the OS. */
+const flushPlaintext = (core: ConnectionCore): Effect.Effect<void, WriteError> => {
+  const output = core.writer.stream
+  return Effect.callback<void, WriteError>((resume) => {
+    if (core.writer.queued > 0) output.write(core.writer.takeBatch())
+    // Writes complete in order: this one's callback runs once all before it are out.
+    output.write(EMPTY, (error) => resume(error ? Effect.fail(failureOf("write", error)) : Effect.void))
+  }).pipe(
+    Effect.timeoutOrElse({
+      duration: core.limits.writeTimeout,
+      orElse: () => {
+        core.stalled = true
+        return Effect.fail(new WriteTimeout({ timeout: core.limits.writeTimeout, pendingBytes: output.writableLength }))
+      }
+    })
+  )
+}
+
+/** Step 4: runs over the TLS transport from now on; output written meanwhile goes out over TLS. */
+const attach = (core: ConnectionCore, transport: Transport.Transport): void => {
+  core.transport = transport
+  core.duplex = true
+  core.reader.replaceStream(transport.input)
+  core.writer.stream = transport.output
+  core.writer.held = false
+  Events.attach(core)
+  core.syncFailures()
+  if (core.writer.flush()) core.writer.wake()
+  else core.wakeOnFailure()
+}
+
+/**
+ * After step 1 failed: input received in plaintext is dropped unread, the
+ * transport is destroyed, and every later use fails.
+ */
+const abandon = (core: ConnectionCore): void => {
+  if (!core.writer.held) return
+  core.writer.held = false
+  core.reader.drop()
+  core.reader.failure ??= closedError("read")
+  core.writer.failure ??= closedError("write")
+  core.transport.destroy()
+  core.wakeOnFailure()
+}
+
+/** Steps 1 to 4 of the module doc, over the connection's socket. */
+const upgrade = (
+  core: ConnectionCore,
+  socket: Net.Socket,
+  engine: TlsEngine,
+  reply: string | undefined
+): Effect.Effect<TlsInfo, StartTlsError> =>
+  Effect.gen(function*() {
+    // Pending until the flush below; dropped if early input is refused.
+    if (reply !== undefined) core.writer.enqueueLine(reply)
+    const detached = detach(core)
+    if (detached instanceof Error) return yield* detached
+    if (detached.early > 0) return yield* new PlaintextBeforeTls({ bytes: detached.early })
+    if (detached.inputEnded) {
+      return yield* new TlsHandshakeError({ reason: "failed", detail: "the peer ended its input before the handshake" })
+    }
+    yield* flushPlaintext(core)
+    const tlsSocket = yield* engine.handshake(socket)
+    const info = infoOf(tlsSocket)
+    attach(core, Transport.fromSocket(socket, core.remoteAddress, core.peer, { socket: tlsSocket, info }))
+    return info
+  }).pipe(
+    // Interruption included: a connection left half upgraded is closed.
+    Effect.onError(() => Effect.sync(() => abandon(core)))
+  )
+
+/**
+ * Upgrades `core` to TLS; see the module doc. Fails with `TlsUnavailable`
+ * without touching the connection when it has no socket, is encrypted
+ * already, or has no settings to use.
+ */
+export const startTls = (core: ConnectionCore, options: StartTlsOptions | undefined): Effect.Effect<TlsInfo, StartTlsError> =>
+  Effect.suspend(() => {
+    const reply = options?.reply
+    if (reply !== undefined && /[\r\n]/.test(reply)) {
+      return Effect.die(new RangeError(`startTls reply must be one line without its ending, got ${JSON.stringify(reply)}`))
+    }
+    const socket = core.transport.socket
+    if (socket === undefined) return Effect.fail(new TlsUnavailable({ reason: "no-socket" }))
+    if (core.tls !== undefined) return Effect.fail(new TlsUnavailable({ reason: "already-tls" }))
+    return Effect.flatMap(engineFor(core.serverTls, options?.tls), (engine) => upgrade(core, socket, engine, reply))
+  })
