@@ -28,8 +28,10 @@
  * - A message or action goes to every **other** member; the sender's own
  *   lines are not echoed back. Blank lines are ignored.
  * - Text from a client is relayed on one line whatever it holds: control
- *   characters become U+FFFD (see `chat/text.ts`), and nicknames are plain
- *   words, so nobody can forge a line or another kind of line.
+ *   characters become U+FFFD, invisible ones (bidi controls, zero-width
+ *   characters, the BOM) are removed from every line read (see
+ *   `chat/text.ts`), and nicknames are plain words, so nobody can forge a
+ *   line or another kind of line, or make text look other than it is.
  * - An over-long line is answered (`*** Line too long (over N bytes). Not
  *   sent.`) and the session goes on.
  * - A session ends with `/quit`, the end of the client's input, an idle or
@@ -167,10 +169,10 @@ const converse = Effect.fnUntraced(function*(conn: Connection, room: RoomShape, 
     const [command, text] = line.startsWith("/") ? split(line) : ["", line]
     switch (command) {
       case "":
-        yield* room.say(member, `${member.nick}: ${oneLine(text)}`)
+        yield* room.say(member, `${member.nick}: ${text}`)
         break
       case "/me":
-        yield* room.say(member, `* ${member.nick} ${oneLine(text)}`)
+        yield* room.say(member, `* ${member.nick} ${text}`)
         break
       case "/who":
         yield* conn.writeLine(`*** Here: ${(yield* room.nicks).join(", ")}`)
@@ -212,14 +214,18 @@ const enter = Effect.fnUntraced(function*(conn: Connection, room: RoomShape) {
   }
 })
 
-/** The next line; an over-long one is answered (with `hint` after the reason) and skipped. */
+/**
+ * The next line, made one harmless line (`chat/text.ts`): whatever follows —
+ * a nickname, a command, a message — sees only what a reader of it would.
+ * An over-long one is answered (with `hint` after the reason) and skipped.
+ */
 const nextLine = Effect.fnUntraced(function*(conn: Connection, hint: string) {
   for (;;) {
     const line = yield* conn.readLine.pipe(
       Effect.catchTag("LineTooLong", (error) =>
         Effect.as(conn.writeLine(`*** Line too long (over ${error.limit} bytes).${hint}`), undefined))
     )
-    if (line !== undefined) return line
+    if (line !== undefined) return oneLine(line)
   }
 })
 
