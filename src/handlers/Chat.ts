@@ -74,6 +74,7 @@
  *
  * @since 0.1.0
  */
+import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -81,6 +82,7 @@ import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import type { Connection } from "../services/Connection.ts"
 import type { ConnectionError, IdleTimeout, LineTimeout, WriteTimeout } from "../services/Errors.ts"
+import * as Bucket from "./chat/bucket.ts"
 import { type Member, Room, type RoomShape } from "./chat/room.ts"
 
 export {
@@ -100,6 +102,11 @@ export {
   type ChatOptions,
   /** @since 0.1.0 */
   defaults,
+  /** @since 0.1.0 */
+  type MemberLimits
+} from "./chat/options.ts"
+
+export {
   /** @since 0.1.0 */
   layer,
   /** @since 0.1.0 */
@@ -161,11 +168,20 @@ export const chat = (conn: Connection): Effect.Effect<void, ChatError, Room> =>
 /**
  * The conversation, one line at a time, until `/quit`. Ends by failing
  * when the input does (end of input, timeouts, shutdown).
+ *
+ * The member's limits (`room.limits`) are buckets of its own, here: each
+ * line but a blank one waits for a token of `lines` (so a member who sends
+ * faster than its line rate is read at that rate, and loses nothing), and
+ * each `/nick` takes one of `renames` or is refused.
  */
 const converse = Effect.fnUntraced(function*(conn: Connection, room: RoomShape, member: Member) {
+  const { linesPerSecond, renamesPerMinute } = room.limits
+  const lines = linesPerSecond > 0 ? Bucket.make(linesPerSecond, 1000 / linesPerSecond) : undefined
+  const renames = Bucket.make(renamesPerMinute, 60_000 / renamesPerMinute)
   for (;;) {
     const line = yield* nextLine(conn, " Not sent.")
     if (line.trim() === "") continue
+    if (lines !== undefined) yield* paced(conn, lines)
     const [command, text] = line.startsWith("/") ? split(line) : ["", line]
     switch (command) {
       case "":
@@ -178,7 +194,7 @@ const converse = Effect.fnUntraced(function*(conn: Connection, room: RoomShape, 
         yield* conn.writeLine(`*** Here: ${(yield* room.nicks).join(", ")}`)
         break
       case "/nick":
-        yield* conn.writeLine(yield* rename(room, member, text))
+        yield* conn.writeLine(yield* rename(room, member, text, renames))
         break
       case "/quit":
         return "quit" as const
@@ -235,12 +251,39 @@ const split = (line: string): readonly [string, string] => {
   return space === -1 ? [line, ""] : [line.slice(0, space), line.slice(space + 1).trim()]
 }
 
-/** `/nick NEW`: the reply to the member. */
-const rename = (room: RoomShape, member: Member, nick: string) =>
-  room.rename(member, nick).pipe(
+/**
+ * Waits until `bucket` has a token (on the Clock), and takes it. Flushes
+ * first, as a read that waits does: the member sees the replies so far.
+ */
+const paced = Effect.fnUntraced(function*(conn: Connection, bucket: Bucket.TokenBucket) {
+  for (;;) {
+    const now = yield* Clock.currentTimeMillis
+    if (bucket.take(now)) return
+    yield* conn.flush
+    yield* Effect.sleep(bucket.wait(now))
+  }
+})
+
+/**
+ * `/nick NEW`: the reply to the member. Over the limit it changes nothing
+ * and nobody else hears of it; a refused nickname gives its token back.
+ */
+const rename = Effect.fnUntraced(function*(room: RoomShape, member: Member, nick: string, renames: Bucket.TokenBucket) {
+  const now = yield* Clock.currentTimeMillis
+  if (!renames.take(now)) {
+    const seconds = Math.ceil(renames.wait(now) / 1000)
+    const limit = room.limits.renamesPerMinute
+    return `*** Nickname not changed: at most ${limit} change${limit === 1 ? "" : "s"} a minute. Try again in ${seconds}s`
+  }
+  return yield* room.rename(member, nick).pipe(
     Effect.map(() => `*** You are now ${member.nick}`),
-    Effect.catchTag("NickRefused", (refused) => Effect.succeed(`*** ${refused.message}`))
+    Effect.catchTag("NickRefused", (refused) =>
+      Effect.sync(() => {
+        renames.refund()
+        return `*** ${refused.message}`
+      }))
   )
+})
 
 /** Writes a last line and waits until it is handed to the connection (at most the write timeout). */
 const lastWords = (conn: Connection, line: string) => Effect.andThen(conn.writeLine(line), conn.flush)

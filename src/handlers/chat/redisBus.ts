@@ -65,7 +65,8 @@ import { duration } from "../../internal/options.ts"
 import type { Bus, Local } from "./bus.ts"
 import * as Frame from "./frame.ts"
 import * as Nicks from "./nicks.ts"
-import { type ChatOptions, make as makeRoom, Room } from "./room.ts"
+import type { ChatOptions } from "./options.ts"
+import { make as makeRoom, Room } from "./room.ts"
 
 /**
  * Options of a shared room, beyond the room's own. Every field is optional;

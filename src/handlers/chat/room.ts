@@ -33,35 +33,10 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import { positiveInteger } from "../../internal/options.ts"
 import { type Bus, type Link, solo } from "./bus.ts"
+import { type ChatOptions, type MemberLimits, resolve } from "./options.ts"
 import * as Outbox from "./outbox.ts"
 import { isValidNick, nickKey, nickRule } from "./text.ts"
-
-/**
- * Options of a room. Every field is optional; see {@link defaults}.
- *
- * @since 0.1.0
- */
-export interface ChatOptions {
-  /**
-   * How many bytes of lines (UTF-8, plus one per line ending) may wait in a
-   * member's outbox before the member is disconnected. An empty outbox
-   * takes one line of any size, so a member holds at most this plus one
-   * line, plus what its connection buffers (the write high-water mark and
-   * the socket's own buffers).
-   */
-  readonly outboxBytes?: number | undefined
-  /** Longest nickname, in characters. The charset is fixed (see `text.ts`). */
-  readonly maxNickLength?: number | undefined
-}
-
-/**
- * Default room options: 64 KiB outboxes, nicknames up to 16 characters.
- *
- * @since 0.1.0
- */
-export const defaults = { outboxBytes: 64 * 1024, maxNickLength: 16 } as const
 
 /**
  * A nickname was refused: `invalid` (see `nickRule`) or `taken` by another
@@ -123,6 +98,8 @@ export interface RoomShape {
    * room, or of this one when the bus cannot tell.
    */
   readonly nicks: Effect.Effect<ReadonlyArray<string>>
+  /** What each member may do; the handler applies it on the member's own fiber. */
+  readonly limits: MemberLimits
 }
 
 /**
@@ -153,8 +130,7 @@ export const make = <E = never, R = never>(
   link: Link<E, R> = () => Effect.succeed(solo)
 ): Effect.Effect<RoomShape, E, R | Scope.Scope> =>
   Effect.suspend(() => {
-    const outboxBytes = positiveInteger("chat option outboxBytes", options.outboxBytes ?? defaults.outboxBytes)
-    const maxNickLength = positiveInteger("chat option maxNickLength", options.maxNickLength ?? defaults.maxNickLength)
+    const { linesPerSecond, maxNickLength, outboxBytes, renamesPerMinute } = resolve(options)
     /** By `nickKey`; a seat is in the room exactly while it is in this map. */
     const seats = new Map<string, Seat>()
     /** The `nickKey`s being claimed on the bus: taken for everyone else here. */
@@ -283,7 +259,8 @@ export const make = <E = never, R = never>(
             const here = localNicks()
             const keys = new Set(here.map(nickKey))
             return [...here, ...(everyone ?? []).filter((nick) => !keys.has(nickKey(nick)))].toSorted(byKey)
-          })
+          }),
+          limits: { renamesPerMinute, linesPerSecond }
         })
       }
     )
