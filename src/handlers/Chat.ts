@@ -1,76 +1,11 @@
 /**
- * A chat server: every line a client sends goes to every other client. The
- * classic demonstration of fiberline's idea: each connection is a reader
- * written in blocking style (`readLine`, act, repeat) with a writer fiber
- * beside it, and connections meet in a shared room service.
- *
- * **Protocol** (server lines start with `***`; lines end with `\n`)
- *
- * ```text
- * S: *** Welcome to fiberline chat. Your nickname?
- * C: 9lives
- * S: *** Invalid nickname: 1 to 16 letters, digits, '_' or '-', starting with a letter. Your nickname?
- * C: Bob
- * S: *** Nickname Bob is taken. Your nickname?              (unique regardless of case)
- * C: alice
- * S: *** Hello alice. Here: alice, bob. Commands: /who, /nick NEW, /me ACTION, /quit
- *                                         others: *** alice joined
- * C: hi all                               others: alice: hi all
- * C: /me waves                            others: * alice waves
- * C: /who
- * S: *** Here: alice, bob
- * C: /nick ally
- * S: *** You are now ally                 others: *** alice is now ally
- * C: /quit
- * S: *** Bye                              others: *** ally left
- * ```
- *
- * - A message or action goes to every **other** member; the sender's own
- *   lines are not echoed back. Blank lines are ignored.
- * - Text from a client is relayed on one line whatever it holds: control
- *   characters become U+FFFD, invisible ones (bidi controls, zero-width
- *   characters, the BOM) are removed from every line read (see
- *   `chat/text.ts`), and nicknames are plain words, so nobody can forge a
- *   line or another kind of line, or make text look other than it is.
- * - An over-long line is answered (`*** Line too long (over N bytes). Not
- *   sent.`) and the session goes on.
- * - A session ends with `/quit`, the end of the client's input, an idle or
- *   line timeout (told `*** No input for 5m. Bye` or `*** Line not complete
- *   within 30s. Bye`), a lost connection, or the
- *   server's shutdown (told `*** Server shutting down. Bye`). The others get
- *   `*** NICK left`, with `(idle)`, `(timed out)`, `(connection lost)` or
- *   `(server shutting down)` when that is why.
- *
- * **Slow clients.** Each member has an outbox bounded by **bytes**
- * (`outboxBytes`, 64 KiB by default, counted as UTF-8 plus one per line
- * ending): lines sent to it wait there until its writer fiber hands them to
- * its connection. Sending never waits for anyone. When a member stops reading,
- * its socket's buffers fill, its writer waits on `flush`, and its outbox fills
- * up; the first line that does not fit disconnects it at once: it leaves the
- * room, the others get `*** NICK was disconnected (not reading)`, and its
- * session ends with `*** Disconnected: you were not reading`. That line is
- * flushed for up to the connection's write timeout; a client that still does
- * not read is then reset (the server logs a `write-timeout` close).
- *
- * **Fibers.** The handler's own fiber reads and answers; a writer fiber
- * drains the outbox; the two race (with the room's disconnect), so whichever
- * ends first ends the others. The member leaves the room as soon as that race
- * is over, before its last words are written.
- *
- * **Several processes.** With {@link layerRedis} instead of {@link layer},
- * the room is shared over Redis pub/sub by every process (or machine) using
- * the same broker and prefix: messages and notices cross, nicknames are
- * unique across processes, and `/who` lists everyone. Delivery between
- * processes is at most once; while the broker is unreachable each process
- * chats on by itself and its members are told so. See `chat/redisBus.ts`.
- *
- * **Example** (A chat server on port 7000)
- *
- * ```ts
- * const server = LineServer.layer({ handler: Chat.chat, port: 7000, idleTimeout: "10 minutes" }).pipe(
- *   Layer.provide(Chat.layer({ outboxBytes: 256 * 1024 }))
- * )
- * ```
+ * A chat server (`fiberline chat`): a client picks a nickname, then every
+ * line it sends goes to every other client. Each connection is a reader in
+ * blocking style with a writer fiber beside it, and connections meet in a
+ * shared {@link Room}: one per process with {@link layer}, or shared by
+ * several processes over Redis with {@link layerRedis}. The protocol, its
+ * limits and the policy for clients that do not read are in the README's
+ * chat section; {@link chat} says how a session runs and ends.
  *
  * @since 0.1.0
  */
@@ -132,8 +67,24 @@ const help = "Commands: /who, /nick NEW, /me ACTION, /quit"
 
 /**
  * The chat handler, a function of its connection; needs a {@link Room}
- * (provide {@link layer} once per server). See the module doc for the
- * protocol.
+ * (provide {@link layer} once per server). The protocol is in the README's
+ * chat section.
+ *
+ * **Details.** The handler's own fiber asks for a nickname, then reads and
+ * answers, one line at a time (see `converse`); a writer fiber hands the
+ * member's outbox to the connection (`deliver`). The two race, with the
+ * room's disconnect, so whichever ends first ends the others, and the member
+ * leaves the room as soon as that race is over, before its last words
+ * (`*** Bye`, or why the session ended) are written. The others' leave
+ * notice says why (`leaveNotices`).
+ *
+ * **Example** (A chat server on port 7000)
+ *
+ * ```ts
+ * const server = LineServer.layer({ handler: Chat.chat, port: 7000, idleTimeout: "10 minutes" }).pipe(
+ *   Layer.provide(Chat.layer({ outboxBytes: 256 * 1024 }))
+ * )
+ * ```
  *
  * @since 0.1.0
  */
