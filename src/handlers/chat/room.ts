@@ -2,28 +2,8 @@
  * The chat room: the members by nickname, each with its outbox. Connections
  * meet here; one room is provided per server by {@link layer}, or by
  * `layerRedis` (see `redisBus.ts`) for a room shared by several processes.
- *
- * **Atomicity.** Every change runs in one synchronous step (`Effect.sync`,
- * no `yield` inside), and fibers only switch between steps, so checking that
- * a nickname is free and taking it cannot be split by another connection:
- * two connections never get the same nickname. Membership notices (joined,
- * renamed, left) are sent in the same step as the change, so everyone sees
- * changes in one order, and a member's messages always follow its join
- * notice.
- *
- * **Shared rooms.** The room's {@link Bus} links it to the rooms of other
- * processes. A nickname is then also claimed on the bus, which waits: the
- * room marks it as being taken in the step that checks it (so no other
- * connection here can take it meanwhile), asks the bus, and seats the member
- * in a second step. Every line sent here is also published, and lines from
- * elsewhere are delivered here as if sent here. A room alone has the `solo`
- * bus, which never waits.
- *
- * **Slow members.** Sending offers the line to every other member's outbox
- * and never waits. A member whose outbox is full (it is not reading: its
- * writer is stuck waiting for the socket) is disconnected on the spot: taken
- * out of the room, told through {@link Member.dropped}, and the others get
- * `*** NICK was disconnected (not reading)`. The sender goes on at once.
+ * How it stays consistent, and what it does with a member who does not read,
+ * is on {@link make}.
  *
  * @since 0.1.0
  */
@@ -87,8 +67,9 @@ export interface RoomShape {
    */
   readonly rename: (member: Member, nick: string) => Effect.Effect<string, NickRefused>
   /**
-   * Sends `line` to every member but `from`, never waiting for them (see the
-   * module doc), then yields to let their writers run.
+   * Sends `line` to every member but `from`, never waiting for them (see
+   * {@link make} for a member whose outbox is full), then yields to let
+   * their writers run.
    */
   readonly say: (from: Member, line: string) => Effect.Effect<void>
   /** Takes `member` out; the others get `*** NICK why`. Does nothing if it is already out. */
@@ -122,6 +103,28 @@ interface Seat extends Member {
  * A new, empty room, linked to other processes by the bus `link` gives it
  * (none by default). An invalid option is a programming error: it throws a
  * `RangeError`.
+ *
+ * **Atomicity.** Every change runs in one synchronous step (`Effect.sync`,
+ * no `yield` inside), and fibers only switch between steps, so checking that
+ * a nickname is free and taking it cannot be split by another connection:
+ * two connections never get the same nickname. Membership notices (joined,
+ * renamed, left) are sent in the same step as the change, so everyone sees
+ * changes in one order, and a member's messages always follow its join
+ * notice.
+ *
+ * **Shared rooms.** The room's {@link Bus} links it to the rooms of other
+ * processes. A nickname is then also claimed on the bus, which waits: the
+ * room marks it as being taken in the step that checks it (so no other
+ * connection here can take it meanwhile), asks the bus, and seats the member
+ * in a second step. Every line sent here is also published, and lines from
+ * elsewhere are delivered here as if sent here. A room alone has the `solo`
+ * bus, which never waits.
+ *
+ * **Slow members.** Sending offers the line to every other member's outbox
+ * and never waits. A member whose outbox is full (it is not reading: its
+ * writer is stuck waiting for the socket) is disconnected on the spot: taken
+ * out of the room, told through {@link Member.dropped}, and the others get
+ * `*** NICK was disconnected (not reading)`. The sender goes on at once.
  *
  * @since 0.1.0
  */
@@ -187,7 +190,7 @@ export const make = <E = never, R = never>(
     const join = (nick: string) =>
       Effect.flatMap(Outbox.make(outboxBytes), (outbox) =>
         Effect.suspend(() => {
-          // From the check to the mark in `claiming`, one synchronous step: see the module doc.
+          // From the check to the mark in `claiming`, one synchronous step: see "Atomicity" above.
           const key = nickKey(nick)
           const refused = refusal(nick, key)
           if (refused !== undefined) return Effect.fail(refused)
