@@ -33,6 +33,12 @@ const invalid = "*** Invalid nickname: 1 to 16 letters, digits, '_' or '-', star
 
 const range = (n: number): Array<number> => Array.from({ length: n }, (_, i) => i)
 
+/**
+ * For the tests of the outbox policy, whose senders must send faster than
+ * any person: no line rate (see test/ChatLimits.test.ts for it).
+ */
+const unpaced = { linesPerSecond: 0 } as const
+
 /** A client that took `nick` (waits for its greeting). */
 const clientAs = (port: number, nick: string) => chatClientAs(port, nick, "5 seconds")
 
@@ -156,7 +162,7 @@ describe("chat, in memory", () => {
       assert.notInclude(yield* alice.outputText, "disconnected")
       yield* bob.send("/who\n")
       yield* within(bob.awaitOutput("*** Here: alice, bob\n"))
-    }).pipe(Effect.provide(Chat.layer({ outboxBytes: 1024 }))))
+    }).pipe(Effect.provide(Chat.layer({ outboxBytes: 1024, ...unpaced }))))
 
   it.effect("ends an idle session: the client is told, the others get a leave notice", () =>
     Effect.gen(function*() {
@@ -313,7 +319,7 @@ describe("chat over TCP", () => {
       assert.isTrue(logs.lines.some((log) => log.message.includes("write-timeout")), "closed for its write timeout")
       deaf.socket.resume()
       assert.strictEqual((yield* within(deaf.closed)).error, "ECONNRESET")
-    }).pipe(Effect.provide(Chat.layer()), Effect.provide(logs.layer))
+    }).pipe(Effect.provide(Chat.layer(unpaced)), Effect.provide(logs.layer))
   })
 
   it.live("a slow client that catches up after its disconnect reads why, then the server closes cleanly", () =>
@@ -329,7 +335,7 @@ describe("chat over TCP", () => {
       assert.deepStrictEqual(closed, { gotEnd: true, error: undefined, rest: "" })
       assert.strictEqual(slow.lines.at(-1), "*** Disconnected: you were not reading")
       assert.isTrue(slow.lines.at(-2)!.startsWith("talker: "), "its lines stop where its outbox overflowed")
-    }).pipe(Effect.provide(Chat.layer()), Effect.provide(captureLogs().layer)))
+    }).pipe(Effect.provide(Chat.layer(unpaced)), Effect.provide(captureLogs().layer)))
 
   it.live("on shutdown every client gets the goodbye line, then a clean close, and no connection is forced", () =>
     Effect.gen(function*() {

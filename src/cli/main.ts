@@ -79,6 +79,20 @@ const chatCommand = serveCommand({
         `Output queued for a client that does not read before it is disconnected, in bytes (default ${Chat.defaults.outboxBytes})`
       )
     ),
+    renamesPerMinute: Flag.Int("renames-per-minute").pipe(
+      Flag.withDefault(Chat.defaults.renamesPerMinute),
+      Flag.filter((n) => n > 0, (n) => `--renames-per-minute must be positive, got ${n}`),
+      Flag.withDescription(
+        `Nickname changes a client may make a minute; one more is refused (default ${Chat.defaults.renamesPerMinute})`
+      )
+    ),
+    linesPerSecond: Flag.Int("lines-per-second").pipe(
+      Flag.withDefault(Chat.defaults.linesPerSecond),
+      Flag.filter((n) => n >= 0, (n) => `--lines-per-second must be 0 or more, got ${n}`),
+      Flag.withDescription(
+        `Lines a client may send a second; a faster one is read no faster, 0 for no limit (default ${Chat.defaults.linesPerSecond})`
+      )
+    ),
     redis: Flag.String("redis").pipe(
       Flag.optional,
       Flag.withDescription(
@@ -87,10 +101,10 @@ const chatCommand = serveCommand({
       )
     )
   },
-  setup: ({ outboxBytes, redis }) =>
+  setup: ({ redis, ...options }) =>
     Option.isNone(redis)
-      ? Effect.succeed({ handler: Chat.chat, layer: Chat.layer({ outboxBytes }) })
-      : Effect.map(sharedRoom(redis.value, { outboxBytes }), (layer) => ({ handler: Chat.chat, layer }))
+      ? Effect.succeed({ handler: Chat.chat, layer: Chat.layer(options) })
+      : Effect.map(sharedRoom(redis.value, options), (layer) => ({ handler: Chat.chat, layer }))
 })
 
 const serveModuleCommand = serveCommand({

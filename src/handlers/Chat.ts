@@ -1,77 +1,15 @@
 /**
- * A chat server: every line a client sends goes to every other client. The
- * classic demonstration of fiberline's idea: each connection is a reader
- * written in blocking style (`readLine`, act, repeat) with a writer fiber
- * beside it, and connections meet in a shared room service.
- *
- * **Protocol** (server lines start with `***`; lines end with `\n`)
- *
- * ```text
- * S: *** Welcome to fiberline chat. Your nickname?
- * C: 9lives
- * S: *** Invalid nickname: 1 to 16 letters, digits, '_' or '-', starting with a letter. Your nickname?
- * C: Bob
- * S: *** Nickname Bob is taken. Your nickname?              (unique regardless of case)
- * C: alice
- * S: *** Hello alice. Here: alice, bob. Commands: /who, /nick NEW, /me ACTION, /quit
- *                                         others: *** alice joined
- * C: hi all                               others: alice: hi all
- * C: /me waves                            others: * alice waves
- * C: /who
- * S: *** Here: alice, bob
- * C: /nick ally
- * S: *** You are now ally                 others: *** alice is now ally
- * C: /quit
- * S: *** Bye                              others: *** ally left
- * ```
- *
- * - A message or action goes to every **other** member; the sender's own
- *   lines are not echoed back. Blank lines are ignored.
- * - Text from a client is relayed on one line whatever it holds: control
- *   characters become U+FFFD (see `chat/text.ts`), and nicknames are plain
- *   words, so nobody can forge a line or another kind of line.
- * - An over-long line is answered (`*** Line too long (over N bytes). Not
- *   sent.`) and the session goes on.
- * - A session ends with `/quit`, the end of the client's input, an idle or
- *   line timeout (told `*** No input for 5m. Bye` or `*** Line not complete
- *   within 30s. Bye`), a lost connection, or the
- *   server's shutdown (told `*** Server shutting down. Bye`). The others get
- *   `*** NICK left`, with `(idle)`, `(timed out)`, `(connection lost)` or
- *   `(server shutting down)` when that is why.
- *
- * **Slow clients.** Each member has an outbox bounded by **bytes**
- * (`outboxBytes`, 64 KiB by default, counted as UTF-8 plus one per line
- * ending): lines sent to it wait there until its writer fiber hands them to
- * its connection. Sending never waits for anyone. When a member stops reading,
- * its socket's buffers fill, its writer waits on `flush`, and its outbox fills
- * up; the first line that does not fit disconnects it at once: it leaves the
- * room, the others get `*** NICK was disconnected (not reading)`, and its
- * session ends with `*** Disconnected: you were not reading`. That line is
- * flushed for up to the connection's write timeout; a client that still does
- * not read is then reset (the server logs a `write-timeout` close).
- *
- * **Fibers.** The handler's own fiber reads and answers; a writer fiber
- * drains the outbox; the two race (with the room's disconnect), so whichever
- * ends first ends the others. The member leaves the room as soon as that race
- * is over, before its last words are written.
- *
- * **Several processes.** With {@link layerRedis} instead of {@link layer},
- * the room is shared over Redis pub/sub by every process (or machine) using
- * the same broker and prefix: messages and notices cross, nicknames are
- * unique across processes, and `/who` lists everyone. Delivery between
- * processes is at most once; while the broker is unreachable each process
- * chats on by itself and its members are told so. See `chat/redisBus.ts`.
- *
- * **Example** (A chat server on port 7000)
- *
- * ```ts
- * const server = LineServer.layer({ handler: Chat.chat, port: 7000, idleTimeout: "10 minutes" }).pipe(
- *   Layer.provide(Chat.layer({ outboxBytes: 256 * 1024 }))
- * )
- * ```
+ * A chat server (`fiberline chat`): a client picks a nickname, then every
+ * line it sends goes to every other client. Each connection is a reader in
+ * blocking style with a writer fiber beside it, and connections meet in a
+ * shared {@link Room}: one per process with {@link layer}, or shared by
+ * several processes over Redis with {@link layerRedis}. The protocol, its
+ * limits and the policy for clients that do not read are in the README's
+ * chat section; {@link chat} says how a session runs and ends.
  *
  * @since 0.1.0
  */
+import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -79,6 +17,7 @@ import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import type { Connection } from "../services/Connection.ts"
 import type { ConnectionError, IdleTimeout, LineTimeout, WriteTimeout } from "../services/Errors.ts"
+import * as Bucket from "./chat/bucket.ts"
 import { type Member, Room, type RoomShape } from "./chat/room.ts"
 
 export {
@@ -98,6 +37,11 @@ export {
   type ChatOptions,
   /** @since 0.1.0 */
   defaults,
+  /** @since 0.1.0 */
+  type MemberLimits
+} from "./chat/options.ts"
+
+export {
   /** @since 0.1.0 */
   layer,
   /** @since 0.1.0 */
@@ -123,8 +67,24 @@ const help = "Commands: /who, /nick NEW, /me ACTION, /quit"
 
 /**
  * The chat handler, a function of its connection; needs a {@link Room}
- * (provide {@link layer} once per server). See the module doc for the
- * protocol.
+ * (provide {@link layer} once per server). The protocol is in the README's
+ * chat section.
+ *
+ * **Details.** The handler's own fiber asks for a nickname, then reads and
+ * answers, one line at a time (see `converse`); a writer fiber hands the
+ * member's outbox to the connection (`deliver`). The two race, with the
+ * room's disconnect, so whichever ends first ends the others, and the member
+ * leaves the room as soon as that race is over, before its last words
+ * (`*** Bye`, or why the session ended) are written. The others' leave
+ * notice says why (`leaveNotices`).
+ *
+ * **Example** (A chat server on port 7000)
+ *
+ * ```ts
+ * const server = LineServer.layer({ handler: Chat.chat, port: 7000, idleTimeout: "10 minutes" }).pipe(
+ *   Layer.provide(Chat.layer({ outboxBytes: 256 * 1024 }))
+ * )
+ * ```
  *
  * @since 0.1.0
  */
@@ -159,24 +119,33 @@ export const chat = (conn: Connection): Effect.Effect<void, ChatError, Room> =>
 /**
  * The conversation, one line at a time, until `/quit`. Ends by failing
  * when the input does (end of input, timeouts, shutdown).
+ *
+ * The member's limits (`room.limits`) are buckets of its own, here: each
+ * line but a blank one waits for a token of `lines` (so a member who sends
+ * faster than its line rate is read at that rate, and loses nothing), and
+ * each `/nick` takes one of `renames` or is refused.
  */
 const converse = Effect.fnUntraced(function*(conn: Connection, room: RoomShape, member: Member) {
+  const { linesPerSecond, renamesPerMinute } = room.limits
+  const lines = linesPerSecond > 0 ? Bucket.make(linesPerSecond, 1000 / linesPerSecond) : undefined
+  const renames = Bucket.make(renamesPerMinute, 60_000 / renamesPerMinute)
   for (;;) {
     const line = yield* nextLine(conn, " Not sent.")
     if (line.trim() === "") continue
+    if (lines !== undefined) yield* paced(conn, lines)
     const [command, text] = line.startsWith("/") ? split(line) : ["", line]
     switch (command) {
       case "":
-        yield* room.say(member, `${member.nick}: ${oneLine(text)}`)
+        yield* room.say(member, `${member.nick}: ${text}`)
         break
       case "/me":
-        yield* room.say(member, `* ${member.nick} ${oneLine(text)}`)
+        yield* room.say(member, `* ${member.nick} ${text}`)
         break
       case "/who":
         yield* conn.writeLine(`*** Here: ${(yield* room.nicks).join(", ")}`)
         break
       case "/nick":
-        yield* conn.writeLine(yield* rename(room, member, text))
+        yield* conn.writeLine(yield* rename(room, member, text, renames))
         break
       case "/quit":
         return "quit" as const
@@ -212,14 +181,18 @@ const enter = Effect.fnUntraced(function*(conn: Connection, room: RoomShape) {
   }
 })
 
-/** The next line; an over-long one is answered (with `hint` after the reason) and skipped. */
+/**
+ * The next line, made one harmless line (`chat/text.ts`): whatever follows —
+ * a nickname, a command, a message — sees only what a reader of it would.
+ * An over-long one is answered (with `hint` after the reason) and skipped.
+ */
 const nextLine = Effect.fnUntraced(function*(conn: Connection, hint: string) {
   for (;;) {
     const line = yield* conn.readLine.pipe(
       Effect.catchTag("LineTooLong", (error) =>
         Effect.as(conn.writeLine(`*** Line too long (over ${error.limit} bytes).${hint}`), undefined))
     )
-    if (line !== undefined) return line
+    if (line !== undefined) return oneLine(line)
   }
 })
 
@@ -229,12 +202,39 @@ const split = (line: string): readonly [string, string] => {
   return space === -1 ? [line, ""] : [line.slice(0, space), line.slice(space + 1).trim()]
 }
 
-/** `/nick NEW`: the reply to the member. */
-const rename = (room: RoomShape, member: Member, nick: string) =>
-  room.rename(member, nick).pipe(
+/**
+ * Waits until `bucket` has a token (on the Clock), and takes it. Flushes
+ * first, as a read that waits does: the member sees the replies so far.
+ */
+const paced = Effect.fnUntraced(function*(conn: Connection, bucket: Bucket.TokenBucket) {
+  for (;;) {
+    const now = yield* Clock.currentTimeMillis
+    if (bucket.take(now)) return
+    yield* conn.flush
+    yield* Effect.sleep(bucket.wait(now))
+  }
+})
+
+/**
+ * `/nick NEW`: the reply to the member. Over the limit it changes nothing
+ * and nobody else hears of it; a refused nickname gives its token back.
+ */
+const rename = Effect.fnUntraced(function*(room: RoomShape, member: Member, nick: string, renames: Bucket.TokenBucket) {
+  const now = yield* Clock.currentTimeMillis
+  if (!renames.take(now)) {
+    const seconds = Math.ceil(renames.wait(now) / 1000)
+    const limit = room.limits.renamesPerMinute
+    return `*** Nickname not changed: at most ${limit} change${limit === 1 ? "" : "s"} a minute. Try again in ${seconds}s`
+  }
+  return yield* room.rename(member, nick).pipe(
     Effect.map(() => `*** You are now ${member.nick}`),
-    Effect.catchTag("NickRefused", (refused) => Effect.succeed(`*** ${refused.message}`))
+    Effect.catchTag("NickRefused", (refused) =>
+      Effect.sync(() => {
+        renames.refund()
+        return `*** ${refused.message}`
+      }))
   )
+})
 
 /** Writes a last line and waits until it is handed to the connection (at most the write timeout). */
 const lastWords = (conn: Connection, line: string) => Effect.andThen(conn.writeLine(line), conn.flush)

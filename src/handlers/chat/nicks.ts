@@ -3,29 +3,8 @@
  * which nickname, so that it is unique across processes, and who is there,
  * for `/who`. Only plain commands that `fiberline redis` implements too
  * (`SET NX XX PX`, `GET`, `MGET`, `PEXPIRE`, `DEL`, `SADD`, `SREM`,
- * `SMEMBERS`), so the test suite needs no real Redis.
- *
- * **Keys** (`P` is the room's prefix, `chat` by default)
- *
- * - `P:nick:NAME` (NAME lowercased) holds `INSTANCE Nick`: the process that
- *   holds it, and the nickname as its member wrote it. Claimed with
- *   `SET … NX PX ttl`, so two processes never both get it; refreshed while
- *   its member is here (every third of the TTL), so a process that dies
- *   without saying so frees its nicknames within the TTL.
- * - `P:nicks`, a set of every NAME claimed: `/who` reads it and the claims
- *   (`SMEMBERS`, then `MGET`), and removes the names whose claim expired.
- *
- * **Releasing.** Only the owner deletes a claim: `GET`, then `DEL` if the
- * value names this process. Between the two the claim cannot change hands
- * unless it expired just then, which takes a process that could not refresh
- * it for two thirds of its TTL; Redis itself is the only fix (a Lua script
- * or `WATCH`, which `fiberline redis` lacks).
- *
- * **One at a time.** A process runs its claims, releases and refreshes one
- * after the other, and a release deletes nothing that a member here holds
- * or is taking when it runs: a member that leaves and one that takes the
- * same nickname on the same process at once cannot delete each other's
- * claim, in whatever order they reach the broker.
+ * `SMEMBERS`), so the test suite needs no real Redis. The keys, and why
+ * claims cannot be lost or stolen, are on {@link make}.
  *
  * @since 0.1.0
  */
@@ -67,7 +46,7 @@ export interface NicksOptions {
   readonly instance: string
   /** How long a claim lives unless refreshed, in milliseconds. */
   readonly ttlMillis: number
-  /** Whether a member here holds or is taking `nick` (see the module doc). */
+  /** Whether a member here holds or is taking `nick` (see "One at a time" on {@link make}). */
   readonly holds: (nick: string) => boolean
 }
 
@@ -83,6 +62,28 @@ const nickOf = (value: string): string => value.slice(value.indexOf(" ") + 1)
 
 /**
  * The nickname operations of one process over `redis`.
+ *
+ * **Keys** (`P` is the room's prefix, `chat` by default)
+ *
+ * - `P:nick:NAME` (NAME lowercased) holds `INSTANCE Nick`: the process that
+ *   holds it, and the nickname as its member wrote it. Claimed with
+ *   `SET … NX PX ttl`, so two processes never both get it; refreshed while
+ *   its member is here (every third of the TTL), so a process that dies
+ *   without saying so frees its nicknames within the TTL.
+ * - `P:nicks`, a set of every NAME claimed: `/who` reads it and the claims
+ *   (`SMEMBERS`, then `MGET`), and removes the names whose claim expired.
+ *
+ * **Releasing.** Only the owner deletes a claim: `GET`, then `DEL` if the
+ * value names this process. Between the two the claim cannot change hands
+ * unless it expired just then, which takes a process that could not refresh
+ * it for two thirds of its TTL; Redis itself is the only fix (a Lua script
+ * or `WATCH`, which `fiberline redis` lacks).
+ *
+ * **One at a time.** A process runs its claims, releases and refreshes one
+ * after the other, and a release deletes nothing that a member here holds
+ * or is taking when it runs: a member that leaves and one that takes the
+ * same nickname on the same process at once cannot delete each other's
+ * claim, in whatever order they reach the broker.
  *
  * @since 0.1.0
  */

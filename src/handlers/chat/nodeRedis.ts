@@ -22,7 +22,8 @@ import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as References from "effect/References"
 import { BrokerUnavailable, layerRedis, reasonOf, type RedisRoomOptions } from "./redisBus.ts"
-import type { ChatOptions, Room } from "./room.ts"
+import type { ChatOptions } from "./options.ts"
+import type { Room } from "./room.ts"
 
 /**
  * `url` without its password, fit for a log line.

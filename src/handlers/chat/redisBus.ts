@@ -3,49 +3,12 @@
  * every line said in one process is published on the room's channel, and
  * each process delivers the lines of the others to its own members. The
  * slow-member policy stays local: a member's outbox is in its own process.
- *
  * It runs over Effect's `Redis` service (`effect/persistence/Redis`), so any
  * client can carry it; `fiberline chat --redis URL` uses node-redis through
  * `@effect/platform-node/NodeRedis`, which reconnects and subscribes again by
- * itself.
- *
- * **Framing.** One JSON object per `PUBLISH` on `PREFIX:room`, naming the
- * process it comes from (see `frame.ts`). A process skips its own frames
- * (its members already got those lines) and takes them as proof that its
- * link works; a frame that does not decode is logged and skipped.
- *
- * **Nicknames and `/who`.** A nickname is claimed in Redis before its
- * member is seated, so it is unique across processes (regardless of case),
- * and given back by its owner when the member leaves; `/who` and the
- * greeting list every claim, so everyone in the room. A member elsewhere
- * may be listed a moment before its join notice arrives; one whose process
- * died without draining stays listed, and its nickname taken, until its
- * claim expires (`nickTtl`, 30 s), with no leave notice. See `nicks.ts`.
- *
- * **Delivery: at most once.** Lines reach the other processes in the order
- * they were said here, or not at all: Redis pub/sub keeps nothing for a
- * subscriber that is reconnecting, and a process drops the lines it cannot
- * publish rather than queue them for later.
- *
- * **Broker failures.** Nothing crashes and chat within each process goes on.
- * Each process publishes a heartbeat frame every `heartbeat` and waits for
- * its own frames to come back. A failed command, or five heartbeats without
- * one of its own frames back, makes the link *down*: one warning is logged
- * (`chat broker unreachable`), the members here are told `*** The other chat
- * servers are unreachable: only people on this server hear you`, lines said
- * here stay here, nicknames are checked here only (a claim cannot be made;
- * one given back meanwhile expires by itself), and `/who` lists the members
- * here. The first of its own frames to come
- * back makes it *up* again: `chat broker reachable again` (with the number
- * of lines not relayed), `*** The other chat servers are reachable again`,
- * and every nickname here is claimed again at once; one that another
- * process took meanwhile is logged (`chat nickname also held elsewhere`) and
- * left to its two holders.
- *
- * **Startup and shutdown.** The room is ready once its own first frame came
- * back (within 5 s, else {@link BrokerUnavailable}). On shutdown, the lines
- * still to publish (the members' leave notices) and the nicknames to
- * release are sent first, for up to 2 s.
+ * itself. What crosses, and what happens while the broker is away, is on
+ * {@link link}, whose state its five fibers share: hence one module of
+ * over 300 lines.
  *
  * @since 0.1.0
  */
@@ -65,7 +28,8 @@ import { duration } from "../../internal/options.ts"
 import type { Bus, Local } from "./bus.ts"
 import * as Frame from "./frame.ts"
 import * as Nicks from "./nicks.ts"
-import { type ChatOptions, make as makeRoom, Room } from "./room.ts"
+import type { ChatOptions } from "./options.ts"
+import { make as makeRoom, Room } from "./room.ts"
 
 /**
  * Options of a shared room, beyond the room's own. Every field is optional;
@@ -144,8 +108,46 @@ const bounded = <A>(effect: Effect.Effect<A, Redis.RedisError>): Effect.Effect<A
   })
 
 /**
- * The bus of one process over `redis`, for the room whose side is `local`.
- * See the module doc for what it does and how it fails.
+ * The bus of one process over `redis`, for the room whose side is `local`:
+ * what it does, and how it fails.
+ *
+ * **Framing.** One JSON object per `PUBLISH` on `PREFIX:room`, naming the
+ * process it comes from (see `frame.ts`). A process skips its own frames
+ * (its members already got those lines) and takes them as proof that its
+ * link works; a frame that does not decode is logged and skipped.
+ *
+ * **Nicknames and `/who`.** A nickname is claimed in Redis before its
+ * member is seated, so it is unique across processes (regardless of case),
+ * and given back by its owner when the member leaves; `/who` and the
+ * greeting list every claim, so everyone in the room. A member elsewhere
+ * may be listed a moment before its join notice arrives; one whose process
+ * died without draining stays listed, and its nickname taken, until its
+ * claim expires (`nickTtl`, 30 s), with no leave notice. See `nicks.ts`.
+ *
+ * **Delivery: at most once.** Lines reach the other processes in the order
+ * they were said here, or not at all: Redis pub/sub keeps nothing for a
+ * subscriber that is reconnecting, and a process drops the lines it cannot
+ * publish rather than queue them for later.
+ *
+ * **Broker failures.** Nothing crashes and chat within each process goes on.
+ * Each process publishes a heartbeat frame every `heartbeat` and waits for
+ * its own frames to come back. A failed command, or five heartbeats without
+ * one of its own frames back, makes the link *down*: one warning is logged
+ * (`chat broker unreachable`), the members here are told `*** The other chat
+ * servers are unreachable: only people on this server hear you`, lines said
+ * here stay here, nicknames are checked here only (a claim cannot be made;
+ * one given back meanwhile expires by itself), and `/who` lists the members
+ * here. The first of its own frames to come
+ * back makes it *up* again: `chat broker reachable again` (with the number
+ * of lines not relayed), `*** The other chat servers are reachable again`,
+ * and every nickname here is claimed again at once; one that another
+ * process took meanwhile is logged (`chat nickname also held elsewhere`) and
+ * left to its two holders.
+ *
+ * **Startup and shutdown.** The room is ready once its own first frame came
+ * back (within 5 s, else {@link BrokerUnavailable}). On shutdown, the lines
+ * still to publish (the members' leave notices) and the nicknames to
+ * release are sent first, for up to 2 s.
  *
  * @since 0.1.0
  */
@@ -308,7 +310,7 @@ export const link = Effect.fnUntraced(function*(
   return {
     claim: (nick) =>
       Effect.suspend(() =>
-        // Down: checked here only (see the module doc), and at once.
+        // Down: checked here only (see "Broker failures" above), and at once.
         state === "down"
           ? Effect.succeed(true)
           : Effect.catch(bounded(nicks.claim(nick)), (error) => Effect.as(failed(error), true))
@@ -331,8 +333,8 @@ export const link = Effect.fnUntraced(function*(
 /**
  * A room shared over Redis, as a Layer: provide it once to the server,
  * with a `Redis` service (`effect/persistence/Redis`) to reach the broker.
- * The same room across processes needs the same `prefix`. See the module
- * doc for the guarantees.
+ * The same room across processes needs the same `prefix`. See {@link link}
+ * for the guarantees.
  *
  * **Example** (A chat server sharing its room over node-redis)
  *

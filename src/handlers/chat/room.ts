@@ -2,28 +2,8 @@
  * The chat room: the members by nickname, each with its outbox. Connections
  * meet here; one room is provided per server by {@link layer}, or by
  * `layerRedis` (see `redisBus.ts`) for a room shared by several processes.
- *
- * **Atomicity.** Every change runs in one synchronous step (`Effect.sync`,
- * no `yield` inside), and fibers only switch between steps, so checking that
- * a nickname is free and taking it cannot be split by another connection:
- * two connections never get the same nickname. Membership notices (joined,
- * renamed, left) are sent in the same step as the change, so everyone sees
- * changes in one order, and a member's messages always follow its join
- * notice.
- *
- * **Shared rooms.** The room's {@link Bus} links it to the rooms of other
- * processes. A nickname is then also claimed on the bus, which waits: the
- * room marks it as being taken in the step that checks it (so no other
- * connection here can take it meanwhile), asks the bus, and seats the member
- * in a second step. Every line sent here is also published, and lines from
- * elsewhere are delivered here as if sent here. A room alone has the `solo`
- * bus, which never waits.
- *
- * **Slow members.** Sending offers the line to every other member's outbox
- * and never waits. A member whose outbox is full (it is not reading: its
- * writer is stuck waiting for the socket) is disconnected on the spot: taken
- * out of the room, told through {@link Member.dropped}, and the others get
- * `*** NICK was disconnected (not reading)`. The sender goes on at once.
+ * How it stays consistent, and what it does with a member who does not read,
+ * is on {@link make}.
  *
  * @since 0.1.0
  */
@@ -33,35 +13,10 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import { positiveInteger } from "../../internal/options.ts"
 import { type Bus, type Link, solo } from "./bus.ts"
+import { type ChatOptions, type MemberLimits, resolve } from "./options.ts"
 import * as Outbox from "./outbox.ts"
 import { isValidNick, nickKey, nickRule } from "./text.ts"
-
-/**
- * Options of a room. Every field is optional; see {@link defaults}.
- *
- * @since 0.1.0
- */
-export interface ChatOptions {
-  /**
-   * How many bytes of lines (UTF-8, plus one per line ending) may wait in a
-   * member's outbox before the member is disconnected. An empty outbox
-   * takes one line of any size, so a member holds at most this plus one
-   * line, plus what its connection buffers (the write high-water mark and
-   * the socket's own buffers).
-   */
-  readonly outboxBytes?: number | undefined
-  /** Longest nickname, in characters. The charset is fixed (see `text.ts`). */
-  readonly maxNickLength?: number | undefined
-}
-
-/**
- * Default room options: 64 KiB outboxes, nicknames up to 16 characters.
- *
- * @since 0.1.0
- */
-export const defaults = { outboxBytes: 64 * 1024, maxNickLength: 16 } as const
 
 /**
  * A nickname was refused: `invalid` (see `nickRule`) or `taken` by another
@@ -112,8 +67,9 @@ export interface RoomShape {
    */
   readonly rename: (member: Member, nick: string) => Effect.Effect<string, NickRefused>
   /**
-   * Sends `line` to every member but `from`, never waiting for them (see the
-   * module doc), then yields to let their writers run.
+   * Sends `line` to every member but `from`, never waiting for them (see
+   * {@link make} for a member whose outbox is full), then yields to let
+   * their writers run.
    */
   readonly say: (from: Member, line: string) => Effect.Effect<void>
   /** Takes `member` out; the others get `*** NICK why`. Does nothing if it is already out. */
@@ -123,6 +79,8 @@ export interface RoomShape {
    * room, or of this one when the bus cannot tell.
    */
   readonly nicks: Effect.Effect<ReadonlyArray<string>>
+  /** What each member may do; the handler applies it on the member's own fiber. */
+  readonly limits: MemberLimits
 }
 
 /**
@@ -146,6 +104,28 @@ interface Seat extends Member {
  * (none by default). An invalid option is a programming error: it throws a
  * `RangeError`.
  *
+ * **Atomicity.** Every change runs in one synchronous step (`Effect.sync`,
+ * no `yield` inside), and fibers only switch between steps, so checking that
+ * a nickname is free and taking it cannot be split by another connection:
+ * two connections never get the same nickname. Membership notices (joined,
+ * renamed, left) are sent in the same step as the change, so everyone sees
+ * changes in one order, and a member's messages always follow its join
+ * notice.
+ *
+ * **Shared rooms.** The room's {@link Bus} links it to the rooms of other
+ * processes. A nickname is then also claimed on the bus, which waits: the
+ * room marks it as being taken in the step that checks it (so no other
+ * connection here can take it meanwhile), asks the bus, and seats the member
+ * in a second step. Every line sent here is also published, and lines from
+ * elsewhere are delivered here as if sent here. A room alone has the `solo`
+ * bus, which never waits.
+ *
+ * **Slow members.** Sending offers the line to every other member's outbox
+ * and never waits. A member whose outbox is full (it is not reading: its
+ * writer is stuck waiting for the socket) is disconnected on the spot: taken
+ * out of the room, told through {@link Member.dropped}, and the others get
+ * `*** NICK was disconnected (not reading)`. The sender goes on at once.
+ *
  * @since 0.1.0
  */
 export const make = <E = never, R = never>(
@@ -153,8 +133,7 @@ export const make = <E = never, R = never>(
   link: Link<E, R> = () => Effect.succeed(solo)
 ): Effect.Effect<RoomShape, E, R | Scope.Scope> =>
   Effect.suspend(() => {
-    const outboxBytes = positiveInteger("chat option outboxBytes", options.outboxBytes ?? defaults.outboxBytes)
-    const maxNickLength = positiveInteger("chat option maxNickLength", options.maxNickLength ?? defaults.maxNickLength)
+    const { linesPerSecond, maxNickLength, outboxBytes, renamesPerMinute } = resolve(options)
     /** By `nickKey`; a seat is in the room exactly while it is in this map. */
     const seats = new Map<string, Seat>()
     /** The `nickKey`s being claimed on the bus: taken for everyone else here. */
@@ -211,7 +190,7 @@ export const make = <E = never, R = never>(
     const join = (nick: string) =>
       Effect.flatMap(Outbox.make(outboxBytes), (outbox) =>
         Effect.suspend(() => {
-          // From the check to the mark in `claiming`, one synchronous step: see the module doc.
+          // From the check to the mark in `claiming`, one synchronous step: see "Atomicity" above.
           const key = nickKey(nick)
           const refused = refusal(nick, key)
           if (refused !== undefined) return Effect.fail(refused)
@@ -283,7 +262,8 @@ export const make = <E = never, R = never>(
             const here = localNicks()
             const keys = new Set(here.map(nickKey))
             return [...here, ...(everyone ?? []).filter((nick) => !keys.has(nickKey(nick)))].toSorted(byKey)
-          })
+          }),
+          limits: { renamesPerMinute, linesPerSecond }
         })
       }
     )
