@@ -8,6 +8,8 @@
  *   and the `Handler` type (a function of the connection, or an Effect).
  * - `LineServer`: binds, accepts, runs one fiber per connection, drains on
  *   shutdown; `make` (scoped) and `layer`.
+ * - `LineClient`: connections you open, as the same `Connection` (TCP, TLS,
+ *   a Unix socket); `connect` (scoped) and `layer`; `ConnectError`.
  * - `Errors`: the typed failures handlers recover from.
  * - `SchemaLines`: lines decoded and encoded by a `Schema` (NDJSON…).
  * - `Address`: addresses, structured and printed one way.
@@ -36,6 +38,8 @@ export * as Echo from "./handlers/Echo.ts"
 export * as Redis from "./handlers/redis/Redis.ts"
 /** @since 0.1.0 */
 export * as Errors from "./services/Errors.ts"
+/** @since 0.2.0 */
+export * as LineClient from "./services/LineClient.ts"
 /** @since 0.1.0 */
 export * as LineServer from "./services/LineServer.ts"
 /** @since 0.1.0 */
