@@ -10,6 +10,7 @@
  *   shutdown; `make` (scoped) and `layer`.
  * - `LineClient`: connections you open, as the same `Connection` (TCP, TLS,
  *   a Unix socket); `connect` (scoped) and `layer`; `ConnectError`.
+ * - `Decoder`: framing as pure, incremental decoders (`conn.read(decoder)`).
  * - `Errors`: the typed failures handlers recover from.
  * - `SchemaLines`: lines decoded and encoded by a `Schema` (NDJSON…).
  * - `Address`: addresses, structured and printed one way.
@@ -32,6 +33,8 @@ export * as Address from "./services/Address.ts"
 export * as Connection from "./services/Connection.ts"
 /** @since 0.1.0 */
 export * as Chat from "./handlers/Chat.ts"
+/** @since 0.2.0 */
+export * as Decoder from "./Decoder.ts"
 /** @since 0.1.0 */
 export * as Echo from "./handlers/Echo.ts"
 /** @since 0.1.0 */
