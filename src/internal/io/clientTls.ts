@@ -23,7 +23,7 @@ import { loadCa, loadPair } from "../tlsMaterial.ts"
 import { abort } from "./transport.ts"
 
 /** What Node says went wrong, and its code when it has one. */
-const failureOf = (error: Error & { readonly code?: unknown; readonly reason?: unknown }) => ({
+const detailOf = (error: Error & { readonly code?: unknown; readonly reason?: unknown }) => ({
   detail: typeof error.reason === "string" ? error.reason : error.message,
   ...(typeof error.code === "string" ? { code: error.code } : {})
 })
@@ -98,7 +98,7 @@ export class ClientTls {
       const onError = (error: Error) => {
         // Set by Node when it refuses the server's certificate (chain or name).
         const refused = tlsSocket.authorizationError as unknown
-        const failure = failureOf(error)
+        const failure = detailOf(error)
         resume(Effect.fail(
           refused === null || refused === undefined
             ? new TlsHandshakeError({ reason: "failed", ...failure })
