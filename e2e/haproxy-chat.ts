@@ -32,12 +32,14 @@
  * suite covers the same behaviours with `fiberline redis` as the broker
  * (`test/ChatRedisCli.test.ts`).
  */
-import { Buffer } from "node:buffer"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import { Effect } from "effect"
+import { LineClient } from "fiberline"
+import * as Redis from "../examples/redisClient.ts"
 
 const root = Path.resolve(import.meta.dirname, "..")
 const cli = Path.join(root, "dist", "cli", "main.js")
@@ -197,22 +199,14 @@ const client = async (port: number) => {
   }
 }
 
-/** A Redis command over a fresh connection (RESP, a bulk-string reply). */
+/** GET over a fresh connection, with the Redis client of `examples/redisClient.ts`; `(nil)` when there is none. */
 const redisGet = (port: number, key: string) =>
-  new Promise<string>((resolve, reject) => {
-    const socket = Net.connect({ host: "127.0.0.1", port })
-    let reply = Buffer.alloc(0)
-    socket.on("data", (chunk: Buffer) => {
-      reply = Buffer.concat([reply, chunk])
-      const text = reply.toString("utf8")
-      const match = /^\$(-?\d+)\r\n/.exec(text)
-      if (match === null) return
-      socket.end()
-      resolve(match[1] === "-1" ? "(nil)" : text.slice(match[0].length, match[0].length + Number(match[1])))
-    })
-    socket.on("error", reject)
-    socket.write(`*2\r\n$3\r\nGET\r\n$${Buffer.byteLength(key)}\r\n${key}\r\n`)
-  })
+  Effect.runPromise(
+    Effect.scoped(Effect.flatMap(LineClient.connect({ port }), (conn) => Redis.get(conn, key))).pipe(
+      Effect.map((value) => value ?? "(nil)"),
+      Effect.timeout(waitLimit)
+    )
+  )
 
 const results: Array<{ readonly ok: boolean; readonly what: string }> = []
 const check = (what: string, ok: boolean, evidence: string) => {

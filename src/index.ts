@@ -8,6 +8,9 @@
  *   and the `Handler` type (a function of the connection, or an Effect).
  * - `LineServer`: binds, accepts, runs one fiber per connection, drains on
  *   shutdown; `make` (scoped) and `layer`.
+ * - `LineClient`: connections you open, as the same `Connection` (TCP, TLS,
+ *   a Unix socket); `connect` (scoped) and `layer`; `ConnectError`.
+ * - `Decoder`: framing as pure, incremental decoders (`conn.read(decoder)`).
  * - `Errors`: the typed failures handlers recover from.
  * - `SchemaLines`: lines decoded and encoded by a `Schema` (NDJSON…).
  * - `Address`: addresses, structured and printed one way.
@@ -30,12 +33,16 @@ export * as Address from "./services/Address.ts"
 export * as Connection from "./services/Connection.ts"
 /** @since 0.1.0 */
 export * as Chat from "./handlers/Chat.ts"
+/** @since 0.2.0 */
+export * as Decoder from "./Decoder.ts"
 /** @since 0.1.0 */
 export * as Echo from "./handlers/Echo.ts"
 /** @since 0.1.0 */
 export * as Redis from "./handlers/redis/Redis.ts"
 /** @since 0.1.0 */
 export * as Errors from "./services/Errors.ts"
+/** @since 0.2.0 */
+export * as LineClient from "./services/LineClient.ts"
 /** @since 0.1.0 */
 export * as LineServer from "./services/LineServer.ts"
 /** @since 0.1.0 */

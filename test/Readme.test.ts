@@ -1,16 +1,19 @@
 /**
  * The README's code is real: its examples are the files in `examples/`,
- * verbatim (type-checked with the project), and the handler example behaves
- * as the README says, in memory and over a real server's shutdown.
+ * verbatim (type-checked with the project), the handler example behaves
+ * as the README says, in memory and over a real server's shutdown, and the
+ * client example runs against `TestConnection` as its scripted server.
  */
 import * as Fs from "node:fs"
 import { assert, describe, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as Scope from "effect/Scope"
 import { announce, Announcements } from "../examples/announce.ts"
 import { keyValue } from "../examples/keyValue.ts"
+import { shout } from "../examples/upperClient.ts"
 import * as LineServer from "../src/services/LineServer.ts"
 import * as TestConnection from "../src/services/TestConnection.ts"
 import { connect } from "./fixtures/client.ts"
@@ -25,11 +28,26 @@ describe("README", () => {
   it("shows the examples verbatim", () => {
     const readme = read("../README.md")
     for (
-      const example of ["../examples/embedded.ts", "../examples/keyValue.ts", "../examples/announce.ts", "../examples/smtpish.ts"]
+      const example of [
+        "../examples/embedded.ts",
+        "../examples/keyValue.ts",
+        "../examples/announce.ts",
+        "../examples/smtpish.ts",
+        "../examples/upperClient.ts"
+      ]
     ) {
       assert.include(readme, read(example).trimEnd(), example)
     }
   })
+
+  it.effect("client example: TestConnection plays the server, as the README shows", () =>
+    Effect.gen(function*() {
+      const server = yield* TestConnection.make()
+      const reply = yield* Effect.forkChild(shout(server.connection, "hello"))
+      yield* server.awaitOutput("hello\n")
+      yield* server.send("HELLO\n")
+      assert.strictEqual(yield* Fiber.join(reply), "HELLO")
+    }))
 
   it.effect("key-value example: SET with a binary value, GET, errors, over-long lines", () =>
     Effect.gen(function*() {

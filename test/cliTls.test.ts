@@ -15,16 +15,16 @@ import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import { connect } from "./fixtures/client.ts"
 import { type JsonLog, listeningPort, logFields, parseJsonLog, runCli, spawnCli } from "./fixtures/cli.ts"
 import { tempDir } from "./fixtures/files.ts"
+import * as LineClient from "../src/services/LineClient.ts"
 import * as Tls from "../src/services/Tls.ts"
 import {
   attemptTls,
   commonName,
   connectTls,
-  connectTlsTo,
   fifoWriter,
+  file,
   firstSession,
   makeFifo,
   pem,
@@ -197,12 +197,19 @@ describe("fiberline CLI with TLS", () => {
   it.live("--tls-mode starttls serves examples/smtpish.ts: plaintext until STARTTLS, then TLS", () =>
     Effect.gen(function*() {
       const cli = yield* spawnCli(["serve", "examples/smtpish.ts", "--port", "0", "--log-format", "json", "--tls-mode", "starttls", ...certFlags])
-      const client = yield* connect(yield* listeningPort(cli))
-      yield* client.write("STARTTLS\n")
-      assert.strictEqual(yield* within(client.readUntil("TLS\n")), "220 smtpish ready\n220 2.0.0 Ready to start TLS\n")
-      const tls = yield* within(connectTlsTo({ socket: client.socket }))
-      yield* tls.write("EHLO me\nQUIT\n")
-      assert.strictEqual((yield* within(tls.closed)).data.toString(), "250-smtpish\n250 TLSv1.3\n221 bye\n")
+      const conn = yield* LineClient.connect({
+        port: yield* listeningPort(cli),
+        tls: { ca: file("ca.crt") },
+        tlsMode: "starttls"
+      })
+      const lines = (n: number) => within(Effect.forEach(Array.from({ length: n }), () => conn.readLine))
+      yield* conn.writeLine("STARTTLS")
+      assert.deepStrictEqual(yield* lines(2), ["220 smtpish ready", "220 2.0.0 Ready to start TLS"])
+      assert.strictEqual((yield* within(conn.startTls())).protocol, "TLSv1.3")
+      yield* conn.writeLine("EHLO me")
+      yield* conn.writeLine("QUIT")
+      assert.deepStrictEqual(yield* lines(3), ["250-smtpish", "250 TLSv1.3", "221 bye"])
+      assert.strictEqual((yield* within(Effect.flip(conn.readLine)))._tag, "EndOfInput")
       yield* cli.signal("SIGTERM")
       assert.strictEqual((yield* cli.exited()).code, 0)
     }), timeout)

@@ -22,6 +22,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import { merge } from "../src/cli/clusterMetrics.ts"
+import * as LineClient from "../src/services/LineClient.ts"
 import { connect, type TestClient } from "./fixtures/client.ts"
 import {
   cliEntry,
@@ -514,10 +515,10 @@ describe("fiberline --workers", () => {
         yield* cli.waitForLog("workers started", wait)
         const pids = new Set<string>()
         for (let attempt = 0; attempt < 8 && pids.size < 2; attempt++) {
-          const greeting = yield* Effect.scoped(Effect.flatMap(connect({ path }), (client) => client.readUntil("\n"))).pipe(
+          const greeting = yield* Effect.scoped(Effect.flatMap(LineClient.connect({ path }), (conn) => conn.readLine)).pipe(
             Effect.timeout(wait)
           )
-          pids.add(greeting.split("\n")[0]!)
+          pids.add(greeting)
         }
         assert.strictEqual(pids.size, 2, `both workers answered: ${[...pids].join(", ")}`)
         yield* cli.signal("SIGTERM")

@@ -1,7 +1,7 @@
 /**
- * The certificates and keys of a server's TLS settings, loaded and checked
- * before any of them is served. Files are read asynchronously and within
- * bounds, so a FIFO or a hung mount at a path fails the load instead of
+ * The certificates and keys of TLS settings (a server's or a client's),
+ * loaded and checked before any of them is used. Files are read asynchronously and
+ * within bounds, so a FIFO or a hung mount at a path fails the load instead of
  * freezing the process; every certificate must parse and be inside its
  * validity period (on Effect's `Clock`); every private key must parse and
  * fit its certificate, checked for real (Node accepts a key of another type,
@@ -208,7 +208,7 @@ const parseKey = (pem: Buffer, source: PemSource, what: string): Crypto.KeyObjec
  * valid at `now`, the key parses and fits it. `name` is the SNI name, for
  * messages.
  */
-const loadPair = (
+export const loadPair = (
   certSource: PemSource,
   keySource: PemSource,
   now: number,
@@ -237,7 +237,7 @@ const loadPair = (
 }
 
 /** Reads one CA source and checks that it holds a certificate. */
-const loadCa = (source: PemSource): Effect.Effect<Buffer, TlsConfigError> =>
+export const loadCa = (source: PemSource): Effect.Effect<Buffer, TlsConfigError> =>
   Effect.flatMap(read(source, "CA certificate"), (pem) =>
     checked(() => {
       parseCertificate(pem, source, "CA certificate")

@@ -199,6 +199,10 @@ export interface Connection {
    * received after the command that asked for TLS, writes `options.reply`
    * (the protocol's "go ahead"), flushes all pending output in plaintext and
    * runs the server side of the handshake, bounded by the handshake timeout.
+   * On a connection opened with `LineClient` it runs the client side, with
+   * the client's TLS settings (or `options.tls`, a client's), once the
+   * client has read the server's go ahead: bytes received after it are
+   * refused the same way, and a `reply` is a defect (a client sends none).
    *
    * **Gotchas**
    *

@@ -254,13 +254,21 @@ export class TlsConfigError extends Schema.TaggedError<TlsConfigError>("fiberlin
  * fault: its own certificate expired, or is not valid yet, so clients
  * refuse it; logged as an error), or `failed` (the peer's bytes were not a
  * TLS handshake, it offered nothing the server accepts, or it closed
- * first). The connection is closed.
+ * first). The connection is closed. On a client's connection
+ * (`LineClient`), `server-certificate` means the server's certificate did
+ * not verify, and `code` is Node's (`UNABLE_TO_VERIFY_LEAF_SIGNATURE`,
+ * `ERR_TLS_CERT_ALTNAME_INVALID`); `failed` carries the system's or
+ * OpenSSL's code when there is one.
  *
  * @since 0.1.0
  */
 export class TlsHandshakeError extends Schema.TaggedError<TlsHandshakeError>("fiberline/TlsHandshakeError")(
   "TlsHandshakeError",
-  { reason: Schema.Literals(["timeout", "client-certificate", "server-certificate", "failed"]), detail: Schema.String }
+  {
+    reason: Schema.Literals(["timeout", "client-certificate", "server-certificate", "failed"]),
+    detail: Schema.String,
+    code: Schema.optional(Schema.String)
+  }
 ) {
   override get message(): string {
     return `TLS handshake failed: ${this.detail}`

@@ -13,6 +13,21 @@
  * assert.strictEqual(output, "hello\r\nbye")
  * ```
  *
+ * It is the scripted server of a client under test too: code that talks
+ * through a `Connection` (one from `LineClient.connect`, in production) is
+ * given {@link make}'s `connection`, and the test plays the server with
+ * `awaitOutput` (what the client sent) and `send` (the replies).
+ *
+ * **Example** (A client against a scripted server)
+ *
+ * ```ts
+ * const server = yield* TestConnection.make()
+ * const reply = yield* Effect.forkChild(shout(server.connection, "hello"))
+ * yield* server.awaitOutput("hello\n")
+ * yield* server.send("HELLO\n")
+ * assert.strictEqual(yield* Fiber.join(reply), "HELLO")
+ * ```
+ *
  * @since 0.1.0
  */
 import { Buffer } from "node:buffer"
@@ -37,8 +52,8 @@ import { type Connection, type ConnectionOptions, type Handler, runHandler } fro
 export type CloseKind = "ended" | "destroyed"
 
 /**
- * The peer's side of an in-memory connection: what a client would do and
- * see.
+ * The peer's side of an in-memory connection: what a client (or, for a
+ * client under test, its server) would do and see.
  *
  * @since 0.1.0
  */
@@ -135,7 +150,8 @@ const makePeer = (): { readonly peer: TestPeer; readonly endpoint: Transport } =
 
 /**
  * Builds an in-memory connection in the current scope; closing the scope
- * releases it as a socket would be.
+ * releases it as a socket would be. Hand `connection` to a handler, or to a
+ * client under test (the peer is then its server).
  *
  * @since 0.1.0
  */

@@ -123,6 +123,40 @@ export interface TlsOptions {
 }
 
 /**
+ * TLS settings of a client (`LineClient` option `tls`, or one `startTls`
+ * call on a client's connection). Every field is optional: with none, the
+ * server's certificate is verified against Node's bundled root CAs and the
+ * host connected to.
+ *
+ * @since 0.2.0
+ */
+export interface ClientTlsOptions {
+  /**
+   * The name asked for (SNI) and checked against the server's certificate.
+   * Default: the host connected to (an IP address is checked as one and not
+   * sent as SNI). Over a Unix socket there is no host: give it.
+   */
+  readonly servername?: string | undefined
+  /** CA certificates to trust instead of Node's bundled roots (a private CA). */
+  readonly ca?: PemSource | ReadonlyArray<PemSource> | undefined
+  /** A client certificate chain, leaf first, for servers that ask for one (mutual TLS); needs `key`. */
+  readonly cert?: PemSource | undefined
+  /** The private key of `cert` (PEM, unencrypted). */
+  readonly key?: PemSource | undefined
+  /** Application protocols to offer, most preferred first, for ALPN (e.g. `["imap"]`). Default: none. */
+  readonly alpnProtocols?: ReadonlyArray<string> | undefined
+  /**
+   * Whether the server's certificate must verify: chain to a trusted CA and
+   * name the server. Default true. Turned off, any certificate is accepted
+   * and `conn.tls.authorized` says whether it verified: for tests, never for
+   * a server on another machine.
+   */
+  readonly verify?: boolean | undefined
+  /** How long a handshake may take, on Effect's `Clock`. Default 10 s. */
+  readonly handshakeTimeout?: Duration.Input | undefined
+}
+
+/**
  * Options of one `conn.startTls(options)` call.
  *
  * @since 0.1.0
@@ -141,9 +175,11 @@ export interface StartTlsOptions {
   /**
    * TLS settings for this upgrade instead of the server's, loaded for this
    * call (files read, keys parsed): for connections that have no server's
-   * settings, e.g. made with `Connection.fromSocket`.
+   * settings, e.g. made with `Connection.fromSocket`. On a connection
+   * opened with `LineClient`, a client's settings ({@link ClientTlsOptions})
+   * instead of the client's own.
    */
-  readonly tls?: TlsOptions | undefined
+  readonly tls?: TlsOptions | ClientTlsOptions | undefined
 }
 
 /**
@@ -155,7 +191,9 @@ export interface StartTlsOptions {
 export type TlsMode = "implicit" | "starttls"
 
 /**
- * What a handler knows about its encrypted connection (`conn.tls`).
+ * What a handler knows about its encrypted connection (`conn.tls`). On a
+ * connection opened with `LineClient` the peer is the server:
+ * `peerCertificate` is the server's, `authorized` says it verified.
  *
  * @since 0.1.0
  */

@@ -38,6 +38,7 @@ import {
 import type { StartTlsOptions, TlsInfo } from "../../services/Tls.ts"
 import type { ServerTls } from "../tlsEngine.ts"
 import { type Traffic, trafficFor } from "../traffic.ts"
+import type { ClientTls } from "./clientTls.ts"
 import { Deadlines } from "./deadlines.ts"
 import { closedError, failureOf } from "./failures.ts"
 import * as Events from "./events.ts"
@@ -115,7 +116,8 @@ export class ConnectionCore {
   /** The handler aborted the connection. */
   aborted = false
   released = false
-  readonly serverTls: ServerTls | undefined
+  /** What `startTls` upgrades with when given no settings: the server's, or the client's (`LineClient`). */
+  readonly tlsSettings: ServerTls | ClientTls | undefined
   /** Totals of every connection reporting to the same metric registry. */
   readonly traffic: Traffic
   /** Frames this connection read. */
@@ -141,11 +143,11 @@ export class ConnectionCore {
     onReadDrain?: DrainWaiter
   } = {}
 
-  constructor(transport: Transport, limits: Limits, serverTls: ServerTls | undefined, context: Context.Context<never>) {
+  constructor(transport: Transport, limits: Limits, tlsSettings: ServerTls | ClientTls | undefined, context: Context.Context<never>) {
     this.transport = transport
     this.duplex = (transport.input as unknown) === transport.output
     this.limits = limits
-    this.serverTls = serverTls
+    this.tlsSettings = tlsSettings
     const traffic = this.traffic = trafficFor(context)
     this.reader = new Reader(transport.input)
     this.writer = new Writer(transport.output, limits.writeHighWaterMark, limits.lineEnding, traffic)
@@ -479,15 +481,15 @@ export class ConnectionCore {
 /**
  * A connection over `transport`, acquired in the current scope. Closing the
  * scope releases the transport: abortively if the scope closes by
- * interruption, gracefully otherwise. `serverTls` is what `startTls` uses
- * when it is given no settings.
+ * interruption, gracefully otherwise. `tlsSettings` (a server's, or a
+ * client's) are what `startTls` uses when it is given no settings.
  */
 export const make = (
   transport: Transport,
   limits: Limits,
-  serverTls?: ServerTls
+  tlsSettings?: ServerTls | ClientTls
 ): Effect.Effect<ConnectionCore, never, Scope.Scope> =>
   Effect.acquireRelease(
-    Effect.withFiber((fiber) => Effect.succeed(new ConnectionCore(transport, limits, serverTls, fiber.context as Context.Context<never>))),
+    Effect.withFiber((fiber) => Effect.succeed(new ConnectionCore(transport, limits, tlsSettings, fiber.context as Context.Context<never>))),
     (core, exit) => core.release(!Exit.hasInterrupts(exit))
   )

@@ -9,13 +9,15 @@
  *    or the socket stream's own buffer) arrived before the peer could have
  *    seen the reply to its command: plaintext a man in the middle may have
  *    appended (CVE-2011-0411). It is refused with `PlaintextBeforeTls` and
- *    the connection closed; it is never read;
+ *    the connection closed; it is never read. On a client, the same holds
+ *    for bytes that came after the server's go-ahead;
  * 2. the pending output (the "go ahead" reply) is written in plaintext and
  *    awaited until the OS has it, within the write timeout (on Effect's
  *    `Clock`); output written meanwhile by other fibers is held;
- * 3. the server side of the handshake runs over the same socket, bounded by
- *    the handshake timeout; bytes the peer sent after the reply (its hello)
- *    are TLS's to read;
+ * 3. the handshake runs over the same socket, bounded by the handshake
+ *    timeout: the server's side on a server's connection, the client's
+ *    (`clientTls.ts`) on one opened by `LineClient`; bytes the peer sent
+ *    after the reply (its hello) are TLS's to read;
  * 4. the connection attaches to the TLS socket: reads, writes, timeouts, the
  *    lingering close and destroy now go through it.
  *
@@ -25,6 +27,7 @@
  * @internal
  */
 import type * as Net from "node:net"
+import type * as NodeTls from "node:tls"
 import * as Effect from "effect/Effect"
 import {
   PlaintextBeforeTls,
@@ -34,8 +37,9 @@ import {
   type WriteError,
   WriteTimeout
 } from "../../services/Errors.ts"
-import type { StartTlsOptions, TlsInfo, TlsOptions } from "../../services/Tls.ts"
-import { infoOf, ServerTls, type TlsEngine } from "../tlsEngine.ts"
+import type { ClientTlsOptions, StartTlsOptions, TlsInfo, TlsOptions } from "../../services/Tls.ts"
+import { infoOf, ServerTls } from "../tlsEngine.ts"
+import { ClientTls } from "./clientTls.ts"
 import type { ConnectionCore } from "./connection.ts"
 import * as Events from "./events.ts"
 import { closedError, failureOf } from "./failures.ts"
@@ -43,16 +47,28 @@ import * as Transport from "./transport.ts"
 
 const EMPTY = new Uint8Array(0)
 
-/** The engine for this upgrade: the settings given to the call, else the server's. */
+/** What runs one side of a handshake: a server's engine, or a client's settings. */
+interface Handshake {
+  readonly handshake: (socket: Net.Socket) => Effect.Effect<NodeTls.TLSSocket, TlsHandshakeError>
+}
+
+/**
+ * The engine for this upgrade: the settings given to the call, else the
+ * connection's own. A client's connection takes a client's settings.
+ */
 const engineFor = (
-  serverTls: ServerTls | undefined,
-  options: TlsOptions | undefined
-): Effect.Effect<TlsEngine, StartTlsError> => {
+  settings: ServerTls | ClientTls | undefined,
+  options: TlsOptions | ClientTlsOptions | undefined
+): Effect.Effect<Handshake, StartTlsError> => {
+  if (settings instanceof ClientTls) return options === undefined ? Effect.succeed(settings) : Effect.suspend(() => settings.with(options))
   if (options !== undefined) {
+    if (options.cert === undefined || options.key === undefined) {
+      return Effect.die(new RangeError("startTls on a server's connection needs a server's settings: cert and key"))
+    }
     // Loaded as a server's settings would be; `implicit` does not matter to one handshake.
-    return Effect.suspend(() => Effect.map(ServerTls.make(options, false), (loaded) => loaded.engine))
+    return Effect.suspend(() => Effect.map(ServerTls.make(options as TlsOptions, false), (loaded) => loaded.engine))
   }
-  return serverTls === undefined ? Effect.fail(new TlsUnavailable({ reason: "not-configured" })) : Effect.succeed(serverTls.engine)
+  return settings === undefined ? Effect.fail(new TlsUnavailable({ reason: "not-configured" })) : Effect.succeed(settings.engine)
 }
 
 /** Step 1: stop reading, let go of the transport, hold output; what was received and not taken. */
@@ -115,7 +131,7 @@ const abandon = (core: ConnectionCore): void => {
 const upgrade = (
   core: ConnectionCore,
   socket: Net.Socket,
-  engine: TlsEngine,
+  engine: Handshake,
   reply: string | undefined
 ): Effect.Effect<TlsInfo, StartTlsError> =>
   Effect.gen(function*() {
@@ -148,8 +164,11 @@ export const startTls = (core: ConnectionCore, options: StartTlsOptions | undefi
     if (reply !== undefined && /[\r\n]/.test(reply)) {
       return Effect.die(new RangeError(`startTls reply must be one line without its ending, got ${JSON.stringify(reply)}`))
     }
+    if (reply !== undefined && core.tlsSettings instanceof ClientTls) {
+      return Effect.die(new RangeError("startTls reply is the server's go-ahead: a client reads it, then calls startTls"))
+    }
     const socket = core.transport.socket
     if (socket === undefined) return Effect.fail(new TlsUnavailable({ reason: "no-socket" }))
     if (core.tls !== undefined) return Effect.fail(new TlsUnavailable({ reason: "already-tls" }))
-    return Effect.flatMap(engineFor(core.serverTls, options?.tls), (engine) => upgrade(core, socket, engine, reply))
+    return Effect.flatMap(engineFor(core.tlsSettings, options?.tls), (engine) => upgrade(core, socket, engine, reply))
   })
