@@ -4,7 +4,7 @@
  * the limit this process runs under is read from the system.
  */
 import { assert, describe, it } from "@effect/vitest"
-import * as Descriptors from "../src/internal/descriptors.ts"
+import * as Descriptors from "../src/internal/server/descriptors.ts"
 
 describe("descriptor budget", () => {
   it("keeps an eighth of the limit free, at least 64 and at most 1024", () => {

@@ -15,7 +15,8 @@
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import { BurstLog } from "../internal/burstLog.ts"
+import type * as Fiber from "effect/Fiber"
+import { BurstLog } from "../internal/server/burstLog.ts"
 
 /**
  * When a crashed worker is restarted: after `initialMillis`, doubling with
@@ -119,7 +120,7 @@ export interface Restart {
 }
 
 /** How often a burst of restarts is summed up in the log, at most. */
-const summaryInterval = 5_000
+const summaryInterval = "5 seconds"
 
 /**
  * The restart log: `restarting worker {worker, pid, exitCode, signal,
@@ -127,25 +128,25 @@ const summaryInterval = 5_000
  * {restarts, longestDelay}` at most every 5 s while the burst lasts.
  *
  * The summary is timed by `BurstLog` (shared with the server's refusal
- * logs), with a plain unref'd Node timer rather than the Clock: it decides
- * only when a summary line is written, never when a worker starts.
+ * logs), on Effect's Clock, in a fiber of the primary's.
  *
  * @since 0.1.0
  */
 export class RestartLog {
-  private readonly log: (effect: Effect.Effect<void>) => void
+  private readonly log: (effect: Effect.Effect<void>) => Fiber.Fiber<void, unknown>
   private readonly burst: BurstLog
   /** The longest delay among the restarts not logged yet. */
   private longestDelay = 0
 
-  /** `log` runs a log effect from a Node callback. */
-  constructor(log: (effect: Effect.Effect<void>) => void) {
+  /** `log` runs a log effect in a fiber of the primary's (it is called from Node callbacks). */
+  constructor(log: (effect: Effect.Effect<void>) => Fiber.Fiber<void, unknown>) {
     this.log = log
-    this.burst = new BurstLog(summaryInterval, () => {}, (count) => {
-      const longestDelay = Duration.format(Duration.millis(this.longestDelay))
-      this.longestDelay = 0
-      this.log(Effect.logWarning("restarted workers", { restarts: count, longestDelay }))
-    })
+    this.burst = new BurstLog(summaryInterval, (count) =>
+      Effect.suspend(() => {
+        const longestDelay = Duration.format(Duration.millis(this.longestDelay))
+        this.longestDelay = 0
+        return Effect.logWarning("restarted workers", { restarts: count, longestDelay })
+      }), log)
   }
 
   /** Records one restart: logged now if it starts a burst, else counted for the summary. */
@@ -159,7 +160,7 @@ export class RestartLog {
   }
 
   /** Sums up what is left of a burst now (the primary is stopping). */
-  close(): void {
-    this.burst.close()
+  get close(): Effect.Effect<void> {
+    return this.burst.close
   }
 }

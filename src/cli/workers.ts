@@ -254,7 +254,7 @@ class Pool {
   /** Asks every worker to drain; pending restarts and any roll are cancelled. */
   stop(): Deferred.Deferred<void> {
     this.stopping = true
-    this.restartLog.close()
+    this.run(this.restartLog.close)
     this.rolling?.interruptUnsafe()
     for (const slot of this.slots) {
       slot.restart?.interruptUnsafe()

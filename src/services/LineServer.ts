@@ -15,14 +15,15 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
-import { Admission, type WhenFull as AdmissionWhenFull } from "../internal/admission.ts"
-import { BurstLog } from "../internal/burstLog.ts"
+import { Admission, type WhenFull as AdmissionWhenFull } from "../internal/server/admission.ts"
+import { BurstLog } from "../internal/server/burstLog.ts"
+import { Connections } from "../internal/server/connections.ts"
+import * as Shutdown from "../internal/server/shutdown.ts"
 import * as Limits from "../internal/io/limits.ts"
 import * as Transport from "../internal/io/transport.ts"
-import * as Descriptors from "../internal/descriptors.ts"
-import * as Listener from "../internal/listener.ts"
+import * as Descriptors from "../internal/server/descriptors.ts"
+import * as Listener from "../internal/server/listener.ts"
 import { type ProxyOptions, trustedSet } from "../internal/proxyIntake.ts"
-import { Supervisor } from "../internal/supervisor.ts"
 import { ServerTls } from "../internal/tlsEngine.ts"
 import { registerAll } from "../internal/traffic.ts"
 import * as Address from "./Address.ts"
@@ -211,7 +212,7 @@ export const defaults = {
 } as const
 
 /** How often a flood of refusals is summarised in the log, at most. */
-const refusalLogInterval = 5_000
+const refusalLogInterval = "5 seconds"
 
 /** Rejects an option value a server cannot run with (a programming error: a defect). */
 const check = (name: string, value: number, valid: boolean): number => {
@@ -333,28 +334,43 @@ export const make = <E, R>(
     const context = yield* Effect.context<Exclude<R, Connection | Scope.Scope>>()
     registerAll(context)
 
-    /** Runs a log effect from a Node callback, with the server's services and annotations. */
-    const logFromCallback = (effect: Effect.Effect<void>) => {
-      Effect.runForkWith(context)(effect)
-    }
+    // oxlint-disable-next-line prefer-const -- assigned below; the admission's callbacks read it
+    let admission: Admission
+    // Before the listener, so that its scope closes after the drain (finalizers run in reverse).
+    const connections: Connections<E, R> = yield* Connections.make({
+      handler: options.handler,
+      limits,
+      onEnded: () => {
+        for (const socket of admission.release()) connections.start(socket)
+        fdWatch?.update(admission.active)
+      },
+      proxy: proxyOptions(options),
+      fallbackPeer: listen._tag === "unix" ? `unix:${listen.path}` : "unknown",
+      tls
+    })
+    const fork = connections.fork
 
     let refused = 0
     const refusals = new BurstLog(
       refusalLogInterval,
-      () => logFromCallback(Effect.logWarning("server full: refusing connections", { maxConnections })),
-      (count) => logFromCallback(Effect.logWarning("server full: refused connections", { refused: count, maxConnections }))
+      (count) => Effect.logWarning("server full: refused connections", { refused: count, maxConnections }),
+      fork
     )
     const exhaustion = new BurstLog(
       refusalLogInterval,
-      () => logFromCallback(Effect.logError("out of file descriptors: the OS drops new connections", { fdLimit })),
-      (count) => logFromCallback(Effect.logError("still out of file descriptors", { times: count, fdLimit }))
+      (count) => Effect.logError("still out of file descriptors", { times: count, fdLimit }),
+      fork
     )
-    const onExhausted = () => {
+    const exhausted = Effect.sync(() => {
       ServerMetrics.descriptorsExhausted.updateUnsafe(1, context)
-      exhaustion.report()
-    }
-    const fdWatch = fdLimit === undefined ? undefined : new Descriptors.Watch(fdLimit, onExhausted)
-    const admission = new Admission({
+      return exhaustion.report()
+    }).pipe(
+      Effect.flatMap((first) =>
+        first ? Effect.logError("out of file descriptors: the OS drops new connections", { fdLimit }) : Effect.void
+      )
+    )
+    const fdWatch = fdLimit === undefined ? undefined : new Descriptors.Watch(fdLimit, () => exhausted, fork)
+    admission = new Admission({
       maxConnections,
       maxClosingRefusals: Descriptors.maxClosingRefusals(fdLimit),
       whenFull: options.whenFull ?? defaults.whenFull,
@@ -362,54 +378,41 @@ export const make = <E, R>(
       busyLine: options.busyMessage === undefined ? undefined : `${options.busyMessage}\n`,
       closeRefused: (socket, done) => {
         const closing = Transport.fromSocket(socket).close({ flush: limits.writeTimeout, linger: limits.lingerTimeout, resetOnLateInput: false })
-        Effect.runForkWith(context)(closing).addObserver(done)
+        fork(closing).addObserver(done)
       },
       onRefused: (why) => {
         refused++
         ServerMetrics.connectionsRefused.updateUnsafe(1, context)
-        if (why === "full") refusals.report()
+        if (why === "full" && refusals.report()) fork(Effect.logWarning("server full: refusing connections", { maxConnections }))
       }
     })
-    const supervisor: Supervisor<E, R> = new Supervisor({
-      handler: options.handler,
-      limits,
-      context,
-      onEnded: () => {
-        for (const socket of admission.release()) supervisor.start(socket)
-        fdWatch?.update(admission.active)
-      },
-      proxy: proxyOptions(options),
-      fallbackPeer: listen._tag === "unix" ? `unix:${listen.path}` : "unknown",
-      tls
-    })
     const server = Listener.create((socket) => {
-      if (admission.admit(socket)) supervisor.start(socket)
+      if (admission.admit(socket)) connections.start(socket)
       fdWatch?.update(admission.active)
     })
     const onAcceptError = (cause: Error & { readonly code?: string }) => {
-      if (cause.code === "EMFILE" || cause.code === "ENFILE") return onExhausted()
-      logFromCallback(Effect.logError("accept failed", cause))
+      fork(cause.code === "EMFILE" || cause.code === "ENFILE" ? exhausted : Effect.logError("accept failed", cause))
     }
 
     const stats: Effect.Effect<ServerStats> = Effect.sync(() => ({
       active: admission.active,
-      accepted: supervisor.accepted,
+      accepted: connections.accepted,
       refused,
-      ...supervisor.counts
+      drained: connections.drained,
+      forced: connections.forced
     }))
 
     // oxlint-disable-next-line prefer-const -- assigned once bound; the shutdown below reads it
     let address = ""
-    const shutdown = Effect.gen(function*() {
-      server.close()
-      admission.close()
-      refusals.close()
+    const shutdown = Effect.suspend(() => {
       fdWatch?.close()
-      exhaustion.close()
-      yield* Effect.logInfo("shutting down", { address, connections: admission.active })
-      yield* supervisor.shutdown(shutdownTimeout)
-      yield* Effect.logInfo("server stopped", { address, ...supervisor.counts })
-    })
+      return Shutdown.drain({
+        close: () => {
+          server.close()
+          admission.close()
+        }
+      }, connections, shutdownTimeout, address, admission.active)
+    }).pipe(Effect.ensuring(Effect.andThen(refusals.close, exhaustion.close)))
 
     // Acquired with its release: even if this fiber is interrupted while
     // binding, a bound listener is closed again.

@@ -144,7 +144,9 @@ const closeSocket = (socket: Net.Socket, stream: Net.Socket, limits: CloseLimits
         if (Option.isSome(done)) return Effect.void
         stream.destroy()
         return closed
-      })
+      }),
+      // Cut short (the server's scope closing): never leave the socket half closed.
+      Effect.onInterrupt(() => Effect.sync(() => stream.destroy()))
     )
   })
 

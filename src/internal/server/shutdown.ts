@@ -20,12 +20,18 @@
  *    sockets reset, so a peer that never reads cannot hold shutdown hostage;
  *    they count as forced, the rest as drained.
  *
- * Steps 1 and 4 are the server's (`LineServer`, `connections.ts`); this
- * module is the per-connection part: the quiet check.
+ * 5. One log line sums up: connections drained and forced.
  *
  * @internal
  */
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as FiberSet from "effect/FiberSet"
+import * as Option from "effect/Option"
 import type { ConnectionCore } from "../io/connection.ts"
+import * as Transport from "../io/transport.ts"
+import type { Connections } from "./connections.ts"
 
 /**
  * Calls `f` after one full turn of the event loop: two `setImmediate` hops
@@ -66,3 +72,38 @@ export const tell = (core: ConnectionCore): void => {
   core.shutdownWatch = whenQuiet
   if (core.readWaiting) whenQuiet(core)
 }
+
+/** What stops accepting: the listener and the queue of admitted sockets. */
+export interface Intake {
+  /** Stops accepting (the port is released) and closes whatever waits in the queue. */
+  readonly close: () => void
+}
+
+/**
+ * Steps 1 to 5 of the module doc for a server's `connections`: the whole
+ * drain, bounded by `timeout`.
+ */
+export const drain = <E, R>(
+  intake: Intake,
+  connections: Connections<E, R>,
+  timeout: Duration.Duration,
+  address: string,
+  active: number
+): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    intake.close()
+    yield* Effect.logInfo("shutting down", { address, connections: active })
+    connections.shuttingDown = true
+    connections.serving.forEach(tell)
+    // Nothing was asked of a connection still in its intake: it is closed rather than served.
+    connections.admitting.forEach(Transport.abort)
+    const finished = yield* FiberSet.awaitEmpty(connections.fibers).pipe(Effect.timeoutOption(timeout))
+    if (Option.isNone(finished)) {
+      connections.sockets.forEach(Transport.abort)
+      connections.closing.forEach((socket) => socket.destroy())
+      connections.sockets.forEach((socket) => connections.forcedSockets.add(socket))
+      yield* Fiber.interruptAll(connections.fibers)
+    }
+    yield* connections.closeLogs
+    yield* Effect.logInfo("server stopped", { address, drained: connections.drained, forced: connections.forced })
+  })

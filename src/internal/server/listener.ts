@@ -20,8 +20,8 @@ import * as Fs from "node:fs"
 import * as Net from "node:net"
 import * as Path from "node:path"
 import * as Effect from "effect/Effect"
-import * as Address from "../services/Address.ts"
-import { ServerError } from "../services/Errors.ts"
+import * as Address from "../../services/Address.ts"
+import { ServerError } from "../../services/Errors.ts"
 
 /** Where and how to listen on TCP. */
 export interface TcpListen {

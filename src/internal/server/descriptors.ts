@@ -11,6 +11,11 @@
  */
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
+import * as Schedule from "effect/Schedule"
+import type { Fork } from "./burstLog.ts"
 
 const readSoftLimit = (): number | undefined => {
   // Linux: no subprocess needed. The soft limit is the one that applies
@@ -67,47 +72,48 @@ export const openCount = (): number | undefined => {
 }
 
 /** How often {@link Watch} looks at the open descriptors while over budget. */
-const watchInterval = 1_000
+const watchInterval = Duration.seconds(1)
 
 /**
  * Watches for descriptor exhaustion while a server holds more connections
  * than its budget allows (possible only when `maxConnections` was set above
  * the default): libuv then drops new connections silently, and only a look
- * at the open descriptors tells. Checks once a second while over budget,
- * never otherwise.
+ * at the open descriptors tells. Checks once a second while over budget
+ * (a fiber on Effect's `Clock`, forked by the server in its scope), never
+ * otherwise.
  */
 export class Watch {
   private readonly fdLimit: number
   private readonly budget: number
-  private readonly onExhausted: (open: number) => void
-  private timer: ReturnType<typeof setInterval> | undefined
+  private readonly onExhausted: (open: number) => Effect.Effect<void>
+  private readonly fork: Fork
+  private watching: Fiber.Fiber<void, unknown> | undefined = undefined
 
-  /** `onExhausted` is called on each check that finds fewer than 8 descriptors free. */
-  constructor(fdLimit: number, onExhausted: (open: number) => void) {
+  /** `onExhausted` runs on each check that finds fewer than 8 descriptors free. */
+  constructor(fdLimit: number, onExhausted: (open: number) => Effect.Effect<void>, fork: Fork) {
     this.fdLimit = fdLimit
     this.budget = defaultMaxConnections(fdLimit)
     this.onExhausted = onExhausted
+    this.fork = fork
   }
 
   /** Tells the watch how many connections are held now. */
   update(active: number): void {
-    if (active >= this.budget && this.timer === undefined) {
-      this.timer = setInterval(this.check, watchInterval)
-      this.timer.unref()
-      this.check()
-    } else if (active < this.budget && this.timer !== undefined) {
+    if (active >= this.budget && this.watching === undefined) {
+      this.watching = this.fork(Effect.repeat(this.check, Schedule.spaced(watchInterval)).pipe(Effect.asVoid))
+    } else if (active < this.budget && this.watching !== undefined) {
       this.close()
     }
   }
 
   /** Stops watching. */
   close(): void {
-    clearInterval(this.timer)
-    this.timer = undefined
+    this.watching?.interruptUnsafe()
+    this.watching = undefined
   }
 
-  private readonly check = (): void => {
+  private readonly check: Effect.Effect<void> = Effect.suspend(() => {
     const open = openCount()
-    if (open !== undefined && open >= this.fdLimit - 8) this.onExhausted(open)
-  }
+    return open !== undefined && open >= this.fdLimit - 8 ? this.onExhausted(open) : Effect.void
+  })
 }

@@ -17,7 +17,7 @@
  */
 import type * as Net from "node:net"
 import { constVoid } from "effect/Function"
-import * as Endpoint from "./io/transport.ts"
+import * as Endpoint from "../io/transport.ts"
 
 /** What to do with a connection beyond the limit. */
 export type WhenFull = "refuse" | "queue"
