@@ -264,20 +264,13 @@ const checkCode = async (app: string) => {
   say(`ok  ${answer}`)
 }
 
-/** Sends `line` to 127.0.0.1:`port` and resolves with the first line that comes back. */
+/** Sends `line` to 127.0.0.1:`port`, ends the input, and resolves with all that came back before the close. */
 const ask = (port: number, line: string) =>
   new Promise<string>((resolve, reject) => {
-    const socket = Net.connect(port, "127.0.0.1", () => socket.write(`${line}\n`))
+    const socket = Net.connect(port, "127.0.0.1", () => socket.end(`${line}\n`))
     let received = ""
-    socket.setEncoding("utf8").on("data", (chunk: string) => {
-      received += chunk
-      if (received.includes("\n")) {
-        socket.end()
-        resolve(received.slice(0, received.indexOf("\n")))
-      }
-    })
-    socket.on("error", reject)
-    socket.on("close", () => reject(new CheckFailed(`the connection closed after ${JSON.stringify(received)}`)))
+    socket.setEncoding("utf8").on("data", (chunk: string) => received += chunk)
+    socket.on("error", reject).on("close", () => resolve(received))
   })
 
 /** `npx fiberline --version`, then `fiberline echo --port 0` from the app's node_modules/.bin: one line, SIGTERM, exit 0. */
@@ -309,7 +302,7 @@ const checkBin = async (app: string) => {
       })
     )
     const echoed = await within(10, "the echo server", ask(port, "pack-check"))
-    if (echoed !== "pack-check") throw new CheckFailed(`fiberline echo answered ${JSON.stringify(echoed)}`)
+    if (echoed !== "pack-check\n") throw new CheckFailed(`fiberline echo answered ${JSON.stringify(echoed)}`)
     server.kill("SIGTERM")
     const code = await within(15, "fiberline echo after SIGTERM", exited)
     if (code !== 0) throw new CheckFailed(`fiberline echo exited ${code} after SIGTERM`)
