@@ -1,13 +1,17 @@
 /**
- * Reading a PROXY protocol header: {@link parse} says what the bytes
- * received so far are. The version is decided by the first byte (`P` for
- * the v1 text line, `\r` for the v2 binary signature), and `v1.ts` or
- * `v2.ts` reads the rest.
+ * Reading a PROXY protocol header off a connection's input: {@link header}
+ * is the `Decoder` a server runs before its handler (or TLS) sees a byte. It
+ * takes exactly the header's bytes, so whatever the client sent after it,
+ * even in the same packet, stays in the input for the handler. Underneath,
+ * {@link parse} says what the bytes received so far are: the version is
+ * decided by the first byte (`P` for the v1 text line, `\r` for the v2
+ * binary signature), and `v1.ts` or `v2.ts` reads the rest.
  *
  * @internal
  */
-import { NotAHeader, type ProxyHeaderReason, VersionNotAccepted } from "./errors.ts"
-import { type Accept, type Complete, type Incomplete, V1_PREFIX, V2_SIGNATURE } from "./header.ts"
+import { type Decoder, fail, NeedMore } from "../io/decoding.ts"
+import { NotAHeader, ProxyHeaderError, type ProxyHeaderReason, Truncated, VersionNotAccepted } from "./errors.ts"
+import { type Accept, type Complete, type Incomplete, type ProxyHeader, V1_PREFIX, V2_SIGNATURE } from "./header.ts"
 import { parseV1 } from "./v1.ts"
 import { parseV2, type V2Progress } from "./v2.ts"
 
@@ -56,3 +60,72 @@ export const parse = (bytes: Uint8Array, accept: Accept, progress?: V2Progress):
   }
   return notAHeader(bytes, accept)
 }
+
+/**
+ * The reason {@link parse} gives for the shortest prefix of `bytes` it
+ * refuses, given that it refuses `bytes` (with `reason`) and not the first
+ * `open` bytes. So a refusal is the same whatever the chunking, and names
+ * nothing that came after the byte that decided it (the client's data, for
+ * all a header knows). Found by bisection, as answers never change once
+ * decided. Only the signature and v1 quote the input: v2 checks its bytes in
+ * order and names none of them, so its reason is already the shortest's.
+ */
+const firstRefusal = (bytes: Uint8Array, accept: Accept, open: number, reason: ProxyHeaderReason): ProxyHeaderReason => {
+  if (!(reason instanceof NotAHeader) && bytes[0] !== V1_PREFIX[0]) return reason
+  let low = open
+  let high = bytes.length
+  let found = reason
+  while (high - low > 1) {
+    const middle = (low + high) >>> 1
+    const result = parse(bytes.subarray(0, middle), accept)
+    if (result._tag === "Incomplete") {
+      low = middle
+    } else {
+      high = middle
+      found = result as ProxyHeaderReason
+    }
+  }
+  return found
+}
+
+/**
+ * A connection's PROXY protocol header, for `conn.read`: the header, with
+ * its bytes taken and nothing after them; or a {@link ProxyHeaderError},
+ * taking nothing.
+ *
+ * **Details**
+ *
+ * The read waits while the bytes so far can still become a valid header,
+ * and fails as soon as they cannot. It is bounded: a header is decided
+ * within 107 bytes (v1) or 16 + 65535 (v2, whose length field is read
+ * first), so the input never holds more of one. Incremental: the decoder
+ * keeps, in `input.state`, the input length before which nothing can change
+ * and how far the v2 TLV walk got, so a header trickled byte by byte costs
+ * linear work. At end of input, a header cut short fails with reason
+ * `Truncated` (an input that ended before its first byte, with
+ * `EndOfInput`).
+ */
+export const header = (accept: Accept): Decoder<ProxyHeader, ProxyHeaderError> => ({
+  decode(input) {
+    const state = input.state as Incomplete<V2Progress> | undefined
+    const n = input.length
+    if (state !== undefined && n < state.until) return NeedMore
+    const bytes = input.bytes.subarray(input.start)
+    const result = parse(bytes, accept, state?.progress)
+    switch (result._tag) {
+      case "Incomplete":
+        input.state = result
+        // A jump (v2's length field): let the buffer grow to the whole header at once.
+        if (result.until > n + 1) input.reserve(result.until)
+        return NeedMore
+      case "Complete":
+        input.skip(result.length)
+        return result.header
+      default: {
+        const open = state === undefined ? 0 : state.until - 1
+        return fail(new ProxyHeaderError({ reason: firstRefusal(bytes, accept, open, result) }))
+      }
+    }
+  },
+  decodeEof: (input) => fail(new ProxyHeaderError({ reason: new Truncated({ received: input.length }) }))
+})
