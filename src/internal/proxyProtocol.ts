@@ -8,6 +8,7 @@
  */
 import type { Address } from "../services/Address.ts"
 import { parse as parseHeader } from "./proxy/decoder.ts"
+import { toReason } from "./proxy/errors.ts"
 import type { Accept, Tlv } from "./proxy/header.ts"
 
 export { type Accept, MAX_LENGTH } from "./proxy/header.ts"
@@ -55,6 +56,6 @@ export const parse = (bytes: Uint8Array, accept: Accept): ParseResult => {
       return { _tag: "Parsed", header: { version, command, addresses, tlvs, length: result.length } }
     }
     default:
-      return { _tag: "Malformed", reason: result.message }
+      return { _tag: "Malformed", reason: toReason(result).message }
   }
 }

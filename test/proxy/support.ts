@@ -9,6 +9,7 @@ import { assert } from "@effect/vitest"
 import * as Arbitrary from "effect/Arbitrary"
 import * as Schema from "effect/Schema"
 import { parse, type ParseResult } from "../../src/internal/proxy/decoder.ts"
+import { toReason } from "../../src/internal/proxy/errors.ts"
 import { type Accept, MAX_LENGTH, type ProxyHeader, type Tlv, V1_MAX_LENGTH } from "../../src/internal/proxy/header.ts"
 import type { Address } from "../../src/services/Address.ts"
 import { bytes, concat, inet, unix, v2, words16 } from "../fixtures/proxyHeader.ts"
@@ -53,7 +54,7 @@ export const parsePrefixes = (input: Uint8Array, accept: Accept) => {
         break
       }
       default:
-        assert.match(result.message, LOG_SAFE)
+        assert.match(toReason(result).message, LOG_SAFE)
         if (decided !== undefined) {
           assert.notInclude(["Incomplete", "Complete"], decided.result._tag, `prefix ${k} was refused later`)
         }
@@ -66,7 +67,7 @@ export const parsePrefixes = (input: Uint8Array, accept: Accept) => {
 /** The message of the reason `result` gives, or a failed assertion when it is not a refusal. */
 export const refusal = (result: ParseResult): string => {
   if (result._tag === "Incomplete" || result._tag === "Complete") return assert.fail(`${result._tag}, not refused`)
-  return result.message
+  return toReason(result).message
 }
 
 /** `result` as a complete header, or a failed assertion. */

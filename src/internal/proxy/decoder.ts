@@ -10,13 +10,13 @@
  * @internal
  */
 import { type Decoder, fail, NeedMore } from "../io/decoding.ts"
-import { NotAHeader, ProxyHeaderError, type ProxyHeaderReason, Truncated, VersionNotAccepted } from "./errors.ts"
+import { ProxyHeaderError, type Refusal, toReason, Truncated } from "./errors.ts"
 import { type Accept, type Complete, type Incomplete, type ProxyHeader, V1_PREFIX, V2_SIGNATURE } from "./header.ts"
 import { parseV1 } from "./v1.ts"
 import { parseV2, type V2Progress } from "./v2.ts"
 
 /** What {@link parse} found: a whole header, a valid beginning of one, or why it cannot be one. */
-export type ParseResult = Complete | Incomplete<V2Progress> | ProxyHeaderReason
+export type ParseResult = Complete | Incomplete<V2Progress> | Refusal
 
 const incomplete = (until: number): Incomplete<V2Progress> => ({ _tag: "Incomplete", until, progress: undefined })
 
@@ -28,8 +28,11 @@ const startsWith = (bytes: Uint8Array, prefix: Uint8Array): boolean => {
 }
 
 /** A copy of the first bytes: enough for a log line's excerpt, never a view of the input. */
-const notAHeader = (bytes: Uint8Array, accept: Accept) =>
-  new NotAHeader({ accept, received: new Uint8Array(bytes.subarray(0, 9)) })
+const notAHeader = (bytes: Uint8Array, accept: Accept): Refusal => ({
+  _tag: "NotAHeader",
+  accept,
+  received: new Uint8Array(bytes.subarray(0, 9))
+})
 
 /**
  * Reads a PROXY protocol header from `bytes`, the bytes received so far
@@ -50,12 +53,12 @@ export const parse = (bytes: Uint8Array, accept: Accept, progress?: V2Progress):
   if (n === 0) return incomplete(1)
   if (bytes[0] === V2_SIGNATURE[0]) {
     if (!startsWith(bytes, V2_SIGNATURE)) return notAHeader(bytes, accept)
-    if (accept === "v1") return new VersionNotAccepted({ version: 2, accept })
+    if (accept === "v1") return { _tag: "VersionNotAccepted", version: 2, accept }
     return parseV2(bytes, progress)
   }
   if (bytes[0] === V1_PREFIX[0]) {
     if (!startsWith(bytes, V1_PREFIX)) return notAHeader(bytes, accept)
-    if (accept === "v2") return new VersionNotAccepted({ version: 1, accept })
+    if (accept === "v2") return { _tag: "VersionNotAccepted", version: 1, accept }
     return n < V1_PREFIX.length ? incomplete(n + 1) : parseV1(bytes)
   }
   return notAHeader(bytes, accept)
@@ -70,11 +73,11 @@ export const parse = (bytes: Uint8Array, accept: Accept, progress?: V2Progress):
  * decided. Only the signature and v1 quote the input: v2 checks its bytes in
  * order and names none of them, so its reason is already the shortest's.
  */
-const firstRefusal = (bytes: Uint8Array, accept: Accept, open: number, reason: ProxyHeaderReason): ProxyHeaderReason => {
-  if (!(reason instanceof NotAHeader) && bytes[0] !== V1_PREFIX[0]) return reason
+const firstRefusal = (bytes: Uint8Array, accept: Accept, open: number, refusal: Refusal): Refusal => {
+  if (refusal._tag !== "NotAHeader" && bytes[0] !== V1_PREFIX[0]) return refusal
   let low = open
   let high = bytes.length
-  let found = reason
+  let found = refusal
   while (high - low > 1) {
     const middle = (low + high) >>> 1
     const result = parse(bytes.subarray(0, middle), accept)
@@ -82,7 +85,7 @@ const firstRefusal = (bytes: Uint8Array, accept: Accept, open: number, reason: P
       low = middle
     } else {
       high = middle
-      found = result as ProxyHeaderReason
+      found = result as Refusal
     }
   }
   return found
@@ -123,7 +126,7 @@ export const header = (accept: Accept): Decoder<ProxyHeader, ProxyHeaderError> =
         return result.header
       default: {
         const open = state === undefined ? 0 : state.until - 1
-        return fail(new ProxyHeaderError({ reason: firstRefusal(bytes, accept, open, result) }))
+        return fail(new ProxyHeaderError({ reason: toReason(firstRefusal(bytes, accept, open, result)) }))
       }
     }
   },

@@ -133,6 +133,23 @@ export type ProxyHeaderReason =
   | ChecksumMismatch
   | Truncated
 
+const reasons = { NotAHeader, VersionNotAccepted, UnsupportedVersion, Malformed, TooLong, ChecksumMismatch, Truncated }
+
+/**
+ * A reason as plain data, its tag and its fields: what the parsers return.
+ * Building an error captures a stack and checks its fields, tens of
+ * microseconds; the decoder may ask the parser about several prefixes of a
+ * refused header, so an error is built only once, by {@link toReason}.
+ */
+export type Refusal = {
+  readonly [Tag in keyof typeof reasons]: { readonly _tag: Tag } & ConstructorParameters<(typeof reasons)[Tag]>[0]
+}[keyof typeof reasons]
+
+/** The reason a {@link Refusal} stands for. */
+export const toReason = ({ _tag, ...fields }: Refusal): ProxyHeaderReason =>
+  // The tag picks the class whose fields these are; TypeScript cannot correlate the two.
+  new reasons[_tag](fields as never)
+
 /**
  * A connection's PROXY protocol header was refused; `reason` says why, and
  * `message` is the reason's.

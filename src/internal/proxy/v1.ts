@@ -11,18 +11,21 @@
  * @internal
  */
 import { isIPv4, isIPv6 } from "node:net"
-import { Malformed, type ProxyHeaderReason, TooLong } from "./errors.ts"
+import type { Refusal } from "./errors.ts"
 import { type Complete, type Incomplete, nodeIPv6, type ProxyHeader, V1_MAX_LENGTH, V1_PREFIX } from "./header.ts"
 
 const CR = 0x0d
 const LF = 0x0a
 
-const malformed = (detail: string, value?: string) => new Malformed({ version: 1, detail, value })
+type Malformed = Extract<Refusal, { readonly _tag: "Malformed" }>
+
+const malformed = (detail: string, value?: string): Malformed => ({ _tag: "Malformed", version: 1, detail, value })
+const tooLong: Refusal = { _tag: "TooLong", limit: V1_MAX_LENGTH }
 
 /**
  * How the address of each protocol is checked. Node's `isIPv4` takes four
- * decimal numbers without leading zeros (stricter than `inet_pton`, which
- * the spec does not ask to be lenient with); `isIPv6` takes the `inet_pton`
+ * decimal numbers from 0 to 255 without leading zeros, as `inet_pton` does
+ * (not `inet_aton`'s octal and short forms); `isIPv6` takes the `inet_pton`
  * forms (groups of 1 to 4 hex digits, one `::`, an optional dotted IPv4
  * tail) and also a zone suffix (`%eth0`), which has no meaning in a header:
  * the character set below leaves it out.
@@ -159,14 +162,14 @@ const latin1 = (bytes: Uint8Array, start: number, end: number): string =>
  * begins with `PROXY ` (all 6 bytes of it). The line ends at its first CRLF;
  * the bytes after it are the client's.
  */
-export const parseV1 = (bytes: Uint8Array): Complete | Incomplete | ProxyHeaderReason => {
+export const parseV1 = (bytes: Uint8Array): Complete | Incomplete | Refusal => {
   const n = bytes.length
   const limit = Math.min(n, V1_MAX_LENGTH)
   const start = V1_PREFIX.length
   for (let i = start; i + 1 < limit; i++) {
     if (bytes[i] === CR && bytes[i + 1] === LF) {
       const line = scanLine(latin1(bytes, start, i), true)
-      return line instanceof Malformed ? line : { _tag: "Complete", header: line.header!, length: i + 2 }
+      return "detail" in line ? line : { _tag: "Complete", header: line.header!, length: i + 2 }
     }
   }
   const more = (): Incomplete => ({ _tag: "Incomplete", until: n + 1, progress: undefined })
@@ -174,11 +177,11 @@ export const parseV1 = (bytes: Uint8Array): Complete | Incomplete | ProxyHeaderR
   // it must be whole (a CR is invalid inside TCP4 and TCP6 fields anyway).
   if (bytes[limit - 1] === CR) {
     const line = scanLine(latin1(bytes, start, limit - 1), true)
-    if (line instanceof Malformed) return line
-    return limit === n && n + 1 <= V1_MAX_LENGTH ? more() : new TooLong({ limit: V1_MAX_LENGTH })
+    if ("detail" in line) return line
+    return limit === n && n + 1 <= V1_MAX_LENGTH ? more() : tooLong
   }
   // Otherwise the text so far must still be completable, CRLF included, within the limit.
   const partial = scanLine(latin1(bytes, start, limit), false)
-  if (partial instanceof Malformed) return partial
-  return limit + partial.more + 2 <= V1_MAX_LENGTH ? more() : new TooLong({ limit: V1_MAX_LENGTH })
+  if ("detail" in partial) return partial
+  return limit + partial.more + 2 <= V1_MAX_LENGTH ? more() : tooLong
 }

@@ -12,7 +12,7 @@
  */
 import type { Address } from "../../services/Address.ts"
 import { crc32c } from "./crc32c.ts"
-import { ChecksumMismatch, Malformed, type ProxyHeaderReason, UnsupportedVersion } from "./errors.ts"
+import type { Refusal } from "./errors.ts"
 import { type Complete, type Incomplete, nodeIPv6, type Tlv, TlvType, V2_FIXED_LENGTH } from "./header.ts"
 
 /** How far the TLV walk got: the offset of the next TLV to check, and that of the CRC32C value (-1: none yet). */
@@ -34,7 +34,7 @@ const UNIX_PATH = 108
 /** Longest `PP2_TYPE_UNIQUE_ID` value (section 2.2.5). */
 const UNIQUE_ID_MAX = 128
 
-const malformed = (detail: string) => new Malformed({ version: 2, detail })
+const malformed = (detail: string): Refusal => ({ _tag: "Malformed", version: 2, detail })
 const incomplete = (until: number, progress?: V2Progress): Incomplete<V2Progress> => ({
   _tag: "Incomplete",
   until,
@@ -61,12 +61,12 @@ const readUint16 = (bytes: Uint8Array, at: number): number => bytes[at]! << 8 | 
 export const parseV2 = (
   bytes: Uint8Array,
   progress: V2Progress | undefined
-): Complete | Incomplete<V2Progress> | ProxyHeaderReason => {
+): Complete | Incomplete<V2Progress> | Refusal => {
   const n = bytes.length
   if (n > 12) {
     const version = bytes[12]! >> 4
     const command = bytes[12]! & 0x0f
-    if (version !== 2) return new UnsupportedVersion({ version })
+    if (version !== 2) return { _tag: "UnsupportedVersion", version }
     if (command > 1) return malformed(`unknown command ${hex(command)}`)
   }
   if (n > 13) {
@@ -111,7 +111,7 @@ export const parseV2 = (
     const sent = readUint16(bytes, crc) * 0x10000 + readUint16(bytes, crc + 2)
     // The checksum is computed with its own field as zeros (section 2.2.3).
     const computed = crc32c(bytes.subarray(crc + 4, length), crc32c(ZEROS, crc32c(bytes.subarray(0, crc))))
-    if (sent !== computed) return new ChecksumMismatch({ sent, computed })
+    if (sent !== computed) return { _tag: "ChecksumMismatch", sent, computed }
   }
   const tlvs: Array<Tlv> = []
   for (at = V2_FIXED_LENGTH + blockLength; at < length;) {
