@@ -66,7 +66,7 @@ export const parse = (bytes: Uint8Array, accept: Accept, progress?: V2Progress):
 
 /**
  * The reason {@link parse} gives for the shortest prefix of `bytes` it
- * refuses, given that it refuses `bytes` (with `reason`) and not the first
+ * refuses, given that it refuses `bytes` (with `refusal`) and not the first
  * `open` bytes. So a refusal is the same whatever the chunking, and names
  * nothing that came after the byte that decided it (the client's data, for
  * all a header knows). Found by bisection, as answers never change once
@@ -85,6 +85,7 @@ const firstRefusal = (bytes: Uint8Array, accept: Accept, open: number, refusal: 
       low = middle
     } else {
       high = middle
+      // Not Complete either: a prefix of bytes that are no header is none.
       found = result as Refusal
     }
   }

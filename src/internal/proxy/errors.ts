@@ -156,9 +156,9 @@ export const toReason = ({ _tag, ...fields }: Refusal): ProxyHeaderReason =>
  *
  * **Details**
  *
- * The header's bytes are left unread: nothing of a refused header, or of
- * what follows it, reaches a handler. A connection that ends before sending
- * a byte fails its read with `EndOfInput` instead.
+ * A read that fails with it takes nothing from the input, so reading again
+ * fails the same way. A connection that ends before sending a byte fails
+ * its read with `EndOfInput` instead.
  */
 export class ProxyHeaderError extends Schema.TaggedError<ProxyHeaderError>("fiberline/ProxyHeaderError")(
   "ProxyHeaderError",
