@@ -12,7 +12,7 @@ import { parse, type ParseResult } from "../../src/internal/proxy/decoder.ts"
 import { toReason } from "../../src/internal/proxy/errors.ts"
 import { type Accept, MAX_LENGTH, type ProxyHeader, type Tlv, V1_MAX_LENGTH } from "../../src/internal/proxy/header.ts"
 import type { Address } from "../../src/services/Address.ts"
-import { bytes, concat, inet, unix, v2, words16 } from "../fixtures/proxyHeader.ts"
+import { bytes, concat, inet, SIGNATURE, unix, v2, words16 } from "../fixtures/proxyHeader.ts"
 
 /** A log-safe reason: one line of printable ASCII (raw bytes only as `\xNN` escapes), short. */
 export const LOG_SAFE = /^[\x20-\x7e…]{1,160}$/
@@ -249,6 +249,23 @@ const v2Sample = Arbitrary.flatMap(
       }
     })
 )
+
+/** Starts that lead random bytes deep into each version's rules. */
+const starts = [
+  [],
+  SIGNATURE,
+  [...SIGNATURE, 0x21],
+  [...SIGNATURE, 0x21, 0x11, 0x00],
+  [...SIGNATURE, 0x20, 0x00, 0x00, 0x0a],
+  bytes("PROXY "),
+  bytes("PROXY TCP4 "),
+  bytes("PROXY TCP6 "),
+  bytes("PROXY UNKNOWN")
+].map((start) => Arbitrary.Constant(Uint8Array.from(start)))
+/** Random bytes after one of the starts: mostly invalid, deep in a version's rules. */
+export const randomInput = Arbitrary.map(Arbitrary.all([oneOf(...starts), byteArray(120)]), ([start, rest]) => concat(start, rest))
+/** Any `accept` setting. */
+export const accepts = oneOf<Accept>(...(["v1", "v2", "any"] as const).map(Arbitrary.Constant))
 
 /** A valid header of either version, v2 (the more varied) more often. */
 export const anySample = oneOf(v1Tcp4, v1Tcp6, v1Unknown, v2Sample, v2Sample, v2Sample)
