@@ -9,10 +9,10 @@
  */
 import * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
+import { type ByteString, int64Max, int64Min, type Request } from "./bytes.ts"
 import { InvalidSyntax, NotAnInteger, rejected, WrongType } from "./errors.ts"
 import type { Keyspace } from "./keyspace.ts"
 import type { PubSub } from "./pubsub.ts"
-import type { ByteString, Request } from "./resp.ts"
 import type { Session } from "./session.ts"
 import { type Hash, List, MemberSet, type Value } from "./values.ts"
 
@@ -109,27 +109,7 @@ export const define = (
     : { subcommands: new Map(options.subcommands.map((sub) => [sub.name.slice(sub.name.indexOf("|") + 1), sub])) })
 })
 
-/**
- * Whether `arg` equals the ASCII `word`, ignoring case (as `strcasecmp`).
- *
- * @since 0.1.0
- */
-export const is = (arg: ByteString, word: string): boolean => arg.length === word.length && arg.toLowerCase() === word
-
 const int64Syntax = /^(?:0|-?[1-9][0-9]*)$/
-/**
- * The largest 64-bit signed integer, Redis's `LLONG_MAX`.
- *
- * @since 0.1.0
- */
-export const int64Max = 9223372036854775807n
-
-/**
- * The smallest 64-bit signed integer, Redis's `LLONG_MIN`.
- *
- * @since 0.1.0
- */
-export const int64Min = -9223372036854775808n
 
 /**
  * A 64-bit integer as Redis's `string2ll` reads it: no sign but `-`, no

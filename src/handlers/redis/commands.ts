@@ -9,6 +9,7 @@
  *
  * @since 0.1.0
  */
+import type { Request } from "./bytes.ts"
 import type { Command, CommandContext, CommandResult } from "./command.ts"
 import * as ConnectionCommands from "./commands/connection.ts"
 import * as HashesCommands from "./commands/hashes.ts"
@@ -29,7 +30,6 @@ import {
   WrongArity
 } from "./errors.ts"
 import * as Reply from "./reply.ts"
-import type { Request } from "./resp.ts"
 import * as Session from "./session.ts"
 
 /**

@@ -13,7 +13,7 @@
  *
  * @since 0.1.0
  */
-import type { ByteString } from "./resp.ts"
+import type { ByteString } from "./bytes.ts"
 
 const STAR = 42
 const QUESTION = 63

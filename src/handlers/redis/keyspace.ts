@@ -27,8 +27,8 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import { positiveInteger } from "../../internal/options.ts"
+import type { ByteString } from "./bytes.ts"
 import { matches } from "./glob.ts"
-import type { ByteString } from "./resp.ts"
 import { List, type Side, type Value } from "./values.ts"
 
 /**

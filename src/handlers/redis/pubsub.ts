@@ -12,9 +12,9 @@
  */
 import * as Context from "effect/Context"
 import * as Layer from "effect/Layer"
+import type { ByteString } from "./bytes.ts"
 import { matches } from "./glob.ts"
 import * as Reply from "./reply.ts"
-import type { ByteString } from "./resp.ts"
 
 /**
  * A receiver of messages: one per subscribed connection.

@@ -10,9 +10,9 @@
  *
  * @since 0.1.0
  */
+import type { ByteString, Request } from "./bytes.ts"
 import * as Outbox from "./outbox.ts"
 import type { PubSub, Subscriber } from "./pubsub.ts"
-import type { ByteString, Request } from "./resp.ts"
 
 /**
  * A command queued by `MULTI`.

@@ -12,7 +12,7 @@
  *
  * @since 0.1.0
  */
-import type { ByteString } from "./resp.ts"
+import type { ByteString } from "./bytes.ts"
 
 /**
  * An end of a list: `left` is its head (`LPUSH`, `LPOP`), `right` its tail.

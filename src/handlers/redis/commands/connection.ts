@@ -10,11 +10,11 @@
  * @since 0.1.0
  */
 import * as Process from "node:process"
-import { type Command, type CommandContext, define, integer, is } from "../command.ts"
+import { type ByteString, is } from "../bytes.ts"
+import { type Command, type CommandContext, define, integer } from "../command.ts"
 import { rejected, WrongArity } from "../errors.ts"
 import { matches } from "../glob.ts"
 import * as Reply from "../reply.ts"
-import type { ByteString } from "../resp.ts"
 import * as Session from "../session.ts"
 
 /**

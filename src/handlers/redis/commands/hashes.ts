@@ -3,10 +3,10 @@
  *
  * @since 0.1.0
  */
+import type { ByteString } from "../bytes.ts"
 import { add, type Command, define, getHash, integer, parseInteger } from "../command.ts"
 import { rejected, WrongArity } from "../errors.ts"
 import * as Reply from "../reply.ts"
-import type { ByteString } from "../resp.ts"
 import type { Hash } from "../values.ts"
 
 /**

@@ -5,7 +5,8 @@
  *
  * @since 0.1.0
  */
-import { type Command, type CommandContext, define, int64Max, int64Min, integer, is, syntaxError } from "../command.ts"
+import { int64Max, int64Min, is } from "../bytes.ts"
+import { type Command, type CommandContext, define, integer, syntaxError } from "../command.ts"
 import { rejected } from "../errors.ts"
 import * as Reply from "../reply.ts"
 import { typeName } from "../values.ts"

@@ -9,10 +9,10 @@
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
+import type { ByteString } from "../bytes.ts"
 import { type Command, type CommandContext, count, define, getList, integer, timeout } from "../command.ts"
 import { WrongArity } from "../errors.ts"
 import * as Reply from "../reply.ts"
-import type { ByteString } from "../resp.ts"
 import { List, type Side } from "../values.ts"
 
 const push = (name: string, side: Side) =>

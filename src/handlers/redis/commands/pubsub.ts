@@ -11,9 +11,9 @@
  * @since 0.1.0
  */
 import { Buffer } from "node:buffer"
+import type { ByteString } from "../bytes.ts"
 import { type Command, type CommandContext, define } from "../command.ts"
 import * as Reply from "../reply.ts"
-import type { ByteString } from "../resp.ts"
 import * as Session from "../session.ts"
 
 const confirmation = (kind: string, name: ByteString | undefined, count: number) =>

@@ -4,9 +4,9 @@
  *
  * @since 0.1.0
  */
+import type { ByteString } from "../bytes.ts"
 import { type Command, count, define, getSet, syntaxError } from "../command.ts"
 import * as Reply from "../reply.ts"
-import type { ByteString } from "../resp.ts"
 import { MemberSet } from "../values.ts"
 
 /**

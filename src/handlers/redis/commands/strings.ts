@@ -5,21 +5,18 @@
  *
  * @since 0.1.0
  */
+import { type ByteString, int64Max, int64Min, is } from "../bytes.ts"
 import {
   add,
   type Command,
   type CommandContext,
   define,
   getString,
-  int64Max,
-  int64Min,
   integer,
-  is,
   syntaxError
 } from "../command.ts"
 import { rejected, WrongArity } from "../errors.ts"
 import * as Reply from "../reply.ts"
-import type { ByteString } from "../resp.ts"
 
 /**
  * The absolute expiry time (ms) for `SET`'s `EX`/`PX` (relative, from now)
