@@ -27,6 +27,13 @@ export class WrongType extends Schema.TaggedError<WrongType>()("WrongType", {}) 
 export class NotAnInteger extends Schema.TaggedError<NotAnInteger>()("NotAnInteger", {}) {}
 
 /**
+ * An argument that must be a double is not one, or is out of range.
+ *
+ * @since 0.1.0
+ */
+export class NotAFloat extends Schema.TaggedError<NotAFloat>()("NotAFloat", {}) {}
+
+/**
  * The command's options do not parse.
  *
  * @since 0.1.0
@@ -79,7 +86,15 @@ export class Rejected extends Schema.TaggedError<Rejected>()("Rejected", {
  *
  * @since 0.1.0
  */
-export type CommandError = WrongType | NotAnInteger | InvalidSyntax | WrongArity | UnknownCommand | UnknownSubcommand | Rejected
+export type CommandError =
+  | WrongType
+  | NotAnInteger
+  | NotAFloat
+  | InvalidSyntax
+  | WrongArity
+  | UnknownCommand
+  | UnknownSubcommand
+  | Rejected
 
 /**
  * An `ERR` with `text`: `throw rejected("DB index is out of range")`.
@@ -94,8 +109,8 @@ export const rejected = (text: string, code = "ERR"): Rejected => new Rejected({
  * @since 0.1.0
  */
 export const isCommandError = (u: unknown): u is CommandError =>
-  u instanceof WrongType || u instanceof NotAnInteger || u instanceof InvalidSyntax || u instanceof WrongArity ||
-  u instanceof UnknownCommand || u instanceof UnknownSubcommand || u instanceof Rejected
+  u instanceof WrongType || u instanceof NotAnInteger || u instanceof NotAFloat || u instanceof InvalidSyntax ||
+  u instanceof WrongArity || u instanceof UnknownCommand || u instanceof UnknownSubcommand || u instanceof Rejected
 
 /** The text of a C string: Redis formats arguments with `%s`, which stops at a NUL byte. */
 const cString = (s: string): string => {
@@ -114,6 +129,8 @@ export const words = (error: CommandError): string => {
       return "WRONGTYPE Operation against a key holding the wrong kind of value"
     case "NotAnInteger":
       return "ERR value is not an integer or out of range"
+    case "NotAFloat":
+      return "ERR value is not a valid float"
     case "InvalidSyntax":
       return "ERR syntax error"
     case "WrongArity":
