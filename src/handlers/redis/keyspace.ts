@@ -28,7 +28,7 @@ import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import { positiveInteger } from "../../internal/options.ts"
 import type { ByteString } from "./bytes.ts"
-import { matches } from "./glob.ts"
+import { compile } from "./glob.ts"
 import { List, type Side, type Value } from "./values.ts"
 
 /**
@@ -249,10 +249,11 @@ export const make = (options?: KeyspaceOptions): Effect.Effect<Keyspace, never, 
       size: () => data.size,
       keys: (pattern) => {
         const time = now()
-        const all = pattern === "*"
+        // As Redis: `*` alone lists every key (the empty one too, which no glob matches).
+        const glob = pattern === "*" ? undefined : compile(pattern)
         const found: Array<ByteString> = []
         for (const key of data.keys()) {
-          if ((all || matches(pattern, key)) && !expired(key, time)) found.push(key)
+          if ((glob === undefined || glob.matches(key)) && !expired(key, time)) found.push(key)
         }
         return found
       },
