@@ -64,17 +64,34 @@ export interface RedisOptions {
    * cut off (the hard limit of Redis's `client-output-buffer-limit pubsub`).
    */
   readonly pubsubOutputLimit?: number | undefined
+  /** Most commands one `MULTI` may queue; the one past it fails the transaction. */
+  readonly maxQueuedCommands?: number | undefined
+  /**
+   * Most bytes one `MULTI` may queue, counted as their heap estimate (each
+   * argument's length plus 32, and 32 per command); the command past it
+   * fails the transaction.
+   */
+  readonly maxQueuedBytes?: number | undefined
 }
 
 /**
  * Defaults: 512 MiB bulks as Redis (or V8's longest string, 24 bytes less,
  * since values are held as strings), 32 MiB of pending subscriber output.
  *
+ * A transaction queues at most 100 000 commands and 64 MiB (Redis has no
+ * such bound; its queue grows until memory runs out). A queued command costs
+ * about 250 bytes of heap besides its arguments, so a flood of small ones
+ * stops at about 25 MiB (a 64 MiB old space survives it) and big ones at
+ * 64 MiB: a small part of the default heap (2–4 GiB). The bound is per
+ * connection: the server holds at most `maxConnections` full queues.
+ *
  * @since 0.1.0
  */
 export const defaults = {
   protoMaxBulkLen: Math.min(512 * 1024 * 1024, BufferConstants.MAX_STRING_LENGTH),
-  pubsubOutputLimit: 32 * 1024 * 1024
+  pubsubOutputLimit: 32 * 1024 * 1024,
+  maxQueuedCommands: 100_000,
+  maxQueuedBytes: 64 * 1024 * 1024
 } as const
 
 /**
@@ -114,7 +131,13 @@ const resolve = (options: RedisOptions | undefined): Settings => {
       "pubsubOutputLimit",
       options?.pubsubOutputLimit ?? defaults.pubsubOutputLimit,
       Number.MAX_SAFE_INTEGER
-    )
+    ),
+    maxQueuedCommands: size(
+      "maxQueuedCommands",
+      options?.maxQueuedCommands ?? defaults.maxQueuedCommands,
+      Number.MAX_SAFE_INTEGER
+    ),
+    maxQueuedBytes: size("maxQueuedBytes", options?.maxQueuedBytes ?? defaults.maxQueuedBytes, Number.MAX_SAFE_INTEGER)
   }
 }
 

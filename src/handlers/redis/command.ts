@@ -35,6 +35,10 @@ export interface Settings {
   readonly protoMaxBulkLen: number
   /** Most bytes a subscriber may have pending before it is cut off. */
   readonly pubsubOutputLimit: number
+  /** Most commands one transaction may queue. */
+  readonly maxQueuedCommands: number
+  /** Most bytes (heap estimate) one transaction may queue. */
+  readonly maxQueuedBytes: number
 }
 
 /**

@@ -86,7 +86,9 @@ export const dispatch = (ctx: CommandContext, request: Request): CommandResult =
     throw error
   }
   const transaction = ctx.session.transaction
-  if (transaction !== undefined && !command.controlsTransaction) return TransactionsCommands.enqueue(transaction, request)
+  if (transaction !== undefined && !command.controlsTransaction) {
+    return TransactionsCommands.enqueue(ctx, transaction, request)
+  }
   const reply = execute(ctx, command, request)
   ctx.keyspace.serveBlocked()
   return reply

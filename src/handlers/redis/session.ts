@@ -23,6 +23,8 @@ import type { PubSub, Subscriber } from "./pubsub.ts"
 export interface Transaction {
   /** Requests checked and queued, run in order by `EXEC`. */
   readonly queue: Array<Request>
+  /** Their heap estimate, held within `maxQueuedBytes`. */
+  bytes: number
   failed: boolean
 }
 

@@ -4,25 +4,54 @@
  * to {@link enqueue}; `EXEC` runs the queue in one synchronous pass, so no
  * other connection's command interleaves with it.
  *
+ * The queue is bounded (`maxQueuedCommands`, `maxQueuedBytes`): the command
+ * that would pass a bound is refused with an error naming it, and, like any
+ * command refused while queueing, fails the transaction (`EXEC` answers
+ * `EXECABORT`). The queue is dropped at once, and a failed transaction keeps
+ * nothing more, so one connection cannot fill the heap through `MULTI`.
+ *
  * @since 0.1.0
  */
 import type { Request } from "../bytes.ts"
 import { type Command, type CommandContext, define, execute, lookup } from "../command.ts"
-import { rejected } from "../errors.ts"
+import { errorReply, rejected } from "../errors.ts"
 import * as Reply from "../reply.ts"
 import type { Transaction } from "../session.ts"
 
 const transactionControl = { controlsTransaction: true } as const
 
+/** What a queued request is counted as: its arguments' bytes plus an estimate of their strings' and array's overhead. */
+const queuedBytes = (request: Request): number => {
+  let bytes = 32
+  for (const arg of request) bytes += arg.length + 32
+  return bytes
+}
+
 /**
  * Queues `request` (checked: its command exists, its arity fits) in the open
- * `transaction`, and answers `+QUEUED`.
+ * `transaction`, and answers `+QUEUED`; past the queue's bounds, fails the
+ * transaction instead.
  *
  * @since 0.1.0
  */
-export const enqueue = (transaction: Transaction, request: Request): Uint8Array => {
+export const enqueue = (ctx: CommandContext, transaction: Transaction, request: Request): Uint8Array => {
   // A failed transaction can only be discarded: what it would run need not be kept.
-  if (!transaction.failed) transaction.queue.push(request)
+  if (transaction.failed) return Reply.queued
+  const bytes = transaction.bytes + queuedBytes(request)
+  const { maxQueuedBytes, maxQueuedCommands } = ctx.settings
+  const tooMany = transaction.queue.length >= maxQueuedCommands
+  if (tooMany || bytes > maxQueuedBytes) {
+    transaction.failed = true
+    transaction.queue.length = 0
+    transaction.bytes = 0
+    return errorReply(rejected(
+      tooMany
+        ? `transaction too big: more than ${maxQueuedCommands} queued commands (max-queued-commands)`
+        : `transaction too big: more than ${maxQueuedBytes} bytes queued (max-queued-bytes)`
+    ))
+  }
+  transaction.queue.push(request)
+  transaction.bytes = bytes
   return Reply.queued
 }
 
@@ -42,7 +71,7 @@ const runQueued = (ctx: CommandContext, request: Request): Uint8Array => {
 export const commands: ReadonlyArray<Command> = [
   define("multi", 1, ["noscript", "loading", "stale", "fast", "allow_busy"], [0, 0, 0], (ctx) => {
     if (ctx.session.transaction !== undefined) throw rejected("MULTI calls can not be nested")
-    ctx.session.transaction = { queue: [], failed: false }
+    ctx.session.transaction = { queue: [], bytes: 0, failed: false }
     return Reply.ok
   }, transactionControl),
   define("exec", 1, ["noscript", "loading", "stale", "skip_slowlog"], [0, 0, 0], (ctx) => {

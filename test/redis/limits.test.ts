@@ -1,0 +1,128 @@
+/**
+ * What bounds one client's memory in `fiberline redis`: a transaction's
+ * queue (commands and bytes) is bounded — the command past a bound is
+ * refused with an error naming it and the transaction fails like any other
+ * queueing error — so a CLI child with a 64 MiB old space survives a flood of
+ * queued commands and still answers another client.
+ */
+import { Buffer } from "node:buffer"
+import * as Net from "node:net"
+import { assert, describe, it } from "@effect/vitest"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Redis from "../../src/handlers/redis/Redis.ts"
+import * as TestConnection from "../../src/services/TestConnection.ts"
+import { listeningPort, spawnCli } from "../fixtures/cli.ts"
+import { cmd } from "./support.ts"
+
+/** The replies of one connection that sends `input`, against a fresh keyspace. */
+const replies = (input: string, options?: Redis.RedisOptions) =>
+  Effect.map(
+    TestConnection.run(Redis.handler(options), [Buffer.from(input, "latin1")]).pipe(Effect.provide(Redis.layer())),
+    (result) => Buffer.from(result.outputBytes).toString("latin1")
+  )
+
+const execAbort = "-EXECABORT Transaction discarded because of previous errors.\r\n"
+
+describe("transaction queue bounds", () => {
+  it.effect("the command past maxQueuedCommands is refused and fails the transaction; the connection goes on", () =>
+    Effect.gen(function*() {
+      const output = yield* replies(
+        cmd("MULTI") + cmd("INCR", "k").repeat(5) + cmd("EXEC") + cmd("GET", "k") + cmd("PING"),
+        { maxQueuedCommands: 3 }
+      )
+      assert.strictEqual(
+        output,
+        "+OK\r\n" + "+QUEUED\r\n".repeat(3) +
+          "-ERR transaction too big: more than 3 queued commands (max-queued-commands)\r\n+QUEUED\r\n" +
+          execAbort + "$-1\r\n+PONG\r\n"
+      )
+    }))
+
+  it.effect("the command past maxQueuedBytes (arguments plus 32 bytes each, 32 per command) is refused", () =>
+    Effect.gen(function*() {
+      const value = "v".repeat(400)
+      // SET k <400 bytes>: 32 + (3 + 32) + (1 + 32) + (400 + 32) = 532 bytes; two are 1064.
+      const output = yield* replies(
+        cmd("MULTI") + cmd("SET", "k", value).repeat(2) + cmd("EXEC") + cmd("MULTI") + cmd("SET", "k", value) +
+          cmd("EXEC"),
+        { maxQueuedBytes: 1064 - 1 }
+      )
+      assert.strictEqual(
+        output,
+        "+OK\r\n+QUEUED\r\n-ERR transaction too big: more than 1063 bytes queued (max-queued-bytes)\r\n" + execAbort +
+          "+OK\r\n+QUEUED\r\n*1\r\n+OK\r\n"
+      )
+    }))
+
+  it.live("a CLI child with a 64 MiB old space survives MULTI and 400 000 queued INCRs, and answers PING meanwhile", () =>
+    Effect.gen(function*() {
+      const cli = yield* spawnCli(["redis", "--port", "0", "--log-format", "json"], {
+        env: { NODE_OPTIONS: "--max-old-space-size=64" }
+      })
+      const port = yield* listeningPort(cli)
+      const flooder = yield* lineCounter(port)
+      const flood = 400_000
+      // 8.4 MB on the wire; unbounded, the queue would take about 100 MB of heap.
+      yield* flooder.send(cmd("MULTI") + cmd("INCR", "counter").repeat(flood))
+      yield* flooder.until("every reply", () => flooder.lines() === flood + 1)
+      const other = yield* lineCounter(port)
+      yield* other.send(cmd("PING"))
+      yield* other.until("PONG", () => other.lines() === 1)
+      assert.deepStrictEqual(other.distinct(), ["+PONG"])
+      yield* flooder.send(cmd("EXEC") + cmd("GET", "counter"))
+      yield* flooder.until("EXEC and GET", () => flooder.lines() === flood + 3)
+      assert.deepStrictEqual(flooder.distinct(), [
+        "+OK",
+        "+QUEUED",
+        `-ERR transaction too big: more than ${Redis.defaults.maxQueuedCommands} queued commands (max-queued-commands)`,
+        "-EXECABORT Transaction discarded because of previous errors.",
+        "$-1"
+      ])
+      assert.strictEqual(flooder.count("+QUEUED"), flood - 1)
+      const exited = yield* Effect.result(cli.exited("10 millis"))
+      assert.strictEqual(exited._tag, "Failure", "the child is still running")
+    }), 120_000)
+})
+
+/**
+ * A raw client that counts the reply lines it receives without keeping them
+ * (a flood's replies are megabytes): how many, how many of each, and the
+ * distinct ones in order of first arrival.
+ */
+const lineCounter = (port: number) =>
+  Effect.acquireRelease(
+    Effect.callback<Net.Socket, Error>((resume) => {
+      const socket = Net.connect({ port, host: "127.0.0.1" }, () => resume(Effect.succeed(socket)))
+      socket.once("error", (error) => resume(Effect.fail(error)))
+    }),
+    (socket) => Effect.sync(() => socket.destroy())
+  ).pipe(Effect.map((socket) => {
+    const counts = new Map<string, number>()
+    let total = 0
+    let partial = ""
+    socket.setEncoding("latin1")
+    socket.on("data", (chunk: string) => {
+      const lines = (partial + chunk).split("\r\n")
+      partial = lines.pop()!
+      for (const line of lines) {
+        counts.set(line, (counts.get(line) ?? 0) + 1)
+        total++
+      }
+    })
+    return {
+      send: (data: string) => Effect.callback<void>((resume) => void socket.write(data, "latin1", () => resume(Effect.void))),
+      lines: () => total,
+      count: (line: string) => counts.get(line) ?? 0,
+      distinct: () => [...counts.keys()],
+      /** Checks every 20 ms, for at most 60 s (a liveness bound on a loaded machine). */
+      until: (what: string, check: () => boolean) =>
+        Effect.gen(function*() {
+          for (let i = 0; i < 3000; i++) {
+            if (check()) return
+            yield* Effect.sleep(Duration.millis(20))
+          }
+          return yield* Effect.die(new Error(`never came: ${what} (${total} lines so far)`))
+        })
+    }
+  }))
