@@ -79,11 +79,12 @@ export interface RedisOptions {
  * since values are held as strings), 32 MiB of pending subscriber output.
  *
  * A transaction queues at most 100 000 commands and 64 MiB (Redis has no
- * such bound; its queue grows until memory runs out). A queued command costs
- * about 250 bytes of heap besides its arguments, so a flood of small ones
- * stops at about 25 MiB (a 64 MiB old space survives it) and big ones at
- * 64 MiB: a small part of the default heap (2–4 GiB). The bound is per
- * connection: the server holds at most `maxConnections` full queues.
+ * such bound; its queue grows until memory runs out). Queued bytes are
+ * counted close to the heap they take (`INCR counter`: counted 107, takes
+ * 122), so a flood of small commands stops at about 12 MiB (a 64 MiB old
+ * space survives it) and big ones at 64 MiB: a small part of the default
+ * heap (2–4 GiB). The bound is per connection: the server holds at most
+ * `maxConnections` full queues.
  *
  * @since 0.1.0
  */
