@@ -56,6 +56,20 @@ const redisCommand = serveCommand({
       Flag.withDescription(
         `Most bytes one MULTI may queue (arguments plus 32 bytes each); past it the transaction fails (default ${Redis.defaults.maxQueuedBytes})`
       )
+    ),
+    maxmemory: Flag.String("maxmemory").pipe(
+      Flag.mapTryCatch(
+        (text) => {
+          const bytes = Redis.parseMemory(text)
+          if (bytes === undefined) throw new Error("not a size")
+          return bytes
+        },
+        () => "bytes, or a size such as 100mb or 2gb"
+      ),
+      Flag.withDefault(Redis.defaults.maxmemory),
+      Flag.withDescription(
+        `Bytes the keyspace may take before writes get -OOM, as Redis's maxmemory with noeviction (100mb, 2gb…; 0: no bound; default half the heap, ${Redis.defaults.maxmemory})`
+      )
     )
   },
   setup: (options) =>

@@ -25,6 +25,7 @@
  * @since 0.1.0
  */
 import { constants as BufferConstants } from "node:buffer"
+import * as V8 from "node:v8"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -42,6 +43,7 @@ import {
 import type { CommandContext, Settings } from "./command.ts"
 import { dispatch, table } from "./commands.ts"
 import * as Keyspace from "./keyspace.ts"
+import * as Memory from "./memory.ts"
 import { OutputLimitExceeded } from "./outbox.ts"
 import * as PubSub from "./pubsub.ts"
 import * as Reply from "./reply.ts"
@@ -72,6 +74,12 @@ export interface RedisOptions {
    * fails the transaction.
    */
   readonly maxQueuedBytes?: number | undefined
+  /**
+   * Bytes the keyspace may take, as `memory.ts` counts them, before writes
+   * are refused with Redis's `-OOM` (its `maxmemory` with `noeviction`); 0
+   * for no bound.
+   */
+  readonly maxmemory?: number | undefined
 }
 
 /**
@@ -86,14 +94,30 @@ export interface RedisOptions {
  * heap (2–4 GiB). The bound is per connection: the server holds at most
  * `maxConnections` full queues.
  *
+ * `maxmemory` is half the V8 heap this process may grow to (Redis's
+ * default, 0, means no bound: for Redis the machine's memory, for Node the
+ * heap limit, past which the process dies with everything it held). Half
+ * leaves the rest for connections, queues, outboxes and the garbage
+ * collector's headroom; `memory.ts`'s estimate is within 15% of the heap the
+ * keyspace takes.
+ *
  * @since 0.1.0
  */
 export const defaults = {
   protoMaxBulkLen: Math.min(512 * 1024 * 1024, BufferConstants.MAX_STRING_LENGTH),
   pubsubOutputLimit: 32 * 1024 * 1024,
   maxQueuedCommands: 100_000,
-  maxQueuedBytes: 64 * 1024 * 1024
+  maxQueuedBytes: 64 * 1024 * 1024,
+  maxmemory: Math.floor(V8.getHeapStatistics().heap_size_limit / 2)
 } as const
+
+/**
+ * A memory size as Redis's configuration reads it (`100mb`, `2gb`, `1000`),
+ * for `maxmemory`; `undefined` if it does not read.
+ *
+ * @since 0.1.0
+ */
+export const parseMemory: (text: string) => number | undefined = Memory.parseMemory
 
 /**
  * How a connection of this handler can fail: the waits of its reads and
@@ -138,7 +162,9 @@ const resolve = (options: RedisOptions | undefined): Settings => {
       options?.maxQueuedCommands ?? defaults.maxQueuedCommands,
       Number.MAX_SAFE_INTEGER
     ),
-    maxQueuedBytes: size("maxQueuedBytes", options?.maxQueuedBytes ?? defaults.maxQueuedBytes, Number.MAX_SAFE_INTEGER)
+    maxQueuedBytes: size("maxQueuedBytes", options?.maxQueuedBytes ?? defaults.maxQueuedBytes, Number.MAX_SAFE_INTEGER),
+    // 0 is allowed here: no bound.
+    maxmemory: options?.maxmemory === 0 ? 0 : size("maxmemory", options?.maxmemory ?? defaults.maxmemory, Number.MAX_SAFE_INTEGER)
   }
 }
 

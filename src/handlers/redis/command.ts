@@ -15,7 +15,7 @@ import { Arguments } from "./parse.ts"
 import type { Keyspace } from "./keyspace.ts"
 import type { PubSub } from "./pubsub.ts"
 import type { Session } from "./session.ts"
-import { type Hash, List, MemberSet, type Value } from "./values.ts"
+import { Hash, List, MemberSet, type Value } from "./values.ts"
 
 /**
  * A command's reply: encoded bytes, or — for a command that blocks — the
@@ -39,6 +39,8 @@ export interface Settings {
   readonly maxQueuedCommands: number
   /** Most bytes (heap estimate) one transaction may queue. */
   readonly maxQueuedBytes: number
+  /** Bytes the keyspace may take (`memory.ts`) before writes are refused; 0 for no bound. */
+  readonly maxmemory: number
 }
 
 /**
@@ -226,4 +228,4 @@ export const getSet = (ctx: CommandContext, key: ByteString): MemberSet | undefi
  *
  * @since 0.1.0
  */
-export const getHash = (ctx: CommandContext, key: ByteString): Hash | undefined => getOf<Hash>(ctx, key, Map)
+export const getHash = (ctx: CommandContext, key: ByteString): Hash | undefined => getOf(ctx, key, Hash)

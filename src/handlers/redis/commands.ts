@@ -1,8 +1,9 @@
 /**
  * The command table and the dispatcher: from a request to a reply, with
  * the checks Redis makes before running a command, in Redis's order —
- * unknown command or subcommand, arity, what a subscribed connection may
- * send — then queueing inside `MULTI`, then the command itself.
+ * unknown command or subcommand, arity, `maxmemory`, what a subscribed
+ * connection may send — then queueing inside `MULTI`, then the command
+ * itself.
  *
  * This is where a refusal before a command runs becomes an error reply, and
  * where a refusal while a transaction is open marks it to fail.
@@ -19,7 +20,15 @@ import * as PubSubCommands from "./commands/pubsub.ts"
 import * as SetsCommands from "./commands/sets.ts"
 import * as StringsCommands from "./commands/strings.ts"
 import * as TransactionsCommands from "./commands/transactions.ts"
-import { type CommandError, errorReply, isCommandError, rejected, words, WrongArity } from "./errors.ts"
+import {
+  type CommandError,
+  errorReply,
+  isCommandError,
+  OutOfMemory,
+  rejected,
+  words,
+  WrongArity
+} from "./errors.ts"
 import * as Reply from "./reply.ts"
 import * as Session from "./session.ts"
 
@@ -42,12 +51,34 @@ export const table: ReadonlyMap<string, Command> = new Map(
   ].map((command) => [command.name, command])
 )
 
-/** Checks before running: the command, its arity, and subscriber mode. */
+/** What Redis lets through inside `MULTI` when memory is full: the commands that end it. */
+const endsTransaction = new Set(["exec", "discard", "quit", "reset"])
+
+/**
+ * Redis's `noeviction` policy: with `maxmemory` set, a command that may grow
+ * memory (`denyoom`; `EXEC` when it queued one), and inside `MULTI` any
+ * command that would be queued, is refused when the keyspace's bytes plus
+ * the request's would pass the bound. Reads and deletes always run.
+ */
+const checkMemory = (ctx: CommandContext, command: Command, request: Request) => {
+  const { maxmemory } = ctx.settings
+  if (maxmemory === 0) return
+  const transaction = ctx.session.transaction
+  const denyoom = command.flags.includes("denyoom") ||
+    (transaction !== undefined && (command.name === "exec" ? transaction.denyoom : !endsTransaction.has(command.name)))
+  if (!denyoom) return
+  let wouldUse = ctx.keyspace.usedBytes()
+  for (const arg of request) wouldUse += arg.length
+  if (wouldUse > maxmemory) throw new OutOfMemory({ maxmemory, wouldUse })
+}
+
+/** Checks before running: the command, its arity, memory, and subscriber mode. */
 const check = (ctx: CommandContext, request: Request): Command => {
   const command = lookup(table, request)
   if ((command.arity > 0 && request.length !== command.arity) || request.length < -command.arity) {
     throw new WrongArity({ command: command.name })
   }
+  checkMemory(ctx, command, request)
   if (Session.subscriptions(ctx.session) > 0 && !command.whileSubscribed) {
     throw rejected(
       `Can't execute '${command.name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context`
@@ -62,8 +93,10 @@ const refusal = (ctx: CommandContext, request: Request, error: CommandError): Ui
   ctx.session.transaction.failed = true
   if (!is(request[0] ?? "", "exec")) return errorReply(error)
   ctx.session.transaction = undefined
+  // Redis quotes its shared errors whole (`OOM …`), the ones it formats without their `ERR`.
   const text = words(error)
-  return Reply.error(`EXECABORT Transaction discarded because of: ${text.slice(text.indexOf(" ") + 1)}`)
+  const reason = error._tag === "OutOfMemory" ? text : text.slice(text.indexOf(" ") + 1)
+  return Reply.error(`EXECABORT Transaction discarded because of: ${reason}`)
 }
 
 /**
@@ -87,7 +120,7 @@ export const dispatch = (ctx: CommandContext, request: Request): CommandResult =
   }
   const transaction = ctx.session.transaction
   if (transaction !== undefined && !command.controlsTransaction) {
-    return TransactionsCommands.enqueue(ctx, transaction, request)
+    return TransactionsCommands.enqueue(ctx, transaction, command, request)
   }
   const reply = execute(ctx, command, request)
   ctx.keyspace.serveBlocked()

@@ -71,6 +71,19 @@ export class UnknownSubcommand extends Schema.TaggedError<UnknownSubcommand>()("
 }) {}
 
 /**
+ * A write (or, inside `MULTI`, any command but `EXEC`, `DISCARD`, `QUIT`,
+ * `RESET`) while the keyspace is at `maxmemory`: Redis's `noeviction` policy.
+ *
+ * @since 0.1.0
+ */
+export class OutOfMemory extends Schema.TaggedError<OutOfMemory>()("OutOfMemory", {
+  /** The bound, in bytes. */
+  maxmemory: Schema.Number,
+  /** The keyspace's bytes plus the request's. */
+  wouldUse: Schema.Number
+}) {}
+
+/**
  * Any other refusal, with Redis's own code (`ERR`, `NOPROTO`, `EXECABORT`…)
  * and text: errors that each occur in one command only.
  *
@@ -94,6 +107,7 @@ export type CommandError =
   | WrongArity
   | UnknownCommand
   | UnknownSubcommand
+  | OutOfMemory
   | Rejected
 
 /**
@@ -110,7 +124,8 @@ export const rejected = (text: string, code = "ERR"): Rejected => new Rejected({
  */
 export const isCommandError = (u: unknown): u is CommandError =>
   u instanceof WrongType || u instanceof NotAnInteger || u instanceof NotAFloat || u instanceof InvalidSyntax ||
-  u instanceof WrongArity || u instanceof UnknownCommand || u instanceof UnknownSubcommand || u instanceof Rejected
+  u instanceof WrongArity || u instanceof UnknownCommand || u instanceof UnknownSubcommand || u instanceof OutOfMemory ||
+  u instanceof Rejected
 
 /** The text of a C string: Redis formats arguments with `%s`, which stops at a NUL byte. */
 const cString = (s: string): string => {
@@ -146,6 +161,8 @@ export const words = (error: CommandError): string => {
     }
     case "UnknownSubcommand":
       return `ERR unknown subcommand '${cString(error.subcommand).slice(0, 128)}'. Try ${error.command.toUpperCase()} HELP.`
+    case "OutOfMemory":
+      return "OOM command not allowed when used memory > 'maxmemory'."
     case "Rejected":
       return `${error.code} ${error.text}`
   }

@@ -25,6 +25,8 @@ export interface Transaction {
   readonly queue: Array<Request>
   /** Their heap estimate, held within `maxQueuedBytes`. */
   bytes: number
+  /** One of them is a write that grows memory (`denyoom`): `EXEC` is one too. */
+  denyoom: boolean
   failed: boolean
 }
 

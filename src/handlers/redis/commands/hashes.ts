@@ -3,12 +3,11 @@
  *
  * @since 0.1.0
  */
-import type { ByteString } from "../bytes.ts"
 import { add, type Command, define, getHash } from "../command.ts"
 import { rejected } from "../errors.ts"
 import { parseInteger } from "../parse.ts"
 import * as Reply from "../reply.ts"
-import type { Hash } from "../values.ts"
+import { Hash } from "../values.ts"
 
 /**
  * The hash commands.
@@ -21,7 +20,7 @@ export const commands: ReadonlyArray<Command> = [
     const pairs = args.restPairs()
     let hash = getHash(ctx, key)
     if (hash === undefined) {
-      hash = new Map()
+      hash = new Hash()
       ctx.keyspace.set(key, hash)
     }
     let added = 0
@@ -45,7 +44,7 @@ export const commands: ReadonlyArray<Command> = [
     return Reply.integer(deleted)
   }),
   define("hgetall", 2, ["readonly"], [1, 1, 1], (ctx, args) =>
-    Reply.bulkArray([...(getHash(ctx, args.nextString()) ?? new Map<ByteString, ByteString>())].flat())),
+    Reply.bulkArray(getHash(ctx, args.nextString())?.flat() ?? [])),
   define("hlen", 2, ["readonly", "fast"], [1, 1, 1], (ctx, args) =>
     Reply.integer(getHash(ctx, args.nextString())?.size ?? 0)),
   define("hincrby", 4, ["write", "denyoom", "fast"], [1, 1, 1], (ctx, args) => {
@@ -54,7 +53,7 @@ export const commands: ReadonlyArray<Command> = [
     const by = args.nextInteger()
     let hash: Hash | undefined = getHash(ctx, key)
     if (hash === undefined) {
-      hash = new Map()
+      hash = new Hash()
       ctx.keyspace.set(key, hash)
     }
     const current = hash.get(field)

@@ -34,7 +34,12 @@ const queuedBytes = (request: Request): number => {
  *
  * @since 0.1.0
  */
-export const enqueue = (ctx: CommandContext, transaction: Transaction, request: Request): Uint8Array => {
+export const enqueue = (
+  ctx: CommandContext,
+  transaction: Transaction,
+  command: Command,
+  request: Request
+): Uint8Array => {
   // A failed transaction can only be discarded: what it would run need not be kept.
   if (transaction.failed) return Reply.queued
   const bytes = transaction.bytes + queuedBytes(request)
@@ -53,6 +58,7 @@ export const enqueue = (ctx: CommandContext, transaction: Transaction, request: 
   // A copy of exactly its length: the request's array may have room to spare (`INCR counter` takes 122 bytes so, 242 not).
   transaction.queue.push(request.slice())
   transaction.bytes = bytes
+  if (command.flags.includes("denyoom")) transaction.denyoom = true
   return Reply.queued
 }
 
@@ -72,7 +78,7 @@ const runQueued = (ctx: CommandContext, request: Request): Uint8Array => {
 export const commands: ReadonlyArray<Command> = [
   define("multi", 1, ["noscript", "loading", "stale", "fast", "allow_busy"], [0, 0, 0], (ctx) => {
     if (ctx.session.transaction !== undefined) throw rejected("MULTI calls can not be nested")
-    ctx.session.transaction = { queue: [], bytes: 0, failed: false }
+    ctx.session.transaction = { queue: [], bytes: 0, denyoom: false, failed: false }
     return Reply.ok
   }, transactionControl),
   define("exec", 1, ["noscript", "loading", "stale", "skip_slowlog"], [0, 0, 0], (ctx) => {
