@@ -15,12 +15,14 @@
  * const server = LineServer.make({ handler: Redis.handler(), port: 6380 }).pipe(Effect.provide(Redis.layer()))
  * ```
  *
- * Layout of `handlers/redis/`: `resp.ts` (framing), `inline.ts` (inline
+ * Layout of `handlers/redis/`: `bytes.ts` (byte strings and 64-bit bounds,
+ * a leaf every layer shares); `resp.ts` (framing), `inline.ts` (inline
  * quoting) and `reply.ts` (encoding); `keyspace.ts` and `pubsub.ts` (shared
- * state, as services); `commands.ts` (table, dispatch) over `commands/*.ts`,
- * with `command.ts` (what a command is) and `errors.ts` (Redis's words);
- * `session.ts` (per-connection state) and `outbox.ts` (a subscriber's
- * bounded output); `values.ts` and `glob.ts`.
+ * state, as services) with `values.ts` (the value types), `memory.ts` (what
+ * `maxmemory` counts) and `glob.ts`; `commands.ts` (table, dispatch) over
+ * `commands/*.ts`, with `command.ts` (what a command is), `parse.ts` (the
+ * argument cursor) and `errors.ts` (Redis's words); `session.ts`
+ * (per-connection state) and `outbox.ts` (a subscriber's bounded output).
  *
  * @since 0.1.0
  */

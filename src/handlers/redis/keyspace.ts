@@ -17,7 +17,9 @@
  *
  * Every operation except {@link Keyspace.blockingPop} is synchronous: a
  * command, or a whole `EXEC`, runs without yielding, so no other
- * connection's command interleaves with it.
+ * connection's command interleaves with it. (Past 300 lines because expiry,
+ * blocking pops and the memory count all hang on the same `set` and
+ * `remove`, which must keep them consistent with each other.)
  *
  * @since 0.1.0
  */
