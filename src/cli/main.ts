@@ -42,6 +42,34 @@ const redisCommand = serveCommand({
       Flag.withDescription(
         `Pending output past which a subscriber that does not read is cut off, in bytes (default ${Redis.defaults.pubsubOutputLimit})`
       )
+    ),
+    maxQueuedCommands: Flag.Int("max-queued-commands").pipe(
+      Flag.withDefault(Redis.defaults.maxQueuedCommands),
+      Flag.filter((n) => n > 0, (n) => `--max-queued-commands must be positive, got ${n}`),
+      Flag.withDescription(
+        `Most commands one MULTI may queue; the one past it fails the transaction (default ${Redis.defaults.maxQueuedCommands})`
+      )
+    ),
+    maxQueuedBytes: Flag.Int("max-queued-bytes").pipe(
+      Flag.withDefault(Redis.defaults.maxQueuedBytes),
+      Flag.filter((n) => n > 0, (n) => `--max-queued-bytes must be positive, got ${n}`),
+      Flag.withDescription(
+        `Most bytes one MULTI may queue (arguments plus 32 bytes each); past it the transaction fails (default ${Redis.defaults.maxQueuedBytes})`
+      )
+    ),
+    maxmemory: Flag.String("maxmemory").pipe(
+      Flag.mapTryCatch(
+        (text) => {
+          const bytes = Redis.parseMemory(text)
+          if (bytes === undefined) throw new Error("not a size")
+          return bytes
+        },
+        () => "bytes, or a size such as 100mb or 2gb"
+      ),
+      Flag.withDefault(Redis.defaults.maxmemory),
+      Flag.withDescription(
+        `Bytes the keyspace may take before writes get -OOM, as Redis's maxmemory with noeviction (100mb, 2gb…; 0: no bound; default half the heap, ${Redis.defaults.maxmemory})`
+      )
     )
   },
   setup: (options) =>

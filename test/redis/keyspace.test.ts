@@ -3,7 +3,9 @@
  * the deadline deletes them) and actively (the sweep fiber collects a
  * bounded batch per tick without anyone reading); blocked pops are served
  * first come first served, time out with nothing, and an interrupted waiter
- * leaves no waiter behind.
+ * leaves no waiter behind; the bytes it counts (`usedBytes`, what `maxmemory`
+ * bounds) follow every change to keys, values, TTLs and containers, and come
+ * back to zero.
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
@@ -11,7 +13,8 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import { TestClock } from "effect/testing"
 import * as Keyspace from "../../src/handlers/redis/keyspace.ts"
-import { List } from "../../src/handlers/redis/values.ts"
+import { overhead } from "../../src/handlers/redis/memory.ts"
+import { Hash, List, MemberSet } from "../../src/handlers/redis/values.ts"
 
 /** Pushes `elements` on the list `key` (creating it) and serves blocked pops, as a push command does. */
 const push = (keyspace: Keyspace.Keyspace, key: string, ...elements: Array<string>) => {
@@ -127,5 +130,67 @@ describe("Keyspace blocking pops", () => {
       assert.strictEqual(keyspace.waiting(), 0)
       push(keyspace, "q", "kept")
       assert.strictEqual((keyspace.get("q") as List).at(0), "kept")
+    }))
+})
+
+describe("Keyspace memory", () => {
+  it.effect("strings and TTLs: counted on set, replace, expire, persist, delete, expiry and flush", () =>
+    Effect.gen(function*() {
+      const keyspace = yield* Keyspace.make({ sweepInterval: "1 hour" })
+      keyspace.set("key", "value")
+      assert.strictEqual(keyspace.usedBytes(), overhead.key + 3 + 5)
+      keyspace.set("key", "longer value", true)
+      assert.strictEqual(keyspace.usedBytes(), overhead.key + 3 + 12)
+      keyspace.expire("key", keyspace.now() + 10)
+      keyspace.expire("key", keyspace.now() + 20)
+      assert.strictEqual(keyspace.usedBytes(), overhead.key + 3 + 12 + overhead.ttl, "one TTL, however often set")
+      keyspace.set("key", "v")
+      assert.strictEqual(keyspace.usedBytes(), overhead.key + 3 + 1, "a replaced value loses its TTL")
+      keyspace.expire("key", keyspace.now() + 10)
+      assert.isTrue(keyspace.persist("key"))
+      assert.strictEqual(keyspace.usedBytes(), overhead.key + 3 + 1)
+      keyspace.expire("key", keyspace.now() + 10)
+      yield* TestClock.adjust("11 millis")
+      assert.strictEqual(keyspace.get("key"), undefined)
+      assert.strictEqual(keyspace.usedBytes(), 0, "an expired key is counted out when collected")
+      keyspace.set("a", "1")
+      assert.isTrue(keyspace.delete("a"))
+      assert.strictEqual(keyspace.usedBytes(), 0)
+      keyspace.set("b", "2")
+      keyspace.flush()
+      assert.strictEqual(keyspace.usedBytes(), 0)
+    }))
+
+  it.effect("containers report their changes while stored, and nothing once removed", () =>
+    Effect.gen(function*() {
+      const keyspace = yield* Keyspace.make()
+      const list = new List()
+      keyspace.set("l", list)
+      list.pushRight("abc")
+      list.pushLeft("de")
+      const set = new MemberSet()
+      keyspace.set("s", set)
+      set.add("m")
+      set.add("m")
+      const hash = new Hash()
+      keyspace.set("h", hash)
+      hash.set("f", "v")
+      hash.set("f", "value")
+      const expected = 3 * (overhead.key + 1 + overhead.container) + 2 * overhead.listElement + 5 +
+        overhead.setMember + 1 + overhead.hashField + 1 + 5
+      assert.strictEqual(keyspace.usedBytes(), expected)
+      list.popLeft()
+      set.delete("m")
+      hash.delete("f")
+      assert.strictEqual(keyspace.usedBytes(), 3 * (overhead.key + 1 + overhead.container) + overhead.listElement + 3)
+      keyspace.delete("l")
+      list.pushRight("after")
+      keyspace.flush()
+      hash.set("g", "after")
+      assert.strictEqual(keyspace.usedBytes(), 0, "a container out of the keyspace counts for nothing")
+      push(keyspace, "q", "x")
+      assert.strictEqual(keyspace.usedBytes(), overhead.key + 1 + overhead.container + overhead.listElement + 1)
+      assert.deepStrictEqual(yield* keyspace.blockingPop(["q"], "left", undefined), ["q", "x"])
+      assert.strictEqual(keyspace.usedBytes(), 0, "a blocking pop that empties a list counts it out")
     }))
 })

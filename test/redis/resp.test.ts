@@ -150,7 +150,7 @@ describe("splitArgs (inline quoting)", () => {
 
 describe("glob matches", () => {
   const table: ReadonlyArray<readonly [string, string, boolean]> = [
-    ["*", "", true],
+    ["*", "", false],
     ["h?llo", "hello", true],
     ["h?llo", "hllo", false],
     ["h*llo", "hllo", true],

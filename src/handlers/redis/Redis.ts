@@ -15,16 +15,19 @@
  * const server = LineServer.make({ handler: Redis.handler(), port: 6380 }).pipe(Effect.provide(Redis.layer()))
  * ```
  *
- * Layout of `handlers/redis/`: `resp.ts` (the request decoder), `inline.ts` (inline
+ * Layout of `handlers/redis/`: `bytes.ts` (byte strings and 64-bit bounds,
+ * a leaf every layer shares); `resp.ts` (the request decoder), `inline.ts` (inline
  * quoting) and `reply.ts` (encoding); `keyspace.ts` and `pubsub.ts` (shared
- * state, as services); `commands.ts` (table, dispatch) over `commands/*.ts`,
- * with `command.ts` (what a command is) and `errors.ts` (Redis's words);
- * `session.ts` (per-connection state) and `outbox.ts` (a subscriber's
- * bounded output); `values.ts` and `glob.ts`.
+ * state, as services) with `values.ts` (the value types), `memory.ts` (what
+ * `maxmemory` counts) and `glob.ts`; `commands.ts` (table, dispatch) over
+ * `commands/*.ts`, with `command.ts` (what a command is), `parse.ts` (the
+ * argument cursor) and `errors.ts` (Redis's words); `session.ts`
+ * (per-connection state) and `outbox.ts` (a subscriber's bounded output).
  *
  * @since 0.1.0
  */
 import { constants as BufferConstants } from "node:buffer"
+import * as V8 from "node:v8"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
@@ -36,6 +39,7 @@ import type { LineWaitError } from "../../services/Errors.ts"
 import type { CommandContext, Settings } from "./command.ts"
 import { dispatch, table } from "./commands.ts"
 import * as Keyspace from "./keyspace.ts"
+import * as Memory from "./memory.ts"
 import { OutputLimitExceeded } from "./outbox.ts"
 import * as PubSub from "./pubsub.ts"
 import * as Reply from "./reply.ts"
@@ -58,18 +62,58 @@ export interface RedisOptions {
    * cut off (the hard limit of Redis's `client-output-buffer-limit pubsub`).
    */
   readonly pubsubOutputLimit?: number | undefined
+  /** Most commands one `MULTI` may queue; the one past it fails the transaction. */
+  readonly maxQueuedCommands?: number | undefined
+  /**
+   * Most bytes one `MULTI` may queue, counted as their heap estimate (each
+   * argument's length plus 32, and 32 per command); the command past it
+   * fails the transaction.
+   */
+  readonly maxQueuedBytes?: number | undefined
+  /**
+   * Bytes the keyspace may take, as `memory.ts` counts them, before writes
+   * are refused with Redis's `-OOM` (its `maxmemory` with `noeviction`); 0
+   * for no bound.
+   */
+  readonly maxmemory?: number | undefined
 }
 
 /**
  * Defaults: 512 MiB bulks as Redis (or V8's longest string, 24 bytes less,
  * since values are held as strings), 32 MiB of pending subscriber output.
  *
+ * A transaction queues at most 100 000 commands and 64 MiB (Redis has no
+ * such bound; its queue grows until memory runs out). Queued bytes are
+ * counted close to the heap they take (`INCR counter`: counted 107, takes
+ * 122), so a flood of small commands stops at about 12 MiB (a 64 MiB old
+ * space survives it) and big ones at 64 MiB: a small part of the default
+ * heap (2–4 GiB). The bound is per connection: the server holds at most
+ * `maxConnections` full queues.
+ *
+ * `maxmemory` is half the V8 heap this process may grow to (Redis's
+ * default, 0, means no bound: for Redis the machine's memory, for Node the
+ * heap limit, past which the process dies with everything it held). Half
+ * leaves the rest for connections, queues, outboxes and the garbage
+ * collector's headroom; `memory.ts`'s estimate is within 15% of the heap the
+ * keyspace takes.
+ *
  * @since 0.1.0
  */
 export const defaults = {
   protoMaxBulkLen: Math.min(512 * 1024 * 1024, BufferConstants.MAX_STRING_LENGTH),
-  pubsubOutputLimit: 32 * 1024 * 1024
+  pubsubOutputLimit: 32 * 1024 * 1024,
+  maxQueuedCommands: 100_000,
+  maxQueuedBytes: 64 * 1024 * 1024,
+  maxmemory: Math.floor(V8.getHeapStatistics().heap_size_limit / 2)
 } as const
+
+/**
+ * A memory size as Redis's configuration reads it (`100mb`, `2gb`, `1000`),
+ * for `maxmemory`; `undefined` if it does not read.
+ *
+ * @since 0.1.0
+ */
+export const parseMemory: (text: string) => number | undefined = Memory.parseMemory
 
 /**
  * How a connection of this handler can fail: the waits of its reads and
@@ -108,7 +152,15 @@ const resolve = (options: RedisOptions | undefined): Settings => {
       "pubsubOutputLimit",
       options?.pubsubOutputLimit ?? defaults.pubsubOutputLimit,
       Number.MAX_SAFE_INTEGER
-    )
+    ),
+    maxQueuedCommands: size(
+      "maxQueuedCommands",
+      options?.maxQueuedCommands ?? defaults.maxQueuedCommands,
+      Number.MAX_SAFE_INTEGER
+    ),
+    maxQueuedBytes: size("maxQueuedBytes", options?.maxQueuedBytes ?? defaults.maxQueuedBytes, Number.MAX_SAFE_INTEGER),
+    // 0 is allowed here: no bound.
+    maxmemory: options?.maxmemory === 0 ? 0 : size("maxmemory", options?.maxmemory ?? defaults.maxmemory, Number.MAX_SAFE_INTEGER)
   }
 }
 

@@ -1,20 +1,21 @@
 /**
- * What a command is — a name, an arity, flags and a synchronous
- * implementation over the shared state — and the helpers command modules
- * share: what an implementation receives ({@link CommandContext}), parsing of
- * integer, float and timeout arguments by Redis's rules, and typed access to
- * a key's value.
+ * What a command is — its entry in the command table: a name, an arity,
+ * Redis's flags and key positions (what `COMMAND` reports, and what the
+ * dispatcher checks), and a synchronous implementation over the shared
+ * state — and the helpers command modules share: what an implementation
+ * receives ({@link CommandContext}), 64-bit arithmetic, and typed access to a
+ * key's value. Arguments are read through `parse.ts`.
  *
  * @since 0.1.0
  */
-import * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
-import { InvalidSyntax, NotAnInteger, rejected, WrongType } from "./errors.ts"
+import { type ByteString, int64Max, int64Min, type Request } from "./bytes.ts"
+import { errorReply, isCommandError, rejected, UnknownCommand, UnknownSubcommand, WrongType } from "./errors.ts"
+import { Arguments } from "./parse.ts"
 import type { Keyspace } from "./keyspace.ts"
 import type { PubSub } from "./pubsub.ts"
-import type { ByteString, Request } from "./resp.ts"
 import type { Session } from "./session.ts"
-import { type Hash, List, MemberSet, type Value } from "./values.ts"
+import { Hash, List, MemberSet, type Value } from "./values.ts"
 
 /**
  * A command's reply: encoded bytes, or — for a command that blocks — the
@@ -34,6 +35,12 @@ export interface Settings {
   readonly protoMaxBulkLen: number
   /** Most bytes a subscriber may have pending before it is cut off. */
   readonly pubsubOutputLimit: number
+  /** Most commands one transaction may queue. */
+  readonly maxQueuedCommands: number
+  /** Most bytes (heap estimate) one transaction may queue. */
+  readonly maxQueuedBytes: number
+  /** Bytes the keyspace may take (`memory.ts`) before writes are refused; 0 for no bound. */
+  readonly maxmemory: number
 }
 
 /**
@@ -51,6 +58,28 @@ export interface CommandContext {
 }
 
 /**
+ * The flags of Redis 7's command table this handler's commands carry, as
+ * `COMMAND` spells them.
+ *
+ * @since 0.1.0
+ */
+export type CommandFlag =
+  | "write"
+  | "readonly"
+  | "denyoom"
+  | "admin"
+  | "pubsub"
+  | "noscript"
+  | "blocking"
+  | "loading"
+  | "stale"
+  | "skip_slowlog"
+  | "fast"
+  | "no_auth"
+  | "allow_busy"
+  | "sentinel"
+
+/**
  * One command.
  *
  * **Details**
@@ -66,29 +95,33 @@ export interface Command {
   /** Full lowercase name, as Redis words errors: `get`, `client|setname`. */
   readonly name: string
   readonly arity: number
-  /** Redis's flags for `COMMAND` (`write`, `readonly`, `fast`…). */
-  readonly flags: ReadonlyArray<string>
+  /** Redis's flags, in `COMMAND`'s order; `denyoom` is also checked against `maxmemory`. */
+  readonly flags: ReadonlyArray<CommandFlag>
   /** First key, last key (negative: from the end), step; zeros for no keys. */
   readonly keys: readonly [number, number, number]
   /** Allowed while the connection is subscribed (RESP2 subscriber mode). */
   readonly whileSubscribed: boolean
   /** Runs at once inside `MULTI` instead of being queued (`EXEC`, `DISCARD`…). */
   readonly controlsTransaction: boolean
-  /** The implementation; for a container, what runs when it is named alone (if its arity lets it). */
-  readonly run: (ctx: CommandContext, args: Request) => CommandResult
+  /**
+   * The implementation, given the arguments after the name (and subcommand
+   * name); for a container, what runs when it is named alone (if its arity
+   * lets it).
+   */
+  readonly run: (ctx: CommandContext, args: Arguments) => CommandResult
   /** For container commands (`CLIENT`, `CONFIG`, `COMMAND`): subcommands by lowercase name. */
   readonly subcommands?: ReadonlyMap<string, Command>
 }
 
 /**
- * Defines a command; `flags` is a space-separated list of Redis flag names.
+ * Defines a command: one row of the command table.
  *
  * @since 0.1.0
  */
 export const define = (
   name: string,
   arity: number,
-  flags: string,
+  flags: ReadonlyArray<CommandFlag>,
   keys: readonly [number, number, number],
   run: Command["run"],
   options?: {
@@ -99,7 +132,7 @@ export const define = (
 ): Command => ({
   name,
   arity,
-  flags: flags === "" ? [] : flags.split(" "),
+  flags,
   keys,
   whileSubscribed: options?.whileSubscribed ?? false,
   controlsTransaction: options?.controlsTransaction ?? false,
@@ -110,48 +143,37 @@ export const define = (
 })
 
 /**
- * Whether `arg` equals the ASCII `word`, ignoring case (as `strcasecmp`).
+ * The command a (non-empty) request names, in `commands` (the command
+ * table); throws `UnknownCommand` or `UnknownSubcommand` as Redis words them.
+ * A container named alone is the container itself, whose arity then refuses
+ * it.
  *
  * @since 0.1.0
  */
-export const is = (arg: ByteString, word: string): boolean => arg.length === word.length && arg.toLowerCase() === word
-
-const int64Syntax = /^(?:0|-?[1-9][0-9]*)$/
-/**
- * The largest 64-bit signed integer, Redis's `LLONG_MAX`.
- *
- * @since 0.1.0
- */
-export const int64Max = 9223372036854775807n
-
-/**
- * The smallest 64-bit signed integer, Redis's `LLONG_MIN`.
- *
- * @since 0.1.0
- */
-export const int64Min = -9223372036854775808n
-
-/**
- * A 64-bit integer as Redis's `string2ll` reads it: no sign but `-`, no
- * leading zeros, no blanks; `undefined` otherwise.
- *
- * @since 0.1.0
- */
-export const parseInteger = (arg: ByteString): bigint | undefined => {
-  if (arg.length > 20 || !int64Syntax.test(arg)) return undefined
-  const value = BigInt(arg)
-  return value > int64Max || value < int64Min ? undefined : value
+export const lookup = (commands: ReadonlyMap<string, Command>, request: Request): Command => {
+  const [name = "", subcommand] = request
+  const command = commands.get(name.toLowerCase())
+  if (command === undefined) throw new UnknownCommand({ name, args: request.slice(1) })
+  if (subcommand === undefined || command.subcommands === undefined) return command
+  const found = command.subcommands.get(subcommand.toLowerCase())
+  if (found === undefined) throw new UnknownSubcommand({ command: name, subcommand })
+  return found
 }
 
 /**
- * {@link parseInteger}, or throws `NotAnInteger` (or `ERR message` if given).
+ * Runs `command` on `request` (already checked); a `CommandError` it throws
+ * becomes its error reply. Anything else thrown is a bug and propagates.
  *
  * @since 0.1.0
  */
-export const integer = (arg: ByteString, message?: string): bigint => {
-  const value = parseInteger(arg)
-  if (value !== undefined) return value
-  throw message === undefined ? new NotAnInteger() : rejected(message)
+export const execute = (ctx: CommandContext, command: Command, request: Request): CommandResult => {
+  try {
+    // Its arguments start after the name, and after the subcommand's name for a subcommand.
+    return command.run(ctx, new Arguments(request, command.name, command.name.includes("|") ? 2 : 1))
+  } catch (error) {
+    if (isCommandError(error)) return errorReply(error)
+    throw error
+  }
 }
 
 /**
@@ -163,51 +185,6 @@ export const add = (a: bigint, b: bigint, message = "increment or decrement woul
   const sum = a + b
   if (sum > int64Max || sum < int64Min) throw rejected(message)
   return sum
-}
-
-/**
- * A count that must be 0 or more (`LPOP key count`, `SPOP key count`).
- *
- * @since 0.1.0
- */
-export const count = (arg: ByteString): number => {
-  const value = integer(arg, "value is out of range, must be positive")
-  if (value < 0n) throw rejected("value is out of range, must be positive")
-  return Number(value)
-}
-
-const decimal = /^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$/
-const infinity = /^[+-]?inf(?:inity)?$/i
-
-/**
- * A float as Redis's `string2ld` (`strtold`) reads it: decimal notation with
- * an optional exponent, or `inf`/`infinity`; no blanks, no NaN. (Hexadecimal
- * floats, which `strtold` also reads, are not accepted.)
- *
- * @since 0.1.0
- */
-export const parseFloat = (arg: ByteString): number | undefined => {
-  if (decimal.test(arg)) return Number(arg)
-  if (infinity.test(arg)) return arg.startsWith("-") ? -Infinity : Infinity
-  return undefined
-}
-
-/**
- * A blocking command's timeout in seconds (fractions allowed, rounded up to
- * the millisecond): `undefined` for 0, which waits forever.
- *
- * @since 0.1.0
- */
-export const timeout = (arg: ByteString, now: number): Duration.Duration | undefined => {
-  const seconds = parseFloat(arg)
-  if (seconds === undefined) throw rejected("timeout is not a float or out of range")
-  const millis = seconds * 1000
-  // 2^63: the first value past a 64-bit integer, as close as a double gets to Redis's LLONG_MAX check.
-  if (millis >= 2 ** 63) throw rejected("timeout is out of range")
-  const rounded = Math.ceil(millis)
-  if (rounded < 0) throw rejected("timeout is negative")
-  if (rounded >= 2 ** 63 - now) throw rejected("timeout is out of range")
-  return rounded === 0 ? undefined : Duration.millis(rounded)
 }
 
 /**
@@ -251,13 +228,4 @@ export const getSet = (ctx: CommandContext, key: ByteString): MemberSet | undefi
  *
  * @since 0.1.0
  */
-export const getHash = (ctx: CommandContext, key: ByteString): Hash | undefined => getOf<Hash>(ctx, key, Map)
-
-/**
- * Throws `InvalidSyntax` (`-ERR syntax error`).
- *
- * @since 0.1.0
- */
-export const syntaxError = (): never => {
-  throw new InvalidSyntax()
-}
+export const getHash = (ctx: CommandContext, key: ByteString): Hash | undefined => getOf(ctx, key, Hash)

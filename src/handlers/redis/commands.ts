@@ -1,15 +1,17 @@
 /**
  * The command table and the dispatcher: from a request to a reply, with
  * the checks Redis makes before running a command, in Redis's order —
- * unknown command or subcommand, arity, what a subscribed connection may
- * send — then queueing inside `MULTI`, then the command itself.
+ * unknown command or subcommand, arity, `maxmemory`, what a subscribed
+ * connection may send — then queueing inside `MULTI`, then the command
+ * itself.
  *
- * This is the one place where a command's `CommandError` becomes an error
- * reply, and where a refusal while a transaction is open marks it to fail.
+ * This is where a refusal before a command runs becomes an error reply, and
+ * where a refusal while a transaction is open marks it to fail.
  *
  * @since 0.1.0
  */
-import type { Command, CommandContext, CommandResult } from "./command.ts"
+import { is, type Request } from "./bytes.ts"
+import { type Command, type CommandContext, type CommandResult, execute, lookup } from "./command.ts"
 import * as ConnectionCommands from "./commands/connection.ts"
 import * as HashesCommands from "./commands/hashes.ts"
 import * as KeysCommands from "./commands/keys.ts"
@@ -22,18 +24,17 @@ import {
   type CommandError,
   errorReply,
   isCommandError,
+  OutOfMemory,
   rejected,
-  UnknownCommand,
-  UnknownSubcommand,
   words,
   WrongArity
 } from "./errors.ts"
 import * as Reply from "./reply.ts"
-import type { Request } from "./resp.ts"
 import * as Session from "./session.ts"
 
 /**
- * Every command, by lowercase name.
+ * Every command, by lowercase name: what `COMMAND` lists, and what requests
+ * are looked up in.
  *
  * @since 0.1.0
  */
@@ -50,23 +51,34 @@ export const table: ReadonlyMap<string, Command> = new Map(
   ].map((command) => [command.name, command])
 )
 
-/** The command `args` name, or throws the error Redis gives. */
-const lookup = (args: Request): Command => {
-  const command = table.get(args[0]!.toLowerCase())
-  if (command === undefined) throw new UnknownCommand({ name: args[0]!, args: args.slice(1) })
-  // A container named alone is the container itself, whose arity then refuses it.
-  if (args.length === 1 || command.subcommands === undefined) return command
-  const subcommand = command.subcommands.get(args[1]!.toLowerCase())
-  if (subcommand === undefined) throw new UnknownSubcommand({ command: args[0]!, subcommand: args[1]! })
-  return subcommand
+/** What Redis lets through inside `MULTI` when memory is full: the commands that end it. */
+const endsTransaction = new Set(["exec", "discard", "quit", "reset"])
+
+/**
+ * Redis's `noeviction` policy: with `maxmemory` set, a command that may grow
+ * memory (`denyoom`; `EXEC` when it queued one), and inside `MULTI` any
+ * command that would be queued, is refused when the keyspace's bytes plus
+ * the request's would pass the bound. Reads and deletes always run.
+ */
+const checkMemory = (ctx: CommandContext, command: Command, request: Request) => {
+  const { maxmemory } = ctx.settings
+  if (maxmemory === 0) return
+  const transaction = ctx.session.transaction
+  const denyoom = command.flags.includes("denyoom") ||
+    (transaction !== undefined && (command.name === "exec" ? transaction.denyoom : !endsTransaction.has(command.name)))
+  if (!denyoom) return
+  let wouldUse = ctx.keyspace.usedBytes()
+  for (const arg of request) wouldUse += arg.length
+  if (wouldUse > maxmemory) throw new OutOfMemory({ maxmemory, wouldUse })
 }
 
-/** Checks before running: the command, its arity, and subscriber mode. */
-const check = (ctx: CommandContext, args: Request): Command => {
-  const command = lookup(args)
-  if ((command.arity > 0 && args.length !== command.arity) || args.length < -command.arity) {
+/** Checks before running: the command, its arity, memory, and subscriber mode. */
+const check = (ctx: CommandContext, request: Request): Command => {
+  const command = lookup(table, request)
+  if ((command.arity > 0 && request.length !== command.arity) || request.length < -command.arity) {
     throw new WrongArity({ command: command.name })
   }
+  checkMemory(ctx, command, request)
   if (Session.subscriptions(ctx.session) > 0 && !command.whileSubscribed) {
     throw rejected(
       `Can't execute '${command.name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context`
@@ -75,24 +87,16 @@ const check = (ctx: CommandContext, args: Request): Command => {
   return command
 }
 
-/** Runs `command`; its refusal becomes the error reply. Other exceptions are bugs and propagate. */
-const execute = (ctx: CommandContext, command: Command, args: Request): CommandResult => {
-  try {
-    return command.run(ctx, args)
-  } catch (error) {
-    if (isCommandError(error)) return errorReply(error)
-    throw error
-  }
-}
-
 /** The reply to a refused command; a refused `EXEC` aborts the transaction, as Redis's `execCommandAbort`. */
-const refusal = (ctx: CommandContext, args: Request, error: CommandError): Uint8Array => {
+const refusal = (ctx: CommandContext, request: Request, error: CommandError): Uint8Array => {
   if (ctx.session.transaction === undefined) return errorReply(error)
   ctx.session.transaction.failed = true
-  if (args[0]!.toLowerCase() !== "exec") return errorReply(error)
+  if (!is(request[0] ?? "", "exec")) return errorReply(error)
   ctx.session.transaction = undefined
+  // Redis quotes its shared errors whole (`OOM …`), the ones it formats without their `ERR`.
   const text = words(error)
-  return Reply.error(`EXECABORT Transaction discarded because of: ${text.slice(text.indexOf(" ") + 1)}`)
+  const reason = error._tag === "OutOfMemory" ? text : text.slice(text.indexOf(" ") + 1)
+  return Reply.error(`EXECABORT Transaction discarded because of: ${reason}`)
 }
 
 /**
@@ -106,28 +110,19 @@ const refusal = (ctx: CommandContext, args: Request, error: CommandError): Uint8
  *
  * @since 0.1.0
  */
-export const dispatch = (ctx: CommandContext, args: Request): CommandResult => {
+export const dispatch = (ctx: CommandContext, request: Request): CommandResult => {
   let command: Command
   try {
-    command = check(ctx, args)
+    command = check(ctx, request)
   } catch (error) {
-    if (isCommandError(error)) return refusal(ctx, args, error)
+    if (isCommandError(error)) return refusal(ctx, request, error)
     throw error
   }
   const transaction = ctx.session.transaction
   if (transaction !== undefined && !command.controlsTransaction) {
-    transaction.queue.push({
-      args,
-      run: (queued) => {
-        const reply = execute(ctx, command, queued)
-        // Blocking commands do not block inside EXEC (`session.inExec`).
-        if (!(reply instanceof Uint8Array)) throw new Error(`${command.name} blocked inside EXEC`)
-        return reply
-      }
-    })
-    return Reply.queued
+    return TransactionsCommands.enqueue(ctx, transaction, command, request)
   }
-  const reply = execute(ctx, command, args)
+  const reply = execute(ctx, command, request)
   ctx.keyspace.serveBlocked()
   return reply
 }

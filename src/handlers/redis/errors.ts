@@ -27,6 +27,13 @@ export class WrongType extends Schema.TaggedError<WrongType>()("WrongType", {}) 
 export class NotAnInteger extends Schema.TaggedError<NotAnInteger>()("NotAnInteger", {}) {}
 
 /**
+ * An argument that must be a double is not one, or is out of range.
+ *
+ * @since 0.1.0
+ */
+export class NotAFloat extends Schema.TaggedError<NotAFloat>()("NotAFloat", {}) {}
+
+/**
  * The command's options do not parse.
  *
  * @since 0.1.0
@@ -64,6 +71,19 @@ export class UnknownSubcommand extends Schema.TaggedError<UnknownSubcommand>()("
 }) {}
 
 /**
+ * A write (or, inside `MULTI`, any command but `EXEC`, `DISCARD`, `QUIT`,
+ * `RESET`) while the keyspace is at `maxmemory`: Redis's `noeviction` policy.
+ *
+ * @since 0.1.0
+ */
+export class OutOfMemory extends Schema.TaggedError<OutOfMemory>()("OutOfMemory", {
+  /** The bound, in bytes. */
+  maxmemory: Schema.Number,
+  /** The keyspace's bytes plus the request's. */
+  wouldUse: Schema.Number
+}) {}
+
+/**
  * Any other refusal, with Redis's own code (`ERR`, `NOPROTO`, `EXECABORT`…)
  * and text: errors that each occur in one command only.
  *
@@ -79,7 +99,16 @@ export class Rejected extends Schema.TaggedError<Rejected>()("Rejected", {
  *
  * @since 0.1.0
  */
-export type CommandError = WrongType | NotAnInteger | InvalidSyntax | WrongArity | UnknownCommand | UnknownSubcommand | Rejected
+export type CommandError =
+  | WrongType
+  | NotAnInteger
+  | NotAFloat
+  | InvalidSyntax
+  | WrongArity
+  | UnknownCommand
+  | UnknownSubcommand
+  | OutOfMemory
+  | Rejected
 
 /**
  * An `ERR` with `text`: `throw rejected("DB index is out of range")`.
@@ -94,8 +123,9 @@ export const rejected = (text: string, code = "ERR"): Rejected => new Rejected({
  * @since 0.1.0
  */
 export const isCommandError = (u: unknown): u is CommandError =>
-  u instanceof WrongType || u instanceof NotAnInteger || u instanceof InvalidSyntax || u instanceof WrongArity ||
-  u instanceof UnknownCommand || u instanceof UnknownSubcommand || u instanceof Rejected
+  u instanceof WrongType || u instanceof NotAnInteger || u instanceof NotAFloat || u instanceof InvalidSyntax ||
+  u instanceof WrongArity || u instanceof UnknownCommand || u instanceof UnknownSubcommand || u instanceof OutOfMemory ||
+  u instanceof Rejected
 
 /** The text of a C string: Redis formats arguments with `%s`, which stops at a NUL byte. */
 const cString = (s: string): string => {
@@ -114,6 +144,8 @@ export const words = (error: CommandError): string => {
       return "WRONGTYPE Operation against a key holding the wrong kind of value"
     case "NotAnInteger":
       return "ERR value is not an integer or out of range"
+    case "NotAFloat":
+      return "ERR value is not a valid float"
     case "InvalidSyntax":
       return "ERR syntax error"
     case "WrongArity":
@@ -129,6 +161,8 @@ export const words = (error: CommandError): string => {
     }
     case "UnknownSubcommand":
       return `ERR unknown subcommand '${cString(error.subcommand).slice(0, 128)}'. Try ${error.command.toUpperCase()} HELP.`
+    case "OutOfMemory":
+      return "OOM command not allowed when used memory > 'maxmemory'."
     case "Rejected":
       return `${error.code} ${error.text}`
   }

@@ -16,7 +16,7 @@
  *
  * @since 0.1.0
  */
-import type { ByteString } from "./resp.ts"
+import type { ByteString } from "./bytes.ts"
 
 /** C's `isspace` in the C locale. */
 const isBlank = (code: number) => code === 32 || (code >= 9 && code <= 13)

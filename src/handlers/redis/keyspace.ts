@@ -7,6 +7,8 @@
  *   It is lazy — every lookup of an expired key deletes it — and active: a
  *   sweep fiber, living in the layer's scope, examines a bounded number of
  *   keys with a TTL per tick, so keys nobody reads again still go away.
+ * - **Memory** is counted as `memory.ts` estimates it, kept up to date on
+ *   every change ({@link Keyspace.usedBytes}): what `maxmemory` bounds.
  * - **Blocking pops** (`BLPOP`, `BRPOP`) suspend the caller's fiber inside
  *   the service until another connection pushes: the same blocking style as
  *   a connection's `readLine`, on shared state. Waiters on a key are served
@@ -15,7 +17,9 @@
  *
  * Every operation except {@link Keyspace.blockingPop} is synchronous: a
  * command, or a whole `EXEC`, runs without yielding, so no other
- * connection's command interleaves with it.
+ * connection's command interleaves with it. (Past 300 lines because expiry,
+ * blocking pops and the memory count all hang on the same `set` and
+ * `remove`, which must keep them consistent with each other.)
  *
  * @since 0.1.0
  */
@@ -27,9 +31,10 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import { positiveInteger } from "../../internal/options.ts"
-import { matches } from "./glob.ts"
-import type { ByteString } from "./resp.ts"
-import { List, type Side, type Value } from "./values.ts"
+import type { ByteString } from "./bytes.ts"
+import { compile } from "./glob.ts"
+import { type Meter, overhead } from "./memory.ts"
+import { Container, entryBytes, List, type Side, type Value } from "./values.ts"
 
 /**
  * The shared database.
@@ -62,6 +67,11 @@ export interface Keyspace {
   readonly persist: (key: ByteString) => boolean
   /** Number of keys with a TTL. */
   readonly volatileCount: () => number
+  /**
+   * The bytes the keys, values and TTLs take, as `memory.ts` estimates them:
+   * what `maxmemory` bounds (Redis's `used_memory`, for the keyspace alone).
+   */
+  readonly usedBytes: () => number
   /**
    * Tells that elements were pushed on the list `key`. Waiters on it are
    * served by the next {@link serveBlocked}, after the whole command (or
@@ -143,10 +153,26 @@ export const make = (options?: KeyspaceOptions): Effect.Effect<Keyspace, never, 
     const waiters = new Map<ByteString, Set<Waiter>>()
     const ready = new Set<ByteString>()
     let waiting = 0
+    // A fresh meter after a flush: containers flushed away keep the old one.
+    let meter: Meter = { bytes: 0 }
+
+    /** Counts `value` in, or out, of the keyspace; a container reports its own changes while in. */
+    const account = (key: ByteString, value: Value, sign: 1 | -1) => {
+      meter.bytes += sign * entryBytes(key, value)
+      if (value instanceof Container) value.meter = sign === 1 ? meter : undefined
+    }
+
+    const clearTtl = (key: ByteString) => {
+      if (expires.delete(key)) meter.bytes -= overhead.ttl
+    }
 
     const remove = (key: ByteString) => {
-      data.delete(key)
-      expires.delete(key)
+      const value = data.get(key)
+      if (value !== undefined) {
+        account(key, value, -1)
+        data.delete(key)
+      }
+      clearTtl(key)
     }
 
     // Redis's rule: a key is expired once the time is past its expiry.
@@ -238,8 +264,11 @@ export const make = (options?: KeyspaceOptions): Effect.Effect<Keyspace, never, 
       now,
       get,
       set: (key, value, keepTtl = false) => {
+        const old = data.get(key)
+        if (old !== undefined) account(key, old, -1)
         data.set(key, value)
-        if (!keepTtl) expires.delete(key)
+        account(key, value, 1)
+        if (!keepTtl) clearTtl(key)
       },
       delete: (key) => {
         if (get(key) === undefined) return false
@@ -249,23 +278,31 @@ export const make = (options?: KeyspaceOptions): Effect.Effect<Keyspace, never, 
       size: () => data.size,
       keys: (pattern) => {
         const time = now()
-        const all = pattern === "*"
+        // As Redis: `*` alone lists every key (the empty one too, which no glob matches).
+        const glob = pattern === "*" ? undefined : compile(pattern)
         const found: Array<ByteString> = []
         for (const key of data.keys()) {
-          if ((all || matches(pattern, key)) && !expired(key, time)) found.push(key)
+          if ((glob === undefined || glob.matches(key)) && !expired(key, time)) found.push(key)
         }
         return found
       },
       flush: () => {
         data.clear()
         expires.clear()
+        meter = { bytes: 0 }
       },
       expiresAt: (key) => expires.get(key),
       expire: (key, at) => {
+        if (!expires.has(key)) meter.bytes += overhead.ttl
         expires.set(key, at)
       },
-      persist: (key) => expires.delete(key),
+      persist: (key) => {
+        if (!expires.has(key)) return false
+        clearTtl(key)
+        return true
+      },
       volatileCount: () => expires.size,
+      usedBytes: () => meter.bytes,
       pushed: (key) => {
         if (waiters.has(key)) ready.add(key)
       },

@@ -12,9 +12,9 @@
  */
 import * as Context from "effect/Context"
 import * as Layer from "effect/Layer"
-import { matches } from "./glob.ts"
+import type { ByteString } from "./bytes.ts"
+import { compile, type Glob } from "./glob.ts"
 import * as Reply from "./reply.ts"
-import type { ByteString } from "./resp.ts"
 
 /**
  * A receiver of messages: one per subscribed connection.
@@ -63,6 +63,12 @@ const remove = (index: Map<ByteString, Set<Subscriber>>, name: ByteString, subsc
   if (subscribers?.delete(subscriber) === true && subscribers.size === 0) index.delete(name)
 }
 
+/** A pattern's subscribers, with the pattern compiled once for every `PUBLISH`. */
+interface PatternEntry {
+  readonly glob: Glob
+  readonly subscribers: Set<Subscriber>
+}
+
 /**
  * An empty registry.
  *
@@ -70,12 +76,19 @@ const remove = (index: Map<ByteString, Set<Subscriber>>, name: ByteString, subsc
  */
 export const make = (): PubSub => {
   const channels = new Map<ByteString, Set<Subscriber>>()
-  const patterns = new Map<ByteString, Set<Subscriber>>()
+  const patterns = new Map<ByteString, PatternEntry>()
   return PubSub.of({
     subscribe: (subscriber, channel) => add(channels, channel, subscriber),
     unsubscribe: (subscriber, channel) => remove(channels, channel, subscriber),
-    psubscribe: (subscriber, pattern) => add(patterns, pattern, subscriber),
-    punsubscribe: (subscriber, pattern) => remove(patterns, pattern, subscriber),
+    psubscribe: (subscriber, pattern) => {
+      const entry = patterns.get(pattern)
+      if (entry === undefined) patterns.set(pattern, { glob: compile(pattern), subscribers: new Set([subscriber]) })
+      else entry.subscribers.add(subscriber)
+    },
+    punsubscribe: (subscriber, pattern) => {
+      const entry = patterns.get(pattern)
+      if (entry?.subscribers.delete(subscriber) === true && entry.subscribers.size === 0) patterns.delete(pattern)
+    },
     publish: (channel, message) => {
       // Receivers are listed before any delivery: a delivery can end a
       // subscriber at once (cut off), which unsubscribes it.
@@ -84,8 +97,8 @@ export const make = (): PubSub => {
       if (direct !== undefined) {
         deliveries.push([Reply.bulkArray(["message", channel, message]), [...direct]])
       }
-      for (const [pattern, subscribers] of patterns) {
-        if (!matches(pattern, channel)) continue
+      for (const [pattern, { glob, subscribers }] of patterns) {
+        if (!glob.matches(channel)) continue
         deliveries.push([Reply.bulkArray(["pmessage", pattern, channel, message]), [...subscribers]])
       }
       let receivers = 0

@@ -6,7 +6,7 @@
  * @since 0.1.0
  */
 import { Buffer } from "node:buffer"
-import type { ByteString } from "./resp.ts"
+import type { ByteString } from "./bytes.ts"
 
 const CR = 13
 const LF = 10

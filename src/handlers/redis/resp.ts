@@ -28,25 +28,16 @@
 import type { Buffer } from "node:buffer"
 import * as Schema from "effect/Schema"
 import * as Decoder from "../../Decoder.ts"
-import { int64Max, int64Min } from "./command.ts"
+import { type ByteString, int64Max, int64Min, type Request } from "./bytes.ts"
 import { splitArgs } from "./inline.ts"
 
 /**
- * Bytes held in a string, one character (code 0–255) per byte: what
- * `Buffer#toString("latin1")` gives. A 1:1 representation, so byte strings
- * are exact `Map` keys and compare like the bytes they stand for.
+ * Byte strings and requests, defined in `bytes.ts` (shared with the command
+ * layer) and re-exported here for framing's users.
  *
  * @since 0.1.0
  */
-export type ByteString = string
-
-/**
- * One request's arguments, the command name first. Empty for requests Redis
- * ignores (an empty inline line, `*0`, a negative count).
- *
- * @since 0.1.0
- */
-export type Request = ReadonlyArray<ByteString>
+export type { ByteString, Request } from "./bytes.ts"
 
 /**
  * Longest inline request and longest count line, in bytes (Redis's

@@ -10,28 +10,23 @@
  *
  * @since 0.1.0
  */
+import type { ByteString, Request } from "./bytes.ts"
 import * as Outbox from "./outbox.ts"
 import type { PubSub, Subscriber } from "./pubsub.ts"
-import type { ByteString, Request } from "./resp.ts"
 
 /**
- * A command queued by `MULTI`.
- *
- * @since 0.1.0
- */
-export interface Queued {
-  readonly run: (args: Request) => Uint8Array
-  readonly args: Request
-}
-
-/**
- * An open `MULTI`: the queue, and whether queueing a command failed (then
- * `EXEC` aborts).
+ * An open `MULTI`: the requests queued, and whether queueing one failed
+ * (then `EXEC` aborts, and nothing more needs to be kept).
  *
  * @since 0.1.0
  */
 export interface Transaction {
-  readonly queue: Array<Queued>
+  /** Requests checked and queued, run in order by `EXEC`. */
+  readonly queue: Array<Request>
+  /** Their heap estimate, held within `maxQueuedBytes`. */
+  bytes: number
+  /** One of them is a write that grows memory (`denyoom`): `EXEC` is one too. */
+  denyoom: boolean
   failed: boolean
 }
 

@@ -5,14 +5,36 @@
  * - a list: a {@link List}, a ring-buffer deque (O(1) push and pop at both
  *   ends, O(1) indexing for `LRANGE` and `LINDEX`);
  * - a set: a {@link MemberSet}, whose random pop is O(1) (`SPOP`);
- * - a hash: a `Map` from field to value.
+ * - a hash: a {@link Hash}, a `Map` from field to value.
  *
  * Containers are never empty in the keyspace: the command that removes the
- * last element deletes the key, as Redis does.
+ * last element deletes the key, as Redis does. Each knows its size as
+ * `memory.ts` counts it, and while it is in the keyspace reports every
+ * change to the keyspace's total (its {@link Container.meter}).
  *
  * @since 0.1.0
  */
-import type { ByteString } from "./resp.ts"
+import type { ByteString } from "./bytes.ts"
+import { type Meter, overhead } from "./memory.ts"
+
+/**
+ * What lists, sets and hashes share: their counted size, and the meter that
+ * size goes to while they are in the keyspace.
+ *
+ * @since 0.1.0
+ */
+export abstract class Container {
+  /** Bytes counted for the container and what it holds (`memory.ts`). */
+  bytes: number = overhead.container
+  /** Set by the keyspace while the container is stored in it. */
+  meter: Meter | undefined = undefined
+
+  /** Counts `delta` more bytes, here and in the meter. */
+  protected grow(delta: number): void {
+    this.bytes += delta
+    if (this.meter !== undefined) this.meter.bytes += delta
+  }
+}
 
 /**
  * An end of a list: `left` is its head (`LPUSH`, `LPOP`), `right` its tail.
@@ -26,7 +48,7 @@ export type Side = "left" | "right"
  *
  * @since 0.1.0
  */
-export class List {
+export class List extends Container {
   private items: Array<ByteString | undefined> = Array.from({ length: 8 })
   private head = 0
   private count = 0
@@ -42,6 +64,7 @@ export class List {
     this.head = (this.head - 1 + this.items.length) % this.items.length
     this.items[this.head] = value
     this.count++
+    this.grow(overhead.listElement + value.length)
   }
 
   /** Adds `value` after the last element. */
@@ -49,16 +72,18 @@ export class List {
     if (this.count === this.items.length) this.resize(this.items.length * 2)
     this.items[(this.head + this.count) % this.items.length] = value
     this.count++
+    this.grow(overhead.listElement + value.length)
   }
 
   /** Removes and returns the first element. */
   popLeft(): ByteString | undefined {
     if (this.count === 0) return undefined
-    const value = this.items[this.head]
+    const value = this.items[this.head]!
     this.items[this.head] = undefined
     this.head = (this.head + 1) % this.items.length
     this.count--
     this.shrink()
+    this.grow(-overhead.listElement - value.length)
     return value
   }
 
@@ -66,10 +91,11 @@ export class List {
   popRight(): ByteString | undefined {
     if (this.count === 0) return undefined
     const at = (this.head + this.count - 1) % this.items.length
-    const value = this.items[at]
+    const value = this.items[at]!
     this.items[at] = undefined
     this.count--
     this.shrink()
+    this.grow(-overhead.listElement - value.length)
     return value
   }
 
@@ -115,7 +141,7 @@ export class List {
  *
  * @since 0.1.0
  */
-export class MemberSet {
+export class MemberSet extends Container {
   private readonly members: Array<ByteString> = []
   private readonly positions = new Map<ByteString, number>()
 
@@ -129,6 +155,7 @@ export class MemberSet {
     if (this.positions.has(member)) return false
     this.positions.set(member, this.members.length)
     this.members.push(member)
+    this.grow(overhead.setMember + member.length)
     return true
   }
 
@@ -163,6 +190,7 @@ export class MemberSet {
     const member = this.members[at]!
     const last = this.members.pop()!
     this.positions.delete(member)
+    this.grow(-overhead.setMember - member.length)
     if (at < this.members.length) {
       this.members[at] = last
       this.positions.set(last, at)
@@ -175,7 +203,47 @@ export class MemberSet {
  *
  * @since 0.1.0
  */
-export type Hash = Map<ByteString, ByteString>
+export class Hash extends Container {
+  private readonly fields = new Map<ByteString, ByteString>()
+
+  /** Number of fields. */
+  get size(): number {
+    return this.fields.size
+  }
+
+  /** The value of `field`, or `undefined`. */
+  get(field: ByteString): ByteString | undefined {
+    return this.fields.get(field)
+  }
+
+  /** Whether `field` is set. */
+  has(field: ByteString): boolean {
+    return this.fields.has(field)
+  }
+
+  /** Sets `field` to `value`. */
+  set(field: ByteString, value: ByteString): void {
+    const old = this.fields.get(field)
+    this.fields.set(field, value)
+    this.grow(old === undefined ? overhead.hashField + field.length + value.length : value.length - old.length)
+  }
+
+  /** Removes `field`; `true` if it was set. */
+  delete(field: ByteString): boolean {
+    const old = this.fields.get(field)
+    if (old === undefined) return false
+    this.fields.delete(field)
+    this.grow(-overhead.hashField - field.length - old.length)
+    return true
+  }
+
+  /** Fields and values, in insertion order, as `field, value, field, value…`. */
+  flat(): Array<ByteString> {
+    const out: Array<ByteString> = []
+    for (const [field, value] of this.fields) out.push(field, value)
+    return out
+  }
+}
 
 /**
  * What a key holds.
@@ -199,3 +267,11 @@ export const typeName = (value: Value | undefined): "string" | "list" | "set" | 
     : value instanceof MemberSet
     ? "set"
     : "hash"
+
+/**
+ * The bytes `memory.ts` counts for `value` under `key`, its TTL aside.
+ *
+ * @since 0.1.0
+ */
+export const entryBytes = (key: ByteString, value: Value): number =>
+  overhead.key + key.length + (typeof value === "string" ? value.length : value.bytes)

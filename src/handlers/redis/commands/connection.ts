@@ -10,11 +10,11 @@
  * @since 0.1.0
  */
 import * as Process from "node:process"
-import { type Command, type CommandContext, define, integer, is } from "../command.ts"
+import { type ByteString, is } from "../bytes.ts"
+import { type Command, type CommandContext, define } from "../command.ts"
 import { rejected, WrongArity } from "../errors.ts"
 import { matches } from "../glob.ts"
 import * as Reply from "../reply.ts"
-import type { ByteString } from "../resp.ts"
 import * as Session from "../session.ts"
 
 /**
@@ -51,24 +51,26 @@ const setName = (ctx: CommandContext, name: ByteString) => {
   ctx.session.name = name === "" ? undefined : name
 }
 
-const hello = define("hello", -1, "noscript loading stale fast no_auth", [0, 0, 0], (ctx, args) => {
-  if (args.length >= 2) {
-    const version = integer(args[1]!, "Protocol version is not an integer or out of range")
+const hello = define("hello", -1, ["noscript", "loading", "stale", "fast", "no_auth"], [0, 0, 0], (ctx, args) => {
+  if (args.hasNext()) {
+    const version = args.nextInteger("Protocol version is not an integer or out of range")
     // RESP3 is not spoken here.
     if (version !== 2n) throw rejected("unsupported protocol version", "NOPROTO")
   }
   let name: ByteString | undefined
-  for (let j = 2; j < args.length; j++) {
-    const left = args.length - 1 - j
-    if (is(args[j]!, "auth") && left >= 2) {
+  while (args.hasNext()) {
+    const option = args.nextString()
+    if (is(option, "auth") && args.remaining >= 2) {
       // No ACLs: the default user takes any password, as Redis's `nopass` default user.
-      if (args[j + 1] !== "default") throw rejected("invalid username-password pair or user is disabled.", "WRONGPASS")
-      j += 2
-    } else if (is(args[j]!, "setname") && left >= 1) {
-      name = args[++j]!
+      if (args.nextString() !== "default") {
+        throw rejected("invalid username-password pair or user is disabled.", "WRONGPASS")
+      }
+      args.nextString()
+    } else if (is(option, "setname") && args.remaining >= 1) {
+      name = args.nextString()
       if (!printable(name)) throw rejected("Client names cannot contain spaces, newlines or special characters.")
     } else {
-      throw rejected(`Syntax error in HELLO option '${args[j]}'`)
+      throw rejected(`Syntax error in HELLO option '${option}'`)
     }
   }
   if (name !== undefined) setName(ctx, name)
@@ -80,17 +82,17 @@ const subcommandNeeded = (name: string) => () => {
   throw new WrongArity({ command: name })
 }
 
-const client = define("client", -2, "sentinel", [0, 0, 0], subcommandNeeded("client"), {
+const client = define("client", -2, ["sentinel"], [0, 0, 0], subcommandNeeded("client"), {
   subcommands: [
-    define("client|id", 2, "noscript loading stale", [0, 0, 0], (ctx) => Reply.integer(ctx.session.id)),
-    define("client|getname", 2, "noscript loading stale", [0, 0, 0], (ctx) => Reply.bulk(ctx.session.name)),
-    define("client|setname", 3, "noscript loading stale", [0, 0, 0], (ctx, args) => {
-      setName(ctx, args[2]!)
+    define("client|id", 2, ["noscript", "loading", "stale"], [0, 0, 0], (ctx) => Reply.integer(ctx.session.id)),
+    define("client|getname", 2, ["noscript", "loading", "stale"], [0, 0, 0], (ctx) => Reply.bulk(ctx.session.name)),
+    define("client|setname", 3, ["noscript", "loading", "stale"], [0, 0, 0], (ctx, args) => {
+      setName(ctx, args.nextString())
       return Reply.ok
     }),
-    define("client|setinfo", 4, "noscript loading stale", [0, 0, 0], (ctx, args) => {
-      const attribute = args[2]!
-      const value = args[3]!
+    define("client|setinfo", 4, ["noscript", "loading", "stale"], [0, 0, 0], (ctx, args) => {
+      const attribute = args.nextString()
+      const value = args.nextString()
       const field = is(attribute, "lib-name") ? "libName" : is(attribute, "lib-ver") ? "libVersion" : undefined
       if (field === undefined) throw rejected(`Unrecognized option '${attribute}'`)
       if (!printable(value)) throw rejected(`${attribute} cannot contain spaces, newlines or special characters.`)
@@ -116,8 +118,8 @@ const infoSections = (ctx: CommandContext): ReadonlyArray<readonly [string, Read
     : [`db0:keys=${ctx.keyspace.size()},expires=${ctx.keyspace.volatileCount()},avg_ttl=0`]]
 ]
 
-const info = define("info", -1, "loading stale sentinel", [0, 0, 0], (ctx, args) => {
-  const wanted = args.slice(1).map((section) => section.toLowerCase())
+const info = define("info", -1, ["loading", "stale", "sentinel"], [0, 0, 0], (ctx, args) => {
+  const wanted = args.rest().map((section) => section.toLowerCase())
   const all = wanted.length === 0 || wanted.some((section) => ["all", "default", "everything"].includes(section))
   const text = infoSections(ctx)
     .filter(([name]) => all || wanted.includes(name.toLowerCase()))
@@ -135,10 +137,10 @@ const configuration = (ctx: CommandContext): ReadonlyArray<readonly [string, str
   ["client-output-buffer-limit", `normal 0 0 0 slave 0 0 0 pubsub ${ctx.settings.pubsubOutputLimit} 0 0`]
 ]
 
-const config = define("config", -2, "", [0, 0, 0], subcommandNeeded("config"), {
+const config = define("config", -2, [], [0, 0, 0], subcommandNeeded("config"), {
   subcommands: [
-    define("config|get", -3, "admin noscript loading stale", [0, 0, 0], (ctx, args) => {
-      const patterns = args.slice(2).map((pattern) => pattern.toLowerCase())
+    define("config|get", -3, ["admin", "noscript", "loading", "stale"], [0, 0, 0], (ctx, args) => {
+      const patterns = args.rest().map((pattern) => pattern.toLowerCase())
       const found = configuration(ctx).filter(([name]) => patterns.some((pattern) => matches(pattern, name)))
       return Reply.bulkArray(found.flat())
     })
@@ -160,25 +162,25 @@ const commandInfo = (command: Command): Uint8Array =>
     Reply.array([...command.subcommands?.values() ?? []].map(commandInfo))
   ])
 
-/** The commands named in `args` from index `from`, all of them if none is named. */
-const named = (ctx: CommandContext, args: ReadonlyArray<ByteString>, from: number) =>
-  args.length > from ? args.slice(from).map((name) => ctx.commands.get(name.toLowerCase())) : [...ctx.commands.values()]
+/** The commands named in `names`, all of them if none is named. */
+const named = (ctx: CommandContext, names: ReadonlyArray<ByteString>) =>
+  names.length > 0 ? names.map((name) => ctx.commands.get(name.toLowerCase())) : [...ctx.commands.values()]
 
 const command = define(
   "command",
   -1,
-  "loading stale sentinel",
+  ["loading", "stale", "sentinel"],
   [0, 0, 0],
   (ctx) => Reply.array([...ctx.commands.values()].map(commandInfo)),
   {
     subcommands: [
-      define("command|count", 2, "loading stale sentinel", [0, 0, 0], (ctx) => Reply.integer(ctx.commands.size)),
-      define("command|info", -2, "loading stale sentinel", [0, 0, 0], (ctx, args) =>
-        Reply.array(named(ctx, args, 2).map((found) => found === undefined ? Reply.nullBulk : commandInfo(found)))),
+      define("command|count", 2, ["loading", "stale", "sentinel"], [0, 0, 0], (ctx) => Reply.integer(ctx.commands.size)),
+      define("command|info", -2, ["loading", "stale", "sentinel"], [0, 0, 0], (ctx, args) =>
+        Reply.array(named(ctx, args.rest()).map((found) => found === undefined ? Reply.nullBulk : commandInfo(found)))),
       // Names with empty documentation: enough for tools that ask (redis-cli's hints).
-      define("command|docs", -2, "loading stale sentinel", [0, 0, 0], (ctx, args) =>
+      define("command|docs", -2, ["loading", "stale", "sentinel"], [0, 0, 0], (ctx, args) =>
         Reply.array(
-          named(ctx, args, 2).flatMap((found) => found === undefined ? [] : [Reply.bulk(found.name), Reply.emptyArray])
+          named(ctx, args.rest()).flatMap((found) => found === undefined ? [] : [Reply.bulk(found.name), Reply.emptyArray])
         ))
     ]
   }
@@ -195,24 +197,25 @@ export const commands: ReadonlyArray<Command> = [
   info,
   config,
   command,
-  define("select", 2, "loading stale fast", [0, 0, 0], (_ctx, args) => {
-    const index = integer(args[1]!)
+  define("select", 2, ["loading", "stale", "fast"], [0, 0, 0], (_ctx, args) => {
+    const index = args.nextInteger()
     if (index < -2147483648n || index > 2147483647n) throw rejected("value is out of range, value must between -2147483648 and 2147483647")
     if (index !== 0n) throw rejected("DB index is out of range")
     return Reply.ok
   }),
-  define("ping", -1, "fast sentinel", [0, 0, 0], (ctx, args) => {
-    if (args.length > 2) throw new WrongArity({ command: "ping" })
+  define("ping", -1, ["fast", "sentinel"], [0, 0, 0], (ctx, args) => {
+    const message = args.hasNext() ? args.nextString() : undefined
+    args.finishArity()
     // A subscribed RESP2 connection gets PONG in the shape of a message, as in Redis.
-    if (Session.subscriptions(ctx.session) > 0) return Reply.bulkArray(["pong", args[1] ?? ""])
-    return args.length === 2 ? Reply.bulk(args[1]) : Reply.simple("PONG")
+    if (Session.subscriptions(ctx.session) > 0) return Reply.bulkArray(["pong", message ?? ""])
+    return message !== undefined ? Reply.bulk(message) : Reply.simple("PONG")
   }, { whileSubscribed: true }),
-  define("echo", 2, "loading stale fast", [0, 0, 0], (_ctx, args) => Reply.bulk(args[1])),
-  define("quit", -1, "allow_busy noscript loading stale fast no_auth", [0, 0, 0], (ctx) => {
+  define("echo", 2, ["loading", "stale", "fast"], [0, 0, 0], (_ctx, args) => Reply.bulk(args.nextString())),
+  define("quit", -1, ["allow_busy", "noscript", "loading", "stale", "fast", "no_auth"], [0, 0, 0], (ctx) => {
     ctx.session.quit = true
     return Reply.ok
   }, { whileSubscribed: true, controlsTransaction: true }),
-  define("reset", 1, "noscript loading stale fast no_auth allow_busy", [0, 0, 0], (ctx) => {
+  define("reset", 1, ["noscript", "loading", "stale", "fast", "no_auth", "allow_busy"], [0, 0, 0], (ctx) => {
     ctx.session.transaction = undefined
     Session.unsubscribeAll(ctx.session, ctx.pubsub)
     ctx.session.name = undefined

@@ -9,21 +9,21 @@
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
-import { type Command, type CommandContext, count, define, getList, integer, timeout } from "../command.ts"
-import { WrongArity } from "../errors.ts"
+import type { ByteString } from "../bytes.ts"
+import { type Command, type CommandContext, define, getList } from "../command.ts"
+import { count, integer, timeout } from "../parse.ts"
 import * as Reply from "../reply.ts"
-import type { ByteString } from "../resp.ts"
 import { List, type Side } from "../values.ts"
 
 const push = (name: string, side: Side) =>
-  define(name, -3, "write denyoom fast", [1, 1, 1], (ctx, args) => {
-    const key = args[1]!
+  define(name, -3, ["write", "denyoom", "fast"], [1, 1, 1], (ctx, args) => {
+    const key = args.nextString()
     let list = getList(ctx, key)
     if (list === undefined) {
       list = new List()
       ctx.keyspace.set(key, list)
     }
-    for (const element of args.slice(2)) {
+    for (const element of args.rest()) {
       list.push(side, element)
     }
     ctx.keyspace.pushed(key)
@@ -39,19 +39,21 @@ const take = (ctx: CommandContext, key: ByteString, list: List, side: Side, n: n
 }
 
 const pop = (name: string, side: Side) =>
-  define(name, -2, "write fast", [1, 1, 1], (ctx, args) => {
-    if (args.length > 3) throw new WrongArity({ command: name })
-    const n = args.length === 3 ? count(args[2]!) : undefined
-    const list = getList(ctx, args[1]!)
+  define(name, -2, ["write", "fast"], [1, 1, 1], (ctx, args) => {
+    const key = args.nextString()
+    const countArg = args.hasNext() ? args.nextString() : undefined
+    args.finishArity()
+    const n = countArg === undefined ? undefined : count(countArg)
+    const list = getList(ctx, key)
     if (list === undefined) return n === undefined ? Reply.nullBulk : Reply.nullArray
-    if (n === undefined) return Reply.bulk(take(ctx, args[1]!, list, side, 1)[0])
-    return Reply.bulkArray(take(ctx, args[1]!, list, side, n))
+    if (n === undefined) return Reply.bulk(take(ctx, key, list, side, 1)[0])
+    return Reply.bulkArray(take(ctx, key, list, side, n))
   })
 
 const blockingPop = (name: string, side: Side) =>
-  define(name, -3, "write blocking", [1, -2, 1], (ctx, args) => {
-    const wait = timeout(args[args.length - 1]!, ctx.keyspace.now())
-    const keys = args.slice(1, -1)
+  define(name, -3, ["write", "blocking"], [1, -2, 1], (ctx, args) => {
+    const wait = timeout(args.lastString(), ctx.keyspace.now())
+    const keys = args.rest()
     // Checked key by key, as Redis: a wrong type fails only if no earlier list had an element.
     for (const key of keys) {
       const list = getList(ctx, key)
@@ -63,9 +65,6 @@ const blockingPop = (name: string, side: Side) =>
       (popped) => popped === undefined ? Reply.nullArray : Reply.bulkArray(popped)
     )
   })
-
-/** A `long` argument (indices): beyond ±2^53 precision no longer matters for clamping. */
-const index = (arg: ByteString) => Number(integer(arg))
 
 /**
  * The list commands.
@@ -79,11 +78,14 @@ export const commands: ReadonlyArray<Command> = [
   pop("rpop", "right"),
   blockingPop("blpop", "left"),
   blockingPop("brpop", "right"),
-  define("llen", 2, "readonly fast", [1, 1, 1], (ctx, args) => Reply.integer(getList(ctx, args[1]!)?.length ?? 0)),
-  define("lrange", 4, "readonly", [1, 1, 1], (ctx, args) => {
-    let start = index(args[2]!)
-    let stop = index(args[3]!)
-    const list = getList(ctx, args[1]!)
+  define("llen", 2, ["readonly", "fast"], [1, 1, 1], (ctx, args) =>
+    Reply.integer(getList(ctx, args.nextString())?.length ?? 0)),
+  define("lrange", 4, ["readonly"], [1, 1, 1], (ctx, args) => {
+    const key = args.nextString()
+    // Indices are `long`s: beyond ±2^53 precision no longer matters for clamping.
+    let start = Number(args.nextInteger())
+    let stop = Number(args.nextInteger())
+    const list = getList(ctx, key)
     if (list === undefined) return Reply.emptyArray
     const length = list.length
     if (start < 0) start = Math.max(0, length + start)
@@ -91,10 +93,13 @@ export const commands: ReadonlyArray<Command> = [
     if (start > stop || start >= length) return Reply.emptyArray
     return Reply.bulkArray(list.slice(start, Math.min(stop, length - 1)))
   }),
-  define("lindex", 3, "readonly", [1, 1, 1], (ctx, args) => {
-    const list = getList(ctx, args[1]!)
+  define("lindex", 3, ["readonly"], [1, 1, 1], (ctx, args) => {
+    const key = args.nextString()
+    const indexArg = args.nextString()
+    // A missing key answers null before the index is read, as Redis.
+    const list = getList(ctx, key)
     if (list === undefined) return Reply.nullBulk
-    const at = index(args[2]!)
+    const at = Number(integer(indexArg))
     const position = at < 0 ? list.length + at : at
     return position >= 0 && position < list.length ? Reply.bulk(list.at(position)) : Reply.nullBulk
   })

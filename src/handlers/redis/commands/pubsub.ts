@@ -11,9 +11,9 @@
  * @since 0.1.0
  */
 import { Buffer } from "node:buffer"
+import type { ByteString } from "../bytes.ts"
 import { type Command, type CommandContext, define } from "../command.ts"
 import * as Reply from "../reply.ts"
-import type { ByteString } from "../resp.ts"
 import * as Session from "../session.ts"
 
 const confirmation = (kind: string, name: ByteString | undefined, count: number) =>
@@ -39,8 +39,8 @@ const patterns: Kind = {
 }
 
 const subscribe = (name: string, kind: Kind) =>
-  define(name, -2, "pubsub noscript loading stale", [0, 0, 0], (ctx, args) => {
-    const replies = args.slice(1).map((channel) => {
+  define(name, -2, ["pubsub", "noscript", "loading", "stale"], [0, 0, 0], (ctx, args) => {
+    const replies = args.rest().map((channel) => {
       const names = kind.names(ctx)
       if (!names.has(channel)) {
         kind.add(ctx, channel)
@@ -52,10 +52,10 @@ const subscribe = (name: string, kind: Kind) =>
   }, { whileSubscribed: true })
 
 const unsubscribe = (name: string, kind: Kind) =>
-  define(name, -1, "pubsub noscript loading stale", [0, 0, 0], (ctx, args) => {
+  define(name, -1, ["pubsub", "noscript", "loading", "stale"], [0, 0, 0], (ctx, args) => {
     const names = kind.names(ctx)
     // Without arguments: every subscription of this kind, and a null one if there is none.
-    const targets = args.length > 1 ? args.slice(1) : [...names]
+    const targets = args.hasNext() ? args.rest() : [...names]
     if (targets.length === 0) return confirmation(name, undefined, Session.subscriptions(ctx.session))
     return Buffer.concat(targets.map((channel) => {
       if (names.delete(channel)) kind.remove(ctx, channel)
@@ -76,8 +76,11 @@ export const commands: ReadonlyArray<Command> = [
   define(
     "publish",
     3,
-    "pubsub loading stale fast",
+    ["pubsub", "loading", "stale", "fast"],
     [0, 0, 0],
-    (ctx, args) => Reply.integer(ctx.pubsub.publish(args[1]!, args[2]!))
+    (ctx, args) => {
+      const channel = args.nextString()
+      return Reply.integer(ctx.pubsub.publish(channel, args.nextString()))
+    }
   )
 ]

@@ -5,21 +5,11 @@
  *
  * @since 0.1.0
  */
-import {
-  add,
-  type Command,
-  type CommandContext,
-  define,
-  getString,
-  int64Max,
-  int64Min,
-  integer,
-  is,
-  syntaxError
-} from "../command.ts"
-import { rejected, WrongArity } from "../errors.ts"
+import { type ByteString, int64Max, int64Min, is } from "../bytes.ts"
+import { add, type Command, type CommandContext, define, getString } from "../command.ts"
+import { rejected } from "../errors.ts"
+import { integer, syntaxError } from "../parse.ts"
 import * as Reply from "../reply.ts"
-import type { ByteString } from "../resp.ts"
 
 /**
  * The absolute expiry time (ms) for `SET`'s `EX`/`PX` (relative, from now)
@@ -36,27 +26,27 @@ const expiryTime = (ctx: CommandContext, arg: ByteString, unit: "seconds" | "mil
 
 type ExpiryOption = "ex" | "px" | "exat" | "pxat"
 
-const set = define("set", -3, "write denyoom", [1, 1, 1], (ctx, args) => {
-  const key = args[1]!
+const set = define("set", -3, ["write", "denyoom"], [1, 1, 1], (ctx, args) => {
+  const key = args.nextString()
+  const value = args.nextString()
   let nx = false
   let xx = false
   let get = false
   let keepTtl = false
   let expiry: { readonly option: ExpiryOption; readonly arg: ByteString } | undefined
   // Redis accepts an option again, but not two that contradict each other.
-  for (let j = 3; j < args.length; j++) {
-    const option = args[j]!
-    const next = args[j + 1]
+  // The expiry time is read after every option is known, as Redis does.
+  while (args.hasNext()) {
+    const option = args.nextString()
     const timeOption = (["ex", "px", "exat", "pxat"] as const).find((name) => is(option, name))
     if (is(option, "nx") && !xx) nx = true
     else if (is(option, "xx") && !nx) xx = true
     else if (is(option, "get")) get = true
     else if (is(option, "keepttl") && expiry === undefined) keepTtl = true
     else if (
-      timeOption !== undefined && !keepTtl && (expiry === undefined || expiry.option === timeOption) && next !== undefined
+      timeOption !== undefined && !keepTtl && (expiry === undefined || expiry.option === timeOption) && args.hasNext()
     ) {
-      expiry = { option: timeOption, arg: next }
-      j++
+      expiry = { option: timeOption, arg: args.nextString() }
     } else syntaxError()
   }
   const at = expiry === undefined
@@ -65,7 +55,7 @@ const set = define("set", -3, "write denyoom", [1, 1, 1], (ctx, args) => {
   const old = get ? getString(ctx, key) : undefined
   const exists = ctx.keyspace.get(key) !== undefined
   if ((nx && exists) || (xx && !exists)) return get ? Reply.bulk(old) : Reply.nullBulk
-  ctx.keyspace.set(key, args[2]!, keepTtl)
+  ctx.keyspace.set(key, value, keepTtl)
   if (at !== undefined) ctx.keyspace.expire(key, at)
   return get ? Reply.bulk(old) : Reply.ok
 })
@@ -85,44 +75,52 @@ const incrementBy = (ctx: CommandContext, key: ByteString, by: bigint): Uint8Arr
  */
 export const commands: ReadonlyArray<Command> = [
   set,
-  define("get", 2, "readonly fast", [1, 1, 1], (ctx, args) => Reply.bulk(getString(ctx, args[1]!))),
-  define("getdel", 2, "write fast", [1, 1, 1], (ctx, args) => {
-    const value = getString(ctx, args[1]!)
-    if (value !== undefined) ctx.keyspace.delete(args[1]!)
+  define("get", 2, ["readonly", "fast"], [1, 1, 1], (ctx, args) => Reply.bulk(getString(ctx, args.nextString()))),
+  define("getdel", 2, ["write", "fast"], [1, 1, 1], (ctx, args) => {
+    const key = args.nextString()
+    const value = getString(ctx, key)
+    if (value !== undefined) ctx.keyspace.delete(key)
     return Reply.bulk(value)
   }),
-  define("setnx", 3, "write denyoom fast", [1, 1, 1], (ctx, args) => {
-    if (ctx.keyspace.get(args[1]!) !== undefined) return Reply.zero
-    ctx.keyspace.set(args[1]!, args[2]!)
+  define("setnx", 3, ["write", "denyoom", "fast"], [1, 1, 1], (ctx, args) => {
+    const key = args.nextString()
+    if (ctx.keyspace.get(key) !== undefined) return Reply.zero
+    ctx.keyspace.set(key, args.nextString())
     return Reply.one
   }),
-  define("mset", -3, "write denyoom", [1, -1, 2], (ctx, args) => {
-    if (args.length % 2 === 0) throw new WrongArity({ command: "mset" })
-    for (let j = 1; j < args.length; j += 2) ctx.keyspace.set(args[j]!, args[j + 1]!)
+  define("mset", -3, ["write", "denyoom"], [1, -1, 2], (ctx, args) => {
+    for (const [key, value] of args.restPairs()) ctx.keyspace.set(key, value)
     return Reply.ok
   }),
-  define("mget", -2, "readonly fast", [1, -1, 1], (ctx, args) =>
-    Reply.bulkArray(args.slice(1).map((key) => {
+  define("mget", -2, ["readonly", "fast"], [1, -1, 1], (ctx, args) =>
+    Reply.bulkArray(args.rest().map((key) => {
       const value = ctx.keyspace.get(key)
       return typeof value === "string" ? value : undefined
     }))),
-  define("incr", 2, "write denyoom fast", [1, 1, 1], (ctx, args) => incrementBy(ctx, args[1]!, 1n)),
-  define("decr", 2, "write denyoom fast", [1, 1, 1], (ctx, args) => incrementBy(ctx, args[1]!, -1n)),
-  define("incrby", 3, "write denyoom fast", [1, 1, 1], (ctx, args) => incrementBy(ctx, args[1]!, integer(args[2]!))),
-  define("decrby", 3, "write denyoom fast", [1, 1, 1], (ctx, args) => {
-    const by = integer(args[2]!)
-    if (by === int64Min) throw rejected("decrement would overflow")
-    return incrementBy(ctx, args[1]!, -by)
+  define("incr", 2, ["write", "denyoom", "fast"], [1, 1, 1], (ctx, args) => incrementBy(ctx, args.nextString(), 1n)),
+  define("decr", 2, ["write", "denyoom", "fast"], [1, 1, 1], (ctx, args) => incrementBy(ctx, args.nextString(), -1n)),
+  define("incrby", 3, ["write", "denyoom", "fast"], [1, 1, 1], (ctx, args) => {
+    const key = args.nextString()
+    return incrementBy(ctx, key, args.nextInteger())
   }),
-  define("append", 3, "write denyoom fast", [1, 1, 1], (ctx, args) => {
-    const old = getString(ctx, args[1]!) ?? ""
+  define("decrby", 3, ["write", "denyoom", "fast"], [1, 1, 1], (ctx, args) => {
+    const key = args.nextString()
+    const by = args.nextInteger()
+    if (by === int64Min) throw rejected("decrement would overflow")
+    return incrementBy(ctx, key, -by)
+  }),
+  define("append", 3, ["write", "denyoom", "fast"], [1, 1, 1], (ctx, args) => {
+    const key = args.nextString()
+    const suffix = args.nextString()
+    const old = getString(ctx, key) ?? ""
     // Checked before concatenating: the limit is at most the longest string V8 can build.
-    if (old.length + args[2]!.length > ctx.settings.protoMaxBulkLen) {
+    if (old.length + suffix.length > ctx.settings.protoMaxBulkLen) {
       throw rejected("string exceeds maximum allowed size (proto-max-bulk-len)")
     }
-    const value = old + args[2]!
-    ctx.keyspace.set(args[1]!, value, true)
+    const value = old + suffix
+    ctx.keyspace.set(key, value, true)
     return Reply.integer(value.length)
   }),
-  define("strlen", 2, "readonly fast", [1, 1, 1], (ctx, args) => Reply.integer(getString(ctx, args[1]!)?.length ?? 0))
+  define("strlen", 2, ["readonly", "fast"], [1, 1, 1], (ctx, args) =>
+    Reply.integer(getString(ctx, args.nextString())?.length ?? 0))
 ]

@@ -1,16 +1,74 @@
 /**
- * `MULTI`, `EXEC`, `DISCARD`. Queueing itself is the dispatcher's business
- * (every other command is queued while a transaction is open); `EXEC` runs
- * the queue in one synchronous pass, so no other connection's command
- * interleaves with it.
+ * `MULTI`, `EXEC`, `DISCARD`, and the queue between them: while a
+ * transaction is open, the dispatcher checks every other command and hands it
+ * to {@link enqueue}; `EXEC` runs the queue in one synchronous pass, so no
+ * other connection's command interleaves with it.
+ *
+ * The queue is bounded (`maxQueuedCommands`, `maxQueuedBytes`): the command
+ * that would pass a bound is refused with an error naming it, and, like any
+ * command refused while queueing, fails the transaction (`EXEC` answers
+ * `EXECABORT`). The queue is dropped at once, and a failed transaction keeps
+ * nothing more, so one connection cannot fill the heap through `MULTI`.
  *
  * @since 0.1.0
  */
-import { type Command, define } from "../command.ts"
-import { rejected } from "../errors.ts"
+import type { Request } from "../bytes.ts"
+import { type Command, type CommandContext, define, execute, lookup } from "../command.ts"
+import { errorReply, rejected } from "../errors.ts"
 import * as Reply from "../reply.ts"
+import type { Transaction } from "../session.ts"
 
 const transactionControl = { controlsTransaction: true } as const
+
+/** What a queued request is counted as: its arguments' bytes plus an estimate of their strings' and array's overhead. */
+const queuedBytes = (request: Request): number => {
+  let bytes = 32
+  for (const arg of request) bytes += arg.length + 32
+  return bytes
+}
+
+/**
+ * Queues `request` (checked: its command exists, its arity fits) in the open
+ * `transaction`, and answers `+QUEUED`; past the queue's bounds, fails the
+ * transaction instead.
+ *
+ * @since 0.1.0
+ */
+export const enqueue = (
+  ctx: CommandContext,
+  transaction: Transaction,
+  command: Command,
+  request: Request
+): Uint8Array => {
+  // A failed transaction can only be discarded: what it would run need not be kept.
+  if (transaction.failed) return Reply.queued
+  const bytes = transaction.bytes + queuedBytes(request)
+  const { maxQueuedBytes, maxQueuedCommands } = ctx.settings
+  const tooMany = transaction.queue.length >= maxQueuedCommands
+  if (tooMany || bytes > maxQueuedBytes) {
+    transaction.failed = true
+    transaction.queue.length = 0
+    transaction.bytes = 0
+    return errorReply(rejected(
+      tooMany
+        ? `transaction too big: more than ${maxQueuedCommands} queued commands (max-queued-commands)`
+        : `transaction too big: more than ${maxQueuedBytes} bytes queued (max-queued-bytes)`
+    ))
+  }
+  // A copy of exactly its length: the request's array may have room to spare (`INCR counter` takes 122 bytes so, 242 not).
+  transaction.queue.push(request.slice())
+  transaction.bytes = bytes
+  if (command.flags.includes("denyoom")) transaction.denyoom = true
+  return Reply.queued
+}
+
+/** Runs one queued request; a blocking command does not block inside EXEC (`session.inExec`). */
+const runQueued = (ctx: CommandContext, request: Request): Uint8Array => {
+  const command = lookup(ctx.commands, request)
+  const reply = execute(ctx, command, request)
+  if (!(reply instanceof Uint8Array)) throw new Error(`${command.name} blocked inside EXEC`)
+  return reply
+}
 
 /**
  * The transaction commands.
@@ -18,12 +76,12 @@ const transactionControl = { controlsTransaction: true } as const
  * @since 0.1.0
  */
 export const commands: ReadonlyArray<Command> = [
-  define("multi", 1, "noscript loading stale fast allow_busy", [0, 0, 0], (ctx) => {
+  define("multi", 1, ["noscript", "loading", "stale", "fast", "allow_busy"], [0, 0, 0], (ctx) => {
     if (ctx.session.transaction !== undefined) throw rejected("MULTI calls can not be nested")
-    ctx.session.transaction = { queue: [], failed: false }
+    ctx.session.transaction = { queue: [], bytes: 0, denyoom: false, failed: false }
     return Reply.ok
   }, transactionControl),
-  define("exec", 1, "noscript loading stale skip_slowlog", [0, 0, 0], (ctx) => {
+  define("exec", 1, ["noscript", "loading", "stale", "skip_slowlog"], [0, 0, 0], (ctx) => {
     const transaction = ctx.session.transaction
     if (transaction === undefined) throw rejected("EXEC without MULTI")
     ctx.session.transaction = undefined
@@ -31,12 +89,12 @@ export const commands: ReadonlyArray<Command> = [
     ctx.session.inExec = true
     try {
       // Errors of single commands are replies in the array; they do not stop the others.
-      return Reply.array(transaction.queue.map(({ args, run }) => run(args)))
+      return Reply.array(transaction.queue.map((request) => runQueued(ctx, request)))
     } finally {
       ctx.session.inExec = false
     }
   }, transactionControl),
-  define("discard", 1, "noscript loading stale fast allow_busy", [0, 0, 0], (ctx) => {
+  define("discard", 1, ["noscript", "loading", "stale", "fast", "allow_busy"], [0, 0, 0], (ctx) => {
     if (ctx.session.transaction === undefined) throw rejected("DISCARD without MULTI")
     ctx.session.transaction = undefined
     return Reply.ok
