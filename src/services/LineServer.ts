@@ -23,7 +23,7 @@ import * as Limits from "../internal/io/limits.ts"
 import * as Transport from "../internal/io/transport.ts"
 import * as Descriptors from "../internal/server/descriptors.ts"
 import * as Listener from "../internal/server/listener.ts"
-import { type ProxyOptions, trustedSet } from "../internal/proxyIntake.ts"
+import { type ProxyOptions, trustedSet } from "../internal/server/intake.ts"
 import { ServerTls } from "../internal/tlsEngine.ts"
 import { registerAll } from "../internal/traffic.ts"
 import * as Address from "./Address.ts"
@@ -237,7 +237,7 @@ const proxyOptions = (options: LineServerOptions<unknown, unknown>): ProxyOption
   }
   return {
     accept,
-    timeoutMillis,
+    timeout: Duration.millis(timeoutMillis),
     trusted: options.trustedProxies === undefined ? undefined : trustedSet(options.trustedProxies)
   }
 }
