@@ -37,7 +37,7 @@ export const commands: ReadonlyArray<Command> = [
     return Reply.integer(removed)
   }),
   define("smembers", 2, ["readonly"], [1, 1, 1], (ctx, args) =>
-    Reply.bulkArray(getSet(ctx, args.nextString())?.toArray() ?? [])),
+    Reply.bulkArray(getSet(ctx, args.nextString())?.view() ?? [])),
   define("sismember", 3, ["readonly", "fast"], [1, 1, 1], (ctx, args) => {
     const key = args.nextString()
     return getSet(ctx, key)?.has(args.nextString()) === true ? Reply.one : Reply.zero
