@@ -1,18 +1,21 @@
 /**
  * Hash commands: `HSET`, `HMSET`, `HSETNX`, `HGET`, `HMGET`, `HDEL`, `HLEN`,
  * `HSTRLEN`, `HEXISTS`, `HKEYS`, `HVALS`, `HGETALL`, `HINCRBY`,
- * `HINCRBYFLOAT` (in `long double`, as Redis: `longDouble.ts`) and
- * `HRANDFIELD` (with a count and `WITHVALUES`).
+ * `HINCRBYFLOAT` (in `long double`, as Redis: `longDouble.ts`),
+ * `HRANDFIELD` (with a count and `WITHVALUES`) and `HSCAN`
+ * (`scanPositions.ts`).
  *
  * @since 0.1.0
  */
 import type { ByteString } from "../bytes.ts"
 import { add, type Command, type CommandContext, define, getHash } from "../command.ts"
+import { emptyScan, parseCursor, scanOptions, scanReply } from "../cursor.ts"
 import { NotAFloat, rejected } from "../errors.ts"
 import * as LongDouble from "../longDouble.ts"
 import { parseInteger } from "../parse.ts"
 import * as Reply from "../reply.ts"
 import { distinct, position, randomCount, repeated } from "../sample.ts"
+import { scanPositions } from "../scanPositions.ts"
 import { Hash } from "../values.ts"
 
 /** The hash at `key`, created (empty, in the keyspace) if there is none; throws `WrongType` for another type. */
@@ -153,5 +156,20 @@ export const commands: ReadonlyArray<Command> = [
     if (withValues && (n < -withValuesMax || n > withValuesMax)) throw rejected("value is out of range")
     const hash = getHash(ctx, key)
     return hash === undefined || n === 0n ? Reply.emptyArray : randomFields(ctx, hash, n, withValues)
+  }),
+  define("hscan", -3, ["readonly"], [1, 1, 1], (ctx, args) => {
+    const key = args.nextString()
+    const cursor = parseCursor(args.nextString())
+    const hash = getHash(ctx, key)
+    // As Redis: a missing key is answered before the options are read.
+    if (hash === undefined) return emptyScan
+    const { count: perCall, match } = scanOptions(args, false)
+    const page = scanPositions(hash.size, cursor, perCall)
+    const found: Array<ByteString> = []
+    for (let at = page.from; at < page.to; at++) {
+      const field = hash.fieldAt(at)
+      if (match === undefined || match.matches(field)) found.push(field, hash.valueAt(at))
+    }
+    return scanReply(page.cursor, found)
   })
 ]

@@ -1,6 +1,7 @@
 /**
  * Set commands: `SADD`, `SREM`, `SMEMBERS`, `SISMEMBER`, `SMISMEMBER`,
- * `SCARD`, `SMOVE`, `SPOP` and `SRANDMEMBER` (with a count), and the algebra —
+ * `SCARD`, `SMOVE`, `SPOP` and `SRANDMEMBER` (with a count), `SSCAN`
+ * (`scanPositions.ts`), and the algebra —
  * `SINTER`, `SINTERCARD`, `SUNION`, `SDIFF` and the `STORE` forms, which
  * replace the destination whatever it held, or delete it for an empty result.
  *
@@ -11,10 +12,12 @@
  */
 import type { ByteString } from "../bytes.ts"
 import { type Command, type CommandContext, define, getSet } from "../command.ts"
+import { emptyScan, parseCursor, scanOptions, scanReply } from "../cursor.ts"
 import { rejected } from "../errors.ts"
 import { count, integer, syntaxError } from "../parse.ts"
 import * as Reply from "../reply.ts"
 import { distinct, position, randomCount, repeated } from "../sample.ts"
+import { scanPositions } from "../scanPositions.ts"
 import { MemberSet } from "../values.ts"
 
 /** The sets at `keys`, `undefined` for a missing key; every key's type is checked first, as Redis does. */
@@ -179,5 +182,20 @@ export const commands: ReadonlyArray<Command> = [
   define("sunion", -2, ["readonly"], [1, -1, 1], (ctx, args) => Reply.bulkArray(union(ctx, args.rest()).view())),
   store("sunionstore", union),
   define("sdiff", -2, ["readonly"], [1, -1, 1], (ctx, args) => Reply.bulkArray(difference(ctx, args.rest()))),
-  store("sdiffstore", difference)
+  store("sdiffstore", difference),
+  define("sscan", -3, ["readonly"], [1, 1, 1], (ctx, args) => {
+    const key = args.nextString()
+    const cursor = parseCursor(args.nextString())
+    const set = getSet(ctx, key)
+    // As Redis: a missing key is answered before the options are read.
+    if (set === undefined) return emptyScan
+    const { count: perCall, match } = scanOptions(args, false)
+    const page = scanPositions(set.size, cursor, perCall)
+    const found: Array<ByteString> = []
+    for (let at = page.from; at < page.to; at++) {
+      const member = set.at(at)
+      if (match === undefined || match.matches(member)) found.push(member)
+    }
+    return scanReply(page.cursor, found)
+  })
 ]
