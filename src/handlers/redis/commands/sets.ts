@@ -52,7 +52,7 @@ const union = (ctx: CommandContext, keys: ReadonlyArray<ByteString>): MemberSet 
 /** The members of the first set at `keys` in none of the others, in its order. */
 const difference = (ctx: CommandContext, keys: ReadonlyArray<ByteString>): Array<ByteString> => {
   const [first, ...others] = setsAt(ctx, keys)
-  if (first === undefined || others.includes(first)) return []
+  if (first === undefined) return []
   return first.view().filter((member) => !others.some((set) => set?.has(member) === true))
 }
 
