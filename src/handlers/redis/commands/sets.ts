@@ -1,12 +1,14 @@
 /**
  * Set commands: `SADD`, `SREM`, `SMEMBERS`, `SISMEMBER`, `SMISMEMBER`,
  * `SCARD`, `SMOVE`, `SPOP` and `SRANDMEMBER` (with a count), `SSCAN`
- * (`scanPositions.ts`), and the algebra —
- * `SINTER`, `SINTERCARD`, `SUNION`, `SDIFF` and the `STORE` forms, which
- * replace the destination whatever it held, or delete it for an empty result.
+ * (`scanPositions.ts`), and the algebra — `SINTER`, `SINTERCARD`, `SUNION`,
+ * `SDIFF` and the `STORE` forms, which replace the destination whatever it
+ * held, or delete it for an empty result.
  *
- * Order, where Redis defines it: an intersection comes in the order of the
- * smallest set, a difference in the first set's, a union set by set.
+ * Order: Redis's is its hash table's (sorted, for sets of integers small
+ * enough to be intsets), which no client can rely on. Here an intersection
+ * comes in the order of the smallest set, as Redis walks it; a difference in
+ * the first set's; a union set by set.
  *
  * @since 0.1.0
  */
