@@ -55,8 +55,9 @@ describe("what strtold refuses", () => {
     assert.isUndefined(LongDouble.parse(text))
   })
 
-  it("infinity is read, for the command to refuse", () => {
-    for (const text of ["inf", "-inf", "+Infinity", "INF"]) assert.strictEqual(LongDouble.parse(text), "infinite")
+  it("infinity is read, with its sign, for the command to refuse", () => {
+    for (const text of ["inf", "+Infinity", "INF"]) assert.strictEqual(LongDouble.parse(text), "inf")
+    for (const text of ["-inf", "-INFINITY"]) assert.strictEqual(LongDouble.parse(text), "-inf")
   })
 
   it("the smallest subnormal is read; below half of it underflows", () => {

@@ -15,22 +15,25 @@
 import type { ByteString } from "./bytes.ts"
 
 /**
- * A finite `long double`: `significand × 2^exponent`, the significand a
- * signed integer of at most 64 bits.
+ * A finite `long double`: `(negative ? -1 : 1) × significand × 2^exponent`,
+ * the significand below 2^64 (0 for zero).
  *
  * @since 0.1.0
  */
 export interface LongDouble {
+  readonly negative: boolean
   readonly significand: bigint
   readonly exponent: number
 }
 
 /**
- * Zero.
+ * What `strtold` also reads, and a command then refuses: an infinity.
  *
  * @since 0.1.0
  */
-export const zero: LongDouble = { significand: 0n, exponent: 0 }
+export type Infinite = "inf" | "-inf"
+
+const zero = (negative: boolean): LongDouble => ({ negative, significand: 0n, exponent: 0 })
 
 /** The format's bounds: a significand of 64 bits; the smallest step (subnormal) 2^-16445; the largest 2^16384 - 2^16320. */
 const bits = 64
@@ -42,7 +45,7 @@ const maxChars = 5 * 1024
 
 const decimal = /^([+-]?)([0-9]*)(?:\.([0-9]*))?(?:[eE]([+-]?[0-9]+))?$/
 const hexadecimal = /^([+-]?)0[xX]([0-9a-fA-F]*)(?:\.([0-9a-fA-F]*))?(?:[pP]([+-]?[0-9]+))?$/
-const infinity = /^[+-]?inf(?:inity)?$/i
+const infinity = /^([+-]?)inf(?:inity)?$/i
 
 const bitLength = (n: bigint): number => n === 0n ? 0 : n.toString(2).length
 
@@ -70,7 +73,7 @@ const round = (negative: boolean, numerator: bigint, denominator: bigint, shift:
     exponent++
   }
   if (exponent > maxExponent) return undefined
-  return { significand: negative ? -significand : significand, exponent }
+  return { negative, significand, exponent }
 }
 
 /** A rounded value, or `undefined` if it overflowed or — not zero — underflowed to zero (`strtold`'s `ERANGE`). */
@@ -82,7 +85,7 @@ const parseHexadecimal = (match: RegExpExecArray): LongDouble | undefined => {
   const [, sign, whole = "", fraction = "", exponentText = "0"] = match
   if (whole.length + fraction.length === 0) return undefined
   const digits = (whole + fraction).replace(/^0+/, "")
-  if (digits.length === 0) return zero
+  if (digits.length === 0) return zero(sign === "-")
   const shift = Number(exponentText) - 4 * fraction.length
   // Beyond the format's exponents whatever the digits (the exponent may be any size).
   const magnitude = shift + 4 * digits.length
@@ -92,16 +95,17 @@ const parseHexadecimal = (match: RegExpExecArray): LongDouble | undefined => {
 
 /**
  * The value of `text` as Redis's `string2ld` reads it: decimal notation with
- * an optional exponent, or hexadecimal (`0x1.8p3`); `"infinite"` for
+ * an optional exponent, or hexadecimal (`0x1.8p3`); `"inf"` or `"-inf"` for
  * `inf`/`infinity` (any case, signed); `undefined` for anything else —
  * blanks, NaN, more than 5 KiB, a value past the format's range, or one so
  * small it underflows to zero (`strtold`'s `ERANGE`).
  *
  * @since 0.1.0
  */
-export const parse = (text: ByteString): LongDouble | "infinite" | undefined => {
+export const parse = (text: ByteString): LongDouble | Infinite | undefined => {
   if (text.length === 0 || text.length >= maxChars) return undefined
-  if (infinity.test(text)) return "infinite"
+  const inf = infinity.exec(text)
+  if (inf !== null) return inf[1] === "-" ? "-inf" : "inf"
   const hex = hexadecimal.exec(text)
   if (hex !== null) return parseHexadecimal(hex)
   const match = decimal.exec(text)
@@ -109,7 +113,7 @@ export const parse = (text: ByteString): LongDouble | "infinite" | undefined => 
   const [, sign, whole = "", fraction = "", exponentText = "0"] = match
   if (whole.length + fraction.length === 0) return undefined
   const digits = (whole + fraction).replace(/^0+/, "")
-  if (digits.length === 0) return zero
+  if (digits.length === 0) return zero(sign === "-")
   // The text is at most 5 KiB, but its exponent may be any size: beyond what
   // the format can hold it overflows or underflows whatever the digits.
   const power = Number(exponentText) - fraction.length
@@ -130,8 +134,10 @@ export const parse = (text: ByteString): LongDouble | "infinite" | undefined => 
  */
 export const add = (a: LongDouble, b: LongDouble): LongDouble | undefined => {
   const low = Math.min(a.exponent, b.exponent)
-  const sum = (a.significand << BigInt(a.exponent - low)) + (b.significand << BigInt(b.exponent - low))
-  if (sum === 0n) return zero
+  const signed = (x: LongDouble) => (x.negative ? -x.significand : x.significand) << BigInt(x.exponent - low)
+  const sum = signed(a) + signed(b)
+  // An exact zero is +0, as IEEE addition gives it (then printed as `0` either way).
+  if (sum === 0n) return zero(false)
   return round(sum < 0n, sum < 0n ? -sum : sum, 1n, low)
 }
 
@@ -146,8 +152,7 @@ const fractionScale = 10n ** BigInt(fractionDigits)
  * @since 0.1.0
  */
 export const format = (value: LongDouble): string => {
-  const negative = value.significand < 0n
-  const magnitude = negative ? -value.significand : value.significand
+  const { negative, significand: magnitude } = value
   let scaled: bigint
   if (value.exponent >= 0) {
     scaled = (magnitude << BigInt(value.exponent)) * fractionScale

@@ -46,6 +46,9 @@ const listing = (name: string, of: (hash: Hash) => ReadonlyArray<ByteString>) =>
     return hash === undefined ? Reply.emptyArray : Reply.bulkArray(of(hash))
   })
 
+/** What a missing field counts as in `HINCRBYFLOAT`. */
+const zero: LongDouble.LongDouble = { negative: false, significand: 0n, exponent: 0 }
+
 /**
  * Redis's bounds for `HRANDFIELD key count WITHVALUES`: half of `LONG_MAX`
  * either way, so that the reply's length (two per field) is a `long`.
@@ -132,12 +135,12 @@ export const commands: ReadonlyArray<Command> = [
     const field = args.nextString()
     const by = LongDouble.parse(args.nextString())
     if (by === undefined) throw new NotAFloat()
-    if (by === "infinite") throw rejected("value is NaN or Infinity")
+    if (by === "inf" || by === "-inf") throw rejected("value is NaN or Infinity")
     const hash = hashFor(ctx, key)
     const current = hash.get(field)
-    const value = current === undefined ? LongDouble.zero : LongDouble.parse(current)
+    const value = current === undefined ? zero : LongDouble.parse(current)
     if (value === undefined) throw rejected("hash value is not a float")
-    const sum = value === "infinite" ? undefined : LongDouble.add(value, by)
+    const sum = typeof value === "string" ? undefined : LongDouble.add(value, by)
     if (sum === undefined) throw rejected("increment would produce NaN or Infinity")
     const text = LongDouble.format(sum)
     hash.set(field, text)
