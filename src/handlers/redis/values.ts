@@ -29,6 +29,9 @@ export abstract class Container {
   /** Set by the keyspace while the container is stored in it. */
   meter: Meter | undefined = undefined
 
+  /** A copy holding the same elements, not stored anywhere (`COPY`). */
+  abstract clone(): Container
+
   /** Counts `delta` more bytes, here and in the meter. */
   protected grow(delta: number): void {
     this.bytes += delta
@@ -122,6 +125,13 @@ export class List extends Container {
     return out
   }
 
+  /** A copy with the same elements. */
+  clone(): List {
+    const copy = new List()
+    for (let i = 0; i < this.count; i++) copy.pushRight(this.at(i))
+    return copy
+  }
+
   // A list that grew large and was popped down gives its memory back.
   private shrink(): void {
     if (this.items.length > 64 && this.count < this.items.length / 4) this.resize(this.items.length / 2)
@@ -186,6 +196,13 @@ export class MemberSet extends Container {
     return [...this.members]
   }
 
+  /** A copy with the same members. */
+  clone(): MemberSet {
+    const copy = new MemberSet()
+    for (const member of this.members) copy.add(member)
+    return copy
+  }
+
   private removeAt(at: number): void {
     const member = this.members[at]!
     const last = this.members.pop()!
@@ -235,6 +252,13 @@ export class Hash extends Container {
     this.fields.delete(field)
     this.grow(-overhead.hashField - field.length - old.length)
     return true
+  }
+
+  /** A copy with the same fields and values. */
+  clone(): Hash {
+    const copy = new Hash()
+    for (const [field, value] of this.fields) copy.set(field, value)
+    return copy
   }
 
   /** Fields and values, in insertion order, as `field, value, field, value…`. */
