@@ -111,6 +111,13 @@ export class List extends Container {
     return out
   }
 
+  /** A copy with the same elements. */
+  clone(): List {
+    const copy = new List()
+    for (let i = 0; i < this.count; i++) copy.pushRight(this.at(i))
+    return copy
+  }
+
   // A list that grew large and was popped down gives its memory back.
   private shrink(): void {
     if (this.items.length > 64 && this.count < this.items.length / 4) this.resize(this.items.length / 2)

@@ -21,6 +21,9 @@ export abstract class Container {
   /** Set by the keyspace while the container is stored in it. */
   meter: Meter | undefined = undefined
 
+  /** A copy holding the same elements, not stored anywhere (`COPY`). */
+  abstract clone(): Container
+
   /** Counts `delta` more bytes, here and in the meter. */
   protected grow(delta: number): void {
     this.bytes += delta

@@ -92,6 +92,13 @@ export class Hash extends Container {
     return this.values
   }
 
+  /** A copy with the same fields and values, in the same positions. */
+  clone(): Hash {
+    const copy = new Hash()
+    for (let i = 0; i < this.names.length; i++) copy.set(this.names[i]!, this.values[i]!)
+    return copy
+  }
+
   /** Fields and values, by position, as `field, value, field, value…`. */
   flat(): Array<ByteString> {
     const out: Array<ByteString> = []

@@ -73,6 +73,18 @@ export class MemberSet extends Container {
     return this.members
   }
 
+  /** The members, by position, as a copy. */
+  toArray(): Array<ByteString> {
+    return [...this.members]
+  }
+
+  /** A copy with the same members, in the same positions. */
+  clone(): MemberSet {
+    const copy = new MemberSet()
+    for (const member of this.members) copy.add(member)
+    return copy
+  }
+
   private removeAt(at: number): void {
     const member = this.members[at]!
     const last = this.members.pop()!
