@@ -2,7 +2,8 @@
  * The set and hash containers against models (a `Set`, a `Map`): after any
  * sequence of adds, updates and removals they hold the same elements, every
  * position holds one (fields beside their own values), and their counted
- * bytes are what `memory.ts` says for what they hold.
+ * bytes are what `memory.ts` says for what they hold; a clone is a copy
+ * apart.
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -54,6 +55,27 @@ describe("containers against models", () => {
       for (const [field, value] of model) bytes += overhead.hashField + field.length + value.length
       assert.strictEqual(hash.bytes, bytes)
     }))
+
+  it("a clone holds the same elements in the same positions, counts the same bytes, and is apart", () => {
+    const set = new MemberSet()
+    const hash = new Hash()
+    for (const element of ["a", "b", "c"]) {
+      set.add(element)
+      hash.set(element, element.repeat(3))
+    }
+    set.delete("a")
+    hash.delete("a")
+    const setCopy = set.clone()
+    const hashCopy = hash.clone()
+    assert.deepStrictEqual([...setCopy.view()], [...set.view()])
+    assert.deepStrictEqual(hashCopy.flat(), hash.flat())
+    assert.strictEqual(setCopy.bytes, set.bytes)
+    assert.strictEqual(hashCopy.bytes, hash.bytes)
+    setCopy.add("z")
+    hashCopy.set("b", "changed")
+    assert.isFalse(set.has("z"))
+    assert.strictEqual(hash.get("b"), "bbb")
+  })
 
   it("fields keep insertion order until one is removed; then the last takes its place", () => {
     const hash = new Hash()
