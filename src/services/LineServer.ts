@@ -346,6 +346,7 @@ export const make = <E, R>(
       },
       proxy: proxyOptions(options),
       fallbackPeer: listen._tag === "unix" ? `unix:${listen.path}` : "unknown",
+      name: options.name,
       tls
     })
     const fork = connections.fork

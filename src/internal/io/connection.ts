@@ -123,6 +123,8 @@ export class ConnectionCore {
   readonly traffic: Traffic
   /** Frames this connection read. */
   framesRead = 0
+  /** When the connection was made (milliseconds on its Clock). */
+  readonly openedAt: number
   /** The parked read's decoder, and how to resume it. */
   private parked: Decoder<unknown, unknown> | undefined = undefined
   private resumeRead: ((effect: Effect.Effect<unknown, unknown>) => void) | undefined = undefined
@@ -156,6 +158,7 @@ export class ConnectionCore {
     this.reader = new Reader(transport.input)
     this.writer = new Writer(transport.output, limits.writeHighWaterMark, limits.lineEnding, traffic)
     this.deadlines = new Deadlines(limits, this, Context.get(context, Clock.Clock), context, Context.get(context as Context.Context<Scope.Scope>, Scope.Scope))
+    this.openedAt = this.deadlines.clock.currentTimeMillisUnsafe()
     Events.attach(this)
   }
 
@@ -186,6 +189,17 @@ export class ConnectionCore {
   /** Whether the transport failed (reset, broken pipe, closed under us). */
   get failed(): boolean {
     return this.reader.failure !== undefined || this.writer.failure !== undefined
+  }
+
+  /** What the connection did so far: for its closing log line and its span. */
+  get stats(): { readonly durationMs: number; readonly bytesIn: number; readonly bytesOut: number; readonly linesIn: number; readonly linesOut: number } {
+    return {
+      durationMs: this.deadlines.clock.currentTimeMillisUnsafe() - this.openedAt,
+      bytesIn: this.reader.bytesReceived,
+      bytesOut: this.writer.written,
+      linesIn: this.framesRead,
+      linesOut: this.writer.linesWritten
+    }
   }
 
   get pendingOutput(): number {

@@ -10,12 +10,13 @@
  * @internal
  */
 import type * as Net from "node:net"
-import type * as Context from "effect/Context"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberSet from "effect/FiberSet"
 import * as Scope from "effect/Scope"
+import * as Tracer from "effect/Tracer"
 import type { TlsHandshakeError } from "../../services/Errors.ts"
 import { type Connection, type Handler, runHandler } from "../../services/Connection.ts"
 import * as ServerMetrics from "../../services/ServerMetrics.ts"
@@ -25,7 +26,7 @@ import * as Transport from "../io/transport.ts"
 import { implicitTls } from "../io/startTls.ts"
 import { infoOf, type ServerTls } from "../tlsEngine.ts"
 import { BurstLog, type Fork } from "./burstLog.ts"
-import { classify, type CloseKind, logClose } from "./closeReason.ts"
+import { classify, type CloseKind, type ConnectionStats, logClose } from "./closeReason.ts"
 import { type ProxyOptions, readProxyHeader } from "./intake.ts"
 import * as Shutdown from "./shutdown.ts"
 
@@ -42,6 +43,8 @@ export interface ConnectionsOptions<E, R> {
   readonly proxy: ProxyOptions | undefined
   /** The peer of a socket that has no address of its own (a Unix socket's client). */
   readonly fallbackPeer: string
+  /** The server's name, for connection spans. */
+  readonly name: string | undefined
   /** TLS: handshaken before the handler when implicit, else for `startTls`. */
   readonly tls: ServerTls | undefined
 }
@@ -52,6 +55,39 @@ const tlsRefusal: CloseKind = { reason: "tls-handshake", level: "Info", peerCaus
 /** A handshake the server's own certificate made fail: every one is logged. */
 const tlsServerFault: CloseKind = { reason: "tls-handshake", level: "Error", peerCaused: false }
 const shutdownRefusal: CloseKind = { reason: "shutdown", level: "Debug", peerCaused: false }
+
+/** A connection span's attributes when it starts (OpenTelemetry's names where there is one). */
+const spanStart = (core: Internal.ConnectionCore, server: string | undefined): Record<string, unknown> => {
+  const address = core.remoteAddress
+  const tls = core.tls
+  return {
+    "fiberline.connection.id": core.id,
+    "fiberline.peer": core.peer,
+    ...(server === undefined ? {} : { "fiberline.server": server }),
+    ...(address === undefined
+      ? {}
+      : address.family === "unix"
+      ? { "network.transport": "unix", "network.peer.address": address.path }
+      : { "network.transport": "tcp", "network.peer.address": address.host, "network.peer.port": address.port }),
+    ...(core.proxy === undefined ? {} : { "fiberline.proxy.version": core.proxy.version }),
+    ...(tls === undefined ? {} : {
+      "tls.protocol.version": tls.protocol,
+      "tls.cipher": tls.cipher,
+      "tls.resumed": tls.resumed,
+      ...(tls.alpnProtocol === undefined ? {} : { "tls.next_protocol": tls.alpnProtocol }),
+      ...(tls.peerCertificate === undefined ? {} : { "tls.client.subject": tls.peerCertificate.subject })
+    })
+  }
+}
+
+/** A connection span's attributes when it ends: how, and what it carried. */
+const spanEnd = (kind: CloseKind, stats: ConnectionStats): Record<string, unknown> => ({
+  "fiberline.close.reason": kind.reason,
+  "fiberline.bytes.in": stats.bytesIn,
+  "fiberline.bytes.out": stats.bytesOut,
+  "fiberline.lines.in": stats.linesIn,
+  "fiberline.lines.out": stats.linesOut
+})
 
 /** Why a connection was closed before its handler ran, for its log line. */
 class Refusal {
@@ -97,6 +133,10 @@ export class Connections<E, R> {
   private readonly run: (effect: Effect.Effect<void, never, Exclude<R, Connection | Scope.Scope>>) => Fiber.Fiber<void, never>
   /** One burst log per close reason a peer can cause at will. */
   private readonly closeBursts = new Map<string, BurstLog>()
+  /** A tracer is installed: every connection gets a span. */
+  private readonly tracing: boolean
+  /** The span the server was started in, which connection spans link to. */
+  private readonly serverSpan: Tracer.AnySpan | undefined
 
   private constructor(
     options: ConnectionsOptions<E, R>,
@@ -109,6 +149,8 @@ export class Connections<E, R> {
     this.fibers = fibers
     this.run = run
     this.context = context
+    this.tracing = Context.get(context, Tracer.Tracer) !== Tracer.nativeTracer
+    this.serverSpan = Context.getOrUndefined(context, Tracer.ParentSpan)
     // Not in `fibers`: the drain waits for connections, not for a summary's next window.
     this.fork = (effect) => Fiber.runIn(Effect.runForkWith(context)(effect), scope)
   }
@@ -233,6 +275,24 @@ export class Connections<E, R> {
   }
 
   /**
+   * The connection's span, when a tracer is installed (`Tracer.nativeTracer`
+   * records nothing, so then there is none: an idle connection keeps no
+   * span): the root of a trace of its own, linked to the span the server was
+   * started in, so the handler's own spans nest under their connection
+   * rather than under the server's whole life. Hot paths (each read or
+   * write) are never traced.
+   */
+  private traced<A, E, R>(core: Internal.ConnectionCore, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> {
+    if (!this.tracing) return effect
+    return Effect.withSpan(effect, "fiberline.connection", {
+      root: true,
+      kind: "server",
+      links: this.serverSpan === undefined ? [] : [{ span: this.serverSpan, attributes: {} }],
+      attributes: spanStart(core, this.options.name)
+    })
+  }
+
+  /**
    * A connection closed before its handler ran: its PROXY header was wrong
    * or its source untrusted, or its TLS handshake failed.
    */
@@ -257,7 +317,7 @@ export class Connections<E, R> {
           this.sockets.add(socket)
           this.serving.add(core)
           if (this.shuttingDown) Shutdown.tell(core)
-          return Effect.logDebug("connection opened").pipe(
+          return this.traced(core, Effect.logDebug("connection opened").pipe(
             // The handler runs in the connection's own scope (closed below by
             // `Effect.scoped`), which is what satisfies its `Scope`.
             Effect.andThen(runHandler(this.options.handler, core)),
@@ -268,10 +328,12 @@ export class Connections<E, R> {
               if (this.shuttingDown && Exit.hasInterrupts(exit)) this.forcedSockets.add(socket)
               const kind = classify(exit, { inputEnded: core.reader.input.ended, shuttingDown: core.shuttingDown, aborted: core.aborted })
               ServerMetrics.connectionsClosed[kind.reason].updateUnsafe(1, this.context)
-              return this.shouldLog(kind) ? logClose(exit, kind) : Effect.void
+              const stats = core.stats
+              const ended = this.tracing ? Effect.annotateCurrentSpan(spanEnd(kind, stats)) : Effect.void
+              return this.shouldLog(kind) ? Effect.andThen(ended, logClose(exit, kind, stats)) : ended
             }),
             Effect.annotateLogs({ client: core.peer, connection: core.id })
-          )
+          ))
         }
       }),
       Effect.scoped,
