@@ -100,7 +100,10 @@ export class ConnectionCore {
   readonly inPlace = new InPlace()
   readonly reader: Reader
   readonly writer: Writer
-  readonly deadlines: Deadlines
+  /** The Clock the connection's time is read from. */
+  readonly clock: Clock.Clock
+  /** The services the connection was made with (its scope among them). */
+  readonly context: Context.Context<never>
   readonly limits: Limits
   /** The transport; replaced once by STARTTLS. */
   transport: Transport
@@ -125,6 +128,8 @@ export class ConnectionCore {
   framesRead = 0
   /** When the connection was made (milliseconds on its Clock). */
   readonly openedAt: number
+  /** The scope the connection's handler runs in, when a server made it. */
+  scope: Scope.Closeable | undefined = undefined
   /** The parked read's decoder, and how to resume it. */
   private parked: Decoder<unknown, unknown> | undefined = undefined
   private resumeRead: ((effect: Effect.Effect<unknown, unknown>) => void) | undefined = undefined
@@ -132,22 +137,27 @@ export class ConnectionCore {
   private readAwaitsDrain = false
   private woken: unknown = undefined
   private inputEndWaiters: Array<() => void> | undefined = undefined
+  private deadlinesMade: Deadlines | undefined = undefined
   /** Who the peer is when a PROXY header said so (else the transport's own peer). */
   private client: { readonly peer: string; readonly remoteAddress: Address.Address | undefined } | undefined = undefined
   private proxyHeader: ProxyHeader | undefined = undefined
   private lastDecoder: Decoder<unknown, unknown> | undefined = undefined
   private lastRead: Effect.Effect<unknown, unknown> | undefined = undefined
-  private cached: {
-    readLine?: Effect.Effect<string, ReadLineError>
-    readLineBytes?: Effect.Effect<Uint8Array, ReadLineError>
-    flush?: Effect.Effect<void, WriteError>
-    abort?: Effect.Effect<void>
-    awaitInputEnd?: Effect.Effect<void>
-    wait?: Effect.Effect<unknown, unknown>
-    takeWoken?: Effect.Effect<unknown>
-    cancelRead?: Effect.Effect<void>
-    onReadDrain?: DrainWaiter
-  } = {}
+  // Effects and functions made on first use and kept (most connections use a few).
+  private cachedReadLine: Effect.Effect<string, ReadLineError> | undefined = undefined
+  private cachedReadLineBytes: Effect.Effect<Uint8Array, ReadLineError> | undefined = undefined
+  private cachedFlush: Effect.Effect<void, WriteError> | undefined = undefined
+  private cachedAbort: Effect.Effect<void> | undefined = undefined
+  private cachedAwaitInputEnd: Effect.Effect<void> | undefined = undefined
+  private cachedWait: Effect.Effect<unknown, unknown> | undefined = undefined
+  private cachedCancelRead: Effect.Effect<void> | undefined = undefined
+  private cachedTakeWoken: Effect.Effect<unknown> | undefined = undefined
+  private cachedOnReadDrain: DrainWaiter | undefined = undefined
+  private cachedReadExactly: ((n: number) => Effect.Effect<Uint8Array, ReadExactlyError>) | undefined = undefined
+  private cachedReadUntil: ConnectionCore["readUntil"] | undefined = undefined
+  private cachedWrite: ((data: string | Uint8Array) => Effect.Effect<void, WriteError>) | undefined = undefined
+  private cachedWriteLine: ((line: string | Uint8Array) => Effect.Effect<void, WriteLineError>) | undefined = undefined
+  private cachedStartTls: ((options?: StartTlsOptions) => Effect.Effect<TlsInfo, StartTlsError>) | undefined = undefined
 
   constructor(transport: Transport, limits: Limits, tlsSettings: ServerTls | ClientTls | undefined, context: Context.Context<never>) {
     this.transport = transport
@@ -157,9 +167,29 @@ export class ConnectionCore {
     const traffic = this.traffic = trafficFor(context)
     this.reader = new Reader(transport.input)
     this.writer = new Writer(transport.output, limits.writeHighWaterMark, limits.lineEnding, traffic)
-    this.deadlines = new Deadlines(limits, this, Context.get(context, Clock.Clock), context, Context.get(context as Context.Context<Scope.Scope>, Scope.Scope))
-    this.openedAt = this.deadlines.clock.currentTimeMillisUnsafe()
+    this.context = context
+    this.clock = Context.get(context, Clock.Clock)
+    this.openedAt = this.clock.currentTimeMillisUnsafe()
     Events.attach(this)
+  }
+
+  /**
+   * The connection's deadlines, made when a wait first has one: an idle
+   * connection with no idle timeout never needs them.
+   */
+  get deadlines(): Deadlines {
+    return this.deadlinesMade ??= new Deadlines(
+      this.limits,
+      this,
+      this.clock,
+      this.context,
+      Context.get(this.context as Context.Context<Scope.Scope>, Scope.Scope)
+    )
+  }
+
+  /** Whether a read waiting now has a deadline (so the deadlines must know). */
+  private readTimed(partial: boolean): boolean {
+    return this.limits.idleTimeout !== undefined || (partial && this.limits.lineTimeout !== undefined) || this.deadlinesMade !== undefined
   }
 
   get peer(): string {
@@ -194,7 +224,7 @@ export class ConnectionCore {
   /** What the connection did so far: for its closing log line and its span. */
   get stats(): { readonly durationMs: number; readonly bytesIn: number; readonly bytesOut: number; readonly linesIn: number; readonly linesOut: number } {
     return {
-      durationMs: this.deadlines.clock.currentTimeMillisUnsafe() - this.openedAt,
+      durationMs: this.clock.currentTimeMillisUnsafe() - this.openedAt,
       bytesIn: this.reader.bytesReceived,
       bytesOut: this.writer.written,
       linesIn: this.framesRead,
@@ -219,42 +249,50 @@ export class ConnectionCore {
   }
 
   get readLine(): Effect.Effect<string, ReadLineError> {
-    return this.cached.readLine ??= new ReadEffect(this, this.limits.line) as unknown as Effect.Effect<string, ReadLineError>
+    return this.cachedReadLine ??= new ReadEffect(this, this.limits.line) as unknown as Effect.Effect<string, ReadLineError>
   }
 
   get readLineBytes(): Effect.Effect<Uint8Array, ReadLineError> {
-    return this.cached.readLineBytes ??= new ReadEffect(this, this.limits.lineBytes) as unknown as Effect.Effect<
+    return this.cachedReadLineBytes ??= new ReadEffect(this, this.limits.lineBytes) as unknown as Effect.Effect<
       Uint8Array,
       ReadLineError
     >
   }
 
-  // Functions handlers may pass around (`Effect.flatMap(x, conn.writeLine)`) are bound.
+  // Functions handlers may pass around (`Effect.flatMap(x, conn.writeLine)`) are bound, made on first use.
 
-  readonly readExactly = (n: number): Effect.Effect<Uint8Array, ReadExactlyError> => {
-    if (!Number.isSafeInteger(n) || n < 0) return Effect.die(new RangeError(`readExactly needs a non-negative integer, got ${n}`))
-    return new ReadEffect(this, exactly(n)) as unknown as Effect.Effect<Uint8Array, ReadExactlyError>
+  get readExactly(): (n: number) => Effect.Effect<Uint8Array, ReadExactlyError> {
+    return this.cachedReadExactly ??= (n) => {
+      if (!Number.isSafeInteger(n) || n < 0) return Effect.die(new RangeError(`readExactly needs a non-negative integer, got ${n}`))
+      return new ReadEffect(this, exactly(n)) as unknown as Effect.Effect<Uint8Array, ReadExactlyError>
+    }
   }
 
-  readonly readUntil = (
+  get readUntil(): (
     delimiter: string | Uint8Array,
     options?: { readonly maxLength?: UntilOptions["maxLength"] | undefined }
-  ): Effect.Effect<Uint8Array, FrameTooLong | ReadError> =>
-    new ReadEffect(this, until(delimiter, { maxLength: options?.maxLength ?? this.limits.maxLineLength })) as unknown as Effect.Effect<
-      Uint8Array,
-      FrameTooLong | ReadError
-    >
+  ) => Effect.Effect<Uint8Array, FrameTooLong | ReadError> {
+    return this.cachedReadUntil ??= (delimiter, options) =>
+      new ReadEffect(this, until(delimiter, { maxLength: options?.maxLength ?? this.limits.maxLineLength })) as unknown as Effect.Effect<
+        Uint8Array,
+        FrameTooLong | ReadError
+      >
+  }
 
-  readonly write = (data: string | Uint8Array): Effect.Effect<void, WriteError> =>
-    new WriteEffect(this, data, false) as unknown as Effect.Effect<void, WriteError>
+  get write(): (data: string | Uint8Array) => Effect.Effect<void, WriteError> {
+    return this.cachedWrite ??= (data) => new WriteEffect(this, data, false) as unknown as Effect.Effect<void, WriteError>
+  }
 
-  readonly writeLine = (line: string | Uint8Array): Effect.Effect<void, WriteLineError> =>
-    new WriteEffect(this, line, true) as unknown as Effect.Effect<void, WriteLineError>
+  get writeLine(): (line: string | Uint8Array) => Effect.Effect<void, WriteLineError> {
+    return this.cachedWriteLine ??= (line) => new WriteEffect(this, line, true) as unknown as Effect.Effect<void, WriteLineError>
+  }
 
-  readonly startTls = (options?: StartTlsOptions): Effect.Effect<TlsInfo, StartTlsError> => startTls(this, options)
+  get startTls(): (options?: StartTlsOptions) => Effect.Effect<TlsInfo, StartTlsError> {
+    return this.cachedStartTls ??= (options) => startTls(this, options)
+  }
 
   get flush(): Effect.Effect<void, WriteError> {
-    return this.cached.flush ??= Effect.callback<void, WriteError>((resume) => {
+    return this.cachedFlush ??= Effect.callback<void, WriteError>((resume) => {
       const waiter: DrainWaiter = (failure) => resume(failure === undefined ? Effect.void : Effect.fail(failure))
       this.syncFailures()
       if (this.writer.flush()) return resume(Effect.void)
@@ -266,7 +304,7 @@ export class ConnectionCore {
   }
 
   get abort(): Effect.Effect<void> {
-    return this.cached.abort ??= Effect.sync(() => {
+    return this.cachedAbort ??= Effect.sync(() => {
       if (this.aborted || this.released) return
       this.aborted = true
       this.stalled = true
@@ -279,7 +317,7 @@ export class ConnectionCore {
   }
 
   get awaitInputEnd(): Effect.Effect<void> {
-    return this.cached.awaitInputEnd ??= Effect.callback<void>((resume) => {
+    return this.cachedAwaitInputEnd ??= Effect.callback<void>((resume) => {
       if (this.inputEnded) return resume(Effect.void)
       const waiter = () => resume(Effect.void)
       ;(this.inputEndWaiters ??= []).push(waiter)
@@ -296,13 +334,13 @@ export class ConnectionCore {
     const step = this.attempt(decoder)
     if (step === NeedMore) {
       this.parked = decoder
-      return this.inPlace.defer(this.cached.wait ??= Effect.callback<unknown, unknown>((resume) => {
+      return this.inPlace.defer(this.cachedWait ??= Effect.callback<unknown, unknown>((resume) => {
         this.resumeRead = resume
         this.awaitInput()
-        return this.cached.cancelRead ??= Effect.sync(() => this.cancelRead())
+        return this.cachedCancelRead ??= Effect.sync(() => this.cancelRead())
       }))
     }
-    this.deadlines.frameDone()
+    this.deadlinesMade?.frameDone()
     if (step instanceof Failure) return this.inPlace.defer(Effect.fail(step.error))
     this.framesRead++
     this.traffic.linesRead++
@@ -337,7 +375,7 @@ export class ConnectionCore {
     if (!writer.flush()) {
       if (writer.failure !== undefined) return this.wakeRead(writer.failure)
       this.readAwaitsDrain = true
-      writer.park(this.cached.onReadDrain ??= (failure) => {
+      writer.park(this.cachedOnReadDrain ??= (failure) => {
         this.readAwaitsDrain = false
         return failure === undefined ? this.awaitInput() : this.wakeRead(failure)
       })
@@ -347,7 +385,8 @@ export class ConnectionCore {
     if (reader.hasMore) return this.inputArrived()
     this.shutdownNotified = false
     this.inPlace.forget()
-    this.deadlines.readWaiting(reader.input.length > 0)
+    const partial = reader.input.length > 0
+    if (this.readTimed(partial)) this.deadlines.readWaiting(partial)
     if (this.shuttingDown) this.shutdownWatch?.(this)
   }
 
@@ -362,16 +401,17 @@ export class ConnectionCore {
       return this.resume(Effect.die(defect))
     }
     if (step === NeedMore) {
-      this.deadlines.readWaiting(this.reader.input.length > 0)
+      const partial = this.reader.input.length > 0
+      if (this.readTimed(partial)) this.deadlines.readWaiting(partial)
       if (this.shuttingDown) this.shutdownWatch?.(this)
       return
     }
-    this.deadlines.frameDone()
+    this.deadlinesMade?.frameDone()
     if (step instanceof Failure) return this.resume(Effect.fail(step.error))
     this.framesRead++
     this.traffic.linesRead++
     this.woken = step
-    this.resume(this.cached.takeWoken ??= Effect.sync(() => {
+    this.resume(this.cachedTakeWoken ??= Effect.sync(() => {
       const value = this.woken
       this.woken = undefined
       return value
@@ -382,7 +422,7 @@ export class ConnectionCore {
   wakeRead(failure: unknown): void {
     if (this.readAwaitsDrain) {
       this.readAwaitsDrain = false
-      this.writer.cancel(this.cached.onReadDrain!)
+      this.writer.cancel(this.cachedOnReadDrain!)
     }
     this.resume(Effect.fail(failure))
   }
@@ -392,16 +432,16 @@ export class ConnectionCore {
     if (resume === undefined) return
     this.resumeRead = undefined
     this.parked = undefined
-    this.deadlines.readDone()
+    this.deadlinesMade?.readDone()
     resume(effect)
   }
 
   private cancelRead(): void {
-    if (this.readAwaitsDrain) this.writer.cancel(this.cached.onReadDrain!)
+    if (this.readAwaitsDrain) this.writer.cancel(this.cachedOnReadDrain!)
     this.readAwaitsDrain = false
     this.resumeRead = undefined
     this.parked = undefined
-    this.deadlines.readDone()
+    this.deadlinesMade?.readDone()
   }
 
   /** Wakes whoever waits on a failed side (and those waiting for the input to end). */
@@ -411,7 +451,7 @@ export class ConnectionCore {
       this.wakeRead(this.reader.failure)
     }
     if (this.writer.failure !== undefined) {
-      this.deadlines.drainDone()
+      this.deadlinesMade?.drainDone()
       this.writer.wake(this.writer.failure)
     }
   }
@@ -439,11 +479,16 @@ export class ConnectionCore {
     }
   }
 
+  /** The output drained: the write timeout stops. */
+  drainEnded(): void {
+    this.deadlinesMade?.drainDone()
+  }
+
   // Deadlines (called by the watchdog).
 
   frameExpired(): void {
     // A handler that catches it and reads on gets a fresh window.
-    this.deadlines.frameDone()
+    this.deadlinesMade?.frameDone()
     this.wakeRead(new LineTimeout({ timeout: this.limits.lineTimeout!, received: this.reader.input.length }))
   }
 
@@ -453,7 +498,7 @@ export class ConnectionCore {
 
   writeExpired(): void {
     this.stalled = true
-    this.deadlines.drainDone()
+    this.deadlinesMade?.drainDone()
     this.writer.wake(new WriteTimeout({ timeout: this.limits.writeTimeout, pendingBytes: this.writer.queued }))
   }
 
@@ -482,7 +527,7 @@ export class ConnectionCore {
     return Effect.suspend(() => {
       if (this.released) return Effect.void
       this.released = true
-      this.deadlines.stop()
+      this.deadlinesMade?.stop()
       this.syncFailures()
       const unanswered = this.shutdownNotified && this.reader.unread > 0
       const gracefully = graceful && !this.stalled && !this.failed && !unanswered

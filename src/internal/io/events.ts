@@ -39,7 +39,7 @@ function onEnd(this: Listened): void {
 function onDrain(this: Listened): void {
   const core = this[connectionOf]
   if (core === undefined) return
-  core.deadlines.drainDone()
+  core.drainEnded()
   core.writer.wake()
 }
 

@@ -15,10 +15,11 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberSet from "effect/FiberSet"
+import * as References from "effect/References"
 import * as Scope from "effect/Scope"
 import * as Tracer from "effect/Tracer"
 import type { TlsHandshakeError } from "../../services/Errors.ts"
-import { type Connection, type Handler, runHandler } from "../../services/Connection.ts"
+import { checked, Connection, type Handler } from "../../services/Connection.ts"
 import * as ServerMetrics from "../../services/ServerMetrics.ts"
 import * as Internal from "../io/connection.ts"
 import type { Limits } from "../io/limits.ts"
@@ -112,7 +113,7 @@ export class Connections<E, R> {
   /** The drain has begun: connections are told, new ones are refused. */
   shuttingDown = false
   /** The connection fibers, in the server's scope. */
-  readonly fibers: FiberSet.FiberSet<void, never>
+  readonly fibers: FiberSet.FiberSet<void, unknown>
   /** Connections whose handler runs: told when shutdown starts. */
   readonly serving = new Set<Internal.ConnectionCore>()
   /** Sockets before their handler (PROXY header, TLS handshake): closed when shutdown starts. */
@@ -140,7 +141,7 @@ export class Connections<E, R> {
 
   private constructor(
     options: ConnectionsOptions<E, R>,
-    fibers: FiberSet.FiberSet<void, never>,
+    fibers: FiberSet.FiberSet<void, unknown>,
     run: (effect: Effect.Effect<void, never, Exclude<R, Connection | Scope.Scope>>) => Fiber.Fiber<void, never>,
     context: Context.Context<Exclude<R, Connection | Scope.Scope>>,
     scope: Scope.Scope
@@ -160,7 +161,7 @@ export class Connections<E, R> {
     options: ConnectionsOptions<E, R>
   ): Effect.Effect<Connections<E, R>, never, Scope.Scope | Exclude<R, Connection | Scope.Scope>> {
     return Effect.gen(function*() {
-      const fibers = yield* FiberSet.make<void, never>()
+      const fibers = yield* FiberSet.make<void, unknown>()
       const run = yield* FiberSet.runtime(fibers)<Exclude<R, Connection | Scope.Scope>>()
       const context = yield* Effect.context<Exclude<R, Connection | Scope.Scope>>()
       // A scope of their own, made now: closed after the drain, whenever they were forked.
@@ -169,13 +170,102 @@ export class Connections<E, R> {
     })
   }
 
-  /** Serves `socket` in a fiber of its own. */
+  /**
+   * Serves `socket`: its handler runs in a fiber of its own, in the set. A
+   * listener that reads PROXY headers or handshakes TLS first runs that
+   * intake in a fiber of the set, which then starts the handler's.
+   */
   start(socket: Net.Socket): void {
     this.accepted++
     ServerMetrics.connectionsAccepted.updateUnsafe(1, this.context)
     ServerMetrics.connectionsActive.modifyUnsafe(1, this.context)
     this.admitting.add(socket)
-    this.run(this.serve(socket))
+    const { proxy, tls } = this.options
+    const implicit = tls !== undefined && tls.implicit ? tls : undefined
+    if (proxy === undefined && implicit === undefined) {
+      return this.launch(socket, this.core(Transport.fromSocket(socket, undefined, this.options.fallbackPeer)))
+    }
+    const intake = proxy !== undefined ? this.proxied(socket, proxy, implicit) : this.handshaken(socket, implicit!)
+    this.run(Effect.matchEffect(intake, {
+      onFailure: (refusal) => this.refuse(socket, refusal),
+      onSuccess: (core) => Effect.sync(() => this.launch(socket, core))
+    }) as Effect.Effect<void, never, Exclude<R, Connection | Scope.Scope>>)
+  }
+
+  /** A connection over `transport`, in a scope of its own (closed by {@link launch}'s end, or at a refusal). */
+  private core(transport: Transport.Transport): Internal.ConnectionCore {
+    const scope = Scope.makeUnsafe()
+    const core = new Internal.ConnectionCore(
+      transport,
+      this.options.limits,
+      this.options.tls,
+      Context.add(this.context as Context.Context<never>, Scope.Scope, scope)
+    )
+    core.scope = scope
+    return core
+  }
+
+  /**
+   * Runs the handler over an admitted connection, in a fiber of the set
+   * whose context already holds what the handler needs (the connection, its
+   * scope, the log annotations `client` and `connection`): nothing wraps
+   * the handler but one `onExit`, so an idle connection costs a few objects
+   * beyond its socket and its handler's own state.
+   */
+  private launch(socket: Net.Socket, core: Internal.ConnectionCore): void {
+    this.admitting.delete(socket)
+    this.sockets.add(socket)
+    this.serving.add(core)
+    if (this.shuttingDown) Shutdown.tell(core)
+    // The connection's own context holds its scope already.
+    let context: Context.Context<never> = Context.add(core.context, Connection, core)
+    context = Context.add(context, References.CurrentLogAnnotations, {
+      ...Context.get(context, References.CurrentLogAnnotations),
+      client: core.peer,
+      connection: core.id
+    })
+    const handler = this.options.handler
+    let handled: Effect.Effect<void, unknown, unknown>
+    try {
+      handled = Effect.isEffect(handler) ? handler : checked(handler(core))
+    } catch (defect) {
+      handled = Effect.die(defect)
+    }
+    // The span (if any) covers the connection's whole life, its close included.
+    const life = this.traced(core, Effect.onExit(Effect.andThen(Effect.logDebug("connection opened"), handled), this.onExit))
+    // Its failure is the handler's, counted and logged by `ended`: the set only tracks it.
+    // `context` holds every service the handler and `onExit` need: `R`'s, the connection and its scope.
+    FiberSet.addUnsafe(this.fibers, Effect.runForkWith(context)(life as Effect.Effect<void, unknown>))
+  }
+
+  /**
+   * What runs when a handler ends, one function for every connection of
+   * the server: it finds its connection in the fiber's context, as the
+   * handler does.
+   */
+  private readonly onExit = (exit: Exit.Exit<unknown, unknown>): Effect.Effect<void, never, Connection> =>
+    Effect.flatMap(Effect.service(Connection), (connection) => {
+      const core = connection as Internal.ConnectionCore
+      return this.ended(core.transport.socket!, core, exit)
+    })
+
+  /** The handler ended: count and log how, close the connection's scope, release it, and free its slot. */
+  private ended(socket: Net.Socket, core: Internal.ConnectionCore, exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> {
+    this.serving.delete(core)
+    this.sockets.delete(socket)
+    this.closing.add(socket)
+    if (this.shuttingDown && Exit.hasInterrupts(exit)) this.forcedSockets.add(socket)
+    const kind = classify(exit, { inputEnded: core.reader.input.ended, shuttingDown: core.shuttingDown, aborted: core.aborted })
+    ServerMetrics.connectionsClosed[kind.reason].updateUnsafe(1, this.context)
+    const stats = core.stats
+    const traced = this.tracing ? Effect.annotateCurrentSpan(spanEnd(kind, stats)) : Effect.void
+    const logged = this.shouldLog(kind) ? Effect.andThen(traced, logClose(exit, kind, stats)) : traced
+    return logged.pipe(
+      // The handler's finalizers first (they may still write), then the release.
+      Effect.andThen(Scope.close(core.scope!, exit)),
+      Effect.andThen(core.release(!Exit.hasInterrupts(exit))),
+      Effect.ensuring(Effect.sync(() => this.released(socket)))
+    )
   }
 
   /** Summarises, now, the closes counted for the burst logs. */
@@ -202,46 +292,20 @@ export class Connections<E, R> {
     return burst.report()
   }
 
-  /**
-   * One connection's whole life: its intake (`intake.ts`), then the
-   * handler. A PROXY header is read through the connection itself, so the
-   * connection is built first; a TLS listener without one handshakes first
-   * and builds the connection over the TLS socket. (Plain combinators
-   * rather than `Effect.gen` around the handler: a suspended generator per
-   * connection costs about 2 KiB, which counts with thousands of idle ones.)
-   */
-  private serve(socket: Net.Socket): Effect.Effect<void, never, Exclude<R, Connection | Scope.Scope>> {
-    const { proxy, tls } = this.options
-    const implicit = tls !== undefined && tls.implicit ? tls : undefined
-    const admitted: Effect.Effect<Internal.ConnectionCore, Refusal, Scope.Scope> = proxy !== undefined
-      ? this.proxied(socket, proxy, implicit)
-      : implicit !== undefined
-      ? this.handshaken(socket, implicit)
-      : this.make(Transport.fromSocket(socket, undefined, this.options.fallbackPeer))
-    const served = this.connection(socket, admitted).pipe(Effect.ensuring(Effect.sync(() => this.released(socket))))
-    // `Exclude<Exclude<R, Connection>, Scope>` is this type; TypeScript
-    // cannot see it for a generic `R`.
-    return served as Effect.Effect<void, never, Exclude<R, Connection | Scope.Scope>>
-  }
-
-  private make(transport: Transport.Transport): Effect.Effect<Internal.ConnectionCore, never, Scope.Scope> {
-    return Internal.make(transport, this.options.limits, this.options.tls)
-  }
-
   /** Who a socket is from, for logs, before a connection speaks for it. */
   private clientOf(socket: Net.Socket): string {
     return Transport.peerOf(socket, undefined, this.options.fallbackPeer).peer
   }
 
   /** A TLS listener's handshake, before the connection is built over the TLS socket. */
-  private handshaken(socket: Net.Socket, tls: ServerTls): Effect.Effect<Internal.ConnectionCore, Refusal, Scope.Scope> {
+  private handshaken(socket: Net.Socket, tls: ServerTls): Effect.Effect<Internal.ConnectionCore, Refusal> {
     // Read now: a socket closed by a failed handshake no longer knows its peer.
     const client = this.clientOf(socket)
     if (this.shuttingDown) return Effect.fail(new Refusal(shutdownRefusal, client, "server shutting down"))
     return tls.engine.handshake(socket).pipe(
       Effect.mapError((error) => this.tlsRefusal(client, error)),
-      Effect.flatMap((tlsSocket) =>
-        this.make(Transport.fromSocket(socket, undefined, this.options.fallbackPeer, { socket: tlsSocket, info: infoOf(tlsSocket) }))
+      Effect.map((tlsSocket) =>
+        this.core(Transport.fromSocket(socket, undefined, this.options.fallbackPeer, { socket: tlsSocket, info: infoOf(tlsSocket) }))
       )
     )
   }
@@ -251,10 +315,10 @@ export class Connections<E, R> {
     socket: Net.Socket,
     proxy: ProxyOptions,
     tls: ServerTls | undefined
-  ): Effect.Effect<Internal.ConnectionCore, Refusal, Scope.Scope> {
+  ): Effect.Effect<Internal.ConnectionCore, Refusal> {
     const source = socket.remoteAddress
-    return Effect.flatMap(this.make(Transport.fromSocket(socket, undefined, this.options.fallbackPeer)), (core) =>
-      readProxyHeader(core, source, proxy).pipe(
+    const core = this.core(Transport.fromSocket(socket, undefined, this.options.fallbackPeer))
+    return readProxyHeader(core, source, proxy).pipe(
         Effect.mapError((error) => new Refusal(proxyRefusal, core.peer, error.message)),
         Effect.flatMap(() => {
           if (tls === undefined) return Effect.succeed(core)
@@ -265,8 +329,10 @@ export class Connections<E, R> {
             ),
             Effect.as(core)
           )
-        })
-      ))
+        }),
+        // Refused: the connection is released at once, with a reset.
+        Effect.tapError(() => Effect.andThen(Scope.close(core.scope!, Exit.void), core.release(false)))
+      )
   }
 
   private tlsRefusal(client: string, error: TlsHandshakeError): Refusal {
@@ -298,6 +364,7 @@ export class Connections<E, R> {
    */
   private refuse(socket: Net.Socket, refusal: Refusal): Effect.Effect<void> {
     Transport.abort(socket)
+    this.released(socket)
     const kind = refusal.kind
     ServerMetrics.connectionsClosed[kind.reason].updateUnsafe(1, this.context)
     return this.shouldLog(kind)
@@ -305,40 +372,6 @@ export class Connections<E, R> {
         Effect.annotateLogs({ client: refusal.client })
       )
       : Effect.void
-  }
-
-  /** The connection's life once admitted: run the handler, log and count its end; or refuse it. */
-  private connection(socket: Net.Socket, admitted: Effect.Effect<Internal.ConnectionCore, Refusal, Scope.Scope>) {
-    return admitted.pipe(
-      Effect.matchEffect({
-        onFailure: (refusal) => this.refuse(socket, refusal),
-        onSuccess: (core) => {
-          this.admitting.delete(socket)
-          this.sockets.add(socket)
-          this.serving.add(core)
-          if (this.shuttingDown) Shutdown.tell(core)
-          return this.traced(core, Effect.logDebug("connection opened").pipe(
-            // The handler runs in the connection's own scope (closed below by
-            // `Effect.scoped`), which is what satisfies its `Scope`.
-            Effect.andThen(runHandler(this.options.handler, core)),
-            Effect.onExit((exit) => {
-              this.serving.delete(core)
-              this.sockets.delete(socket)
-              this.closing.add(socket)
-              if (this.shuttingDown && Exit.hasInterrupts(exit)) this.forcedSockets.add(socket)
-              const kind = classify(exit, { inputEnded: core.reader.input.ended, shuttingDown: core.shuttingDown, aborted: core.aborted })
-              ServerMetrics.connectionsClosed[kind.reason].updateUnsafe(1, this.context)
-              const stats = core.stats
-              const ended = this.tracing ? Effect.annotateCurrentSpan(spanEnd(kind, stats)) : Effect.void
-              return this.shouldLog(kind) ? Effect.andThen(ended, logClose(exit, kind, stats)) : ended
-            }),
-            Effect.annotateLogs({ client: core.peer, connection: core.id })
-          ))
-        }
-      }),
-      Effect.scoped,
-      Effect.ignoreCause()
-    )
   }
 
   /**
