@@ -11,7 +11,7 @@
  * @internal
  */
 import type { Buffer } from "node:buffer"
-import type { ConnectionCore } from "./connection.ts"
+import type { ConnectionCore } from "./core.ts"
 import { closedError, failureOf } from "./failures.ts"
 
 /** Where a stream keeps the connection listening to it. */
