@@ -300,8 +300,10 @@ export const runHandler = <E, R>(
  * says so (a function that forgot to `return`, or a factory of handlers
  * served as if it were one), so the connection fails loudly instead of
  * hanging.
+ *
+ * @internal
  */
-const checked = <A, E, R>(result: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+export const checked = <A, E, R>(result: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   Effect.isEffect(result)
     ? result
     : Effect.die(
