@@ -392,7 +392,7 @@ const peerAndProtocol = (conn: Connection) => Effect.andThen(conn.writeLine(`pee
 describe("PROXY protocol and TLS", () => {
   it.live("the PROXY header is read in plaintext before the handshake, even in the same packet as the ClientHello", () =>
     Effect.gen(function*() {
-      const server = yield* serve(peerAndProtocol, { proxyProtocol: "v1", tls: serverA })
+      const server = yield* serve(peerAndProtocol, { proxy: { version: "v1" }, tls: serverA })
       const client = yield* within(tlsBehindProxy(server.port, "PROXY TCP4 203.0.113.7 127.0.0.1 51234 1234\r\n"))
       yield* client.write("over tls\n")
       assert.strictEqual(yield* within(client.readUntil("over tls\n")), "peer 203.0.113.7:51234 TLSv1.3\nover tls\n")

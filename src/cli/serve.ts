@@ -22,7 +22,6 @@ import * as Limits from "../internal/io/limits.ts"
 import * as Endpoint from "../internal/io/transport.ts"
 import * as Address from "../services/Address.ts"
 import { type Connection, type ConnectionOptions, type Handler, runHandler } from "../services/Connection.ts"
-import type { ServerError } from "../services/Errors.ts"
 import * as LineServer from "../services/LineServer.ts"
 import * as Tls from "../services/Tls.ts"
 import * as Logging from "../services/Logging.ts"
@@ -146,9 +145,11 @@ const serveTcp = <E, R>(
       ...(settings.unix === undefined
         ? { host: settings.host, port: settings.port }
         : { path: settings.unix, socketMode: settings.unixMode }),
-      proxyProtocol: settings.proxyProtocol,
-      proxyHeaderTimeout: settings.proxyHeaderTimeout,
-      trustedProxies: settings.trustedProxies,
+      proxy: settings.proxyProtocol === undefined ? undefined : {
+        version: settings.proxyProtocol,
+        headerTimeout: settings.proxyHeaderTimeout,
+        trusted: settings.trustedProxies
+      },
       maxConnections: settings.maxConnections,
       whenFull: settings.whenFull,
       busyMessage: settings.busyMessage,
@@ -175,7 +176,7 @@ const serveOne = <E, R, LE>(
     const provided = context === undefined
       ? serve
       : Effect.provideContext(serve as Effect.Effect<void, unknown, unknown>, context as never)
-    return yield* (provided as Effect.Effect<void, E | LE | ServerError | ServeError, Scope.Scope>)
+    return yield* (provided as Effect.Effect<void, E | LE | LineServer.ServerError | ServeError, Scope.Scope>)
   })
 
 /**

@@ -40,9 +40,10 @@ import * as Effect from "effect/Effect"
 import { constVoid } from "effect/Function"
 import * as Semaphore from "effect/Semaphore"
 import { TlsConfigError, TlsHandshakeError } from "../services/Errors.ts"
-import { defaults, generateTicketKeys, type TlsInfo, type TlsOptions } from "../services/Tls.ts"
+import * as Options from "../Options.ts"
+import { defaults, generateTicketKeys, type TlsInfo, TlsOptions as TlsOptionsSchema, type TlsOptions } from "../services/Tls.ts"
 import { abort } from "./io/transport.ts"
-import { loadMaterial, type Material, outOfValidity, validateOptions } from "./tlsMaterial.ts"
+import { loadMaterial, type Material, outOfValidity } from "./tlsMaterial.ts"
 
 /** OpenSSL's short reason (`no cipher match`) rather than its whole error string. */
 const reasonOf = (cause: unknown): string =>
@@ -152,15 +153,15 @@ const secureOptions = Crypto.constants.SSL_OP_NO_RENEGOTIATION
 export class TlsEngine {
   /** The (leaf) certificate served by default. */
   readonly certificate: Crypto.X509Certificate
-  readonly handshakeMillis: number
+  readonly handshakeTimeout: Duration.Duration
   private readonly server: Tls.Server
   private readonly sni: ReadonlyMap<string, Served>
   /** Handshakes under way, by the socket they run over. */
   private readonly pending = new Map<unknown, Settle>()
 
   /** Builds the contexts of checked `material`; throws a {@link TlsConfigError} for what Node still refuses. */
-  constructor(material: Material, options: TlsOptions, ticketKeys: Buffer) {
-    this.handshakeMillis = Duration.toMillis(Duration.fromInputUnsafe(options.handshakeTimeout ?? defaults.handshakeTimeout))
+  constructor(material: Material, options: TlsSettings, ticketKeys: Buffer) {
+    this.handshakeTimeout = options.handshakeTimeout ?? defaults.handshakeTimeout
     const { pair } = material
     const ca = material.ca === undefined ? undefined : [...material.ca]
     this.certificate = pair.certificate
@@ -191,7 +192,7 @@ export class TlsEngine {
         rejectUnauthorized: clientAuth === "require",
         ticketKeys,
         sessionIdContext,
-        handshakeTimeout: this.handshakeMillis,
+        handshakeTimeout: Duration.toMillis(this.handshakeTimeout),
         ...(options.alpnProtocols === undefined ? {} : { ALPNProtocols: [...options.alpnProtocols] }),
         ...(sni.size === 0 ? {} : {
           // No match: the default certificate.
@@ -212,7 +213,7 @@ export class TlsEngine {
     this.server.on("tlsClientError", (error: Error, tlsSocket: Tls.TLSSocket) => {
       const settle = this.pending.get(parentOf(tlsSocket))
       if (settle === undefined) return
-      const failure = handshakeError(error, tlsSocket, this.handshakeMillis)
+      const failure = handshakeError(error, tlsSocket, Duration.toMillis(this.handshakeTimeout))
       const certificate = this.certificateFor(tlsSocket.servername)
       settle(Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.fail(blame(failure, certificate, now))))
     })
@@ -257,24 +258,35 @@ export class TlsEngine {
  * (see `tlsMaterial.ts`), builds the contexts. Settings that cannot be used
  * fail with a {@link TlsConfigError}.
  */
-const load = (options: TlsOptions, ticketKeys: Buffer): Effect.Effect<TlsEngine, TlsConfigError> =>
+const load = (options: TlsSettings, ticketKeys: Buffer): Effect.Effect<TlsEngine, TlsConfigError> =>
   Effect.flatMap(loadMaterial(options), (material) =>
     Effect.try({
       try: () => new TlsEngine(material, options, ticketKeys),
       catch: (cause) => cause instanceof TlsConfigError ? cause : new TlsConfigError({ reason: reasonOf(cause), cause })
     }))
 
+/** TLS settings as decoded by their schema. */
+type TlsSettings = typeof TlsOptionsSchema.Type
+
+/**
+ * Decodes settings given to `startTls` or `reloadTls`: an invalid one fails
+ * like settings whose files are unusable (`LineServer.make` decodes its own
+ * first, as an option of the server).
+ */
+const decodeSettings = (options: TlsOptions): Effect.Effect<TlsSettings, TlsConfigError> =>
+  Effect.mapError(Options.decode(TlsOptionsSchema, options, { prefix: "tls" }), (cause) => new TlsConfigError({ reason: cause.message, cause }))
+
 /** A server's TLS: the engine new connections use, and how it is reloaded. */
 export class ServerTls {
   /** TLS from the first byte, or only when a handler calls `startTls`. */
   readonly implicit: boolean
   private current: TlsEngine
-  private options: TlsOptions
+  private options: TlsSettings
   private ticketKeys: Buffer
   /** One reload at a time: reads take a while now, and the last one started must win. */
   private readonly reloading = Semaphore.makeUnsafe(1)
 
-  private constructor(engine: TlsEngine, options: TlsOptions, ticketKeys: Buffer, implicit: boolean) {
+  private constructor(engine: TlsEngine, options: TlsSettings, ticketKeys: Buffer, implicit: boolean) {
     this.current = engine
     this.options = options
     this.ticketKeys = ticketKeys
@@ -283,9 +295,10 @@ export class ServerTls {
 
   /** Loads a server's settings; its ticket keys are random unless given. */
   static make(options: TlsOptions, implicit: boolean): Effect.Effect<ServerTls, TlsConfigError> {
-    validateOptions(options)
-    const ticketKeys = Buffer.from(options.ticketKeys ?? generateTicketKeys())
-    return Effect.map(load(options, ticketKeys), (engine) => new ServerTls(engine, options, ticketKeys, implicit))
+    return Effect.flatMap(decodeSettings(options), (settings) => {
+      const ticketKeys = Buffer.from(settings.ticketKeys ?? generateTicketKeys())
+      return Effect.map(load(settings, ticketKeys), (engine) => new ServerTls(engine, settings, ticketKeys, implicit))
+    })
   }
 
   /** The engine for a handshake starting now. */
@@ -300,16 +313,17 @@ export class ServerTls {
    * On failure nothing changes. Reloads run one after another.
    */
   reload(options?: TlsOptions): Effect.Effect<Crypto.X509Certificate, TlsConfigError> {
-    return this.reloading.withPermit(Effect.suspend(() => {
-      const next = options ?? this.options
-      validateOptions(next)
-      const ticketKeys = next.ticketKeys === undefined ? this.ticketKeys : Buffer.from(next.ticketKeys)
-      return Effect.map(load(next, ticketKeys), (engine) => {
-        this.current = engine
-        this.options = next
-        this.ticketKeys = ticketKeys
-        return engine.certificate
-      })
-    }))
+    return this.reloading.withPermit(Effect.flatMap(
+      options === undefined ? Effect.sync(() => this.options) : decodeSettings(options),
+      (next) => {
+        const ticketKeys = next.ticketKeys === undefined ? this.ticketKeys : Buffer.from(next.ticketKeys)
+        return Effect.map(load(next, ticketKeys), (engine) => {
+          this.current = engine
+          this.options = next
+          this.ticketKeys = ticketKeys
+          return engine.certificate
+        })
+      }
+    ))
   }
 }

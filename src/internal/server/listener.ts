@@ -21,7 +21,7 @@ import * as Net from "node:net"
 import * as Path from "node:path"
 import * as Effect from "effect/Effect"
 import * as Address from "../../services/Address.ts"
-import { ServerError } from "../../services/Errors.ts"
+import { ListenError, ServerError } from "../../services/ServerError.ts"
 
 /** Where and how to listen on TCP. */
 export interface TcpListen {
@@ -64,7 +64,10 @@ export const create = (onConnection: (socket: Net.Socket) => void): Net.Server =
 
 const serverError = (options: ListenOptions, cause: unknown, code?: string): ServerError => {
   const errorCode = code ?? (cause instanceof Error && "code" in cause && typeof cause.code === "string" ? cause.code : undefined)
-  return new ServerError({ address: describe(options), cause, ...(errorCode === undefined ? {} : { code: errorCode }) })
+  return new ServerError({
+    address: describe(options),
+    reason: new ListenError({ cause, ...(errorCode === undefined ? {} : { code: errorCode }) })
+  })
 }
 
 /** Connects to the Unix socket at `path`: `undefined` when a server accepted, else the error's code. */
