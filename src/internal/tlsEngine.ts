@@ -16,11 +16,10 @@
  * server keeps its one `net.Server`. A bare `new TLSSocket(socket, { isServer:
  * true })` would not check a client certificate at all.
  *
- * **The deadline** is Node's `handshakeTimeout`, counted from the hand-over.
- * It is an inactivity timer of the TLS socket, but no plaintext moves
- * during a handshake, so bytes a client trickles do not extend it (a test
- * holds it to that); and it fires even for a socket that closed before its
- * hand-over, so every handshake ends.
+ * **The deadline** runs on Effect's `Clock`, counted from the hand-over:
+ * an absolute one, so bytes a client trickles do not extend it, of any
+ * length (Node's own `handshakeTimeout`, off here, is a Node timer, which
+ * fires at once past 2^31 - 1 ms), and `TestClock` drives it.
  *
  * A reload builds a new engine and swaps it in ({@link ServerTls}):
  * handshakes under way finish with the engine they started with; a bad new
@@ -90,11 +89,7 @@ const parentOf = (tlsSocket: Tls.TLSSocket): unknown =>
   (tlsSocket as Tls.TLSSocket & { readonly _parent?: unknown })._parent
 
 /** What a failed handshake says about itself, the peer's side of it. */
-const handshakeError = (
-  error: Error & { readonly code?: string },
-  tlsSocket: Tls.TLSSocket,
-  timeoutMillis: number
-): TlsHandshakeError => {
+const handshakeError = (error: Error & { readonly code?: string }, tlsSocket: Tls.TLSSocket): TlsHandshakeError => {
   // Set by Node when it refuses a client certificate that does not verify.
   const rejected = tlsSocket.authorizationError as unknown
   if (rejected !== null && rejected !== undefined) {
@@ -102,9 +97,6 @@ const handshakeError = (
   }
   if (error.code === "ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE") {
     return new TlsHandshakeError({ reason: "client-certificate", detail: "no client certificate" })
-  }
-  if (error.code === "ERR_TLS_HANDSHAKE_TIMEOUT") {
-    return new TlsHandshakeError({ reason: "timeout", detail: `not complete within ${timeoutMillis} ms` })
   }
   return new TlsHandshakeError({ reason: "failed", detail: reasonOf(error) })
 }
@@ -192,7 +184,8 @@ export class TlsEngine {
         rejectUnauthorized: clientAuth === "require",
         ticketKeys,
         sessionIdContext,
-        handshakeTimeout: Duration.toMillis(this.handshakeTimeout),
+        // The deadline is the Clock's (see the module doc).
+        handshakeTimeout: 0,
         ...(options.alpnProtocols === undefined ? {} : { ALPNProtocols: [...options.alpnProtocols] }),
         ...(sni.size === 0 ? {} : {
           // No match: the default certificate.
@@ -213,7 +206,7 @@ export class TlsEngine {
     this.server.on("tlsClientError", (error: Error, tlsSocket: Tls.TLSSocket) => {
       const settle = this.pending.get(parentOf(tlsSocket))
       if (settle === undefined) return
-      const failure = handshakeError(error, tlsSocket, Duration.toMillis(this.handshakeTimeout))
+      const failure = handshakeError(error, tlsSocket)
       const certificate = this.certificateFor(tlsSocket.servername)
       settle(Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.fail(blame(failure, certificate, now))))
     })
@@ -233,6 +226,7 @@ export class TlsEngine {
    * aborted.
    */
   handshake(socket: Net.Socket): Effect.Effect<Tls.TLSSocket, TlsHandshakeError> {
+    const timeout = this.handshakeTimeout
     return Effect.callback<Tls.TLSSocket, TlsHandshakeError>((resume) => {
       const settle: Settle = (outcome) => {
         this.pending.delete(socket)
@@ -249,7 +243,15 @@ export class TlsEngine {
       return Effect.sync(() => {
         this.pending.delete(socket)
       })
-    })
+    }).pipe(
+      Effect.timeoutOrElse({
+        duration: timeout,
+        orElse: () =>
+          Effect.sync(() => abort(socket)).pipe(
+            Effect.andThen(Effect.fail(new TlsHandshakeError({ reason: "timeout", detail: `not complete within ${Duration.toMillis(timeout)} ms` })))
+          )
+      })
+    )
   }
 }
 
