@@ -9,10 +9,13 @@
  * @since 0.1.0
  */
 import * as Cause from "effect/Cause"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import { identity } from "effect/Function"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as References from "effect/References"
 import type * as Scope from "effect/Scope"
 import { Command } from "effect/cli"
 import type { ServeError } from "effect/http/HttpServerError"
@@ -28,10 +31,11 @@ import * as Logging from "../services/Logging.ts"
 import { clearStaleSocket } from "../internal/server/listener.ts"
 import { ExitCode, UsageError, usagePrefix } from "./exit.ts"
 import { reloadTlsOnHangup } from "./hangup.ts"
+import { LogLevelSetting } from "./logLevel.ts"
 import * as Settings from "./settings.ts"
 import * as WorkerLink from "./workerLink.ts"
 import * as Workers from "./workers.ts"
-import { encodeTicketKeys, ticketKeysVariable, tlsServerOptions } from "./tlsSettings.ts"
+import { encodeTicketKeys, ticketKeysVariable } from "./tlsSettings.ts"
 
 /**
  * What a command serves: the handler, and optionally the layer that
@@ -137,24 +141,8 @@ const serveTcp = <E, R>(
       const url = yield* MetricsHttp.serve({ port: settings.metricsPort })
       yield* Effect.logInfo("serving metrics", { address: url })
     }
-    if (settings.tls !== undefined) yield* reloadTlsOnHangup(() => server)
-    server = yield* LineServer.make({
-      ...options,
-      ...tlsServerOptions(settings.tls),
-      handler,
-      ...(settings.unix === undefined
-        ? { host: settings.host, port: settings.port }
-        : { path: settings.unix, socketMode: settings.unixMode }),
-      proxy: settings.proxyProtocol === undefined ? undefined : {
-        version: settings.proxyProtocol,
-        headerTimeout: settings.proxyHeaderTimeout,
-        trusted: settings.trustedProxies
-      },
-      maxConnections: settings.maxConnections,
-      whenFull: settings.whenFull,
-      busyMessage: settings.busyMessage,
-      shutdownTimeout: settings.shutdownTimeout
-    })
+    if (settings.server.tls !== undefined) yield* reloadTlsOnHangup(() => server)
+    server = yield* LineServer.make({ ...settings.server, ...options, handler })
     if (link !== undefined) yield* link.ready(Address.format(server.address))
     return yield* Effect.never
   })
@@ -207,7 +195,8 @@ export const serveCommand = <const Name extends string, Extra extends Command.Co
     { server: Settings.serverFlags(spec.defaults), options: spec.config ?? ({} as Extra) },
     ({ options, server }) =>
       Effect.gen(function*() {
-        const settings = yield* Settings.resolve(server, process.env, spec.defaults)
+        const settings = yield* Settings.resolve(server, spec.defaults)
+        const logLevel = yield* LogLevelSetting
         // The nested config's inferred value is `Infer<Extra>`; TypeScript cannot see it for a generic `Extra`.
         const served = yield* spec.setup(options as Command.Command.Config.Infer<Extra>)
         const connection = Settings.connectionOptions(settings, served.connection)
@@ -217,18 +206,18 @@ export const serveCommand = <const Name extends string, Extra extends Command.Co
         const run = settings.workers > 1 && slot === undefined
           ? Effect.andThen(
             // The workers share one Unix socket: a stale file is cleared once, here.
-            settings.unix === undefined
+            settings.server.path === undefined
               ? Effect.void
-              : clearStaleSocket({ _tag: "unix", path: settings.unix, backlog: 0, mode: undefined }),
+              : clearStaleSocket({ _tag: "unix", path: settings.server.path, backlog: 0, mode: undefined }),
             Workers.primary({
               count: settings.workers,
-              shutdownTimeout: settings.shutdownTimeout,
+              shutdownTimeout: Duration.fromInputUnsafe(settings.server.shutdownTimeout ?? LineServer.defaults.shutdownTimeout),
               metricsPort: settings.metricsPort,
-              forwardHangup: settings.tls !== undefined,
+              forwardHangup: settings.server.tls !== undefined,
               // Workers share one set of TLS ticket keys, so a session resumes on any of them.
-              sharedEnv: settings.tls === undefined
+              sharedEnv: settings.server.tls === undefined
                 ? {}
-                : { [ticketKeysVariable]: encodeTicketKeys(settings.tls.ticketKeys ?? Tls.generateTicketKeys()) }
+                : { [ticketKeysVariable]: encodeTicketKeys(settings.server.tls.ticketKeys ?? Tls.generateTicketKeys()) }
             })
           )
           : slot === undefined
@@ -253,7 +242,9 @@ export const serveCommand = <const Name extends string, Extra extends Command.Co
           }),
           // Every line a worker logs names its slot.
           slot === undefined ? identity : Effect.annotateLogs({ worker: slot }),
-          Effect.provide(Logging.layer(settings.logFormat))
+          Effect.provide(Logging.layer(settings.logFormat)),
+          // `--log-level` (or its variable), when given.
+          Option.isSome(logLevel) ? Effect.provideService(References.MinimumLogLevel, logLevel.value) : identity
         )
       }).pipe(
         // Usage errors are one plain line: the log format may be what was wrong.
@@ -263,4 +254,8 @@ export const serveCommand = <const Name extends string, Extra extends Command.Co
             : Effect.void
         )
       )
-  ).pipe(Command.withDescription(spec.description))
+  ).pipe(
+    Command.withDescription(spec.description),
+    // Declared here too, so that the command's own help lists it.
+    Command.withGlobalFlags([LogLevelSetting])
+  )
