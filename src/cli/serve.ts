@@ -11,7 +11,6 @@
 import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import { identity } from "effect/Function"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -19,16 +18,11 @@ import * as References from "effect/References"
 import type * as Scope from "effect/Scope"
 import { Command } from "effect/cli"
 import type { ServeError } from "effect/http/HttpServerError"
-import { classify, logClose } from "../internal/server/closeReason.ts"
-import * as Internal from "../internal/io/connection.ts"
-import * as Limits from "../internal/io/limits.ts"
-import * as Endpoint from "../internal/io/transport.ts"
 import * as Address from "../services/Address.ts"
-import { type Connection, type ConnectionOptions, type Handler, runHandler } from "../services/Connection.ts"
+import type { Connection, ConnectionOptions, Handler } from "../services/Connection.ts"
 import * as LineServer from "../services/LineServer.ts"
 import * as Tls from "../services/Tls.ts"
 import * as Logging from "../services/Logging.ts"
-import { clearStaleSocket } from "../internal/server/listener.ts"
 import { ExitCode, UsageError, usagePrefix } from "./exit.ts"
 import { reloadTlsOnHangup } from "./hangup.ts"
 import { LogLevelSetting } from "./logLevel.ts"
@@ -81,31 +75,25 @@ const peerReasons = new Set([
 ])
 
 /**
- * Serves one connection on stdin/stdout. Its end is classified and logged
- * exactly as a TCP connection's, and decides the exit code: 0 for a clean
- * end, 1 for a handler failure, 3 for a peer-caused close.
+ * Serves one connection on stdin/stdout (`LineServer.serveStdio`: classified,
+ * logged and drained as over TCP). How it ended decides the exit code: 0
+ * for a clean end (or a clean drain), 1 for a handler failure or a forced
+ * drain, 3 for a peer-caused close.
  */
-const serveStdio = <E, R>(handler: Handler<E, R>, options: ConnectionOptions) =>
+const serveStdio = <E, R>(handler: Handler<E, R>, settings: Settings.ServerSettings, options: ConnectionOptions) =>
   Effect.gen(function*() {
-    const exit = yield* Effect.scoped(
-      Effect.flatMap(
-        Internal.make(Endpoint.fromStdio(), Limits.resolve(options)),
-        (driver) =>
-          Effect.exit(runHandler(handler, driver)).pipe(
-            Effect.tap((ended) => {
-              const kind = classify(ended, { inputEnded: driver.reader.input.ended, shuttingDown: false, aborted: driver.aborted })
-              process.exitCode = kind.reason === "handler-failure"
-                ? ExitCode.failure
-                : peerReasons.has(kind.reason)
-                ? ExitCode.peer
-                : ExitCode.ok
-              return logClose(ended, kind)
-            })
-          )
-      )
+    // oxlint-disable-next-line prefer-const -- assigned below, after the finalizer that reads it
+    let stdio: LineServer.StdioServer | undefined
+    // Registered first, so it runs after the drain (finalizers run in reverse).
+    yield* Effect.addFinalizer(() =>
+      stdio === undefined ? Effect.void : Effect.flatMap(stdio.forced, (forced) =>
+        Effect.sync(() => {
+          if (forced) process.exitCode = ExitCode.failure
+        }))
     )
-    // An interruption (a signal) ends the program as one.
-    if (Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)) return yield* Effect.interrupt
+    stdio = yield* LineServer.serveStdio({ ...options, shutdownTimeout: settings.server.shutdownTimeout, handler })
+    const reason = yield* stdio.closed
+    process.exitCode = reason === "handler-failure" ? ExitCode.failure : peerReasons.has(reason) ? ExitCode.peer : ExitCode.ok
   })
 
 /**
@@ -158,7 +146,7 @@ const serveOne = <E, R, LE>(
     // Built first, so it is released after the drain.
     const context = served.layer === undefined ? undefined : yield* Layer.build(served.layer)
     const serve = settings.stdio
-      ? serveStdio(served.handler, connection)
+      ? serveStdio(served.handler, settings, connection)
       : serveTcp(served.handler, settings, connection, link)
     // The layer provides what the handler needs beyond its connection and scope.
     const provided = context === undefined
@@ -208,7 +196,7 @@ export const serveCommand = <const Name extends string, Extra extends Command.Co
             // The workers share one Unix socket: a stale file is cleared once, here.
             settings.server.path === undefined
               ? Effect.void
-              : clearStaleSocket({ _tag: "unix", path: settings.server.path, backlog: 0, mode: undefined }),
+              : LineServer.clearStaleSocket(settings.server.path),
             Workers.primary({
               count: settings.workers,
               shutdownTimeout: Duration.fromInputUnsafe(settings.server.shutdownTimeout ?? LineServer.defaults.shutdownTimeout),

@@ -4,7 +4,10 @@
  *
  * `make` starts serving in the current scope and `layer` wraps it for apps
  * that provide the server beside their own services; closing the scope
- * drains and stops it (see {@link make}).
+ * drains and stops it (see {@link make}). `serveStdio` serves one
+ * connection on stdin/stdout the same way. (Past 300 lines: `make` wires
+ * the pieces of `internal/server` together, and its doc is the server's
+ * contract — limits, shutdown — in one place.)
  *
  * @since 0.1.0
  */
@@ -125,8 +128,19 @@ export {
   /** @since 0.2.0 */
   ProxyOptions,
   /** @since 0.2.0 */
-  ServerOptions
+  ServerOptions,
+  /** @since 0.2.0 */
+  StdioOptions
 } from "./ServerOptions.ts"
+
+export {
+  /** @since 0.2.0 */
+  serveStdio,
+  /** @since 0.2.0 */
+  type StdioServer,
+  /** @since 0.2.0 */
+  type StdioServerOptions
+} from "./StdioServer.ts"
 
 export {
   /** @since 0.2.0 */
@@ -151,20 +165,6 @@ const proxyOptions = (proxy: Decoded["proxy"]): ProxyIntake | undefined =>
     trusted: proxy.trusted === undefined ? undefined : trustedSet(proxy.trusted)
   }
 
-/** Where to listen: a Unix socket path, or TCP host and port (the schema checked that they exclude each other). */
-const listenOptions = (options: Decoded): Listener.ListenOptions => {
-  const backlog = options.backlog ?? defaults.backlog
-  if (options.path !== undefined) return { _tag: "unix", path: options.path, backlog, mode: options.socketMode }
-  return {
-    _tag: "tcp",
-    host: options.host ?? defaults.host,
-    port: options.port ?? defaults.port,
-    backlog,
-    ipv6Only: options.ipv6Only ?? false,
-    reusePort: options.reusePort ?? false
-  }
-}
-
 /**
  * The TCP port `server` listens on (the real one when `0` was asked);
  * fails as a defect if it listens on a Unix socket.
@@ -175,6 +175,20 @@ export const port = (server: LineServer): number => {
   if (server.address.family === "unix") throw new TypeError(`server listens on a Unix socket: ${server.address.path}`)
   return server.address.port
 }
+
+/**
+ * Removes the socket file at `path` if a server that was killed left it
+ * there: only a socket nobody listens on (a probe is refused) is removed. A
+ * live server's socket, one the probe cannot tell about, anything that is
+ * not a socket (a symbolic link included), and a missing directory fail
+ * with a `ServerError` (a `ListenError` with its code) and are left alone.
+ * `make` does this itself; it is for processes that share one socket,
+ * cleared once before they start (`node:cluster` workers).
+ *
+ * @since 0.2.0
+ */
+export const clearStaleSocket = (path: string): Effect.Effect<void, ServerError> =>
+  Listener.clearStaleSocket({ _tag: "unix", path, backlog: 0, mode: undefined })
 
 /**
  * Binds and starts serving in the current scope.
@@ -234,7 +248,7 @@ export const make = <E, R>(
 /** {@link make} once the options are decoded. */
 const serve = <E, R>(handler: Handler<E, R>, options: Decoded) =>
   Effect.gen(function*() {
-    const listen = listenOptions(options)
+    const listen = Listener.fromOptions(options, defaults)
     const backlog = listen.backlog
     const fdLimit = Descriptors.limit()
     const maxConnections = options.maxConnections ?? Descriptors.defaultMaxConnections(fdLimit)

@@ -181,3 +181,22 @@ export const defaults = {
   shutdownTimeout: Duration.seconds(10),
   proxyHeaderTimeout: Duration.seconds(3)
 } as const
+
+/**
+ * The options of `LineServer.serveStdio` but its handler: the limits of
+ * the connection, and how long a shutdown waits for it.
+ *
+ * @since 0.2.0
+ */
+export const StdioOptions = Schema.Struct({
+  ...Options.ConnectionOptions.fields,
+  /** How long shutdown waits for the connection to end before forcing it; `Infinity`: as long as it takes. Default 10 s. */
+  shutdownTimeout: Schema.optional(Options.Grace)
+})
+
+/**
+ * The options of `LineServer.serveStdio` but its handler, as given.
+ *
+ * @since 0.2.0
+ */
+export interface StdioOptions extends Schema.Codec.Encoded<typeof StdioOptions> {}

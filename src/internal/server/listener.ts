@@ -9,7 +9,8 @@
  * answers `EAGAIN`), and anything that is not a socket (a symbolic link
  * included), are refused and left alone. The socket is then put in place
  * with its mode ({@link place}); closing the server removes the file if it
- * is still that socket.
+ * is still that socket. (Past 300 lines: placing a Unix socket safely is
+ * most of it, and reads best in one place.)
  *
  * @internal
  */
@@ -22,6 +23,7 @@ import * as Path from "node:path"
 import * as Effect from "effect/Effect"
 import * as Address from "../../services/Address.ts"
 import { ListenError, ServerError } from "../../services/ServerError.ts"
+import type { ServerOptions } from "../../services/ServerOptions.ts"
 
 /** Where and how to listen on TCP. */
 export interface TcpListen {
@@ -46,6 +48,26 @@ export interface UnixListen {
 
 /** Where and how to listen. */
 export type ListenOptions = TcpListen | UnixListen
+
+/**
+ * Where a server's decoded options say to listen: a Unix socket path, or
+ * TCP host and port (the schema checked that they exclude each other).
+ */
+export const fromOptions = (
+  options: typeof ServerOptions.Type,
+  defaults: { readonly host: string; readonly port: number; readonly backlog: number }
+): ListenOptions => {
+  const backlog = options.backlog ?? defaults.backlog
+  if (options.path !== undefined) return { _tag: "unix", path: options.path, backlog, mode: options.socketMode }
+  return {
+    _tag: "tcp",
+    host: options.host ?? defaults.host,
+    port: options.port ?? defaults.port,
+    backlog,
+    ipv6Only: options.ipv6Only ?? false,
+    reusePort: options.reusePort ?? false
+  }
+}
 
 /** The address `options` names, as errors and logs print it. */
 export const describe = (options: ListenOptions): string =>
