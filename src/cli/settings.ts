@@ -67,102 +67,48 @@ const Workers = Schema.Number.check(
 )
 
 const table = {
-  host: setting("host", Text.plain(Options.Host), "host", "Interface to listen on", { shown: LineServer.defaults.host }),
-  port: setting("port", Text.integer(Options.Port), "port", "TCP port; 0 picks a free one (logged)"),
-  unix: setting("unix", Text.plain(Options.Path), "path", "Listen on a Unix socket at this path instead of TCP (excludes --host and --port)"),
-  unixMode: setting("unix-mode", Text.octal(Options.FileMode), "mode", "File mode of the --unix socket, in octal, e.g. 660"),
-  proxyProtocol: setting(
-    "proxy-protocol",
-    Text.plain(proxy.version),
-    "v1|v2|any",
-    "Expect a PROXY protocol header (from HAProxy, nginx, a cloud balancer) on every connection"
-  ),
-  proxyHeaderTimeout: setting("proxy-header-timeout", Text.duration(Schema.required(proxy.headerTimeout)), "duration", "How long a PROXY header may take to arrive", {
-    shown: format(LineServer.defaults.proxyHeaderTimeout)
-  }),
-  trustedProxies: setting(
-    "trusted-proxies",
-    Text.list(Schema.required(proxy.trusted)),
-    "addresses",
-    "Comma-separated addresses of the proxies allowed to connect with --proxy-protocol (default: any)"
-  ),
+  host: setting("host", Text.plain(Schema.required(server.host)), "host", "Interface to listen on", { shown: LineServer.defaults.host }),
+  port: setting("port", Text.integer(Schema.required(server.port)), "port", "TCP port; 0 picks a free one (logged)"),
+  unix: setting("unix", Text.plain(Schema.required(server.path)), "path", "Listen on a Unix socket at this path instead of TCP (excludes --host and --port)"),
+  unixMode: setting("unix-mode", Text.octal(Schema.required(server.socketMode)), "mode", "File mode of the --unix socket, in octal, e.g. 660"),
+  proxyProtocol: setting("proxy-protocol", Text.plain(proxy.version), "v1|v2|any",
+    "Expect a PROXY protocol header (from HAProxy, nginx, a cloud balancer) on every connection"),
+  proxyHeaderTimeout: setting("proxy-header-timeout", Text.duration(Schema.required(proxy.headerTimeout)), "duration",
+    "How long a PROXY header may take to arrive", { shown: format(LineServer.defaults.proxyHeaderTimeout) }),
+  trustedProxies: setting("trusted-proxies", Text.list(Schema.required(proxy.trusted)), "addresses",
+    "Comma-separated addresses of the proxies allowed to connect with --proxy-protocol (default: any)"),
   tlsCert: setting("tls-cert", Text.plain(Options.Path), "path", "Serve TLS with this certificate chain (PEM file, leaf first); read again on SIGHUP"),
   tlsKey: setting("tls-key", Text.plain(Options.Path), "path", "The private key of --tls-cert (PEM file); read again on SIGHUP"),
   tlsCa: setting("tls-ca", Text.plain(Options.Path), "path", "CA certificates (PEM file) that sign the client certificates --tls-client-auth accepts"),
-  tlsMode: setting(
-    "tls-mode",
-    Text.plain(Tls.TlsMode),
-    "implicit|starttls",
-    "implicit: TLS from the first byte; starttls: plaintext until the handler calls startTls",
-    { shown: "implicit" }
-  ),
-  tlsHandshakeTimeout: setting(
-    "tls-handshake-timeout",
-    Text.duration(Schema.required(tls.handshakeTimeout)),
-    "duration",
-    "Close a connection whose TLS handshake is not complete this long after it starts",
-    { shown: format(Tls.defaults.handshakeTimeout) }
-  ),
-  tlsCiphers: setting(
-    "tls-ciphers",
-    Text.plain(Schema.required(tls.ciphers)),
-    "ciphers",
-    "Cipher suites TLS accepts (OpenSSL list, TLS_* suites for TLS 1.3 included); replaces the default",
-    { shown: "forward-secret AEAD suites only" }
-  ),
-  maxLineLength: setting("max-line-length", Text.integer(Schema.required(connection.maxLineLength)), "bytes", "Longest accepted line in bytes, terminator excluded", {
-    shown: String(Connection.defaults.maxLineLength),
-    stdio: true
+  tlsMode: setting("tls-mode", Text.plain(Schema.required(server.tlsMode)), "implicit|starttls",
+    "implicit: TLS from the first byte; starttls: plaintext until the handler calls startTls", { shown: "implicit" }),
+  tlsHandshakeTimeout: setting("tls-handshake-timeout", Text.duration(Schema.required(tls.handshakeTimeout)), "duration",
+    "Close a connection whose TLS handshake is not complete this long after it starts", { shown: format(Tls.defaults.handshakeTimeout) }),
+  tlsCiphers: setting("tls-ciphers", Text.plain(Schema.required(tls.ciphers)), "ciphers",
+    "Cipher suites TLS accepts (OpenSSL list, TLS_* suites for TLS 1.3 included); replaces the default", { shown: "forward-secret AEAD suites only" }),
+  maxLineLength: setting("max-line-length", Text.integer(Schema.required(connection.maxLineLength)), "bytes",
+    "Longest accepted line in bytes, terminator excluded", { shown: String(Connection.defaults.maxLineLength), stdio: true }),
+  lineEnding: setting("line-ending", Text.lineEnding(Schema.required(connection.lineEnding)), "lf|crlf",
+    "What each line written ends with; replaces the protocol's own (the handler module's `connection`)", { stdio: true }),
+  maxConnections: setting("max-connections", Text.integer(Schema.required(server.maxConnections)), "integer", "Connections served at once", {
+    shown: "the file-descriptor limit minus a reserve (an eighth of it, at least 64, at most 1024)"
   }),
-  lineEnding: setting(
-    "line-ending",
-    Text.lineEnding(Schema.required(connection.lineEnding)),
-    "lf|crlf",
-    "What each line written ends with; replaces the protocol's own (the handler module's `connection`)",
-    { stdio: true }
-  ),
-  maxConnections: setting(
-    "max-connections",
-    Text.integer(LineServer.MaxConnections),
-    "integer",
-    "Connections served at once",
-    { shown: "the file-descriptor limit minus a reserve (an eighth of it, at least 64, at most 1024)" }
-  ),
-  whenFull: setting("when-full", Text.plain(Schema.required(server.whenFull)), "refuse|queue", "Beyond --max-connections: refuse at once, or queue unread until a slot frees", {
-    shown: LineServer.defaults.whenFull
-  }),
+  whenFull: setting("when-full", Text.plain(Schema.required(server.whenFull)), "refuse|queue",
+    "Beyond --max-connections: refuse at once, or queue unread until a slot frees", { shown: LineServer.defaults.whenFull }),
   busyMessage: setting("busy-message", Text.plain(Schema.required(server.busyMessage)), "text", "Line sent to a refused connection before it is closed"),
-  idleTimeout: setting("idle-timeout", Text.timeoutOrNever(Options.TimeoutOrNone), "duration", "Close a connection whose read waits this long for input; 0 = never", {
-    shown: "0",
-    stdio: true
-  }),
-  lineTimeout: setting(
-    "line-timeout",
-    Text.timeoutOrNever(Options.TimeoutOrNone),
-    "duration",
-    "Close a connection whose line, once started, is not complete this long after; 0 = never",
-    { fallback: "30s", stdio: true }
-  ),
-  writeTimeout: setting("write-timeout", Text.duration(Options.Timeout), "duration", "Close a connection whose peer does not read our output this long", {
-    shown: format(Connection.defaults.writeTimeout),
-    stdio: true
-  }),
-  shutdownTimeout: setting("shutdown-timeout", Text.duration(Options.Grace), "duration", "On SIGINT/SIGTERM, time busy connections get to finish; 0 = none", {
-    shown: format(LineServer.defaults.shutdownTimeout),
-    stdio: true
-  }),
-  logFormat: setting("log-format", Text.plain(Schema.Literals(logFormats)), "pretty|json", "Log format on stderr", {
-    fallback: "pretty",
-    stdio: true
-  }),
+  idleTimeout: setting("idle-timeout", Text.timeoutOrNever(Schema.required(connection.idleTimeout)), "duration",
+    "Close a connection whose read waits this long for input; 0 = never", { shown: "0", stdio: true }),
+  lineTimeout: setting("line-timeout", Text.timeoutOrNever(Schema.required(connection.lineTimeout)), "duration",
+    "Close a connection whose line, once started, is not complete this long after; 0 = never", { fallback: "30s", stdio: true }),
+  writeTimeout: setting("write-timeout", Text.duration(Schema.required(connection.writeTimeout)), "duration",
+    "Close a connection whose peer does not read our output this long", { shown: format(Connection.defaults.writeTimeout), stdio: true }),
+  shutdownTimeout: setting("shutdown-timeout", Text.duration(Schema.required(server.shutdownTimeout)), "duration",
+    "On SIGINT/SIGTERM, time busy connections get to finish; 0 = none", { shown: format(LineServer.defaults.shutdownTimeout), stdio: true }),
+  logFormat: setting("log-format", Text.plain(Schema.Literals(logFormats)), "pretty|json", "Log format on stderr", { fallback: "pretty", stdio: true }),
   metricsPort: setting("metrics-port", Text.integer(Options.Port), "port", "Serve Prometheus metrics on 127.0.0.1:<port>/metrics; 0 picks a free one"),
-  workers: setting(
-    "workers",
-    Text.integer(Workers),
-    "integer",
+  workers: setting("workers", Text.integer(Workers), "integer",
     "Worker processes sharing the port (node:cluster); 1 = this process serves it alone; SIGUSR2 replaces them one at a time (a rolling restart)",
-    { fallback: "1" }
-  )
+    { fallback: "1" })
 } as const
 
 type Table = typeof table
