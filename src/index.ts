@@ -7,7 +7,9 @@
  *   (`readLine`, `readExactly`, `write`…); over TCP, stdio, or in memory;
  *   and the `Handler` type (a function of the connection, or an Effect).
  * - `LineServer`: binds, accepts, runs one fiber per connection, drains on
- *   shutdown; `make` (scoped) and `layer`.
+ *   shutdown; `make` (scoped) and `layer`; `serveStdio`, one connection on
+ *   stdin/stdout served the same way; its options (`ServerOptions`) and
+ *   `ServerError`.
  * - `LineClient`: connections you open, as the same `Connection` (TCP, TLS,
  *   a Unix socket); `connect` (scoped) and `layer`; `ConnectError`.
  * - `Decoder`: framing as pure, incremental decoders (`conn.read(decoder)`).

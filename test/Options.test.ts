@@ -19,7 +19,7 @@ import * as Connection from "../src/services/Connection.ts"
 import * as LineServer from "../src/services/LineServer.ts"
 import * as TestConnection from "../src/services/TestConnection.ts"
 import { captureLogs, serve } from "./fixtures/server.ts"
-import { file } from "./fixtures/tls.ts"
+import { file, serverA } from "./fixtures/tls.ts"
 
 /** What decoding `input` with `schema` says is wrong, as one message; `undefined` when nothing is. */
 const problem = (schema: Parameters<typeof Options.decodeResult>[0], input: unknown) => {
@@ -122,6 +122,17 @@ describe("LineServer.make", () => {
         Effect.catchReason("ServerError", "ListenError", (listen) => Effect.succeed(listen.code))
       )
       assert.strictEqual(code, "EADDRINUSE")
+    }).pipe(Effect.scoped, Effect.provide(captureLogs().layer)))
+})
+
+describe("TLS settings given later", () => {
+  it.live("reloadTls with settings the schema refuses fails with TlsConfigError naming the option; the server goes on", () =>
+    Effect.gen(function*() {
+      const server = yield* serve(echo, { tls: serverA })
+      const error = yield* Effect.flip(server.reloadTls({ ...serverA, ticketKeys: new Uint8Array(3) }))
+      assert.strictEqual(error._tag, "TlsConfigError")
+      assert.strictEqual(error.message, "TLS settings: option tls.ticketKeys: expected 48 bytes, got (hidden)")
+      assert.strictEqual((yield* server.reloadTls()).subject.includes("localhost"), true)
     }).pipe(Effect.scoped, Effect.provide(captureLogs().layer)))
 })
 
