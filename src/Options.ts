@@ -215,25 +215,15 @@ const DurationFromInput = Schema.declare(isDurationInput, {
   encode: SchemaGetter.transform((duration: Duration.Duration): Duration.Input => duration)
 }))
 
-/**
- * The longest delay a Node timer takes (2^31 - 1 ms, about 24.8 days):
- * longer ones fire at once, with a `TimeoutOverflowWarning`.
- *
- * @since 0.2.0
- */
-export const maxTimerMillis = 2 ** 31 - 1
-
 const millis = (d: Duration.Duration) => Duration.toMillis(d)
 const positive = Schema.makeFilter((d: Duration.Duration) => millis(d) > 0, { expected: "a duration of more than 0" })
 const nonNegative = Schema.makeFilter((d: Duration.Duration) => millis(d) >= 0, { expected: "a duration of 0 or more" })
 const finite = Schema.makeFilter((d: Duration.Duration) => Number.isFinite(millis(d)), { expected: "a finite duration" })
-const timerRange = Schema.makeFilter((d: Duration.Duration) => millis(d) <= maxTimerMillis, {
-  expected: `a duration of at most ${maxTimerMillis} ms (about 24.8 days, the longest Node timer)`
-})
 
 /**
- * A deadline that must end: positive and finite (on Effect's `Clock`,
- * which takes any length).
+ * A deadline that must end: positive and finite. Every deadline runs on
+ * Effect's `Clock`, which takes any length (no Node timer, which fires at
+ * once past 2^31 - 1 ms).
  *
  * @since 0.2.0
  */
@@ -259,14 +249,6 @@ export const Delay = DurationFromInput.check(nonNegative, finite)
  * @since 0.2.0
  */
 export const Grace = DurationFromInput.check(nonNegative)
-
-/**
- * A deadline run by a Node timer: positive, finite and within
- * {@link maxTimerMillis}.
- *
- * @since 0.2.0
- */
-export const TimerTimeout = DurationFromInput.check(positive, finite, timerRange)
 
 /**
  * The limits of one connection, for every way of making one: a server's

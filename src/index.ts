@@ -41,6 +41,8 @@ export * as Chat from "./handlers/Chat.ts"
 export * as Decoder from "./Decoder.ts"
 /** @since 0.1.0 */
 export * as Echo from "./handlers/Echo.ts"
+/** @since 0.2.0 */
+export * as ProxyProtocol from "./ProxyProtocol.ts"
 /** @since 0.1.0 */
 export * as Redis from "./handlers/redis/Redis.ts"
 /** @since 0.1.0 */

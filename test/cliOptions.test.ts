@@ -44,10 +44,6 @@ describe("a value the schema refuses: one line naming it, exit 2, nothing bound"
   const refused: ReadonlyArray<readonly [ReadonlyArray<string>, string]> = [
     [["echo", "--port", "0", ...cert, "--tls-handshake-timeout", "Infinity"], "fiberline echo: invalid --tls-handshake-timeout \"Infinity\": expected a finite duration"],
     [["echo", "--port", "0", "--proxy-protocol", "v1", "--proxy-header-timeout", "Infinity"], "fiberline echo: invalid --proxy-header-timeout \"Infinity\": expected a finite duration"],
-    [
-      ["echo", "--port", "0", "--proxy-protocol", "v1", "--proxy-header-timeout", "25d"],
-      "fiberline echo: invalid --proxy-header-timeout \"25d\": expected a duration of at most 2147483647 ms (about 24.8 days, the longest Node timer)"
-    ],
     [["echo", "--unix", "x.sock", "--unix-mode", "1777"], "fiberline echo: invalid --unix-mode \"1777\": expected a file mode from 000 to 777 (octal: permission bits only)"],
     [["echo", "--unix", "x.sock", "--unix-mode", "4777"], "fiberline echo: invalid --unix-mode \"4777\": expected a file mode from 000 to 777 (octal: permission bits only)"],
     [["echo", "--port", "0", "--idle-timeout", "-1s"], "fiberline echo: invalid --idle-timeout \"-1s\": expected a duration of 0 (never) or more"],

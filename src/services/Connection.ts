@@ -51,6 +51,7 @@ import * as Limits from "../internal/io/limits.ts"
 import type * as Options from "../Options.ts"
 import * as Transport from "../internal/io/transport.ts"
 import { infoOf } from "../internal/tlsEngine.ts"
+import type { ProxyHeader } from "../internal/proxy/header.ts"
 import type { Address } from "./Address.ts"
 import type {
   FrameTooLong,
@@ -75,6 +76,14 @@ export interface Connection {
   readonly peer: string
   /** The other side's address, structured (host, port, family); `undefined` for stdio and memory. */
   readonly remoteAddress: Address | undefined
+  /**
+   * The PROXY protocol header the connection arrived with, when its server
+   * reads one (`proxy`): version, command, the client's and the
+   * proxy's addresses, and the v2 TLVs (ALPN, authority, unique id…). The
+   * `peer` and `remoteAddress` above are then the header's client (for a
+   * `LOCAL` or `UNKNOWN` header, the socket's own). `undefined` otherwise.
+   */
+  readonly proxy: ProxyHeader | undefined
   /**
    * The next frame `decoder` takes from the input (see `Decoder`): at once,
    * in place, when it is already buffered; else the fiber waits for input.

@@ -13,7 +13,6 @@
  */
 import type * as Crypto from "node:crypto"
 import * as Context from "effect/Context"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
@@ -25,7 +24,7 @@ import * as Limits from "../internal/io/limits.ts"
 import * as Transport from "../internal/io/transport.ts"
 import * as Descriptors from "../internal/server/descriptors.ts"
 import * as Listener from "../internal/server/listener.ts"
-import { type ProxyOptions as ProxyIntake, trustedSet } from "../internal/proxyIntake.ts"
+import { type ProxyOptions as ProxyIntake, trustedSet } from "../internal/server/intake.ts"
 import { ServerTls } from "../internal/tlsEngine.ts"
 import { registerAll } from "../internal/traffic.ts"
 import * as Address from "./Address.ts"
@@ -161,7 +160,7 @@ type Decoded = typeof ServerOptions.Type
 const proxyOptions = (proxy: Decoded["proxy"]): ProxyIntake | undefined =>
   proxy === undefined ? undefined : {
     accept: proxy.version,
-    timeoutMillis: Duration.toMillis(proxy.headerTimeout ?? defaults.proxyHeaderTimeout),
+    timeout: proxy.headerTimeout ?? defaults.proxyHeaderTimeout,
     trusted: proxy.trusted === undefined ? undefined : trustedSet(proxy.trusted)
   }
 
@@ -274,6 +273,7 @@ const serve = <E, R>(handler: Handler<E, R>, options: Decoded) =>
       },
       proxy: proxyOptions(options.proxy),
       fallbackPeer: listen._tag === "unix" ? `unix:${listen.path}` : "unknown",
+      name: options.name,
       tls
     })
     const fork = connections.fork

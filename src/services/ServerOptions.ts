@@ -40,8 +40,8 @@ export const IpAddress = Schema.String.check(Schema.makeFilter((address: string)
 export const ProxyOptions = Schema.Struct({
   /** The header versions accepted: `v1` (text), `v2` (binary) or `any`. */
   version: Schema.Literals(["v1", "v2", "any"]),
-  /** How long the header may take to arrive (a Node timer: at most 2^31 - 1 ms). Default 3 s. */
-  headerTimeout: Schema.optional(Options.TimerTimeout),
+  /** How long the header may take to arrive, on Effect's `Clock`. Default 3 s. */
+  headerTimeout: Schema.optional(Options.Timeout),
   /**
    * Addresses of the proxies allowed to connect; a connection from any
    * other source is closed before the handler runs, so a client cannot

@@ -20,7 +20,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
 import { type Decoder, exactly, Failure, NeedMore, until, type UntilOptions } from "../../Decoder.ts"
-import type { Address } from "../../services/Address.ts"
+import * as Address from "../../services/Address.ts"
 import {
   EmbeddedLineBreak,
   IdleTimeout,
@@ -39,6 +39,7 @@ import type { StartTlsOptions, TlsInfo } from "../../services/Tls.ts"
 import type { ServerTls } from "../tlsEngine.ts"
 import { type Traffic, trafficFor } from "../traffic.ts"
 import type { ClientTls } from "./clientTls.ts"
+import type { ProxyHeader } from "../proxy/header.ts"
 import { Deadlines } from "./deadlines.ts"
 import { closedError, failureOf } from "./failures.ts"
 import * as Events from "./events.ts"
@@ -122,6 +123,8 @@ export class ConnectionCore {
   readonly traffic: Traffic
   /** Frames this connection read. */
   framesRead = 0
+  /** When the connection was made (milliseconds on its Clock). */
+  readonly openedAt: number
   /** The parked read's decoder, and how to resume it. */
   private parked: Decoder<unknown, unknown> | undefined = undefined
   private resumeRead: ((effect: Effect.Effect<unknown, unknown>) => void) | undefined = undefined
@@ -129,6 +132,9 @@ export class ConnectionCore {
   private readAwaitsDrain = false
   private woken: unknown = undefined
   private inputEndWaiters: Array<() => void> | undefined = undefined
+  /** Who the peer is when a PROXY header said so (else the transport's own peer). */
+  private client: { readonly peer: string; readonly remoteAddress: Address.Address | undefined } | undefined = undefined
+  private proxyHeader: ProxyHeader | undefined = undefined
   private lastDecoder: Decoder<unknown, unknown> | undefined = undefined
   private lastRead: Effect.Effect<unknown, unknown> | undefined = undefined
   private cached: {
@@ -152,15 +158,28 @@ export class ConnectionCore {
     this.reader = new Reader(transport.input)
     this.writer = new Writer(transport.output, limits.writeHighWaterMark, limits.lineEnding, traffic)
     this.deadlines = new Deadlines(limits, this, Context.get(context, Clock.Clock), context, Context.get(context as Context.Context<Scope.Scope>, Scope.Scope))
+    this.openedAt = this.deadlines.clock.currentTimeMillisUnsafe()
     Events.attach(this)
   }
 
   get peer(): string {
-    return this.transport.peer
+    return this.client?.peer ?? this.transport.peer
   }
 
-  get remoteAddress(): Address | undefined {
-    return this.transport.remoteAddress
+  get remoteAddress(): Address.Address | undefined {
+    return this.client === undefined ? this.transport.remoteAddress : this.client.remoteAddress
+  }
+
+  /** The PROXY protocol header the connection arrived with, if its listener reads one. */
+  get proxy(): ProxyHeader | undefined {
+    return this.proxyHeader
+  }
+
+  /** The connection came through a proxy whose header says this: its client is the connection's peer. */
+  proxied(header: ProxyHeader): void {
+    this.proxyHeader = header
+    const source = header.source
+    if (source !== undefined) this.client = { peer: Address.format(source), remoteAddress: source }
   }
 
   get tls(): TlsInfo | undefined {
@@ -170,6 +189,17 @@ export class ConnectionCore {
   /** Whether the transport failed (reset, broken pipe, closed under us). */
   get failed(): boolean {
     return this.reader.failure !== undefined || this.writer.failure !== undefined
+  }
+
+  /** What the connection did so far: for its closing log line and its span. */
+  get stats(): { readonly durationMs: number; readonly bytesIn: number; readonly bytesOut: number; readonly linesIn: number; readonly linesOut: number } {
+    return {
+      durationMs: this.deadlines.clock.currentTimeMillisUnsafe() - this.openedAt,
+      bytesIn: this.reader.bytesReceived,
+      bytesOut: this.writer.written,
+      linesIn: this.framesRead,
+      linesOut: this.writer.linesWritten
+    }
   }
 
   get pendingOutput(): number {

@@ -17,7 +17,7 @@
  *
  * @internal
  */
-import type { Buffer } from "node:buffer"
+import { Buffer } from "node:buffer"
 import type { Readable } from "node:stream"
 import type { ConnectionError } from "../../services/Errors.ts"
 import { InputBuffer } from "./inputBuffer.ts"
@@ -95,6 +95,18 @@ export class Reader {
       this.paused = true
       this.stream.pause()
     }
+  }
+
+  /**
+   * Every byte received and not taken, oldest first, taken out (TLS
+   * follows a PROXY header in the same bytes: they are the handshake's).
+   */
+  takeUnread(): Buffer {
+    const chunks: Array<Buffer> = []
+    if (this.input.length > 0) chunks.push(this.input.take(this.input.length))
+    for (let i = this.head; i < this.queue.length; i++) chunks.push(this.queue[i]!)
+    this.drop()
+    return Buffer.concat(chunks)
   }
 
   /** Stops reading and forgets every byte received (STARTTLS refused them, or the connection is released). */

@@ -38,7 +38,7 @@ import {
   WriteTimeout
 } from "../../services/Errors.ts"
 import type { ClientTlsOptions, StartTlsOptions, TlsInfo, TlsOptions } from "../../services/Tls.ts"
-import { infoOf, ServerTls } from "../tlsEngine.ts"
+import { infoOf, ServerTls, type TlsEngine } from "../tlsEngine.ts"
 import { ClientTls } from "./clientTls.ts"
 import type { ConnectionCore } from "./connection.ts"
 import * as Events from "./events.ts"
@@ -152,6 +152,28 @@ const upgrade = (
     // Interruption included: a connection left half upgraded is closed.
     Effect.onError(() => Effect.sync(() => abandon(core)))
   )
+
+/**
+ * TLS from the first byte after a PROXY header (a TLS listener behind a
+ * proxy): the connection lets go of its socket, hands what it read past the
+ * header back to the socket's stream (Node feeds bytes buffered there to
+ * the TLS socket made over it), runs the server side of the handshake, and
+ * attaches to the TLS transport. A failure closes the connection.
+ */
+export const implicitTls = (core: ConnectionCore, engine: TlsEngine): Effect.Effect<TlsInfo, StartTlsError> => {
+  const socket = core.transport.socket
+  if (socket === undefined) return Effect.fail(new TlsUnavailable({ reason: "no-socket" }))
+  return Effect.gen(function*(): Effect.fn.Return<TlsInfo, StartTlsError> {
+    const detached = detach(core)
+    if (detached instanceof Error) return yield* detached
+    const handshakeBytes = core.reader.takeUnread()
+    if (handshakeBytes.length > 0) socket.unshift(handshakeBytes)
+    const tlsSocket = yield* engine.handshake(socket)
+    const info = infoOf(tlsSocket)
+    attach(core, Transport.fromSocket(socket, core.remoteAddress, core.peer, { socket: tlsSocket, info }))
+    return info
+  }).pipe(Effect.onError(() => Effect.sync(() => abandon(core))))
+}
 
 /**
  * Upgrades `core` to TLS; see the module doc. Fails with `TlsUnavailable`

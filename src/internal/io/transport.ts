@@ -103,7 +103,7 @@ export const peerOf = (
   return { peer: remoteAddress === undefined ? fallbackPeer : Address.format(remoteAddress), remoteAddress }
 }
 
-/** A late byte during a close that must not discard input: reset. */
+/** A late byte during a TLS close that must not discard input: reset. */
 function resetOnData(this: Net.Socket & { [underlying]?: Net.Socket }): void {
   abort(this[underlying] ?? this)
 }
@@ -118,12 +118,50 @@ const underlying = Symbol("fiberline/Transport/underlying")
  * destroy. Closing a socket that has unread input makes the kernel send a
  * reset, which can destroy replies the peer has not read yet; draining first
  * avoids that. Over TLS the FIN follows TLS's own `close_notify`.
+ *
+ * **Closing without discarding** (`resetOnLateInput`, at shutdown): no
+ * lingering, since input that arrives now will never be answered. A plain
+ * socket is closed once its output is handed to the kernel; the kernel then
+ * sends the FIN only if no input is waiting unread in it, and a reset
+ * otherwise, or for input that arrives later — the decision is made at the
+ * kernel boundary, atomically, where a check in the process would always
+ * leave a window. Over TLS (`close_notify` must go first) late input read
+ * during the linger resets the connection.
  */
 const closeSocket = (socket: Net.Socket, stream: Net.Socket, limits: CloseLimits): Effect.Effect<void> =>
   Effect.suspend(() => {
     if (stream.destroyed) return Effect.void
     const isClosed = () => stream.destroyed && stream.closed
     const closed = eventOf(stream, ["close"], isClosed)
+    if (limits.resetOnLateInput && stream === socket) {
+      // Every byte is in the kernel already: close now, in this tick, so that
+      // nothing can be read (and dropped) between the check and the close.
+      if (stream.writableLength === 0) {
+        stream.destroy()
+        return closed
+      }
+      // Else the output is finished first; input read meanwhile is late: reset.
+      let late = false
+      const onLate = () => {
+        late = true
+      }
+      stream.on("data", onLate)
+      stream.resume()
+      // Writes complete in order: this one's callback runs once all output is in the kernel.
+      const written = Effect.callback<void>((resume) => {
+        stream.write(EMPTY, () => resume(Effect.void))
+      })
+      return written.pipe(
+        Effect.timeoutOption(limits.flush),
+        Effect.flatMap((sent) => {
+          // Output that cannot be sent in time is lost, or input came: say so with a reset.
+          if (Option.isNone(sent) || late) abort(socket)
+          else stream.destroy()
+          return closed
+        }),
+        Effect.onInterrupt(() => Effect.sync(() => abort(socket)))
+      )
+    }
     // Destroyed meanwhile (the shutdown deadline): there will be no 'finish'.
     const finished = eventOf(stream, ["finish", "close"], () => stream.writableFinished || isClosed())
     if (limits.resetOnLateInput) {

@@ -10,6 +10,7 @@
  *
  * @internal
  */
+import * as Duration from "effect/Duration"
 import * as Schema from "effect/Schema"
 
 /**
@@ -112,6 +113,26 @@ export class Truncated extends Schema.TaggedError<Truncated>("fiberline/ProxyHea
   }
 }
 
+/** The connection came from an address that is not one of the trusted proxies: no header is read from it. */
+export class UntrustedSource extends Schema.TaggedError<UntrustedSource>("fiberline/ProxyHeaderError/UntrustedSource")(
+  "UntrustedSource",
+  { address: Schema.optional(Schema.String) }
+) {
+  override get message(): string {
+    return `${this.address ?? "an unknown source"} is not a trusted proxy`
+  }
+}
+
+/** No complete header arrived within the header timeout (`received` bytes of one did). */
+export class HeaderTimeout extends Schema.TaggedError<HeaderTimeout>("fiberline/ProxyHeaderError/HeaderTimeout")(
+  "HeaderTimeout",
+  { timeout: Schema.Duration, received: Schema.Int }
+) {
+  override get message(): string {
+    return `no complete PROXY header within ${Duration.format(this.timeout)} (${this.received} bytes)`
+  }
+}
+
 /** Every reason a header is refused. */
 export const ProxyHeaderReason = Schema.Union([
   NotAHeader,
@@ -120,7 +141,9 @@ export const ProxyHeaderReason = Schema.Union([
   Malformed,
   TooLong,
   ChecksumMismatch,
-  Truncated
+  Truncated,
+  UntrustedSource,
+  HeaderTimeout
 ])
 
 /** The type of {@link ProxyHeaderReason}. */
@@ -132,6 +155,8 @@ export type ProxyHeaderReason =
   | TooLong
   | ChecksumMismatch
   | Truncated
+  | UntrustedSource
+  | HeaderTimeout
 
 const reasons = { NotAHeader, VersionNotAccepted, UnsupportedVersion, Malformed, TooLong, ChecksumMismatch, Truncated }
 

@@ -10,23 +10,24 @@
  * @internal
  */
 import type * as Net from "node:net"
-import type * as Tls from "node:tls"
-import type * as Context from "effect/Context"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberSet from "effect/FiberSet"
 import * as Scope from "effect/Scope"
-import type * as Address from "../../services/Address.ts"
+import * as Tracer from "effect/Tracer"
+import type { TlsHandshakeError } from "../../services/Errors.ts"
 import { type Connection, type Handler, runHandler } from "../../services/Connection.ts"
 import * as ServerMetrics from "../../services/ServerMetrics.ts"
 import * as Internal from "../io/connection.ts"
 import type { Limits } from "../io/limits.ts"
 import * as Transport from "../io/transport.ts"
-import { type ProxyOptions, readHeader } from "../proxyIntake.ts"
+import { implicitTls } from "../io/startTls.ts"
 import { infoOf, type ServerTls } from "../tlsEngine.ts"
 import { BurstLog, type Fork } from "./burstLog.ts"
-import { classify, type CloseKind, logClose } from "./closeReason.ts"
+import { classify, type CloseKind, type ConnectionStats, logClose } from "./closeReason.ts"
+import { type ProxyOptions, readProxyHeader } from "./intake.ts"
 import * as Shutdown from "./shutdown.ts"
 
 /** How often closes a peer can cause at will are summarised in the log, at most. */
@@ -42,6 +43,8 @@ export interface ConnectionsOptions<E, R> {
   readonly proxy: ProxyOptions | undefined
   /** The peer of a socket that has no address of its own (a Unix socket's client). */
   readonly fallbackPeer: string
+  /** The server's name, for connection spans. */
+  readonly name: string | undefined
   /** TLS: handshaken before the handler when implicit, else for `startTls`. */
   readonly tls: ServerTls | undefined
 }
@@ -52,6 +55,51 @@ const tlsRefusal: CloseKind = { reason: "tls-handshake", level: "Info", peerCaus
 /** A handshake the server's own certificate made fail: every one is logged. */
 const tlsServerFault: CloseKind = { reason: "tls-handshake", level: "Error", peerCaused: false }
 const shutdownRefusal: CloseKind = { reason: "shutdown", level: "Debug", peerCaused: false }
+
+/** A connection span's attributes when it starts (OpenTelemetry's names where there is one). */
+const spanStart = (core: Internal.ConnectionCore, server: string | undefined): Record<string, unknown> => {
+  const address = core.remoteAddress
+  const tls = core.tls
+  return {
+    "fiberline.connection.id": core.id,
+    "fiberline.peer": core.peer,
+    ...(server === undefined ? {} : { "fiberline.server": server }),
+    ...(address === undefined
+      ? {}
+      : address.family === "unix"
+      ? { "network.transport": "unix", "network.peer.address": address.path }
+      : { "network.transport": "tcp", "network.peer.address": address.host, "network.peer.port": address.port }),
+    ...(core.proxy === undefined ? {} : { "fiberline.proxy.version": core.proxy.version }),
+    ...(tls === undefined ? {} : {
+      "tls.protocol.version": tls.protocol,
+      "tls.cipher": tls.cipher,
+      "tls.resumed": tls.resumed,
+      ...(tls.alpnProtocol === undefined ? {} : { "tls.next_protocol": tls.alpnProtocol }),
+      ...(tls.peerCertificate === undefined ? {} : { "tls.client.subject": tls.peerCertificate.subject })
+    })
+  }
+}
+
+/** A connection span's attributes when it ends: how, and what it carried. */
+const spanEnd = (kind: CloseKind, stats: ConnectionStats): Record<string, unknown> => ({
+  "fiberline.close.reason": kind.reason,
+  "fiberline.bytes.in": stats.bytesIn,
+  "fiberline.bytes.out": stats.bytesOut,
+  "fiberline.lines.in": stats.linesIn,
+  "fiberline.lines.out": stats.linesOut
+})
+
+/** Why a connection was closed before its handler ran, for its log line. */
+class Refusal {
+  readonly kind: CloseKind
+  readonly client: string
+  readonly detail: string
+  constructor(kind: CloseKind, client: string, detail: string) {
+    this.kind = kind
+    this.client = client
+    this.detail = detail
+  }
+}
 
 /** The connections of one server; see the module doc. */
 export class Connections<E, R> {
@@ -85,6 +133,10 @@ export class Connections<E, R> {
   private readonly run: (effect: Effect.Effect<void, never, Exclude<R, Connection | Scope.Scope>>) => Fiber.Fiber<void, never>
   /** One burst log per close reason a peer can cause at will. */
   private readonly closeBursts = new Map<string, BurstLog>()
+  /** A tracer is installed: every connection gets a span. */
+  private readonly tracing: boolean
+  /** The span the server was started in, which connection spans link to. */
+  private readonly serverSpan: Tracer.AnySpan | undefined
 
   private constructor(
     options: ConnectionsOptions<E, R>,
@@ -97,6 +149,8 @@ export class Connections<E, R> {
     this.fibers = fibers
     this.run = run
     this.context = context
+    this.tracing = Context.get(context, Tracer.Tracer) !== Tracer.nativeTracer
+    this.serverSpan = Context.getOrUndefined(context, Tracer.ParentSpan)
     // Not in `fibers`: the drain waits for connections, not for a summary's next window.
     this.fork = (effect) => Fiber.runIn(Effect.runForkWith(context)(effect), scope)
   }
@@ -149,85 +203,138 @@ export class Connections<E, R> {
   }
 
   /**
-   * One connection's whole life: intake, then the handler. (Plain
-   * combinators rather than `Effect.gen`: a suspended generator per
-   * connection costs about 2 KiB, which counts with thousands of idle
-   * connections.)
+   * One connection's whole life: its intake (`intake.ts`), then the
+   * handler. A PROXY header is read through the connection itself, so the
+   * connection is built first; a TLS listener without one handshakes first
+   * and builds the connection over the TLS socket. (Plain combinators
+   * rather than `Effect.gen` around the handler: a suspended generator per
+   * connection costs about 2 KiB, which counts with thousands of idle ones.)
    */
   private serve(socket: Net.Socket): Effect.Effect<void, never, Exclude<R, Connection | Scope.Scope>> {
-    const proxy = this.options.proxy
-    const served = (proxy === undefined
-      ? this.secured(socket, undefined)
-      : readHeader(socket, proxy).pipe(
-        Effect.matchEffect({
-          onFailure: (rejected) => this.refuse(socket, this.clientOf(socket, undefined), proxyRefusal, rejected.reason),
-          onSuccess: (remote) => this.secured(socket, remote)
-        })
-      )).pipe(Effect.ensuring(Effect.sync(() => this.released(socket))))
+    const { proxy, tls } = this.options
+    const implicit = tls !== undefined && tls.implicit ? tls : undefined
+    const admitted: Effect.Effect<Internal.ConnectionCore, Refusal, Scope.Scope> = proxy !== undefined
+      ? this.proxied(socket, proxy, implicit)
+      : implicit !== undefined
+      ? this.handshaken(socket, implicit)
+      : this.make(Transport.fromSocket(socket, undefined, this.options.fallbackPeer))
+    const served = this.connection(socket, admitted).pipe(Effect.ensuring(Effect.sync(() => this.released(socket))))
     // `Exclude<Exclude<R, Connection>, Scope>` is this type; TypeScript
     // cannot see it for a generic `R`.
     return served as Effect.Effect<void, never, Exclude<R, Connection | Scope.Scope>>
+  }
+
+  private make(transport: Transport.Transport): Effect.Effect<Internal.ConnectionCore, never, Scope.Scope> {
+    return Internal.make(transport, this.options.limits, this.options.tls)
+  }
+
+  /** Who a socket is from, for logs, before a connection speaks for it. */
+  private clientOf(socket: Net.Socket): string {
+    return Transport.peerOf(socket, undefined, this.options.fallbackPeer).peer
+  }
+
+  /** A TLS listener's handshake, before the connection is built over the TLS socket. */
+  private handshaken(socket: Net.Socket, tls: ServerTls): Effect.Effect<Internal.ConnectionCore, Refusal, Scope.Scope> {
+    // Read now: a socket closed by a failed handshake no longer knows its peer.
+    const client = this.clientOf(socket)
+    if (this.shuttingDown) return Effect.fail(new Refusal(shutdownRefusal, client, "server shutting down"))
+    return tls.engine.handshake(socket).pipe(
+      Effect.mapError((error) => this.tlsRefusal(client, error)),
+      Effect.flatMap((tlsSocket) =>
+        this.make(Transport.fromSocket(socket, undefined, this.options.fallbackPeer, { socket: tlsSocket, info: infoOf(tlsSocket) }))
+      )
+    )
+  }
+
+  /** A listener behind a proxy: the connection reads its header, then (on a TLS listener) handshakes. */
+  private proxied(
+    socket: Net.Socket,
+    proxy: ProxyOptions,
+    tls: ServerTls | undefined
+  ): Effect.Effect<Internal.ConnectionCore, Refusal, Scope.Scope> {
+    const source = socket.remoteAddress
+    return Effect.flatMap(this.make(Transport.fromSocket(socket, undefined, this.options.fallbackPeer)), (core) =>
+      readProxyHeader(core, source, proxy).pipe(
+        Effect.mapError((error) => new Refusal(proxyRefusal, core.peer, error.message)),
+        Effect.flatMap(() => {
+          if (tls === undefined) return Effect.succeed(core)
+          if (this.shuttingDown) return Effect.fail(new Refusal(shutdownRefusal, core.peer, "server shutting down"))
+          return implicitTls(core, tls.engine).pipe(
+            Effect.mapError((error) =>
+              error._tag === "TlsHandshakeError" ? this.tlsRefusal(core.peer, error) : new Refusal(tlsRefusal, core.peer, error.message)
+            ),
+            Effect.as(core)
+          )
+        })
+      ))
+  }
+
+  private tlsRefusal(client: string, error: TlsHandshakeError): Refusal {
+    const kind = this.shuttingDown ? shutdownRefusal : error.reason === "server-certificate" ? tlsServerFault : tlsRefusal
+    return new Refusal(kind, client, error.detail)
+  }
+
+  /**
+   * The connection's span, when a tracer is installed (`Tracer.nativeTracer`
+   * records nothing, so then there is none: an idle connection keeps no
+   * span): the root of a trace of its own, linked to the span the server was
+   * started in, so the handler's own spans nest under their connection
+   * rather than under the server's whole life. Hot paths (each read or
+   * write) are never traced.
+   */
+  private traced<A, E, R>(core: Internal.ConnectionCore, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> {
+    if (!this.tracing) return effect
+    return Effect.withSpan(effect, "fiberline.connection", {
+      root: true,
+      kind: "server",
+      links: this.serverSpan === undefined ? [] : [{ span: this.serverSpan, attributes: {} }],
+      attributes: spanStart(core, this.options.name)
+    })
   }
 
   /**
    * A connection closed before its handler ran: its PROXY header was wrong
    * or its source untrusted, or its TLS handshake failed.
    */
-  private refuse(socket: Net.Socket, client: string, kind: CloseKind, error: string): Effect.Effect<void> {
+  private refuse(socket: Net.Socket, refusal: Refusal): Effect.Effect<void> {
     Transport.abort(socket)
+    const kind = refusal.kind
     ServerMetrics.connectionsClosed[kind.reason].updateUnsafe(1, this.context)
     return this.shouldLog(kind)
-      ? Effect.logWithLevel(kind.level)("connection refused", { reason: kind.reason, error }).pipe(Effect.annotateLogs({ client }))
+      ? Effect.logWithLevel(kind.level)("connection refused", { reason: kind.reason, error: refusal.detail }).pipe(
+        Effect.annotateLogs({ client: refusal.client })
+      )
       : Effect.void
   }
 
-  /** Who a connection is from, for logs: the PROXY header's client, else the socket's peer. */
-  private clientOf(socket: Net.Socket, remote: Address.Address | undefined): string {
-    return Transport.peerOf(socket, remote, this.options.fallbackPeer).peer
-  }
-
-  /** Once the peer is known: the TLS handshake on a TLS listener, then the connection. */
-  private secured(socket: Net.Socket, remote: Address.Address | undefined) {
-    const tls = this.options.tls
-    if (tls === undefined || !tls.implicit) return this.connection(socket, remote, undefined)
-    // Read now: a socket closed by a failed handshake no longer knows its peer.
-    const client = this.clientOf(socket, remote)
-    if (this.shuttingDown) return this.refuse(socket, client, shutdownRefusal, "server shutting down")
-    return tls.engine.handshake(socket).pipe(
+  /** The connection's life once admitted: run the handler, log and count its end; or refuse it. */
+  private connection(socket: Net.Socket, admitted: Effect.Effect<Internal.ConnectionCore, Refusal, Scope.Scope>) {
+    return admitted.pipe(
       Effect.matchEffect({
-        onFailure: (error) => {
-          const kind = error.reason === "server-certificate" ? tlsServerFault : tlsRefusal
-          return this.refuse(socket, client, this.shuttingDown ? shutdownRefusal : kind, error.detail)
-        },
-        onSuccess: (tlsSocket) => this.connection(socket, remote, tlsSocket)
-      })
-    )
-  }
-
-  /** The connection's life once its peer is known: build it, run the handler, log and count its end. */
-  private connection(socket: Net.Socket, remote: Address.Address | undefined, tlsSocket: Tls.TLSSocket | undefined) {
-    const tls = tlsSocket === undefined ? undefined : { socket: tlsSocket, info: infoOf(tlsSocket) }
-    this.admitting.delete(socket)
-    this.sockets.add(socket)
-    return Internal.make(Transport.fromSocket(socket, remote, this.options.fallbackPeer, tls), this.options.limits, this.options.tls).pipe(
-      Effect.flatMap((core) => {
-        this.serving.add(core)
-        if (this.shuttingDown) Shutdown.tell(core)
-        return Effect.logDebug("connection opened").pipe(
-          // The handler runs in the connection's own scope (closed below by
-          // `Effect.scoped`), which is what satisfies its `Scope`.
-          Effect.andThen(runHandler(this.options.handler, core)),
-          Effect.onExit((exit) => {
-            this.serving.delete(core)
-            this.sockets.delete(socket)
-            this.closing.add(socket)
-            if (this.shuttingDown && Exit.hasInterrupts(exit)) this.forcedSockets.add(socket)
-            const kind = classify(exit, { inputEnded: core.reader.input.ended, shuttingDown: core.shuttingDown, aborted: core.aborted })
-            ServerMetrics.connectionsClosed[kind.reason].updateUnsafe(1, this.context)
-            return this.shouldLog(kind) ? logClose(exit, kind) : Effect.void
-          }),
-          Effect.annotateLogs({ client: core.peer, connection: core.id })
-        )
+        onFailure: (refusal) => this.refuse(socket, refusal),
+        onSuccess: (core) => {
+          this.admitting.delete(socket)
+          this.sockets.add(socket)
+          this.serving.add(core)
+          if (this.shuttingDown) Shutdown.tell(core)
+          return this.traced(core, Effect.logDebug("connection opened").pipe(
+            // The handler runs in the connection's own scope (closed below by
+            // `Effect.scoped`), which is what satisfies its `Scope`.
+            Effect.andThen(runHandler(this.options.handler, core)),
+            Effect.onExit((exit) => {
+              this.serving.delete(core)
+              this.sockets.delete(socket)
+              this.closing.add(socket)
+              if (this.shuttingDown && Exit.hasInterrupts(exit)) this.forcedSockets.add(socket)
+              const kind = classify(exit, { inputEnded: core.reader.input.ended, shuttingDown: core.shuttingDown, aborted: core.aborted })
+              ServerMetrics.connectionsClosed[kind.reason].updateUnsafe(1, this.context)
+              const stats = core.stats
+              const ended = this.tracing ? Effect.annotateCurrentSpan(spanEnd(kind, stats)) : Effect.void
+              return this.shouldLog(kind) ? Effect.andThen(ended, logClose(exit, kind, stats)) : ended
+            }),
+            Effect.annotateLogs({ client: core.peer, connection: core.id })
+          ))
+        }
       }),
       Effect.scoped,
       Effect.ignoreCause()
