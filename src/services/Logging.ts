@@ -115,9 +115,9 @@ const isFields = (part: unknown): part is Record<string, unknown> =>
 const json = Logger.make(({ cause, date, fiber, logLevel, message }) => {
   const parts = Array.isArray(message) ? message : [message]
   const texts: Array<string> = []
-  const fields: Record<string, unknown> = {}
+  const entryFields: Record<string, unknown> = {}
   for (const part of parts) {
-    if (isFields(part)) Object.assign(fields, part)
+    if (isFields(part)) Object.assign(entryFields, part)
     else texts.push(typeof part === "string" ? part : String(jsonSafe(part)))
   }
   const entry: Record<string, unknown> = {
@@ -125,7 +125,7 @@ const json = Logger.make(({ cause, date, fiber, logLevel, message }) => {
     level: logLevel.toUpperCase(),
     message: texts.join(" "),
     ...fiber.getRef(References.CurrentLogAnnotations),
-    ...fields
+    ...entryFields
   }
   if (cause.reasons.length > 0) entry.cause = Cause.pretty(cause)
   process.stderr.write(`${stringify(entry)}\n`)

@@ -282,7 +282,7 @@ export class Connections<E, R> {
    * rather than under the server's whole life. Hot paths (each read or
    * write) are never traced.
    */
-  private traced<A, E, R>(core: Internal.ConnectionCore, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> {
+  private traced<A, E2, R2>(core: Internal.ConnectionCore, effect: Effect.Effect<A, E2, R2>): Effect.Effect<A, E2, R2> {
     if (!this.tracing) return effect
     return Effect.withSpan(effect, "fiberline.connection", {
       root: true,
