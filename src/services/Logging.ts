@@ -5,6 +5,7 @@
  *
  * Each entry is written with a single `write`, so entries of several
  * processes sharing stderr (`--workers`) do not interleave line by line.
+ * `BurstLog` keeps a flood of events a peer can cause to a few lines.
  *
  * @since 0.1.0
  */
@@ -12,6 +13,20 @@ import * as Cause from "effect/Cause"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as References from "effect/References"
+
+export {
+  /**
+   * Logging for events a remote peer can cause at will (refusals, protocol
+   * violations, crashes of a worker that keeps restarting): the first of a
+   * burst is logged at once, the rest counted and summarised at most once
+   * per interval, on Effect's `Clock`, by a fiber `fork` runs.
+   *
+   * @since 0.2.0
+   */
+  BurstLog,
+  /** @since 0.2.0 */
+  type Fork
+} from "../internal/server/burstLog.ts"
 
 /**
  * `pretty`: one line per entry — time, level, message, then the fields and
