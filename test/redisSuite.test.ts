@@ -1,12 +1,18 @@
 /**
- * The Redis test-suite harness's pure parts (`bench/lib/suite-*.ts`):
+ * The Redis test-suite harness's two pure parts (`bench/lib/suite-*.ts`):
  * reading runtest's output into per-test outcomes (failures, tag exclusions,
  * an exception that ends a unit, a timeout, an error outside any test), and
- * counting failures by the unknown command they name.
+ * the tolerant shim's request rewriter, whose output for any chunking of any
+ * pipeline is the input with exactly the tolerated requests replaced, and the
+ * input unchanged from the first byte that is not a multibulk request.
  */
+import { Buffer } from "node:buffer"
 import { assert, describe, it } from "@effect/vitest"
+import * as Schema from "effect/Schema"
 import { parseUnitOutput } from "../bench/lib/suite-output.ts"
 import { causeOf } from "../bench/lib/suite-report.ts"
+import { requestRewriter } from "../bench/lib/suite-shim.ts"
+import { split } from "./fixtures/chunks.ts"
 
 describe("runtest output", () => {
   it("reads outcomes, repeated names and failure reasons", () => {
@@ -59,5 +65,50 @@ describe("runtest output", () => {
     assert.strictEqual(causeOf("ERR unknown command 'object', with args beginning with: 'encoding' 'k' "), "unknown command OBJECT")
     assert.strictEqual(causeOf("ERR unknown subcommand 'set'. Try CONFIG HELP."), "unknown subcommand CONFIG SET")
     assert.strictEqual(causeOf("Expected '1' to be equal to '2'"), "other")
+  })
+})
+
+describe("the tolerant shim's request rewriter", () => {
+  const encode = (args: ReadonlyArray<string>) =>
+    Buffer.from(`*${args.length}\r\n${args.map((arg) => `$${Buffer.byteLength(arg, "latin1")}\r\n${arg}\r\n`).join("")}`, "latin1")
+  const replacement = encode(["SELECT", "0"])
+  const requests: ReadonlyArray<ReadonlyArray<string>> = [
+    ["function", "flush"],
+    ["FUNCTION", "FLUSH", "SYNC"],
+    ["config", "set", "list-max-ziplist-size", "4"],
+    ["CONFIG", "SET", "a", "b\r\n*2\r\n"],
+    ["config", "get", "save"],
+    ["config"],
+    ["function"],
+    ["functions", "flush"],
+    ["set", "config", "set"],
+    ["set", "k", "x".repeat(300)],
+    ["get", "function"],
+    []
+  ]
+  const isTolerated = (args: ReadonlyArray<string>) =>
+    (args[0]?.toLowerCase() === "function" && args[1]?.toLowerCase() === "flush") ||
+    (args[0]?.toLowerCase() === "config" && args[1]?.toLowerCase() === "set")
+  const Pipeline = Schema.Array(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: requests.length - 1 })))
+  const Garbage = Schema.Literals(["", "PING\r\n", "*x\r\n", "$3\r\nabc\r\n", "*2\r\n*1\r\n"])
+  const Cuts = Schema.Array(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 2000 })))
+
+  it.prop("any chunking gives the requests with exactly the tolerated ones replaced", [Pipeline, Garbage, Pipeline, Cuts], ([before, garbage, after, cuts]) => {
+    const chosen = (indexes: ReadonlyArray<number>) => indexes.map((index) => requests[index] ?? [])
+    const input = Buffer.concat([...chosen(before).map(encode), Buffer.from(garbage, "latin1"), ...chosen(after).map(encode)])
+    // Past garbage the connection is a plain pipe: nothing after it is rewritten.
+    const rewritten = garbage === "" ? [...before, ...after] : before
+    const untouched = garbage === "" ? [] : chosen(after).map(encode)
+    const expected = Buffer.concat([
+      ...chosen(rewritten).map((args) => (isTolerated(args) ? replacement : encode(args))),
+      Buffer.from(garbage, "latin1"),
+      ...untouched
+    ])
+    const counts = new Map<string, number>()
+    const rewrite = requestRewriter(counts)
+    const output = Buffer.concat(split(input, cuts).flatMap(rewrite))
+    assert.strictEqual(output.toString("latin1"), expected.toString("latin1"))
+    const total = [...counts.values()].reduce((sum, count) => sum + count, 0)
+    assert.strictEqual(total, chosen(rewritten).filter(isTolerated).length)
   })
 })
