@@ -2,16 +2,17 @@
  * The Redis test-suite harness's two pure parts (`bench/lib/suite-*.ts`):
  * reading runtest's output into per-test outcomes (failures, tag exclusions,
  * an exception that ends a unit, a timeout, an error outside any test), and
- * the tolerant shim's request rewriter, whose output for any chunking of any
- * pipeline is the input with exactly the tolerated requests replaced, and the
- * input unchanged from the first byte that is not a multibulk request.
+ * the tolerant shim: which set-up requests it rewrites, and that its output
+ * for any chunking of any pipeline is the input with exactly those requests
+ * replaced, and the input unchanged from the first byte that is not a
+ * multibulk request.
  */
 import { Buffer } from "node:buffer"
 import { assert, describe, it } from "@effect/vitest"
 import * as Schema from "effect/Schema"
 import { parseUnitOutput } from "../bench/lib/suite-output.ts"
 import { causeOf } from "../bench/lib/suite-report.ts"
-import { requestRewriter } from "../bench/lib/suite-shim.ts"
+import { requestRewriter, rewriteOf } from "../bench/lib/suite-shim.ts"
 import { split } from "./fixtures/chunks.ts"
 
 describe("runtest output", () => {
@@ -68,47 +69,75 @@ describe("runtest output", () => {
   })
 })
 
-describe("the tolerant shim's request rewriter", () => {
-  const encode = (args: ReadonlyArray<string>) =>
-    Buffer.from(`*${args.length}\r\n${args.map((arg) => `$${Buffer.byteLength(arg, "latin1")}\r\n${arg}\r\n`).join("")}`, "latin1")
-  const replacement = encode(["SELECT", "0"])
+const encode = (args: ReadonlyArray<string>) =>
+  Buffer.from(`*${args.length}\r\n${args.map((arg) => `$${Buffer.byteLength(arg, "latin1")}\r\n${arg}\r\n`).join("")}`, "latin1")
+const labelOf = (args: ReadonlyArray<string>) => rewriteOf(args)?.label
+
+describe("the tolerant shim", () => {
+  it("rewrites FUNCTION FLUSH, CONFIG SET of encodings and snapshots, and MEMORY USAGE; nothing else", () => {
+    assert.strictEqual(labelOf(["function", "flush"]), "FUNCTION FLUSH")
+    assert.strictEqual(labelOf(["FUNCTION", "FLUSH", "SYNC"]), "FUNCTION FLUSH")
+    assert.strictEqual(labelOf(["config", "set", "save", ""]), "CONFIG SET save")
+    assert.strictEqual(labelOf(["CONFIG", "SET", "zset-max-ziplist-entries", "1", "list-compress-depth", "0"]), "CONFIG SET zset-max-ziplist-entries list-compress-depth")
+    assert.strictEqual(rewriteOf(["memory", "usage", "k"])?.bytes.toString(), encode(["EXISTS", "k"]).toString())
+    for (const args of [["config", "set", "notify-keyspace-events", "KEA"], ["config", "set", "save", "", "maxmemory", "1"], ["config", "set", "save"], ["config", "get", "save"], ["function", "list"], ["memory", "usage", "k", "SAMPLES", "5"], ["get", "k"]]) {
+      assert.strictEqual(labelOf(args), undefined, args.join(" "))
+    }
+  })
+
   const requests: ReadonlyArray<ReadonlyArray<string>> = [
     ["function", "flush"],
     ["FUNCTION", "FLUSH", "SYNC"],
     ["config", "set", "list-max-ziplist-size", "4"],
-    ["CONFIG", "SET", "a", "b\r\n*2\r\n"],
+    ["CONFIG", "SET", "save", "b\r\n*2\r\n"],
+    ["config", "set", "notify-keyspace-events", "KEA"],
     ["config", "get", "save"],
+    ["memory", "usage", "k"],
     ["config"],
     ["function"],
     ["functions", "flush"],
     ["set", "config", "set"],
     ["set", "k", "x".repeat(300)],
+    ["config", "set", "save", "x".repeat(300)],
     ["get", "function"],
+    Array.from({ length: 70 }, () => "config"),
     []
   ]
-  const isTolerated = (args: ReadonlyArray<string>) =>
-    (args[0]?.toLowerCase() === "function" && args[1]?.toLowerCase() === "flush") ||
-    (args[0]?.toLowerCase() === "config" && args[1]?.toLowerCase() === "set")
+  const chosen = (indexes: ReadonlyArray<number>) => indexes.map((index) => requests[index] ?? [])
   const Pipeline = Schema.Array(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: requests.length - 1 })))
-  const Garbage = Schema.Literals(["", "PING\r\n", "*x\r\n", "$3\r\nabc\r\n", "*2\r\n*1\r\n"])
+  const Garbage = Schema.Literals(["", "PING\r\n", "*x\r\n", "$3\r\nabc\r\n", "*2\r\n*1\r\n", "*3000000000\r\n"])
   const Cuts = Schema.Array(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 2000 })))
 
-  it.prop("any chunking gives the requests with exactly the tolerated ones replaced", [Pipeline, Garbage, Pipeline, Cuts], ([before, garbage, after, cuts]) => {
-    const chosen = (indexes: ReadonlyArray<number>) => indexes.map((index) => requests[index] ?? [])
+  it.prop("any chunking gives the requests with exactly those rewriteOf names replaced", [Pipeline, Garbage, Pipeline, Cuts], ([before, garbage, after, cuts]) => {
     const input = Buffer.concat([...chosen(before).map(encode), Buffer.from(garbage, "latin1"), ...chosen(after).map(encode)])
-    // Past garbage the connection is a plain pipe: nothing after it is rewritten.
+    // Past garbage the connection is a plain pipe, and the arguments of a `*N` too
+    // long to hold swallow what follows: nothing after either is rewritten.
     const rewritten = garbage === "" ? [...before, ...after] : before
-    const untouched = garbage === "" ? [] : chosen(after).map(encode)
     const expected = Buffer.concat([
-      ...chosen(rewritten).map((args) => (isTolerated(args) ? replacement : encode(args))),
+      ...chosen(rewritten).map((args) => rewriteOf(args)?.bytes ?? encode(args)),
       Buffer.from(garbage, "latin1"),
-      ...untouched
+      ...(garbage === "" ? [] : chosen(after).map(encode))
     ])
     const counts = new Map<string, number>()
     const rewrite = requestRewriter(counts)
     const output = Buffer.concat(split(input, cuts).flatMap(rewrite))
     assert.strictEqual(output.toString("latin1"), expected.toString("latin1"))
     const total = [...counts.values()].reduce((sum, count) => sum + count, 0)
-    assert.strictEqual(total, chosen(rewritten).filter(isTolerated).length)
+    assert.strictEqual(total, chosen(rewritten).filter((args) => rewriteOf(args) !== undefined).length)
+  })
+
+  it("holds back only what may be rewritten: other requests stream through as they arrive", () => {
+    // What one connection sends upstream after each chunk the client sends.
+    const sent = (chunks: ReadonlyArray<string>) => {
+      const rewrite = requestRewriter(new Map())
+      return chunks.map((chunk) => Buffer.concat(rewrite(Buffer.from(chunk, "latin1"))).toString("latin1"))
+    }
+    // A long value, sent in parts, once its command is known; a multibulk length too long to hold, at once.
+    assert.deepStrictEqual(sent(["*3\r\n$3\r\nset\r\n", "$1\r\nk\r\n$9\r\nabc", "def"]), ["*3\r\n$3\r\nset\r\n", "$1\r\nk\r\n$9\r\nabc", "def"])
+    assert.deepStrictEqual(sent(["*3000000000\r\n"]), ["*3000000000\r\n"])
+    // A first argument longer than any rewritten name goes on as soon as its length is read.
+    assert.deepStrictEqual(sent(["*2\r\n$9\r\nfunctions", "\r\n$1\r\nx\r\n"]), ["*2\r\n$9\r\nfunctions", "\r\n$1\r\nx\r\n"])
+    // CONFIG SET is held until it is complete, then sent as it is or rewritten.
+    assert.deepStrictEqual(sent(["*4\r\n$6\r\nconfig\r\n$3\r\nset\r\n", "$4\r\nsave\r\n$0\r\n\r\n"]), ["", encode(["SELECT", "0"]).toString("latin1")])
   })
 })
