@@ -198,14 +198,14 @@ const serverCommand = (server: SuiteServer, port: number, dir: string): readonly
     ? ["redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir]]
     : [pinnedNode, [snapshotMain("suite-fiberline"), "redis", "--port", String(port), "--log-level", "warn"]]
 
-/** Runs one unit against a fresh `server`, which it starts and stops by its PID. */
-const runUnit = async (unit: string, server: SuiteServer): Promise<UnitRun> => {
+/** One runtest of a unit against a fresh `server`, which it starts and stops by its PID; `skips` go to --skiptest. */
+const runAttempt = async (unit: string, server: SuiteServer, skips: ReadonlyArray<string>, logName: string): Promise<UnitRun> => {
   const logs = join(runDir, server)
   mkdirSync(logs, { recursive: true })
   const port = await freePort()
   const dir = mkdtempSync(join(tmpdir(), "fiberline-redis-suite-"))
   const [command, args] = serverCommand(server, port, dir)
-  const serverLog = openSync(join(logs, `${fileName(unit)}.server.log`), "a")
+  const serverLog = openSync(join(logs, `${logName}.server.log`), "a")
   const child = spawnTracked(command, args, { cwd: dir, stdio: ["ignore", serverLog, serverLog] })
   closeSync(serverLog)
   let shim: Shim | undefined
@@ -218,10 +218,13 @@ const runUnit = async (unit: string, server: SuiteServer): Promise<UnitRun> => {
     const target = shim?.port ?? port
     const result = await runCommand(
       join(suite, "runtest"),
-      ["--host", "127.0.0.1", "--port", String(target), "--baseport", String(await suiteBasePort()), ...suiteFlags, "--single", unit],
+      [
+        "--host", "127.0.0.1", "--port", String(target), "--baseport", String(await suiteBasePort()), ...suiteFlags,
+        ...skips.flatMap((name) => ["--skiptest", name]), "--single", unit
+      ],
       { cwd: suite, timeoutMs: unitTimeout * 1000, env: { ...process.env, TERM: "dumb" }, group: true }
     )
-    writeFileSync(join(logs, `${fileName(unit)}.log`), `${result.stdout}${result.stderr === "" ? "" : `\n--- stderr ---\n${result.stderr}`}`)
+    writeFileSync(join(logs, `${logName}.log`), `${result.stdout}${result.stderr === "" ? "" : `\n--- stderr ---\n${result.stderr}`}`)
     const alive = child.exitCode === null && child.signalCode === null
     return {
       unit,
@@ -238,6 +241,30 @@ const runUnit = async (unit: string, server: SuiteServer): Promise<UnitRun> => {
     await stopChild(child, 5_000)
     await exited(child)
     rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/** How many times a unit is run again past tests that hung. */
+const MAX_RERUNS = 5
+
+/**
+ * Runs one unit against `server`. When the suite times out on a test (no
+ * progress for --suite-timeout seconds: a reply that never comes), the unit is
+ * run again from the start on a fresh server with that test skipped, up to
+ * MAX_RERUNS times, so the tests after it are measured too; the run reported
+ * is the last one, with the tests that hung named.
+ */
+const runUnit = async (unit: string, server: SuiteServer): Promise<UnitRun> => {
+  const hung: Array<string> = []
+  let elapsedMs = 0
+  for (let attempt = 0; ; attempt++) {
+    const run = await runAttempt(unit, server, hung, `${fileName(unit)}${attempt === 0 ? "" : `.rerun${attempt}`}`)
+    elapsedMs += run.elapsedMs
+    const stuck = run.output.timeout?.inProgress
+    if (stuck === undefined || hung.includes(stuck) || attempt === MAX_RERUNS) {
+      return { ...run, elapsedMs, ...(hung.length === 0 ? {} : { hung }) }
+    }
+    hung.push(stuck)
   }
 }
 

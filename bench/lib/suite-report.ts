@@ -24,6 +24,8 @@ export interface UnitRun {
   readonly killedAfterSeconds?: number
   /** Set when the server was not running at the end of the unit: how it ended. */
   readonly serverEnded?: string
+  /** Tests the suite timed out on (no reply), each skipped when the unit was run again; this run is the last. */
+  readonly hung?: ReadonlyArray<string>
   /** Requests the shim rewrote (fiberline-tolerant only), by request. */
   readonly rewrites?: Readonly<Record<string, number>>
 }
@@ -105,7 +107,9 @@ export const compareUnit = (redis: UnitRun, others: ReadonlyArray<UnitRun>): Uni
         const theirs = byKey.get(test.key)
         const outcome: Outcome | undefined = theirs?.outcome
         if (outcome === "ok") continue
-        if (outcome === "err") {
+        if (run.hung?.includes(test.name) === true) {
+          shortfalls.push({ test: test.key, why: "hung: the suite timed out on it (no progress), so the unit was run again without it", cause: "hung" })
+        } else if (outcome === "err") {
           const why = theirs?.reason ?? ""
           shortfalls.push({ test: test.key, why, cause: causeOf(why) })
         } else if (outcome === undefined) {
@@ -221,7 +225,8 @@ export const renderSuiteReport = (
         "",
         `${variant.server}: passes ${variant.passed} of ${comparison.redisPassed}` +
           (variant.cutShort === undefined ? "" : `; ${cell(variant.cutShort)}`) +
-          (rewrites === "" ? "" : `; the shim rewrote ${rewrites}`) + "."
+          (rewrites === "" ? "" : `; the shim rewrote ${rewrites}`) +
+          (run?.hung === undefined ? "" : `; run ${run.hung.length + 1} times, skipping the tests that hung: ${run.hung.map(cell).join("; ")}`) + "."
       )
       for (const error of run?.output.blockErrors ?? []) lines.push(`- error outside a test (rest of its block skipped): ${cell(clip(error))}`)
       const prevented = variant.shortfalls.filter((shortfall) => shortfall.why.startsWith("not run: ") && variant.cutShort !== undefined)
