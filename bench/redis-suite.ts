@@ -5,8 +5,9 @@
  * --single UNIT ...` against it, one server at a time, and a report of the
  * tests redis-server passes that fiberline does not, with why. A third
  * variant, `fiberline-tolerant`, puts a shim in front of fiberline that
- * answers the suite's own set-up requests (`FUNCTION FLUSH`, `CONFIG SET`),
- * without which no test can run against a server that lacks them.
+ * answers the suite's own set-up requests (`FUNCTION FLUSH`, `CONFIG SET` of
+ * encodings and snapshots, `MEMORY USAGE`; see `lib/suite-shim.ts`), without
+ * which no test can run against a server that lacks them.
  *
  *   npm run build && node bench/redis-suite.ts --redis-src DIR [flags]   (--help lists them)
  *
@@ -302,7 +303,8 @@ const report = renderSuiteReport(
     "",
     `\`./runtest --host 127.0.0.1 --port P --baseport B ${suiteFlags.map((flag) => flag.includes(" ") ? `"${flag}"` : flag).join(" ")} --single UNIT\`, ` +
     "a fresh server per unit and server, one at a time. fiberline-tolerant: fiberline behind a shim that rewrites " +
-    "FUNCTION FLUSH and CONFIG SET into SELECT 0 (+OK)."
+    "FUNCTION FLUSH and CONFIG SET of encoding thresholds and save into SELECT 0 (+OK), and MEMORY USAGE key into EXISTS key. " +
+    `A unit that hangs on a test (no progress for ${suiteTimeout} s) is run again without it.`
   ],
   comparisons,
   runs,
