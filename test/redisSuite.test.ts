@@ -8,11 +8,12 @@
  * multibulk request.
  */
 import { Buffer } from "node:buffer"
+import * as Net from "node:net"
 import { assert, describe, it } from "@effect/vitest"
 import * as Schema from "effect/Schema"
 import { parseUnitOutput } from "../bench/lib/suite-output.ts"
 import { causeOf } from "../bench/lib/suite-report.ts"
-import { requestRewriter, rewriteOf } from "../bench/lib/suite-shim.ts"
+import { requestRewriter, rewriteOf, startShim } from "../bench/lib/suite-shim.ts"
 import { split } from "./fixtures/chunks.ts"
 
 describe("runtest output", () => {
@@ -135,9 +136,41 @@ describe("the tolerant shim", () => {
     // A long value, sent in parts, once its command is known; a multibulk length too long to hold, at once.
     assert.deepStrictEqual(sent(["*3\r\n$3\r\nset\r\n", "$1\r\nk\r\n$9\r\nabc", "def"]), ["*3\r\n$3\r\nset\r\n", "$1\r\nk\r\n$9\r\nabc", "def"])
     assert.deepStrictEqual(sent(["*3000000000\r\n"]), ["*3000000000\r\n"])
+    // Bytes that cannot start a multibulk request, at once: the connection is a pipe from there.
+    assert.deepStrictEqual(sent(["\u0000pay", "load"]), ["\u0000pay", "load"])
+    assert.deepStrictEqual(sent(["*1\r\n$4\r\nping\r\n*1x"]), ["*1\r\n$4\r\nping\r\n*1x"])
     // A first argument longer than any rewritten name goes on as soon as its length is read.
     assert.deepStrictEqual(sent(["*2\r\n$9\r\nfunctions", "\r\n$1\r\nx\r\n"]), ["*2\r\n$9\r\nfunctions", "\r\n$1\r\nx\r\n"])
     // CONFIG SET is held until it is complete, then sent as it is or rewritten.
     assert.deepStrictEqual(sent(["*4\r\n$6\r\nconfig\r\n$3\r\nset\r\n", "$4\r\nsave\r\n$0\r\n\r\n"]), ["", encode(["SELECT", "0"]).toString("latin1")])
+  })
+
+  it("closes the client's connection whole when the server closes, so its next writes fail as against the server", async () => {
+    // A server that answers the first bytes with an error and closes, as Redis does after a protocol error.
+    const server = Net.createServer((socket) => socket.once("data", () => socket.end("-ERR Protocol error\r\n")))
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+    const shim = await startShim((server.address() as Net.AddressInfo).port)
+    try {
+      const client = Net.connect({ host: "127.0.0.1", port: shim.port, allowHalfOpen: true })
+      let reply = ""
+      client.on("data", (data: Buffer) => (reply += data.toString()))
+      const failed = new Promise<string>((resolve) => client.once("error", (error: NodeJS.ErrnoException) => resolve(error.code ?? "")))
+      client.write("\u0000payload")
+      await new Promise((resolve) => client.once("end", resolve))
+      assert.strictEqual(reply, "-ERR Protocol error\r\n")
+      // Keep writing, as the protocol unit's desync tests do, until a write fails (bounded: 200 writes, 2 s).
+      const writing = (async () => {
+        for (let count = 0; count < 200 && !client.destroyed; count++) {
+          client.write("payload".repeat(100))
+          await new Promise((resolve) => setTimeout(resolve, 10))
+        }
+        return "still writable"
+      })()
+      assert.include(["EPIPE", "ECONNRESET"], await Promise.race([failed, writing]))
+      client.destroy()
+    } finally {
+      await shim.close()
+      await new Promise((resolve) => server.close(resolve))
+    }
   })
 })

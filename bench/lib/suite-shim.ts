@@ -132,12 +132,17 @@ export const requestRewriter = (rewrites: Rewrites): (chunk: Buffer) => Array<Bu
       }
       const byte = chunk[at++]!
       line += String.fromCharCode(byte)
+      const expected = argsLeft === 0 ? "*" : "$"
       if (byte !== 0x0a) {
-        if (line.length > MAX_HEADER) break
+        // Checked byte by byte, so that anything else (an inline command, a
+        // lone byte) is piped at once, not held waiting for a line end.
+        if (line.length > MAX_HEADER || line[0] !== expected || !/^.-?\d*\r?$/.test(line)) {
+          at = -1
+          break
+        }
         continue
       }
       const header = /^([*$])(-?\d+)\r\n$/.exec(line)
-      const expected = argsLeft === 0 ? "*" : "$"
       line = ""
       if (header === null || header[1] !== expected) {
         at = -1
@@ -159,7 +164,7 @@ export const requestRewriter = (rewrites: Rewrites): (chunk: Buffer) => Array<Bu
         }
       }
     }
-    if (at === -1 || line.length > MAX_HEADER || heldBytes > MAX_HELD) {
+    if (at === -1 || heldBytes > MAX_HELD) {
       // Not a request this shim reads, or too big to hold: from here on, a plain pipe.
       piping = true
       release(start)
@@ -184,7 +189,7 @@ export interface Shim {
 export const startShim = (upstreamPort: number): Promise<Shim> => {
   const rewrites: Rewrites = new Map()
   const sockets = new Set<Net.Socket>()
-  const server = Net.createServer({ noDelay: true }, (client) => {
+  const server = Net.createServer({ noDelay: true, allowHalfOpen: true }, (client) => {
     const upstream = Net.connect({ host: "127.0.0.1", port: upstreamPort, noDelay: true })
     for (const socket of [client, upstream]) {
       sockets.add(socket)
@@ -195,11 +200,16 @@ export const startShim = (upstreamPort: number): Promise<Shim> => {
       for (const piece of rewrite(chunk)) upstream.write(piece)
     })
     upstream.pipe(client)
-    // Half-closes pass through; a reset on either side resets the other.
+    // The client's half-close passes through, and what the server still sends
+    // reaches it. The server's close is a whole close, as Redis's is: once its
+    // last bytes are written, the client socket is destroyed, so that the
+    // client's next write fails as it would against the server itself. A
+    // reset on either side resets the other.
     client.once("end", () => upstream.end())
+    client.once("finish", () => client.destroy())
     client.once("error", () => upstream.destroy())
     upstream.once("error", () => client.destroy())
-    client.once("close", () => upstream.end())
+    client.once("close", () => upstream.destroy())
   })
   return new Promise((resolve, reject) => {
     server.once("error", reject)
