@@ -88,6 +88,8 @@ const usage = `node bench/redis-suite.ts [flags]   (after npm run build)
   --fiberline-dist DIR  the fiberline build to run (default: this working tree's dist/)
   --suite-timeout S     runtest --timeout: give up after S seconds without progress (default 120)
   --unit-timeout S      kill a unit's runtest after S seconds (default 1800)
+  --alone N             run each fiberline failure that names no unknown command alone, at most N per unit
+                        and server (default 100; 0: none), to tell differences from knock-on failures
   --help                this text`
 exitOnHelp(usage)
 
@@ -108,7 +110,8 @@ const { values } = (() => {
         "exclude-tags": { type: "string", default: defaultExclusions.join(",") },
         "fiberline-dist": { type: "string", default: join(repoRoot, "dist") },
         "suite-timeout": { type: "string", default: "120" },
-        "unit-timeout": { type: "string", default: "1800" }
+        "unit-timeout": { type: "string", default: "1800" },
+        alone: { type: "string", default: "100" }
       }
     })
   } catch (error) {
@@ -122,6 +125,7 @@ const positive = (flag: string, text: string): number => {
 const list = (text: string) => text.split(",").map((item) => item.trim()).filter((item) => item !== "")
 const suiteTimeout = positive("suite-timeout", values["suite-timeout"])
 const unitTimeout = positive("unit-timeout", values["unit-timeout"])
+const aloneLimit = values.alone === "0" ? 0 : positive("alone", values.alone)
 const units = [...new Set(list(values.units).flatMap((unit) => unit === "core" ? coreUnits : unit === "extra" ? extraUnits : [unit]))]
 if (units.length === 0) fail("--units is empty")
 for (const unit of units) if (!/^(unit|integration)\/[\w/-]+$/.test(unit)) fail(`--units: "${unit}" is not a unit name like unit/type/list`)
@@ -199,8 +203,8 @@ const serverCommand = (server: SuiteServer, port: number, dir: string): readonly
     ? ["redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir]]
     : [pinnedNode, [snapshotMain("suite-fiberline"), "redis", "--port", String(port), "--log-level", "warn"]]
 
-/** One runtest of a unit against a fresh `server`, which it starts and stops by its PID; `skips` go to --skiptest. */
-const runAttempt = async (unit: string, server: SuiteServer, skips: ReadonlyArray<string>, logName: string): Promise<UnitRun> => {
+/** One runtest of a unit against a fresh `server`, which it starts and stops by its PID; `selection` (--skiptest, --only) goes before the unit. */
+const runAttempt = async (unit: string, server: SuiteServer, selection: ReadonlyArray<string>, logName: string): Promise<UnitRun> => {
   const logs = join(runDir, server)
   mkdirSync(logs, { recursive: true })
   const port = await freePort()
@@ -221,7 +225,7 @@ const runAttempt = async (unit: string, server: SuiteServer, skips: ReadonlyArra
       join(suite, "runtest"),
       [
         "--host", "127.0.0.1", "--port", String(target), "--baseport", String(await suiteBasePort()), ...suiteFlags,
-        ...skips.flatMap((name) => ["--skiptest", name]), "--single", unit
+        ...selection, "--single", unit
       ],
       { cwd: suite, timeoutMs: unitTimeout * 1000, env: { ...process.env, TERM: "dumb" }, group: true }
     )
@@ -259,7 +263,8 @@ const runUnit = async (unit: string, server: SuiteServer): Promise<UnitRun> => {
   const hung: Array<string> = []
   let elapsedMs = 0
   for (let attempt = 0; ; attempt++) {
-    const run = await runAttempt(unit, server, hung, `${fileName(unit)}${attempt === 0 ? "" : `.rerun${attempt}`}`)
+    const selection = hung.flatMap((name) => ["--skiptest", name])
+    const run = await runAttempt(unit, server, selection, `${fileName(unit)}${attempt === 0 ? "" : `.rerun${attempt}`}`)
     elapsedMs += run.elapsedMs
     const stuck = run.output.timeout?.inProgress
     if (stuck === undefined || hung.includes(stuck) || attempt === MAX_RERUNS) {
@@ -273,10 +278,34 @@ process.stderr.write(
   `bench/redis-suite: the tests of Redis ${tag} (${relative(repoRoot, suite)}), ${units.length} units, servers ${chosen.join(",")}, ` +
     `excluding ${exclusions.join(" ") || "no tags"}; logs in ${relative(repoRoot, runDir)}\n`
 )
+/**
+ * Runs each test that failed on `run` for a reason other than an unknown
+ * command alone (`--only NAME`, a fresh server each), at most `--alone`
+ * of them per unit, and returns the run with what each did alone: a test
+ * that passes alone failed because an earlier failure left state behind
+ * (an open MULTI, a client still subscribed or blocked).
+ */
+const runAlone = async (run: UnitRun, redis: UnitRun): Promise<UnitRun> => {
+  const variant = compareUnit(redis, [run]).variants[0]
+  const failed = (variant?.shortfalls ?? []).filter((shortfall) => shortfall.cause === "other").slice(0, aloneLimit)
+  const alone: Record<string, { outcome: string; reason?: string }> = {}
+  for (const [index, shortfall] of failed.entries()) {
+    const name = run.output.tests.find((test) => test.key === shortfall.test)?.name ?? shortfall.test
+    const single = await runAttempt(run.unit, run.server, ["--only", name], `${fileName(run.unit)}.alone${index + 1}`)
+    const result = single.output.tests.find((test) => test.key === shortfall.test) ?? single.output.tests.find((test) => test.name === name)
+    alone[shortfall.test] = result === undefined
+      ? { outcome: "not run", reason: single.output.exception ?? single.output.blockErrors[0] ?? "" }
+      : { outcome: result.outcome, ...(result.reason === undefined ? {} : { reason: result.reason }) }
+  }
+  return failed.length === 0 ? run : { ...run, alone }
+}
+
 const runs: Array<UnitRun> = []
 for (const unit of units) {
   for (const server of chosen) {
-    const run = await runUnit(unit, server)
+    const first = await runUnit(unit, server)
+    const redis = runs.find((run) => run.unit === unit && run.server === "redis-server")
+    const run = server === "redis-server" || redis === undefined || aloneLimit === 0 ? first : await runAlone(first, redis)
     runs.push(run)
     const counts = (outcome: string) => run.output.tests.filter((test) => test.outcome === outcome).length
     process.stderr.write(
@@ -286,11 +315,12 @@ for (const unit of units) {
   }
 }
 
-const comparisons = units.map((unit) => {
+const compare = (unit: string) => {
   const of = (server: SuiteServer) => runs.filter((run) => run.unit === unit && run.server === server)
   const [redis] = of("redis-server")
   return compareUnit(redis!, chosen.filter((server) => server !== "redis-server").flatMap(of))
-})
+}
+const comparisons = units.map(compare)
 const groups: Array<UnitGroup> = [
   { name: "core", units: coreUnits },
   { name: "extra", units: extraUnits },

@@ -12,7 +12,7 @@ import * as Net from "node:net"
 import { assert, describe, it } from "@effect/vitest"
 import * as Schema from "effect/Schema"
 import { parseUnitOutput } from "../bench/lib/suite-output.ts"
-import { causeOf } from "../bench/lib/suite-report.ts"
+import { causeOf, compareUnit, type UnitRun } from "../bench/lib/suite-report.ts"
 import { requestRewriter, rewriteOf, startShim } from "../bench/lib/suite-shim.ts"
 import { split } from "./fixtures/chunks.ts"
 
@@ -67,6 +67,28 @@ describe("runtest output", () => {
     assert.strictEqual(causeOf("ERR unknown command 'object', with args beginning with: 'encoding' 'k' "), "unknown command OBJECT")
     assert.strictEqual(causeOf("ERR unknown subcommand 'set'. Try CONFIG HELP."), "unknown subcommand CONFIG SET")
     assert.strictEqual(causeOf("Expected '1' to be equal to '2'"), "other")
+    assert.strictEqual(causeOf("NOPROTO unsupported protocol version"), "RESP3: HELLO 3 refused (NOPROTO)")
+  })
+
+  it("compares with redis-server: what did not run, and what a failure did alone", () => {
+    const run = (server: UnitRun["server"], text: string, extra: Partial<UnitRun> = {}): UnitRun =>
+      ({ unit: "unit/demo", server, output: parseUnitOutput(text), elapsedMs: 0, exitCode: 0, ...extra })
+    const head = "Testing unit/demo\n"
+    const err = (name: string, why: string) => `[err]: ${name} in tests/unit/demo.tcl\n${why}\n`
+    const redis = run("redis-server", `${head}[ok]: A (1 ms)\n[ok]: B (1 ms)\n[ok]: C (1 ms)\n[ok]: D (1 ms)\n[ok]: E (1 ms)\n[1/1 done]: unit/demo (0 seconds)\n`)
+    const fiberline = run(
+      "fiberline-tolerant",
+      `${head}[ok]: A (1 ms)\n${err("B", "Expected 'x' to be equal to 'QUEUED'")}${err("C", "Expected '1' to be equal to '2'")}${err("D", "no blocked clients")}`,
+      { alone: { B: { outcome: "ok" }, C: { outcome: "err", reason: "Expected '1' to be equal to '2'" }, D: { outcome: "err", reason: "ERR unknown command 'blmpop', with args beginning with: " } } }
+    )
+    const [variant] = compareUnit(redis, [fiberline]).variants
+    assert.strictEqual(variant?.passed, 1)
+    assert.deepStrictEqual(variant?.shortfalls.map((shortfall) => [shortfall.test, shortfall.cause]), [
+      ["B", "knock-on: passes when run alone"],
+      ["C", "other"],
+      ["D", "unknown command BLMPOP"],
+      ["E", "not run: runtest exited 0 before the end of the unit"]
+    ])
   })
 })
 

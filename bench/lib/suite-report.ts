@@ -26,6 +26,8 @@ export interface UnitRun {
   readonly serverEnded?: string
   /** Tests the suite timed out on (no reply), each skipped when the unit was run again; this run is the last. */
   readonly hung?: ReadonlyArray<string>
+  /** What tests that failed here did when run alone (`--only`), by test key. */
+  readonly alone?: Readonly<Record<string, { readonly outcome: string; readonly reason?: string }>>
   /** Requests the shim rewrote (fiberline-tolerant only), by request. */
   readonly rewrites?: Readonly<Record<string, number>>
 }
@@ -57,8 +59,9 @@ export interface UnitComparison {
   }>
 }
 
-/** The cause a failure or an abort is counted under: the unknown command or subcommand it names, else `other`. */
+/** The cause a failure or an abort is counted under: the unknown command or subcommand it names, RESP3, else `other`. */
 export const causeOf = (why: string): string => {
+  if (/^NOPROTO\b/.test(why)) return "RESP3: HELLO 3 refused (NOPROTO)"
   const command = /unknown command '([^']*)'/i.exec(why)
   if (command !== null) return `unknown command ${(command[1] ?? "").toUpperCase()}`
   const subcommand = /unknown subcommand '([^']*)'\. Try (\S+) HELP/i.exec(why)
@@ -90,6 +93,20 @@ const notRun = (run: UnitRun, cutShort: string | undefined): { why: string; caus
   return { why: "not run (the unit took another path)", cause: "not run: other" }
 }
 
+/**
+ * A failure's reason and cause, told apart by what the test did alone: passing
+ * alone, it failed on what an earlier failure left behind; failing alone for a
+ * reason that names an unknown command, it is counted under that command.
+ */
+const withAlone = (why: string, alone: { readonly outcome: string; readonly reason?: string } | undefined) => {
+  const cause = causeOf(why)
+  if (alone === undefined || cause !== "other") return { why, cause }
+  if (alone.outcome === "ok") return { why: `${why} — passes when run alone`, cause: "knock-on: passes when run alone" }
+  const reason = alone.reason ?? ""
+  if (reason === why) return { why: `${why} — the same alone`, cause }
+  return { why: `${why} — alone: ${alone.outcome} ${reason}`.trim(), cause: causeOf(reason) === "other" ? cause : causeOf(reason) }
+}
+
 /** Compares one unit's fiberline runs with its redis-server run. */
 export const compareUnit = (redis: UnitRun, others: ReadonlyArray<UnitRun>): UnitComparison => {
   const ran = redis.output.tests.filter((test) => test.outcome === "ok" || test.outcome === "err")
@@ -111,7 +128,7 @@ export const compareUnit = (redis: UnitRun, others: ReadonlyArray<UnitRun>): Uni
           shortfalls.push({ test: test.key, why: "hung: the suite timed out on it (no progress), so the unit was run again without it", cause: "hung" })
         } else if (outcome === "err") {
           const why = theirs?.reason ?? ""
-          shortfalls.push({ test: test.key, why, cause: causeOf(why) })
+          shortfalls.push({ test: test.key, ...withAlone(why, run.alone?.[test.key]) })
         } else if (outcome === undefined) {
           shortfalls.push({ test: test.key, ...notRun(run, cutShort) })
         } else {
