@@ -20,12 +20,12 @@
  */
 // oxlint-disable no-await-in-loop -- units run one server at a time on purpose: the machine has 2 shared cores
 import { type ChildProcess, spawnSync } from "node:child_process"
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs"
+import { closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, relative, resolve } from "node:path"
 import { parseArgs } from "node:util"
 import { exitOnHelp } from "./lib/args.ts"
-import { pinnedNode, repoRoot, resultsDir, snapshotMain } from "./lib/paths.ts"
+import { pinnedNode, repoRoot, resultsDir, snapshotDir, snapshotMain } from "./lib/paths.ts"
 import { exited, installCleanup, runCommand, spawnTracked, stopChild } from "./lib/processes.ts"
 import { timestamp } from "./lib/report.ts"
 import { freePort, snapshotFiberline } from "./lib/servers.ts"
@@ -151,12 +151,29 @@ const suite = (() => {
 for (const unit of units) {
   if (!existsSync(join(suite, "tests", `${unit}.tcl`))) fail(`--units: ${unit} is not in the tests of ${tag}`)
 }
+/**
+ * This run's own copies, removed when it exits: the fiberline build it runs
+ * and the suite it runs from (runtest writes into its `tests/tmp/` and clears
+ * it at start), so that runs started at the same time, with other builds, do
+ * not change each other's.
+ */
+const snapshot = `suite-fiberline-${process.pid}`
+const workingSuite = mkdtempSync(join(tmpdir(), "fiberline-redis-suite-tests-"))
+/** redis-server's working directories of the attempts under way (one at a time). */
+const serverDirs = new Set<string>()
+const removeCopies = () => {
+  for (const dir of [snapshotDir(snapshot), workingSuite, ...serverDirs]) rmSync(dir, { recursive: true, force: true })
+}
 try {
-  snapshotFiberline(resolve(values["fiberline-dist"]), "suite-fiberline")
+  snapshotFiberline(resolve(values["fiberline-dist"]), snapshot)
 } catch (error) {
+  removeCopies()
   fail(error instanceof Error ? error.message : String(error))
 }
+cpSync(suite, workingSuite, { recursive: true })
 installCleanup()
+// After installCleanup's handler, so the children are gone before their files.
+process.on("exit", removeCopies)
 const runDir = join(resultsDir, `${timestamp(new Date().toISOString())}-redis-suite`)
 mkdirSync(runDir, { recursive: true })
 const sleep = (ms: number) => new Promise((wake) => setTimeout(wake, ms))
@@ -201,7 +218,7 @@ const suiteBasePort = async (): Promise<number> => {
 const serverCommand = (server: SuiteServer, port: number, dir: string): readonly [string, ReadonlyArray<string>] =>
   server === "redis-server"
     ? ["redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir]]
-    : [pinnedNode, [snapshotMain("suite-fiberline"), "redis", "--port", String(port), "--log-level", "warn"]]
+    : [pinnedNode, [snapshotMain(snapshot), "redis", "--port", String(port), "--log-level", "warn"]]
 
 /** One runtest of a unit against a fresh `server`, which it starts and stops by its PID; `selection` (--skiptest, --only) goes before the unit. */
 const runAttempt = async (unit: string, server: SuiteServer, selection: ReadonlyArray<string>, logName: string): Promise<UnitRun> => {
@@ -209,6 +226,7 @@ const runAttempt = async (unit: string, server: SuiteServer, selection: Readonly
   mkdirSync(logs, { recursive: true })
   const port = await freePort()
   const dir = mkdtempSync(join(tmpdir(), "fiberline-redis-suite-"))
+  serverDirs.add(dir)
   const [command, args] = serverCommand(server, port, dir)
   const serverLog = openSync(join(logs, `${logName}.server.log`), "a")
   const child = spawnTracked(command, args, { cwd: dir, stdio: ["ignore", serverLog, serverLog] })
@@ -222,12 +240,12 @@ const runAttempt = async (unit: string, server: SuiteServer, selection: Readonly
     if (server === "fiberline-tolerant") shim = await startShim(port)
     const target = shim?.port ?? port
     const result = await runCommand(
-      join(suite, "runtest"),
+      join(workingSuite, "runtest"),
       [
         "--host", "127.0.0.1", "--port", String(target), "--baseport", String(await suiteBasePort()), ...suiteFlags,
         ...selection, "--single", unit
       ],
-      { cwd: suite, timeoutMs: unitTimeout * 1000, env: { ...process.env, TERM: "dumb" }, group: true }
+      { cwd: workingSuite, timeoutMs: unitTimeout * 1000, env: { ...process.env, TERM: "dumb" }, group: true }
     )
     writeFileSync(join(logs, `${logName}.log`), `${result.stdout}${result.stderr === "" ? "" : `\n--- stderr ---\n${result.stderr}`}`)
     const alive = child.exitCode === null && child.signalCode === null
@@ -246,6 +264,7 @@ const runAttempt = async (unit: string, server: SuiteServer, selection: Readonly
     await stopChild(child, 5_000)
     await exited(child)
     rmSync(dir, { recursive: true, force: true })
+    serverDirs.delete(dir)
   }
 }
 
