@@ -16,6 +16,19 @@ import { causeOf, compareUnit, type UnitRun } from "../bench/lib/suite-report.ts
 import { requestRewriter, rewriteOf, startShim } from "../bench/lib/suite-shim.ts"
 import { split } from "./fixtures/chunks.ts"
 
+/** A unit's run by one server, from runtest's output. */
+const run = (server: UnitRun["server"], text: string, extra: Partial<UnitRun> = {}): UnitRun =>
+  ({ unit: "unit/demo", server, output: parseUnitOutput(text), elapsedMs: 0, exitCode: 0, ...extra })
+
+/** runtest's lines for a failed test. */
+const err = (name: string, why: string) => `[err]: ${name} in tests/unit/demo.tcl\n${why}\n`
+
+/** What one connection sends upstream after each chunk the client sends. */
+const sent = (chunks: ReadonlyArray<string>) => {
+  const rewrite = requestRewriter(new Map())
+  return chunks.map((chunk) => Buffer.concat(rewrite(Buffer.from(chunk, "latin1"))).toString("latin1"))
+}
+
 describe("runtest output", () => {
   it("reads outcomes, repeated names and failure reasons", () => {
     const output = parseUnitOutput([
@@ -71,10 +84,7 @@ describe("runtest output", () => {
   })
 
   it("compares with redis-server: what did not run, and what a failure did alone", () => {
-    const run = (server: UnitRun["server"], text: string, extra: Partial<UnitRun> = {}): UnitRun =>
-      ({ unit: "unit/demo", server, output: parseUnitOutput(text), elapsedMs: 0, exitCode: 0, ...extra })
     const head = "Testing unit/demo\n"
-    const err = (name: string, why: string) => `[err]: ${name} in tests/unit/demo.tcl\n${why}\n`
     const redis = run("redis-server", `${head}[ok]: A (1 ms)\n[ok]: B (1 ms)\n[ok]: C (1 ms)\n[ok]: D (1 ms)\n[ok]: E (1 ms)\n[1/1 done]: unit/demo (0 seconds)\n`)
     const fiberline = run(
       "fiberline-tolerant",
@@ -150,11 +160,6 @@ describe("the tolerant shim", () => {
   })
 
   it("holds back only what may be rewritten: other requests stream through as they arrive", () => {
-    // What one connection sends upstream after each chunk the client sends.
-    const sent = (chunks: ReadonlyArray<string>) => {
-      const rewrite = requestRewriter(new Map())
-      return chunks.map((chunk) => Buffer.concat(rewrite(Buffer.from(chunk, "latin1"))).toString("latin1"))
-    }
     // A long value, sent in parts, once its command is known; a multibulk length too long to hold, at once.
     assert.deepStrictEqual(sent(["*3\r\n$3\r\nset\r\n", "$1\r\nk\r\n$9\r\nabc", "def"]), ["*3\r\n$3\r\nset\r\n", "$1\r\nk\r\n$9\r\nabc", "def"])
     assert.deepStrictEqual(sent(["*3000000000\r\n"]), ["*3000000000\r\n"])
@@ -184,6 +189,7 @@ describe("the tolerant shim", () => {
       const writing = (async () => {
         for (let count = 0; count < 200 && !client.destroyed; count++) {
           client.write("payload".repeat(100))
+          // oxlint-disable-next-line no-await-in-loop -- one write per 10 ms, in order
           await new Promise((resolve) => setTimeout(resolve, 10))
         }
         return "still writable"
