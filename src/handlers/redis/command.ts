@@ -78,6 +78,7 @@ export type CommandFlag =
   | "no_auth"
   | "allow_busy"
   | "sentinel"
+  | "movablekeys"
 
 /**
  * One command.
