@@ -7,6 +7,7 @@
  * measured the same way first. Prints one row per build: the median over
  * `--rounds` rounds, after one round of warm-up.
  */
+// oxlint-disable no-await-in-loop -- rounds and builds are measured one after another on purpose: each count is one round alone
 import { once } from "node:events"
 import * as Net from "node:net"
 import { join, resolve } from "node:path"
