@@ -17,12 +17,17 @@ const entryPoints = Object.values(manifest.exports)
   .filter((target) => typeof target === "object" && typeof target.types === "string")
   .map((target) => target.types.replace(/^\.\/dist\//, `${root}/src/`).replace(/\.d\.ts$/, ".ts"))
 
+// Source links point at the repository package.json names, not at the clone's
+// remote: a CI clone's "origin" is a local path, which TypeDoc cannot link to.
+const repository = manifest.repository.url.replace(/^git\+/, "").replace(/\.git$/, "")
+
 /** @type {Partial<import("typedoc").TypeDocOptions>} */
 const config = {
   entryPoints,
   tsconfig: `${root}/tsconfig.json`,
   out: `${root}/docs/api`,
   readme: "none",
+  sourceLinkTemplate: `${repository}/blob/{gitRevision}/{path}#L{line}`,
   excludePrivate: true,
   excludeInternal: true,
   excludeExternals: true,
