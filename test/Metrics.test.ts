@@ -1,8 +1,9 @@
 /**
  * Metrics after a scripted session over real sockets: the counters and the
  * gauge are ordinary Effect metrics (readable with `Metric.value`) and the
- * Prometheus endpoint serves them in text format. Each test uses its own
- * metric registry, so counts are exact.
+ * Prometheus endpoint serves them in text format; two named servers keep
+ * their series apart. Each test uses its own metric registry, so counts are
+ * exact.
  */
 import { Buffer } from "node:buffer"
 import { assert, describe, it } from "@effect/vitest"
@@ -107,5 +108,36 @@ describe("metrics", () => {
       ) {
         assert.include(body.split("\n"), expected)
       }
+    }).pipe(freshRegistry, Effect.provide(captureLogs().layer)))
+
+  it.live("a named server's series carry its name: two servers in one app share none", () =>
+    Effect.gen(function*() {
+      const http = yield* Layer.build(MetricsHttp.layer({ port: 0 }))
+      const url = `${HttpServer.formatAddress(Context.get(http, HttpServer.HttpServer).address)}/metrics`
+      const api = yield* serve(echo, { name: "api" })
+      const admin = yield* serve(echo, { name: "admin" })
+      for (const [server, session] of [[api, "a\nb\n"], [admin, "c\n"]] as const) {
+        const client = yield* connect(server.port)
+        yield* client.write(session)
+        yield* client.end
+        yield* within(client.closed)
+        yield* waitForActive(server, 0)
+      }
+      const body = (yield* Effect.promise(() => fetch(url).then((response) => response.text()))).split("\n")
+      for (
+        const expected of [
+          `fiberline_connections_accepted_total{server="api"} 1`,
+          `fiberline_connections_accepted_total{server="admin"} 1`,
+          `fiberline_connections_closed_total{reason="end-of-input",server="api"} 1`,
+          `fiberline_lines_read_total{server="api"} 2`,
+          `fiberline_lines_read_total{server="admin"} 1`,
+          `fiberline_bytes_written_total{server="api"} 4`,
+          `fiberline_bytes_written_total{server="admin"} 2`,
+          `fiberline_connections_active{server="admin"} 0`
+        ]
+      ) {
+        assert.include(body, expected)
+      }
+      assert.isFalse(body.some((line) => line.startsWith("fiberline_lines_read_total ")), "no unlabelled series")
     }).pipe(freshRegistry, Effect.provide(captureLogs().layer)))
 })

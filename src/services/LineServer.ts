@@ -26,14 +26,13 @@ import * as Descriptors from "../internal/server/descriptors.ts"
 import * as Listener from "../internal/server/listener.ts"
 import { type ProxyOptions as ProxyIntake, trustedSet } from "../internal/server/intake.ts"
 import { ServerTls } from "../internal/tlsEngine.ts"
-import { registerAll } from "../internal/traffic.ts"
+import { ServerSeries } from "../internal/serverSeries.ts"
 import * as Address from "./Address.ts"
 import * as Options from "../Options.ts"
 import type { Connection, Handler } from "./Connection.ts"
 import { TlsConfigError } from "./Errors.ts"
 import { ServerError } from "./ServerError.ts"
 import { defaults, ServerOptions } from "./ServerOptions.ts"
-import * as ServerMetrics from "./ServerMetrics.ts"
 import type { TlsOptions } from "./Tls.ts"
 
 /**
@@ -259,7 +258,7 @@ const serve = <E, R>(handler: Handler<E, R>, options: Decoded) =>
       Effect.mapError((reason) => new ServerError({ address: Listener.describe(listen), reason }))
     )
     const context = yield* Effect.context<Exclude<R, Connection | Scope.Scope>>()
-    registerAll(context)
+    const series = new ServerSeries(context, options.name)
 
     // oxlint-disable-next-line prefer-const -- assigned below; the admission's callbacks read it
     let admission: Admission
@@ -274,6 +273,7 @@ const serve = <E, R>(handler: Handler<E, R>, options: Decoded) =>
       proxy: proxyOptions(options.proxy),
       fallbackPeer: listen._tag === "unix" ? `unix:${listen.path}` : "unknown",
       name: options.name,
+      series,
       tls
     })
     const fork = connections.fork
@@ -284,20 +284,8 @@ const serve = <E, R>(handler: Handler<E, R>, options: Decoded) =>
       (count) => Effect.logWarning("server full: refused connections", { refused: count, maxConnections }),
       fork
     )
-    const exhaustion = new BurstLog(
-      refusalLogInterval,
-      (count) => Effect.logError("still out of file descriptors", { times: count, fdLimit }),
-      fork
-    )
-    const exhausted = Effect.sync(() => {
-      ServerMetrics.descriptorsExhausted.updateUnsafe(1, context)
-      return exhaustion.report()
-    }).pipe(
-      Effect.flatMap((first) =>
-        first ? Effect.logError("out of file descriptors: the OS drops new connections", { fdLimit }) : Effect.void
-      )
-    )
-    const fdWatch = fdLimit === undefined ? undefined : new Descriptors.Watch(fdLimit, () => exhausted, fork)
+    const exhaustion = new Descriptors.Exhaustion(fdLimit, () => series.descriptorsExhausted(), refusalLogInterval, fork)
+    const fdWatch = fdLimit === undefined ? undefined : new Descriptors.Watch(fdLimit, () => exhaustion.report, fork)
     admission = new Admission({
       maxConnections,
       maxClosingRefusals: Descriptors.maxClosingRefusals(fdLimit),
@@ -310,7 +298,7 @@ const serve = <E, R>(handler: Handler<E, R>, options: Decoded) =>
       },
       onRefused: (why) => {
         refused++
-        ServerMetrics.connectionsRefused.updateUnsafe(1, context)
+        series.refused()
         if (why === "full" && refusals.report()) fork(Effect.logWarning("server full: refusing connections", { maxConnections }))
       }
     })
@@ -319,7 +307,7 @@ const serve = <E, R>(handler: Handler<E, R>, options: Decoded) =>
       fdWatch?.update(admission.active)
     })
     const onAcceptError = (cause: Error & { readonly code?: string }) => {
-      fork(cause.code === "EMFILE" || cause.code === "ENFILE" ? exhausted : Effect.logError("accept failed", cause))
+      fork(cause.code === "EMFILE" || cause.code === "ENFILE" ? exhaustion.report : Effect.logError("accept failed", cause))
     }
 
     const stats: Effect.Effect<ServerStats> = Effect.sync(() => ({

@@ -7,6 +7,11 @@
  * increments; they are registered in the registry with hooks that read those
  * numbers, so the hot path never touches the registry.
  *
+ * A server with a `name` updates every series below with the attribute
+ * `server` set to it (a `server="api"` label in Prometheus), so two servers
+ * of one app keep their series apart; an unnamed server's series have no
+ * such attribute.
+ *
  * @since 0.1.0
  */
 import * as Metric from "effect/Metric"

@@ -20,10 +20,10 @@ import * as References from "effect/References"
 import * as Scope from "effect/Scope"
 import * as Tracer from "effect/Tracer"
 import { checked, Connection, type Handler } from "../../services/Connection.ts"
-import * as ServerMetrics from "../../services/ServerMetrics.ts"
 import * as Internal from "../io/connection.ts"
 import type { Limits } from "../io/limits.ts"
 import * as Transport from "../io/transport.ts"
+import type { ServerSeries } from "../serverSeries.ts"
 import type { ServerTls } from "../tlsEngine.ts"
 import type { Fork } from "./burstLog.ts"
 import { CloseLog } from "./closeLog.ts"
@@ -44,6 +44,8 @@ export interface ConnectionsOptions<E, R> {
   readonly fallbackPeer: string
   /** The server's name, for connection spans. */
   readonly name: string | undefined
+  /** The metric series the server updates. */
+  readonly series: ServerSeries
   /** TLS: handshaken before the handler when implicit, else for `startTls`. */
   readonly tls: ServerTls | undefined
 }
@@ -127,8 +129,7 @@ export class Connections<E, R> implements Intake.IntakeHost {
    */
   start(socket: Net.Socket): void {
     this.accepted++
-    ServerMetrics.connectionsAccepted.updateUnsafe(1, this.context)
-    ServerMetrics.connectionsActive.modifyUnsafe(1, this.context)
+    this.options.series.accepted()
     this.admitting.add(socket)
     const { proxy, tls } = this.options
     const implicit = tls !== undefined && tls.implicit ? tls : undefined
@@ -149,7 +150,8 @@ export class Connections<E, R> implements Intake.IntakeHost {
       transport,
       this.options.limits,
       this.options.tls,
-      Context.add(this.context as Context.Context<never>, Scope.Scope, scope)
+      Context.add(this.context as Context.Context<never>, Scope.Scope, scope),
+      this.options.series.traffic
     )
     core.scope = scope
     return core
@@ -207,7 +209,7 @@ export class Connections<E, R> implements Intake.IntakeHost {
     this.closing.add(socket)
     if (this.shuttingDown && Exit.hasInterrupts(exit)) this.forcedSockets.add(socket)
     const kind = classify(exit, { inputEnded: core.reader.input.ended, shuttingDown: core.shuttingDown, aborted: core.aborted })
-    ServerMetrics.connectionsClosed[kind.reason].updateUnsafe(1, this.context)
+    this.options.series.closed(kind.reason)
     const stats = core.stats
     const traced = this.tracing ? Span.annotateEnd(kind, stats) : Effect.void
     const logged = this.closeLog.closed(kind) ? Effect.andThen(traced, logClose(exit, kind, stats)) : traced
@@ -231,7 +233,7 @@ export class Connections<E, R> implements Intake.IntakeHost {
   private refuse(socket: Net.Socket, refusal: Intake.Refusal): Effect.Effect<void> {
     Transport.abort(socket)
     this.released(socket)
-    ServerMetrics.connectionsClosed[refusal.kind.reason].updateUnsafe(1, this.context)
+    this.options.series.closed(refusal.kind.reason)
     return this.closeLog.refused(refusal)
   }
 
@@ -249,7 +251,7 @@ export class Connections<E, R> implements Intake.IntakeHost {
       if (this.forcedSockets.has(socket)) this.forced++
       else this.drained++
     }
-    ServerMetrics.connectionsActive.modifyUnsafe(-1, this.context)
+    this.options.series.released()
     this.options.onEnded()
   }
 }
