@@ -2,8 +2,8 @@
  * Metrics after a scripted session over real sockets: the counters and the
  * gauge are ordinary Effect metrics (readable with `Metric.value`) and the
  * Prometheus endpoint serves them in text format; two named servers keep
- * their series apart. Each test uses its own metric registry, so counts are
- * exact.
+ * their series apart, and every connection's life lands in the duration
+ * histogram. Each test uses its own metric registry, so counts are exact.
  */
 import { Buffer } from "node:buffer"
 import { assert, describe, it } from "@effect/vitest"
@@ -78,7 +78,8 @@ describe("metrics", () => {
         "fiberline_lines_read_total 0",
         "fiberline_lines_written_total 0",
         "fiberline_bytes_read_total 0",
-        "fiberline_bytes_written_total 0"
+        "fiberline_bytes_written_total 0",
+        "fiberline_connection_duration_seconds_count 0"
       ]
       for (const line of expected) assert.include(body, line)
     }).pipe(freshRegistry, Effect.provide(captureLogs().layer)))
@@ -139,5 +140,27 @@ describe("metrics", () => {
         assert.include(body, expected)
       }
       assert.isFalse(body.some((line) => line.startsWith("fiberline_lines_read_total ")), "no unlabelled series")
+    }).pipe(freshRegistry, Effect.provide(captureLogs().layer)))
+
+  it.live("every connection's life, from accept to release, is one sample of the duration histogram", () =>
+    Effect.gen(function*() {
+      const server = yield* serve(echo)
+      const held = yield* connect(server.port)
+      yield* held.write("x\n")
+      yield* within(held.readUntil("x\n"))
+      yield* Effect.sleep("300 millis")
+      yield* held.end
+      yield* within(held.closed)
+      yield* scriptedSession
+      yield* waitForActive(server, 0)
+      const histogram = yield* Metric.value(ServerMetrics.connectionDuration)
+      // The held one and the scripted session's three accepted (the one refused for want of a slot never was).
+      assert.strictEqual(histogram.count, 4)
+      assert.isAtLeast(histogram.max, 0.3, "the held connection lived at least as long as it was held")
+      assert.isAtLeast(histogram.sum, 0.3)
+      // Cumulative buckets: every sample is at most +Inf; the held one is above 0.16 s.
+      const bucket = (le: number) => histogram.buckets.find(([boundary]) => boundary === le)?.[1]
+      assert.strictEqual(bucket(Number.POSITIVE_INFINITY), 4)
+      assert.isBelow(bucket(ServerMetrics.connectionDurationBoundaries[5]!)!, 4)
     }).pipe(freshRegistry, Effect.provide(captureLogs().layer)))
 })

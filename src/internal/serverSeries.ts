@@ -85,6 +85,8 @@ export class ServerSeries {
     ServerMetrics.connectionsRefused.updateUnsafe(0, this.context)
     ServerMetrics.descriptorsExhausted.updateUnsafe(0, this.context)
     for (const reason of ServerMetrics.closeReasons) ServerMetrics.connectionsClosed[reason].updateUnsafe(0, this.context)
+    // Reading a histogram registers it without recording a value.
+    ServerMetrics.connectionDuration.valueUnsafe(this.context)
     this.traffic = trafficFor(this.context)
   }
 
@@ -99,9 +101,10 @@ export class ServerSeries {
     ServerMetrics.connectionsClosed[reason].updateUnsafe(1, this.context)
   }
 
-  /** A connection is fully released. */
-  released(): void {
+  /** A connection accepted `lifeMillis` ago is fully released. */
+  released(lifeMillis: number): void {
     ServerMetrics.connectionsActive.modifyUnsafe(-1, this.context)
+    ServerMetrics.connectionDuration.updateUnsafe(lifeMillis / 1000, this.context)
   }
 
   /** A connection was refused for want of a slot (or dropped from the queue at shutdown). */

@@ -169,3 +169,28 @@ export const bytesWritten = Metric.counter("fiberline_bytes_written_total", {
   description: "Bytes sent",
   incremental: true
 })
+
+/**
+ * Bucket boundaries of {@link connectionDuration}, in seconds: 5 ms,
+ * doubling up to about 87 minutes.
+ *
+ * @since 0.2.0
+ */
+export const connectionDurationBoundaries: ReadonlyArray<number> = Metric.exponentialBoundaries({
+  start: 0.005,
+  factor: 2,
+  count: 22
+})
+
+/**
+ * How long connections lived, in seconds, from accept to their full
+ * release (the handler ended and the socket closed, a lingering close
+ * included), recorded once per connection whatever ended it, refusals
+ * before the handler included. Time is read from Effect's `Clock`.
+ *
+ * @since 0.2.0
+ */
+export const connectionDuration = Metric.histogram("fiberline_connection_duration_seconds", {
+  description: "How long connections lived, from accept to release",
+  boundaries: connectionDurationBoundaries
+})

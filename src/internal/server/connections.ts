@@ -3,14 +3,15 @@
  * forked into the server's scope (a `FiberSet`), from its intake (PROXY
  * header, TLS handshake) through the handler to the socket's release; how
  * each one ended is counted (`closeReason.ts`) and logged (`closeLog.ts`),
- * once per burst for what a peer can cause at will. A failing or dying
- * handler is logged and closes only its own connection: nothing reaches the
- * accept loop or `unhandledRejection`. How they end at shutdown is
- * `shutdown.ts`'s.
+ * once per burst for what a peer can cause at will, and how long it lived
+ * is recorded. A failing or dying handler is logged and closes only its own
+ * connection: nothing reaches the accept loop or `unhandledRejection`. How
+ * they end at shutdown is `shutdown.ts`'s.
  *
  * @internal
  */
 import type * as Net from "node:net"
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -84,6 +85,10 @@ export class Connections<E, R> implements Intake.IntakeHost {
   private readonly run: (effect: Effect.Effect<void, never, Exclude<R, Connection | Scope.Scope>>) => Fiber.Fiber<void, never>
   /** Which closes get a log line, and the summaries of the rest. */
   private readonly closeLog: CloseLog
+  /** The Clock connection lifetimes are measured on. */
+  private readonly clock: Clock.Clock
+  /** When each socket was accepted (milliseconds on {@link clock}), until it is released. */
+  private readonly acceptedAt = new WeakMap<Net.Socket, number>()
   /** A tracer is installed: every connection gets a span. */
   private readonly tracing: boolean
   /** The server's name and the span it was started in, which connection spans link to. */
@@ -106,6 +111,7 @@ export class Connections<E, R> implements Intake.IntakeHost {
     // Not in `fibers`: the drain waits for connections, not for a summary's next window.
     this.fork = (effect) => Fiber.runIn(Effect.runForkWith(context)(effect), scope)
     this.closeLog = new CloseLog(this.fork)
+    this.clock = Context.get(context, Clock.Clock)
   }
 
   /** The connections of a server, in the current scope (closing it interrupts them all). */
@@ -130,6 +136,7 @@ export class Connections<E, R> implements Intake.IntakeHost {
   start(socket: Net.Socket): void {
     this.accepted++
     this.options.series.accepted()
+    this.acceptedAt.set(socket, this.clock.currentTimeMillisUnsafe())
     this.admitting.add(socket)
     const { proxy, tls } = this.options
     const implicit = tls !== undefined && tls.implicit ? tls : undefined
@@ -239,9 +246,10 @@ export class Connections<E, R> implements Intake.IntakeHost {
 
   /**
    * A connection is fully released (its handler ended and its socket is
-   * closed, lingering included). During shutdown it counts as forced if the
-   * deadline interrupted its handler, else as drained, so the two add up to
-   * the connections open when shutdown began.
+   * closed, lingering included): its life from accept is recorded. During
+   * shutdown it counts as forced if the deadline interrupted its handler,
+   * else as drained, so the two add up to the connections open when
+   * shutdown began.
    */
   private released(socket: Net.Socket): void {
     this.admitting.delete(socket)
@@ -251,7 +259,9 @@ export class Connections<E, R> implements Intake.IntakeHost {
       if (this.forcedSockets.has(socket)) this.forced++
       else this.drained++
     }
-    this.options.series.released()
+    const acceptedAt = this.acceptedAt.get(socket)
+    this.acceptedAt.delete(socket)
+    this.options.series.released(acceptedAt === undefined ? 0 : this.clock.currentTimeMillisUnsafe() - acceptedAt)
     this.options.onEnded()
   }
 }
