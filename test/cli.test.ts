@@ -355,6 +355,22 @@ describe("fiberline CLI", () => {
         }
       }), timeout)
 
+    it.live("the metrics port answers /healthz and /readyz: 503 from SIGTERM on, while a busy connection is still served", () =>
+      Effect.gen(function*() {
+        const { cli, client } = yield* startWithBusyClient("30s")
+        const base = (yield* metricsUrl(cli)).replace(/\/metrics$/, "")
+        const status = (path: string) => Effect.promise(() => fetch(`${base}${path}`).then((response) => response.status))
+        assert.strictEqual(yield* status("/healthz"), 200)
+        assert.strictEqual(yield* status("/readyz"), 200)
+        yield* cli.signal("SIGTERM")
+        yield* cli.waitForLog("shutting down")
+        assert.strictEqual(yield* status("/readyz"), 503)
+        assert.strictEqual(yield* status("/healthz"), 200)
+        assert.isFalse(client.socket.destroyed, "the busy connection is still open")
+        // Gone: the blocked write fails, the drain ends.
+        client.socket.destroy()
+        assert.strictEqual((yield* cli.exited()).signal, null)
+      }), timeout)
   })
 
   describe("serve MODULE", () => {

@@ -30,6 +30,7 @@ import { ServerSeries } from "../internal/serverSeries.ts"
 import * as Address from "./Address.ts"
 import * as Options from "../Options.ts"
 import type { Connection, Handler } from "./Connection.ts"
+import * as Readiness from "./Readiness.ts"
 import { TlsConfigError } from "./Errors.ts"
 import { ServerError } from "./ServerError.ts"
 import { defaults, ServerOptions } from "./ServerOptions.ts"
@@ -215,8 +216,14 @@ export const clearStaleSocket = (path: string): Effect.Effect<void, ServerError>
  * beyond it connections are refused. Refusals are counted and logged once
  * per burst, then summarised at most every 5 s.
  *
+ * **Readiness.** Once bound, the server registers in the `Readiness` of
+ * its context (the process's, unless provided), which `/readyz` on the
+ * metrics port reports; its shutdown marks it draining before anything
+ * else, so a load balancer stops sending new connections.
+ *
  * **Shutdown** (closing the scope):
- * 1. stop accepting and release the port; queued sockets are closed;
+ * 1. report draining (`/readyz` answers 503), stop accepting and release
+ *    the port; queued sockets are closed;
  * 2. a connection ends once it is quiet: its reader waits, nothing it
  *    received waits anywhere in the process, and a full turn of the event
  *    loop brought no input; its read then fails with `ServerShuttingDown` (a
@@ -259,6 +266,7 @@ const serve = <E, R>(handler: Handler<E, R>, options: Decoded) =>
     )
     const context = yield* Effect.context<Exclude<R, Connection | Scope.Scope>>()
     const series = new ServerSeries(context, options.name)
+    const readiness = yield* Readiness.Readiness
 
     // oxlint-disable-next-line prefer-const -- assigned below; the admission's callbacks read it
     let admission: Admission
@@ -320,20 +328,26 @@ const serve = <E, R>(handler: Handler<E, R>, options: Decoded) =>
 
     // oxlint-disable-next-line prefer-const -- assigned once bound; the shutdown below reads it
     let address = ""
+    let ready: Readiness.Registration | undefined
     const shutdown = Effect.suspend(() => {
       fdWatch?.close()
       return Shutdown.drain({
         close: () => {
+          // Not ready first, before the port closes and connections are told.
+          ready?.draining()
           server.close()
           admission.close()
         }
       }, connections, shutdownTimeout, address, admission.active)
-    }).pipe(Effect.ensuring(Effect.andThen(refusals.close, exhaustion.close)))
+    }).pipe(Effect.ensuring(Effect.andThen(refusals.close, exhaustion.close)), Effect.ensuring(Effect.sync(() => ready?.stopped())))
 
     // Acquired with its release: even if this fiber is interrupted while
     // binding, a bound listener is closed again.
     const bound = yield* Effect.acquireRelease(
-      Listener.bind(server, listen, onAcceptError),
+      Effect.tap(Listener.bind(server, listen, onAcceptError), () =>
+        Effect.sync(() => {
+          ready = readiness.register()
+        })),
       () => shutdown
     )
     address = Address.format(bound)
