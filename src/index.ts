@@ -24,6 +24,8 @@
  * - `ServerMetrics`: the Effect metrics fiberline records (served in
  *   Prometheus format by `fiberline/MetricsHttp`, a separate entry point so
  *   the HTTP stack loads only when wanted).
+ * - `Readiness`: whether the process's servers accept, which `/readyz` on
+ *   the metrics port answers.
  * - `Logging`: stderr loggers (pretty or JSON).
  * - `Echo`: the reference handler; `Chat`: a chat room; `Redis`: a
  *   Redis-compatible server.
@@ -57,6 +59,8 @@ export * as LineServer from "./services/LineServer.ts"
 export * as Logging from "./services/Logging.ts"
 /** @since 0.2.0 */
 export * as Options from "./Options.ts"
+/** @since 0.2.0 */
+export * as Readiness from "./services/Readiness.ts"
 /** @since 0.1.0 */
 export * as SchemaLines from "./services/SchemaLines.ts"
 /** @since 0.1.0 */

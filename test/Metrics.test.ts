@@ -1,8 +1,9 @@
 /**
  * Metrics after a scripted session over real sockets: the counters and the
  * gauge are ordinary Effect metrics (readable with `Metric.value`) and the
- * Prometheus endpoint serves them in text format. Each test uses its own
- * metric registry, so counts are exact.
+ * Prometheus endpoint serves them in text format; two named servers keep
+ * their series apart, and every connection's life lands in the duration
+ * histogram. Each test uses its own metric registry, so counts are exact.
  */
 import { Buffer } from "node:buffer"
 import { assert, describe, it } from "@effect/vitest"
@@ -77,7 +78,8 @@ describe("metrics", () => {
         "fiberline_lines_read_total 0",
         "fiberline_lines_written_total 0",
         "fiberline_bytes_read_total 0",
-        "fiberline_bytes_written_total 0"
+        "fiberline_bytes_written_total 0",
+        "fiberline_connection_duration_seconds_count 0"
       ]
       for (const line of expected) assert.include(body, line)
     }).pipe(freshRegistry, Effect.provide(captureLogs().layer)))
@@ -107,5 +109,58 @@ describe("metrics", () => {
       ) {
         assert.include(body.split("\n"), expected)
       }
+    }).pipe(freshRegistry, Effect.provide(captureLogs().layer)))
+
+  it.live("a named server's series carry its name: two servers in one app share none", () =>
+    Effect.gen(function*() {
+      const http = yield* Layer.build(MetricsHttp.layer({ port: 0 }))
+      const url = `${HttpServer.formatAddress(Context.get(http, HttpServer.HttpServer).address)}/metrics`
+      const api = yield* serve(echo, { name: "api" })
+      const admin = yield* serve(echo, { name: "admin" })
+      for (const [server, session] of [[api, "a\nb\n"], [admin, "c\n"]] as const) {
+        const client = yield* connect(server.port)
+        yield* client.write(session)
+        yield* client.end
+        yield* within(client.closed)
+        yield* waitForActive(server, 0)
+      }
+      const body = (yield* Effect.promise(() => fetch(url).then((response) => response.text()))).split("\n")
+      for (
+        const expected of [
+          `fiberline_connections_accepted_total{server="api"} 1`,
+          `fiberline_connections_accepted_total{server="admin"} 1`,
+          `fiberline_connections_closed_total{reason="end-of-input",server="api"} 1`,
+          `fiberline_lines_read_total{server="api"} 2`,
+          `fiberline_lines_read_total{server="admin"} 1`,
+          `fiberline_bytes_written_total{server="api"} 4`,
+          `fiberline_bytes_written_total{server="admin"} 2`,
+          `fiberline_connections_active{server="admin"} 0`
+        ]
+      ) {
+        assert.include(body, expected)
+      }
+      assert.isFalse(body.some((line) => line.startsWith("fiberline_lines_read_total ")), "no unlabelled series")
+    }).pipe(freshRegistry, Effect.provide(captureLogs().layer)))
+
+  it.live("every connection's life, from accept to release, is one sample of the duration histogram", () =>
+    Effect.gen(function*() {
+      const server = yield* serve(echo)
+      const held = yield* connect(server.port)
+      yield* held.write("x\n")
+      yield* within(held.readUntil("x\n"))
+      yield* Effect.sleep("300 millis")
+      yield* held.end
+      yield* within(held.closed)
+      yield* scriptedSession
+      yield* waitForActive(server, 0)
+      const histogram = yield* Metric.value(ServerMetrics.connectionDuration)
+      // The held one and the scripted session's three accepted (the one refused for want of a slot never was).
+      assert.strictEqual(histogram.count, 4)
+      assert.isAtLeast(histogram.max, 0.3, "the held connection lived at least as long as it was held")
+      assert.isAtLeast(histogram.sum, 0.3)
+      // Cumulative buckets: every sample is at most +Inf; the held one is above 0.16 s.
+      const bucket = (le: number) => histogram.buckets.find(([boundary]) => boundary === le)?.[1]
+      assert.strictEqual(bucket(Number.POSITIVE_INFINITY), 4)
+      assert.isBelow(bucket(ServerMetrics.connectionDurationBoundaries[5]!)!, 4)
     }).pipe(freshRegistry, Effect.provide(captureLogs().layer)))
 })

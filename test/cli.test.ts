@@ -339,6 +339,38 @@ describe("fiberline CLI", () => {
         yield* cli.signal("SIGTERM")
         assert.deepStrictEqual(yield* cli.exited(), { code: 0, signal: null })
       }), timeout)
+    it.live("--name labels every series server=<name>; FIBERLINE_NAME is its fallback", () =>
+      Effect.gen(function*() {
+        for (const { args, env } of [{ args: ["--name", "api"], env: {} }, { args: [], env: { FIBERLINE_NAME: "api" } }]) {
+          const cli = yield* spawnCli(["echo", "--port", "0", "--log-format", "json", "--metrics-port", "0", ...args], { env })
+          const listening = yield* cli.waitForLog("listening")
+          assert.strictEqual(logFields(listening).server, "api")
+          const text = yield* scrape(yield* metricsUrl(cli))
+          assert.match(text, sample(`fiberline_connections_accepted_total{server="api"}`, 0))
+          assert.match(text, sample(`fiberline_lines_read_total{server="api"}`, 0))
+          assert.match(text, sample(`fiberline_connection_duration_seconds_count{server="api"}`, 0))
+          assert.notMatch(text, /^fiberline_connections_accepted_total /m, "no unlabelled series")
+          yield* cli.signal("SIGTERM")
+          assert.deepStrictEqual(yield* cli.exited(), { code: 0, signal: null })
+        }
+      }), timeout)
+
+    it.live("the metrics port answers /healthz and /readyz: 503 from SIGTERM on, while a busy connection is still served", () =>
+      Effect.gen(function*() {
+        const { cli, client } = yield* startWithBusyClient("30s")
+        const base = (yield* metricsUrl(cli)).replace(/\/metrics$/, "")
+        const status = (path: string) => Effect.promise(() => fetch(`${base}${path}`).then((response) => response.status))
+        assert.strictEqual(yield* status("/healthz"), 200)
+        assert.strictEqual(yield* status("/readyz"), 200)
+        yield* cli.signal("SIGTERM")
+        yield* cli.waitForLog("shutting down")
+        assert.strictEqual(yield* status("/readyz"), 503)
+        assert.strictEqual(yield* status("/healthz"), 200)
+        assert.isFalse(client.socket.destroyed, "the busy connection is still open")
+        // Gone: the blocked write fails, the drain ends.
+        client.socket.destroy()
+        assert.strictEqual((yield* cli.exited()).signal, null)
+      }), timeout)
   })
 
   describe("serve MODULE", () => {

@@ -585,6 +585,25 @@ describe("fiberline --workers", () => {
         yield* cluster.cli.signal("SIGTERM")
         assert.strictEqual((yield* cluster.cli.exited(wait)).code, 1)
       }), timeout)
+    it.live("the primary answers /healthz and /readyz for the cluster: 503 from SIGTERM on, while a worker still drains", () =>
+      Effect.gen(function*() {
+        const cluster = yield* startWorkers(["--metrics-port", "0", "--shutdown-timeout", "30s"])
+        const base = (yield* metricsUrl(cluster.cli)).replace(/\/metrics$/, "")
+        const status = (path: string) => Effect.promise(() => fetch(`${base}${path}`).then((response) => response.status))
+        assert.strictEqual(yield* status("/healthz"), 200)
+        assert.strictEqual(yield* status("/readyz"), 200)
+        const { client } = yield* connectPid(cluster)
+        yield* client.write("sleep 4000\n")
+        yield* Effect.timeout(client.readUntil("sleeping\n"), wait)
+        yield* cluster.cli.signal("SIGTERM")
+        yield* cluster.cli.waitForLog("shutting down", wait)
+        assert.strictEqual(yield* status("/readyz"), 503)
+        assert.strictEqual(yield* status("/healthz"), 200)
+        assert.isFalse(client.socket.destroyed, "the sleeping connection is still served")
+        const { data } = yield* Effect.timeout(client.closed, wait)
+        assert.match(data.toString(), /\nslept 4000\nbye\n$/, "drained: its reply arrived")
+        assert.deepStrictEqual(yield* cluster.cli.exited(wait), { code: 0, signal: null })
+      }), timeout)
   })
 
   describe("configuration", () => {

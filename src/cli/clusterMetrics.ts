@@ -15,6 +15,8 @@
  * it up; a restarted worker's counters start again from zero under the same
  * label, which Prometheus's `rate` reads as a counter reset. The primary's
  * own metrics (`fiberline_worker_restarts_total`) are added as they are.
+ * The endpoint answers `/healthz` and `/readyz` too, for the whole cluster
+ * (see {@link ServeOptions}).
  *
  * @since 0.1.0
  */
@@ -29,6 +31,8 @@ import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as Layer from "effect/Layer"
 import * as PrometheusMetrics from "effect/observability/PrometheusMetrics"
 import type * as Scope from "effect/Scope"
+import { healthRoutes } from "../services/MetricsHttp.ts"
+import type * as Readiness from "../services/Readiness.ts"
 import type { WorkerLink } from "./workerLink.ts"
 
 /**
@@ -125,12 +129,17 @@ export interface ServeOptions {
   readonly host?: string | undefined
   /** Asks every worker for its exposition (see `workers.ts`). */
   readonly workers: Effect.Effect<ReadonlyArray<WorkerMetrics>>
+  /**
+   * What `/readyz` answers: `ready` while at least one worker listens and
+   * the primary is not stopping (see `workers.ts`).
+   */
+  readonly readiness: Effect.Effect<Readiness.Status>
 }
 
 /**
  * Serves `GET /metrics` in the primary for the current scope: every
- * worker's metrics labelled `worker`, then the primary's own. Returns the
- * URL.
+ * worker's metrics labelled `worker`, then the primary's own; and
+ * `/healthz`, `/readyz` for the cluster. Returns the metrics' URL.
  *
  * @since 0.1.0
  */
@@ -144,7 +153,8 @@ export const serve = (options: ServeOptions): Effect.Effect<string, ServeError, 
     ])
     return HttpServerResponse.text(body, { contentType: "text/plain; version=0.0.4; charset=utf-8" })
   })
-  const layer = HttpRouter.serve(HttpRouter.add("GET", "/metrics", scrape), {
+  const routes = Layer.merge(HttpRouter.add("GET", "/metrics", scrape), healthRoutes(options.readiness))
+  const layer = HttpRouter.serve(routes, {
     disableLogger: true,
     disableListenLog: true
   }).pipe(

@@ -105,6 +105,8 @@ const table = {
   shutdownTimeout: setting("shutdown-timeout", Text.duration(Schema.required(server.shutdownTimeout)), "duration",
     "On SIGINT/SIGTERM, time busy connections get to finish; 0 = none", { shown: format(LineServer.defaults.shutdownTimeout), stdio: true }),
   logFormat: setting("log-format", Text.plain(Schema.Literals(logFormats)), "pretty|json", "Log format on stderr", { fallback: "pretty", stdio: true }),
+  name: setting("name", Text.plain(Schema.required(server.name)), "name",
+    "A name for this server: its log lines carry server=<name>, its metric series a server label"),
   metricsPort: setting("metrics-port", Text.integer(Options.Port), "port", "Serve Prometheus metrics on 127.0.0.1:<port>/metrics; 0 picks a free one"),
   workers: setting("workers", Text.integer(Workers), "integer",
     "Worker processes sharing the port (node:cluster); 1 = this process serves it alone; SIGUSR2 replaces them one at a time (a rolling restart)",
@@ -272,6 +274,7 @@ export const resolve = (flags: FlagValues, defaults?: CommandDefaults): Effect.E
     return {
       stdio,
       server: {
+        name: yield* value("name"),
         ...(unix === undefined ? { host: yield* value("host"), port: yield* value("port") } : { path: unix, socketMode: yield* value("unixMode") }),
         proxy: proxyVersion === undefined ? undefined : {
           version: proxyVersion,

@@ -63,6 +63,7 @@ import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import type { ServeError } from "effect/http/HttpServerError"
+import type * as Readiness from "../services/Readiness.ts"
 import type { WorkerMetrics } from "./clusterMetrics.ts"
 import { ExitCode } from "./exit.ts"
 import { onHangup, onSignal } from "./hangup.ts"
@@ -294,6 +295,14 @@ class Pool {
     return this.endings.toSorted((a, b) => a.slot - b.slot).map((ending) => ending.code)
   }
 
+  /**
+   * The cluster's readiness (`/readyz`): draining once the primary is
+   * stopping, else ready while at least one worker listens.
+   */
+  readonly readiness: Effect.Effect<Readiness.Status> = Effect.sync(() =>
+    this.stopping ? "draining" : this.slots.some((slot) => slot.current?.isListening === true) ? "ready" : "not-listening"
+  )
+
   /** Asks every slot's listening worker for its exposition; a worker that does not answer in time is left out. */
   readonly collect: Effect.Effect<ReadonlyArray<WorkerMetrics>> = Effect.suspend(() =>
     Effect.forEach(
@@ -341,7 +350,7 @@ export const primary = (options: PrimaryOptions): Effect.Effect<void, ServeError
     if (options.metricsPort !== undefined) {
       // Loaded only when asked for, as in a single process: the HTTP stack is heavy.
       const ClusterMetrics = yield* Effect.promise(() => import("./clusterMetrics.ts"))
-      const url = yield* ClusterMetrics.serve({ port: options.metricsPort, workers: pool.collect })
+      const url = yield* ClusterMetrics.serve({ port: options.metricsPort, workers: pool.collect, readiness: pool.readiness })
       yield* Effect.logInfo("serving metrics", { address: url })
     }
     // Taken over before the workers start and given back after they stopped.

@@ -26,14 +26,14 @@ import * as Descriptors from "../internal/server/descriptors.ts"
 import * as Listener from "../internal/server/listener.ts"
 import { type ProxyOptions as ProxyIntake, trustedSet } from "../internal/server/intake.ts"
 import { ServerTls } from "../internal/tlsEngine.ts"
-import { registerAll } from "../internal/traffic.ts"
+import { ServerSeries } from "../internal/serverSeries.ts"
 import * as Address from "./Address.ts"
 import * as Options from "../Options.ts"
 import type { Connection, Handler } from "./Connection.ts"
+import * as Readiness from "./Readiness.ts"
 import { TlsConfigError } from "./Errors.ts"
 import { ServerError } from "./ServerError.ts"
 import { defaults, ServerOptions } from "./ServerOptions.ts"
-import * as ServerMetrics from "./ServerMetrics.ts"
 import type { TlsOptions } from "./Tls.ts"
 
 /**
@@ -216,8 +216,14 @@ export const clearStaleSocket = (path: string): Effect.Effect<void, ServerError>
  * beyond it connections are refused. Refusals are counted and logged once
  * per burst, then summarised at most every 5 s.
  *
+ * **Readiness.** Once bound, the server registers in the `Readiness` of
+ * its context (the process's, unless provided), which `/readyz` on the
+ * metrics port reports; its shutdown marks it draining before anything
+ * else, so a load balancer stops sending new connections.
+ *
  * **Shutdown** (closing the scope):
- * 1. stop accepting and release the port; queued sockets are closed;
+ * 1. report draining (`/readyz` answers 503), stop accepting and release
+ *    the port; queued sockets are closed;
  * 2. a connection ends once it is quiet: its reader waits, nothing it
  *    received waits anywhere in the process, and a full turn of the event
  *    loop brought no input; its read then fails with `ServerShuttingDown` (a
@@ -259,7 +265,8 @@ const serve = <E, R>(handler: Handler<E, R>, options: Decoded) =>
       Effect.mapError((reason) => new ServerError({ address: Listener.describe(listen), reason }))
     )
     const context = yield* Effect.context<Exclude<R, Connection | Scope.Scope>>()
-    registerAll(context)
+    const series = new ServerSeries(context, options.name)
+    const readiness = yield* Readiness.Readiness
 
     // oxlint-disable-next-line prefer-const -- assigned below; the admission's callbacks read it
     let admission: Admission
@@ -274,6 +281,7 @@ const serve = <E, R>(handler: Handler<E, R>, options: Decoded) =>
       proxy: proxyOptions(options.proxy),
       fallbackPeer: listen._tag === "unix" ? `unix:${listen.path}` : "unknown",
       name: options.name,
+      series,
       tls
     })
     const fork = connections.fork
@@ -284,20 +292,8 @@ const serve = <E, R>(handler: Handler<E, R>, options: Decoded) =>
       (count) => Effect.logWarning("server full: refused connections", { refused: count, maxConnections }),
       fork
     )
-    const exhaustion = new BurstLog(
-      refusalLogInterval,
-      (count) => Effect.logError("still out of file descriptors", { times: count, fdLimit }),
-      fork
-    )
-    const exhausted = Effect.sync(() => {
-      ServerMetrics.descriptorsExhausted.updateUnsafe(1, context)
-      return exhaustion.report()
-    }).pipe(
-      Effect.flatMap((first) =>
-        first ? Effect.logError("out of file descriptors: the OS drops new connections", { fdLimit }) : Effect.void
-      )
-    )
-    const fdWatch = fdLimit === undefined ? undefined : new Descriptors.Watch(fdLimit, () => exhausted, fork)
+    const exhaustion = new Descriptors.Exhaustion(fdLimit, () => series.descriptorsExhausted(), refusalLogInterval, fork)
+    const fdWatch = fdLimit === undefined ? undefined : new Descriptors.Watch(fdLimit, () => exhaustion.report, fork)
     admission = new Admission({
       maxConnections,
       maxClosingRefusals: Descriptors.maxClosingRefusals(fdLimit),
@@ -310,7 +306,7 @@ const serve = <E, R>(handler: Handler<E, R>, options: Decoded) =>
       },
       onRefused: (why) => {
         refused++
-        ServerMetrics.connectionsRefused.updateUnsafe(1, context)
+        series.refused()
         if (why === "full" && refusals.report()) fork(Effect.logWarning("server full: refusing connections", { maxConnections }))
       }
     })
@@ -319,7 +315,7 @@ const serve = <E, R>(handler: Handler<E, R>, options: Decoded) =>
       fdWatch?.update(admission.active)
     })
     const onAcceptError = (cause: Error & { readonly code?: string }) => {
-      fork(cause.code === "EMFILE" || cause.code === "ENFILE" ? exhausted : Effect.logError("accept failed", cause))
+      fork(cause.code === "EMFILE" || cause.code === "ENFILE" ? exhaustion.report : Effect.logError("accept failed", cause))
     }
 
     const stats: Effect.Effect<ServerStats> = Effect.sync(() => ({
@@ -332,20 +328,26 @@ const serve = <E, R>(handler: Handler<E, R>, options: Decoded) =>
 
     // oxlint-disable-next-line prefer-const -- assigned once bound; the shutdown below reads it
     let address = ""
+    let ready: Readiness.Registration | undefined
     const shutdown = Effect.suspend(() => {
       fdWatch?.close()
       return Shutdown.drain({
         close: () => {
+          // Not ready first, before the port closes and connections are told.
+          ready?.draining()
           server.close()
           admission.close()
         }
       }, connections, shutdownTimeout, address, admission.active)
-    }).pipe(Effect.ensuring(Effect.andThen(refusals.close, exhaustion.close)))
+    }).pipe(Effect.ensuring(Effect.andThen(refusals.close, exhaustion.close)), Effect.ensuring(Effect.sync(() => ready?.stopped())))
 
     // Acquired with its release: even if this fiber is interrupted while
     // binding, a bound listener is closed again.
     const bound = yield* Effect.acquireRelease(
-      Listener.bind(server, listen, onAcceptError),
+      Effect.tap(Listener.bind(server, listen, onAcceptError), () =>
+        Effect.sync(() => {
+          ready = readiness.register()
+        })),
       () => shutdown
     )
     address = Address.format(bound)

@@ -25,7 +25,9 @@ export {
    */
   BurstLog,
   /** @since 0.2.0 */
-  type Fork
+  type Fork,
+  /** @since 0.2.0 */
+  type Summary
 } from "../internal/server/burstLog.ts"
 
 /**

@@ -7,6 +7,11 @@
  * increments; they are registered in the registry with hooks that read those
  * numbers, so the hot path never touches the registry.
  *
+ * A server with a `name` updates every series below with the attribute
+ * `server` set to it (a `server="api"` label in Prometheus), so two servers
+ * of one app keep their series apart; an unnamed server's series have no
+ * such attribute.
+ *
  * @since 0.1.0
  */
 import * as Metric from "effect/Metric"
@@ -163,4 +168,29 @@ export const bytesRead = Metric.counter("fiberline_bytes_read_total", {
 export const bytesWritten = Metric.counter("fiberline_bytes_written_total", {
   description: "Bytes sent",
   incremental: true
+})
+
+/**
+ * Bucket boundaries of {@link connectionDuration}, in seconds: 5 ms,
+ * doubling up to about 87 minutes.
+ *
+ * @since 0.2.0
+ */
+export const connectionDurationBoundaries: ReadonlyArray<number> = Metric.exponentialBoundaries({
+  start: 0.005,
+  factor: 2,
+  count: 22
+})
+
+/**
+ * How long connections lived, in seconds, from accept to their full
+ * release (the handler ended and the socket closed, a lingering close
+ * included), recorded once per connection whatever ended it, refusals
+ * before the handler included. Time is read from Effect's `Clock`.
+ *
+ * @since 0.2.0
+ */
+export const connectionDuration = Metric.histogram("fiberline_connection_duration_seconds", {
+  description: "How long connections lived, from accept to release",
+  boundaries: connectionDurationBoundaries
 })

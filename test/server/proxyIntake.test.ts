@@ -1,13 +1,16 @@
 /**
  * The PROXY intake through the connection's own reader: the handler sees the
  * parsed header as `conn.proxy` (TLVs included) and the header's client as
- * its peer; the bytes after the header are the handler's, unread; and the
- * header's deadline runs on Effect's Clock (`TestClock` drives it).
+ * its peer; the bytes after the header are the handler's, unread; the
+ * header's deadline runs on Effect's Clock (`TestClock` drives it); and a
+ * burst of refusals is summarised naming every kind of refusal it held.
  */
 import * as Net from "node:net"
 import { assert, describe, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Scope from "effect/Scope"
 import * as TestClock from "effect/testing/TestClock"
 import type { Connection } from "../../src/services/Connection.ts"
 import * as LineServer from "../../src/services/LineServer.ts"
@@ -101,6 +104,31 @@ describe("PROXY intake", () => {
       yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 50)))
       const refused = logs.lines.find((line) => line.message.startsWith("connection refused"))
       assert.include(refused?.message, "CRC32C mismatch")
+    }).pipe(Effect.scoped, Effect.provide(logs.layer))
+  })
+
+  it.live("a burst of refusals is logged once, then summarised as refused with the count of each kind", () => {
+    const logs = captureLogs()
+    return Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const server = yield* LineServer.make({ handler: describeProxy, port: 0, proxy: { version: "v1" } }).pipe(Scope.provide(scope))
+      const port = LineServer.port(server)
+      const v2Header = v2({ familyTransport: 0x11, addresses: inet("10.0.0.1", "10.0.0.2", 1, 2) })
+      for (const bytes of ["hello\r\n", "PROXY TCP4 nonsense\r\n", "PROXY TCP4 nonsense\r\n", v2Header, "hello again\r\n"]) {
+        assert.strictEqual((yield* within(exchange(port, bytes))).data, "", "the handler never ran")
+      }
+      yield* Scope.close(scope, Exit.void)
+      const messages = logs.lines.map((line) => line.message)
+      assert.strictEqual(messages.filter((message) => message.startsWith("connection refused")).length, 1, "the first is logged in full")
+      assert.isFalse(messages.some((message) => message.startsWith("more connections closed")), "refusals are not called closes")
+      const summaries = messages.filter((message) => message.startsWith("more connections refused "))
+        .map((message) => JSON.parse(message.slice("more connections refused ".length)) as { count: number; refusals: Record<string, number> })
+      const kinds: Record<string, number> = {}
+      for (const summary of summaries) {
+        for (const [kind, n] of Object.entries(summary.refusals)) kinds[kind] = (kinds[kind] ?? 0) + n
+      }
+      assert.strictEqual(summaries.reduce((sum, summary) => sum + summary.count, 0), 4)
+      assert.deepStrictEqual(kinds, { "not-a-header": 1, malformed: 2, "version-not-accepted": 1 })
     }).pipe(Effect.scoped, Effect.provide(logs.layer))
   })
 })

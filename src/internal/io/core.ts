@@ -28,7 +28,7 @@ import {
 } from "../../services/Errors.ts"
 import type { TlsInfo } from "../../services/Tls.ts"
 import type { ServerTls } from "../tlsEngine.ts"
-import { type Traffic, trafficFor } from "../traffic.ts"
+import { type Traffic, trafficFor } from "../serverSeries.ts"
 import type { ClientTls } from "./clientTls.ts"
 import type { ProxyHeader } from "../proxy/header.ts"
 import { Deadlines } from "./deadlines.ts"
@@ -71,7 +71,7 @@ export class ConnectionCore {
   released = false
   /** What `startTls` upgrades with when given no settings: the server's, or the client's (`LineClient`). */
   readonly tlsSettings: ServerTls | ClientTls | undefined
-  /** Totals of every connection reporting to the same metric registry. */
+  /** Totals of every connection reporting to the same series (its server's, or its registry's). */
   readonly traffic: Traffic
   /** Frames this connection read. */
   framesRead = 0
@@ -87,12 +87,19 @@ export class ConnectionCore {
   private client: { readonly peer: string; readonly remoteAddress: Address.Address | undefined } | undefined = undefined
   private proxyHeader: ProxyHeader | undefined = undefined
 
-  constructor(transport: Transport, limits: Limits, tlsSettings: ServerTls | ClientTls | undefined, context: Context.Context<never>) {
+  /** `traffic`: the server's counters; by default, those of the registry in `context`. */
+  constructor(
+    transport: Transport,
+    limits: Limits,
+    tlsSettings: ServerTls | ClientTls | undefined,
+    context: Context.Context<never>,
+    traffic: Traffic = trafficFor(context)
+  ) {
     this.transport = transport
     this.duplex = (transport.input as unknown) === transport.output
     this.limits = limits
     this.tlsSettings = tlsSettings
-    const traffic = this.traffic = trafficFor(context)
+    this.traffic = traffic
     this.reader = new Reader(transport.input)
     this.readWait = new ReadWait(this)
     this.writer = new Writer(transport.output, limits.writeHighWaterMark, limits.lineEnding, traffic)

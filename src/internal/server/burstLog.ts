@@ -3,8 +3,10 @@
  * violations, crashes of a worker that keeps restarting): the first event of
  * a burst is reported at once, the rest are counted and summarised at most
  * once per interval, so a flood of them costs a few log lines, never one per
- * event. The interval runs on Effect's `Clock` (a fiber forked by the owner,
- * in its scope), so `TestClock` drives it.
+ * event. Events reported with a kind (why a PROXY header was refused) are
+ * also counted per kind, so a summary names every kind the burst held. The
+ * interval runs on Effect's `Clock` (a fiber forked by the owner, in its
+ * scope), so `TestClock` drives it.
  *
  * @internal
  */
@@ -15,32 +17,42 @@ import type * as Fiber from "effect/Fiber"
 /** Runs an effect in a fiber of the owner's (a server's or the workers' primary's scope). */
 export type Fork = (effect: Effect.Effect<void>) => Fiber.Fiber<void, unknown>
 
+/**
+ * Logs how many more events happened in the last interval, and how many of
+ * each kind when they were reported with one.
+ */
+export type Summary = (count: number, kinds: Readonly<Record<string, number>> | undefined) => Effect.Effect<void>
+
 /** Reports one kind of event; see the module doc. */
 export class BurstLog {
   private readonly interval: Duration.Duration
-  private readonly summary: (count: number) => Effect.Effect<void>
+  private readonly summary: Summary
   private readonly fork: Fork
   /** The fiber that closes the current window (`undefined`: no burst under way). */
   private window: Fiber.Fiber<void, unknown> | undefined = undefined
   private countSinceLog = 0
+  /** Counts since the last summary by kind, for events reported with one. */
+  private kindsSinceLog: Map<string, number> | undefined = undefined
 
-  /**
-   * `summary` logs how many more events happened in the last interval. A
-   * burst ends after an interval with none.
-   */
-  constructor(interval: Duration.Input, summary: (count: number) => Effect.Effect<void>, fork: Fork) {
+  /** A burst ends after an interval with no event. */
+  constructor(interval: Duration.Input, summary: Summary, fork: Fork) {
     this.interval = Duration.fromInputUnsafe(interval)
     this.summary = summary
     this.fork = fork
   }
 
   /**
-   * Records one event: true when it is the first of a burst (the caller logs
-   * it in full), false when it was counted for the summary.
+   * Records one event (of `kind`, if given): true when it is the first of a
+   * burst (the caller logs it in full), false when it was counted for the
+   * summary.
    */
-  report(): boolean {
+  report(kind?: string): boolean {
     if (this.window !== undefined) {
       this.countSinceLog++
+      if (kind !== undefined) {
+        const kinds = this.kindsSinceLog ??= new Map()
+        kinds.set(kind, (kinds.get(kind) ?? 0) + 1)
+      }
       return false
     }
     this.window = this.fork(this.windows)
@@ -60,8 +72,10 @@ export class BurstLog {
   private readonly flush: Effect.Effect<boolean> = Effect.suspend(() => {
     if (this.countSinceLog === 0) return Effect.succeed(false)
     const count = this.countSinceLog
+    const kinds = this.kindsSinceLog === undefined ? undefined : Object.fromEntries(this.kindsSinceLog)
     this.countSinceLog = 0
-    return Effect.as(this.summary(count), true)
+    this.kindsSinceLog = undefined
+    return Effect.as(this.summary(count, kinds), true)
   })
 
   /** One window after another while events keep coming; then the burst is over. */

@@ -2,14 +2,16 @@
  * The connections of one server: each accepted socket is served by a fiber
  * forked into the server's scope (a `FiberSet`), from its intake (PROXY
  * header, TLS handshake) through the handler to the socket's release; how
- * each one ended is counted and logged (`closeReason.ts`), once per burst
- * for what a peer can cause at will. A failing or dying handler is logged
- * and closes only its own connection: nothing reaches the accept loop or
- * `unhandledRejection`. How they end at shutdown is `shutdown.ts`'s.
+ * each one ended is counted (`closeReason.ts`) and logged (`closeLog.ts`),
+ * once per burst for what a peer can cause at will, and how long it lived
+ * is recorded. A failing or dying handler is logged and closes only its own
+ * connection: nothing reaches the accept loop or `unhandledRejection`. How
+ * they end at shutdown is `shutdown.ts`'s.
  *
  * @internal
  */
 import type * as Net from "node:net"
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -19,19 +21,17 @@ import * as References from "effect/References"
 import * as Scope from "effect/Scope"
 import * as Tracer from "effect/Tracer"
 import { checked, Connection, type Handler } from "../../services/Connection.ts"
-import * as ServerMetrics from "../../services/ServerMetrics.ts"
 import * as Internal from "../io/connection.ts"
 import type { Limits } from "../io/limits.ts"
 import * as Transport from "../io/transport.ts"
+import type { ServerSeries } from "../serverSeries.ts"
 import type { ServerTls } from "../tlsEngine.ts"
-import { BurstLog, type Fork } from "./burstLog.ts"
-import { classify, type CloseKind, logClose } from "./closeReason.ts"
+import type { Fork } from "./burstLog.ts"
+import { CloseLog } from "./closeLog.ts"
+import { classify, logClose } from "./closeReason.ts"
 import * as Span from "./connectionSpan.ts"
 import * as Intake from "./intake.ts"
 import * as Shutdown from "./shutdown.ts"
-
-/** How often closes a peer can cause at will are summarised in the log, at most. */
-const closeLogInterval = "5 seconds"
 
 /** What the connections of a server run, and how. */
 export interface ConnectionsOptions<E, R> {
@@ -45,6 +45,8 @@ export interface ConnectionsOptions<E, R> {
   readonly fallbackPeer: string
   /** The server's name, for connection spans. */
   readonly name: string | undefined
+  /** The metric series the server updates. */
+  readonly series: ServerSeries
   /** TLS: handshaken before the handler when implicit, else for `startTls`. */
   readonly tls: ServerTls | undefined
 }
@@ -81,8 +83,12 @@ export class Connections<E, R> implements Intake.IntakeHost {
   private readonly options: ConnectionsOptions<E, R>
   private readonly context: Context.Context<Exclude<R, Connection | Scope.Scope>>
   private readonly run: (effect: Effect.Effect<void, never, Exclude<R, Connection | Scope.Scope>>) => Fiber.Fiber<void, never>
-  /** One burst log per close reason a peer can cause at will. */
-  private readonly closeBursts = new Map<string, BurstLog>()
+  /** Which closes get a log line, and the summaries of the rest. */
+  private readonly closeLog: CloseLog
+  /** The Clock connection lifetimes are measured on. */
+  private readonly clock: Clock.Clock
+  /** When each socket was accepted (milliseconds on {@link clock}), until it is released. */
+  private readonly acceptedAt = new WeakMap<Net.Socket, number>()
   /** A tracer is installed: every connection gets a span. */
   private readonly tracing: boolean
   /** The server's name and the span it was started in, which connection spans link to. */
@@ -104,6 +110,8 @@ export class Connections<E, R> implements Intake.IntakeHost {
     this.server = { name: options.name, span: Context.getOrUndefined(context, Tracer.ParentSpan) }
     // Not in `fibers`: the drain waits for connections, not for a summary's next window.
     this.fork = (effect) => Fiber.runIn(Effect.runForkWith(context)(effect), scope)
+    this.closeLog = new CloseLog(this.fork)
+    this.clock = Context.get(context, Clock.Clock)
   }
 
   /** The connections of a server, in the current scope (closing it interrupts them all). */
@@ -127,8 +135,8 @@ export class Connections<E, R> implements Intake.IntakeHost {
    */
   start(socket: Net.Socket): void {
     this.accepted++
-    ServerMetrics.connectionsAccepted.updateUnsafe(1, this.context)
-    ServerMetrics.connectionsActive.modifyUnsafe(1, this.context)
+    this.options.series.accepted()
+    this.acceptedAt.set(socket, this.clock.currentTimeMillisUnsafe())
     this.admitting.add(socket)
     const { proxy, tls } = this.options
     const implicit = tls !== undefined && tls.implicit ? tls : undefined
@@ -149,7 +157,8 @@ export class Connections<E, R> implements Intake.IntakeHost {
       transport,
       this.options.limits,
       this.options.tls,
-      Context.add(this.context as Context.Context<never>, Scope.Scope, scope)
+      Context.add(this.context as Context.Context<never>, Scope.Scope, scope),
+      this.options.series.traffic
     )
     core.scope = scope
     return core
@@ -207,10 +216,10 @@ export class Connections<E, R> implements Intake.IntakeHost {
     this.closing.add(socket)
     if (this.shuttingDown && Exit.hasInterrupts(exit)) this.forcedSockets.add(socket)
     const kind = classify(exit, { inputEnded: core.reader.input.ended, shuttingDown: core.shuttingDown, aborted: core.aborted })
-    ServerMetrics.connectionsClosed[kind.reason].updateUnsafe(1, this.context)
+    this.options.series.closed(kind.reason)
     const stats = core.stats
     const traced = this.tracing ? Span.annotateEnd(kind, stats) : Effect.void
-    const logged = this.shouldLog(kind) ? Effect.andThen(traced, logClose(exit, kind, stats)) : traced
+    const logged = this.closeLog.closed(kind) ? Effect.andThen(traced, logClose(exit, kind, stats)) : traced
     return logged.pipe(
       // The handler's finalizers first (they may still write), then the release.
       Effect.andThen(Scope.close(core.scope!, exit)),
@@ -220,50 +229,27 @@ export class Connections<E, R> implements Intake.IntakeHost {
   }
 
   /** Summarises, now, the closes counted for the burst logs. */
-  readonly closeLogs: Effect.Effect<void> = Effect.suspend(() =>
-    Effect.forEach(this.closeBursts.values(), (burst) => burst.close, { discard: true })
-  )
-
-  /**
-   * Whether this close gets its own log line: always, unless a peer can
-   * cause it at will; then only the first of a burst, and the rest are
-   * summarised per reason.
-   */
-  private shouldLog(kind: CloseKind): boolean {
-    if (!kind.peerCaused) return true
-    let burst = this.closeBursts.get(kind.reason)
-    if (burst === undefined) {
-      burst = new BurstLog(
-        closeLogInterval,
-        (count) => Effect.logWithLevel(kind.level)("more connections closed", { reason: kind.reason, count, withinSeconds: 5 }),
-        this.fork
-      )
-      this.closeBursts.set(kind.reason, burst)
-    }
-    return burst.report()
+  get closeLogs(): Effect.Effect<void> {
+    return this.closeLog.close
   }
 
   /**
-   * A connection closed before its handler ran: its PROXY header was wrong
+   * A connection refused before its handler ran: its PROXY header was wrong
    * or its source untrusted, or its TLS handshake failed.
    */
   private refuse(socket: Net.Socket, refusal: Intake.Refusal): Effect.Effect<void> {
     Transport.abort(socket)
     this.released(socket)
-    const kind = refusal.kind
-    ServerMetrics.connectionsClosed[kind.reason].updateUnsafe(1, this.context)
-    return this.shouldLog(kind)
-      ? Effect.logWithLevel(kind.level)("connection refused", { reason: kind.reason, error: refusal.detail }).pipe(
-        Effect.annotateLogs({ client: refusal.client })
-      )
-      : Effect.void
+    this.options.series.closed(refusal.kind.reason)
+    return this.closeLog.refused(refusal)
   }
 
   /**
    * A connection is fully released (its handler ended and its socket is
-   * closed, lingering included). During shutdown it counts as forced if the
-   * deadline interrupted its handler, else as drained, so the two add up to
-   * the connections open when shutdown began.
+   * closed, lingering included): its life from accept is recorded. During
+   * shutdown it counts as forced if the deadline interrupted its handler,
+   * else as drained, so the two add up to the connections open when
+   * shutdown began.
    */
   private released(socket: Net.Socket): void {
     this.admitting.delete(socket)
@@ -273,7 +259,9 @@ export class Connections<E, R> implements Intake.IntakeHost {
       if (this.forcedSockets.has(socket)) this.forced++
       else this.drained++
     }
-    ServerMetrics.connectionsActive.modifyUnsafe(-1, this.context)
+    const acceptedAt = this.acceptedAt.get(socket)
+    this.acceptedAt.delete(socket)
+    this.options.series.released(acceptedAt === undefined ? 0 : this.clock.currentTimeMillisUnsafe() - acceptedAt)
     this.options.onEnded()
   }
 }

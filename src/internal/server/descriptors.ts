@@ -15,7 +15,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
 import * as Schedule from "effect/Schedule"
-import type { Fork } from "./burstLog.ts"
+import { BurstLog, type Fork } from "./burstLog.ts"
 
 const readSoftLimit = (): number | undefined => {
   // Linux: no subprocess needed. The soft limit is the one that applies
@@ -116,4 +116,36 @@ export class Watch {
     const open = openCount()
     return open !== undefined && open >= this.fdLimit - 8 ? this.onExhausted(open) : Effect.void
   })
+}
+
+/**
+ * Reports that the process is out of descriptors (an accept failed with
+ * `EMFILE`/`ENFILE`, or a {@link Watch} check found none free): counted
+ * each time, logged at once for the first of a burst, then summarised at
+ * most once per `interval`.
+ */
+export class Exhaustion {
+  private readonly burst: BurstLog
+  private readonly fdLimit: number | undefined
+  private readonly count: () => void
+
+  /** `count` records one exhaustion in the server's metrics. */
+  constructor(fdLimit: number | undefined, count: () => void, interval: Duration.Input, fork: Fork) {
+    this.fdLimit = fdLimit
+    this.count = count
+    this.burst = new BurstLog(interval, (times) => Effect.logError("still out of file descriptors", { times, fdLimit }), fork)
+  }
+
+  /** One exhaustion: counted, and logged unless a burst is under way. */
+  readonly report: Effect.Effect<void> = Effect.suspend(() => {
+    this.count()
+    return this.burst.report()
+      ? Effect.logError("out of file descriptors: the OS drops new connections", { fdLimit: this.fdLimit })
+      : Effect.void
+  })
+
+  /** Summarises what the burst under way counted (the server is stopping). */
+  get close(): Effect.Effect<void> {
+    return this.burst.close
+  }
 }

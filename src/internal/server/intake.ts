@@ -78,17 +78,25 @@ const tlsRefusal: CloseKind = { reason: "tls-handshake", level: "Info", peerCaus
 const tlsServerFault: CloseKind = { reason: "tls-handshake", level: "Error", peerCaused: false }
 const shutdownRefusal: CloseKind = { reason: "shutdown", level: "Debug", peerCaused: false }
 
-/** Why a connection was closed before its handler ran, for its log line. */
+/** Why a connection was refused before its handler ran, for its log line and its burst's summary. */
 export class Refusal {
+  /** The close reason (`proxy-header`, `tls-handshake`, `shutdown`) and how it is logged. */
   readonly kind: CloseKind
   readonly client: string
+  /** The error's message: one line naming what was wrong. */
   readonly detail: string
-  constructor(kind: CloseKind, client: string, detail: string) {
+  /** What exactly was refused (`malformed`, `untrusted-source`, `timeout`…): summaries count each apart. */
+  readonly why: string
+  constructor(kind: CloseKind, client: string, detail: string, why: string) {
     this.kind = kind
     this.client = client
     this.detail = detail
+    this.why = why
   }
 }
+
+/** An error's tag as a refusal's `why`: `UntrustedSource` is `untrusted-source`. */
+const kebab = (tag: string): string => tag.replace(/[A-Z]/g, (letter, at: number) => `${at === 0 ? "" : "-"}${letter.toLowerCase()}`)
 
 /** The server side of an intake: what it asks of the connections it admits into. */
 export interface IntakeHost {
@@ -101,15 +109,15 @@ export interface IntakeHost {
 }
 
 const handshakeRefusal = (host: IntakeHost, client: string, error: TlsHandshakeError): Refusal => {
-  const kind = host.shuttingDown ? shutdownRefusal : error.reason === "server-certificate" ? tlsServerFault : tlsRefusal
-  return new Refusal(kind, client, error.detail)
+  if (host.shuttingDown) return new Refusal(shutdownRefusal, client, error.detail, "shutdown")
+  return new Refusal(error.reason === "server-certificate" ? tlsServerFault : tlsRefusal, client, error.detail, error.reason)
 }
 
 /** A TLS listener's handshake, before the connection is built over the TLS socket. */
 export const handshaken = (host: IntakeHost, socket: Net.Socket, tls: ServerTls): Effect.Effect<ConnectionImpl, Refusal> => {
   // Read now: a socket closed by a failed handshake no longer knows its peer.
   const client = Transport.peerOf(socket, undefined, host.fallbackPeer).peer
-  if (host.shuttingDown) return Effect.fail(new Refusal(shutdownRefusal, client, "server shutting down"))
+  if (host.shuttingDown) return Effect.fail(new Refusal(shutdownRefusal, client, "server shutting down", "shutdown"))
   return tls.engine.handshake(socket).pipe(
     Effect.mapError((error) => handshakeRefusal(host, client, error)),
     Effect.map((tlsSocket) =>
@@ -128,15 +136,15 @@ export const proxied = (
   const source = socket.remoteAddress
   const core = host.makeConnection(Transport.fromSocket(socket, undefined, host.fallbackPeer))
   return readProxyHeader(core, source, proxy).pipe(
-    Effect.mapError((error) => new Refusal(proxyRefusal, core.peer, error.message)),
+    Effect.mapError((error) => new Refusal(proxyRefusal, core.peer, error.message, kebab(error.reason._tag))),
     Effect.flatMap(() => {
       if (tls === undefined) return Effect.succeed(core)
-      if (host.shuttingDown) return Effect.fail(new Refusal(shutdownRefusal, core.peer, "server shutting down"))
+      if (host.shuttingDown) return Effect.fail(new Refusal(shutdownRefusal, core.peer, "server shutting down", "shutdown"))
       return implicitTls(core, tls.engine).pipe(
         Effect.mapError((error) =>
           error._tag === "TlsHandshakeError"
             ? handshakeRefusal(host, core.peer, error)
-            : new Refusal(tlsRefusal, core.peer, error.message)
+            : new Refusal(tlsRefusal, core.peer, error.message, kebab(error._tag))
         ),
         Effect.as(core)
       )

@@ -2,8 +2,9 @@
  * The drain policy, in one place: how a server's connections end when it
  * shuts down, used by TCP, Unix sockets and the workers alike.
  *
- * 1. The listener stops accepting; queued and handshaking sockets are
- *    closed (nothing was asked of them).
+ * 1. The server is marked draining in its `Readiness` (`/readyz` answers
+ *    503) before anything else, then the listener stops accepting; queued
+ *    and handshaking sockets are closed (nothing was asked of them).
  * 2. Every connection is told. A connection ends once it is **quiet**: its
  *    read waits, nothing it received waits anywhere in the process (input
  *    buffer, read-ahead queue, the stream's own buffer), and a full turn of
@@ -73,9 +74,9 @@ export const tell = (core: ConnectionCore): void => {
   if (core.readWaiting) whenQuiet(core)
 }
 
-/** What stops accepting: the listener and the queue of admitted sockets. */
+/** What stops accepting: the server's readiness, the listener and the queue of admitted sockets. */
 export interface Intake {
-  /** Stops accepting (the port is released) and closes whatever waits in the queue. */
+  /** Marks the server draining, stops accepting (the port is released) and closes whatever waits in the queue. */
   readonly close: () => void
 }
 
