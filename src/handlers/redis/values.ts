@@ -1,40 +1,29 @@
 /**
- * The four kinds of value a key holds, and the containers behind them:
+ * The kinds of value a key holds, and the containers behind them:
  *
  * - a string: a {@link ByteString};
  * - a list: a {@link List}, a ring-buffer deque (O(1) push and pop at both
  *   ends, O(1) indexing for `LRANGE` and `LINDEX`);
  * - a set: a {@link MemberSet}, whose random pop is O(1) (`SPOP`);
- * - a hash: a {@link Hash}, a `Map` from field to value.
+ * - a hash: a {@link Hash}, a `Map` from field to value;
+ * - a sorted set: a {@link SortedSet} (`values/zset.ts`), members by name
+ *   and in order of score (a skip list, `values/skiplist.ts`).
  *
  * Containers are never empty in the keyspace: the command that removes the
  * last element deletes the key, as Redis does. Each knows its size as
  * `memory.ts` counts it, and while it is in the keyspace reports every
- * change to the keyspace's total (its {@link Container.meter}).
+ * change to the keyspace's total (its {@link Container.meter};
+ * `values/container.ts`, re-exported here with the containers that live in
+ * modules of their own).
  *
  * @since 0.1.0
  */
 import type { ByteString } from "./bytes.ts"
-import { type Meter, overhead } from "./memory.ts"
+import { overhead } from "./memory.ts"
+import { Container } from "./values/container.ts"
+import { SortedSet } from "./values/zset.ts"
 
-/**
- * What lists, sets and hashes share: their counted size, and the meter that
- * size goes to while they are in the keyspace.
- *
- * @since 0.1.0
- */
-export abstract class Container {
-  /** Bytes counted for the container and what it holds (`memory.ts`). */
-  bytes: number = overhead.container
-  /** Set by the keyspace while the container is stored in it. */
-  meter: Meter | undefined = undefined
-
-  /** Counts `delta` more bytes, here and in the meter. */
-  protected grow(delta: number): void {
-    this.bytes += delta
-    if (this.meter !== undefined) this.meter.bytes += delta
-  }
-}
+export { Container, SortedSet }
 
 /**
  * An end of a list: `left` is its head (`LPUSH`, `LPOP`), `right` its tail.
@@ -250,14 +239,14 @@ export class Hash extends Container {
  *
  * @since 0.1.0
  */
-export type Value = ByteString | List | MemberSet | Hash
+export type Value = ByteString | List | MemberSet | Hash | SortedSet
 
 /**
  * The name `TYPE` replies with.
  *
  * @since 0.1.0
  */
-export const typeName = (value: Value | undefined): "string" | "list" | "set" | "hash" | "none" =>
+export const typeName = (value: Value | undefined): "string" | "list" | "set" | "hash" | "zset" | "none" =>
   value === undefined
     ? "none"
     : typeof value === "string"
@@ -266,6 +255,8 @@ export const typeName = (value: Value | undefined): "string" | "list" | "set" | 
     ? "list"
     : value instanceof MemberSet
     ? "set"
+    : value instanceof SortedSet
+    ? "zset"
     : "hash"
 
 /**
