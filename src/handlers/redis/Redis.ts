@@ -175,7 +175,9 @@ const resolve = (options: RedisOptions | undefined): Settings => {
  * A blocking command (`BLPOP`) waits in the keyspace; meanwhile the input
  * is still read ahead, so a peer that leaves (its input ends, or the
  * connection fails) ends the wait and its waiter, whatever it pipelined
- * after the command. Once subscribed, the connection's output goes through
+ * after the command; from the moment the input has ended the waiter is
+ * passed over (the session's `connected`), so a push in between stays in
+ * the list. Once subscribed, the connection's output goes through
  * its outbox, drained by a writer fiber in the connection's scope; reads
  * race the outbox closing, so a subscriber cut off for not reading ends at
  * once, and when the reader ends, the writer writes what is queued and ends
@@ -183,7 +185,7 @@ const resolve = (options: RedisOptions | undefined): Settings => {
  */
 const session = (conn: Connection, settings: Settings, requests: Decoder.Decoder<Resp.Request | Resp.ProtocolError>) =>
   Effect.gen(function*() {
-    const state = Session.make(conn.id)
+    const state = Session.make(conn.id, () => !conn.inputEnded)
     const ctx: CommandContext = {
       keyspace: yield* Keyspace.Keyspace,
       pubsub: yield* PubSub.PubSub,

@@ -2,15 +2,15 @@
  * List commands: `LPUSH`, `RPUSH`, `LPOP`, `RPOP` (with a count), `LLEN`,
  * `LRANGE`, `LINDEX`, and the blocking `BLPOP`/`BRPOP`.
  *
- * A blocking pop that finds every list empty returns the effect that waits
- * in the keyspace (`Keyspace.blockingPop`); inside `EXEC` it never blocks and
- * answers as on timeout, as Redis does.
+ * A blocking pop that finds every list empty waits in the keyspace
+ * (`command.ts`'s `block`) with a function that pops, once a list appears
+ * under one of its keys; inside `EXEC` it never blocks and answers as on
+ * timeout, as Redis does.
  *
  * @since 0.1.0
  */
-import * as Effect from "effect/Effect"
 import type { ByteString } from "../bytes.ts"
-import { type Command, type CommandContext, define, getList } from "../command.ts"
+import { block, type Command, type CommandContext, define, getList } from "../command.ts"
 import { count, integer, timeout } from "../parse.ts"
 import * as Reply from "../reply.ts"
 import { List, type Side } from "../values.ts"
@@ -23,10 +23,7 @@ const push = (name: string, side: Side) =>
       list = new List()
       ctx.keyspace.set(key, list)
     }
-    for (const element of args.rest()) {
-      list.push(side, element)
-    }
-    ctx.keyspace.pushed(key)
+    while (args.hasNext()) list.push(side, args.nextString())
     return Reply.integer(list.length)
   })
 
@@ -51,7 +48,7 @@ const pop = (name: string, side: Side) =>
   })
 
 const blockingPop = (name: string, side: Side) =>
-  define(name, -3, ["write", "blocking"], [1, -2, 1], (ctx, args) => {
+  define(name, -3, ["write", "noscript", "blocking"], [1, -2, 1], (ctx, args) => {
     const wait = timeout(args.lastString(), ctx.keyspace.now())
     const keys = args.rest()
     // Checked key by key, as Redis: a wrong type fails only if no earlier list had an element.
@@ -59,11 +56,15 @@ const blockingPop = (name: string, side: Side) =>
       const list = getList(ctx, key)
       if (list !== undefined) return Reply.bulkArray([key, take(ctx, key, list, side, 1)[0]])
     }
-    if (ctx.session.inExec) return Reply.nullArray
-    return Effect.map(
-      ctx.keyspace.blockingPop(keys, side, wait),
-      (popped) => popped === undefined ? Reply.nullArray : Reply.bulkArray(popped)
-    )
+    return block(ctx, {
+      keys,
+      timeout: wait,
+      timedOut: Reply.nullArray,
+      serve: (key) => {
+        const list = ctx.keyspace.get(key)
+        return list instanceof List ? Reply.bulkArray([key, take(ctx, key, list, side, 1)[0]]) : undefined
+      }
+    })
   })
 
 /**
