@@ -94,7 +94,30 @@ const emptyLex = ({ min, max }: LexRange): boolean =>
     (min.value > max.value || (min.value === max.value && (min.exclusive || max.exclusive))))
 
 /**
+ * Redis's defaults for its compact encoding of small sorted sets
+ * (`zset-max-listpack-entries`, `zset-max-listpack-value`).
+ *
+ * @since 0.1.0
+ */
+export const listpackLimits = { entries: 128, value: 64 } as const
+
+/**
+ * How Redis would store the set: `listpack` while it is small (see
+ * {@link listpackLimits}), `skiplist` once it has grown past that, for good.
+ *
+ * @since 0.1.0
+ */
+export type Encoding = "listpack" | "skiplist"
+
+/**
  * A sorted set of byte strings.
+ *
+ * **Gotchas**
+ *
+ * The one thing Redis's encoding changes that a client sees is a score of
+ * -0: a listpack stores an integral score as an integer, so -0 becomes 0.
+ * The set keeps track of the encoding Redis would have (`OBJECT ENCODING`)
+ * and stores -0 as 0 while it is `listpack`, as Redis does.
  *
  * @since 0.1.0
  */
@@ -103,6 +126,30 @@ export class SortedSet extends Container {
   readonly #order = new SkipList()
   /** Built by the first `ZSCAN`, then kept up to date. */
   #scan: ScanOrder<ByteString> | undefined = undefined
+  #encoding: Encoding
+
+  /** An empty set, in the encoding Redis would create it with. */
+  constructor(encoding: Encoding = "skiplist") {
+    super()
+    this.#encoding = encoding
+  }
+
+  /** The encoding Redis would have the set in now. */
+  get encoding(): Encoding {
+    return this.#encoding
+  }
+
+  /**
+   * Turns a computed set back to `listpack` if it fits, as Redis's
+   * `*STORE` commands do before storing it (with -0 becoming 0).
+   */
+  compactIfSmall(): void {
+    if (this.size > listpackLimits.entries) return
+    for (const member of this.#nodes.keys()) if (member.length > listpackLimits.value) return
+    this.#encoding = "listpack"
+    // -0 and 0 are equal in the order: the nodes stay where they are.
+    for (const node of this.#nodes.values()) if (node.score === 0) node.score = 0
+  }
 
   /** Number of members. */
   get size(): number {
@@ -119,10 +166,13 @@ export class SortedSet extends Container {
     const node = this.#nodes.get(member)
     if (node !== undefined) {
       // As Redis, an equal score (0 for -0 too) leaves the member as it is.
-      if (node.score !== score) this.#order.move(node, score)
+      if (node.score !== score) this.#order.move(node, this.#stored(score))
       return
     }
-    const added = this.#order.insert(member, score)
+    if (this.#encoding === "listpack" && (this.size >= listpackLimits.entries || member.length > listpackLimits.value)) {
+      this.#encoding = "skiplist"
+    }
+    const added = this.#order.insert(member, this.#stored(score))
     this.#nodes.set(member, added)
     this.grow(memberBytes(added))
     this.#scanChange(() => this.#scan!.add(member))
@@ -264,6 +314,11 @@ export class SortedSet extends Container {
       node = reverse ? node.previous : node.following
     }
     return nodes
+  }
+
+  /** The score as the set's encoding holds it: a listpack holds -0 as the integer 0. */
+  #stored(score: number): number {
+    return this.#encoding === "listpack" && score === 0 ? 0 : score
   }
 
   /** Forgets a node already unlinked from the order. */
