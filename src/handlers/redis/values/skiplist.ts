@@ -6,6 +6,9 @@
  * monotone condition holds for all take O(log n) expected steps; insert and
  * delete too. Backward links walk it in reverse.
  *
+ * (Past 300 lines: insert, delete, rank and every range walk share one
+ * search path and its scratch arrays, which keeps them in one module.)
+ *
  * It holds no map: the sorted set beside it finds a member's node by name,
  * and hands the node back to move or delete it.
  *

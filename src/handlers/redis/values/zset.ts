@@ -8,6 +8,9 @@
  * Ranges are given as Redis reads them: {@link ScoreRange} (`ZRANGEBYSCORE`)
  * and {@link LexRange} (`ZRANGEBYLEX`, meaningful when the scores are equal).
  *
+ * (Past 300 lines: ranges by score and by bytes each need their bounds,
+ * walks, counts and deletes, all on the same few private helpers.)
+ *
  * @since 0.1.0
  */
 import type { ByteString } from "../bytes.ts"
