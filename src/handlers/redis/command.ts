@@ -79,6 +79,7 @@ export type CommandFlag =
   | "no_auth"
   | "allow_busy"
   | "sentinel"
+  | "movablekeys"
 
 /**
  * One command.

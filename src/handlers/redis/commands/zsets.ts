@@ -212,14 +212,14 @@ export const commands: ReadonlyArray<Command> = [
   ranking("zrevrank", true),
   zpop("zpopmin", false),
   zpop("zpopmax", true),
-  define("zmpop", -4, ["write"], [0, 0, 0], (ctx, args) => {
+  define("zmpop", -4, ["write", "movablekeys"], [0, 0, 0], (ctx, args) => {
     const { count: n, keys, max } = multiPopArguments(args)
     const found = firstSet(ctx, keys)
     return found === undefined ? Reply.nullArray : keyedPairsReply(found[0], pop(ctx, found[0], found[1], max, n))
   }),
   bzpop("bzpopmin", false),
   bzpop("bzpopmax", true),
-  define("bzmpop", -5, ["write", "blocking"], [0, 0, 0], (ctx, args) => {
+  define("bzmpop", -5, ["write", "blocking", "movablekeys"], [0, 0, 0], (ctx, args) => {
     const timeoutArg = args.nextString()
     const { count: n, keys, max } = multiPopArguments(args)
     const wait = timeout(timeoutArg, ctx.keyspace.now())

@@ -168,10 +168,10 @@ const run = (ctx: CommandContext, args: Arguments, { cardinality = false, name, 
 }
 
 const reading = (name: string, operation: Operation, cardinality = false) =>
-  define(name, -3, ["readonly"], [0, 0, 0], (ctx, args) => run(ctx, args, { name, operation, storing: false, cardinality }))
+  define(name, -3, ["readonly", "movablekeys"], [0, 0, 0], (ctx, args) => run(ctx, args, { name, operation, storing: false, cardinality }))
 
 const storing = (name: string, operation: Operation) =>
-  define(name, -4, ["write", "denyoom"], [1, 1, 1], (ctx, args) => run(ctx, args, { name, operation, storing: true }))
+  define(name, -4, ["write", "denyoom", "movablekeys"], [1, 1, 1], (ctx, args) => run(ctx, args, { name, operation, storing: true }))
 
 /**
  * The algebra commands.
