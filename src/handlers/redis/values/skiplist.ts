@@ -210,7 +210,22 @@ export class SkipList {
     within: (node: SkipNode) => boolean,
     removed: (node: SkipNode) => void
   ): number {
-    let x = this.#before(reached).following
+    return this.#deleteRun(this.#before(reached).following, within, removed)
+  }
+
+  /** Removes the run of nodes from `start` (in the list) on while `within` holds, as {@link deleteWhile}. */
+  deleteFrom(start: SkipNode, within: (node: SkipNode) => boolean, removed: (node: SkipNode) => void): number {
+    this.#find(start.score, start.member)
+    return this.#deleteRun(start, within, removed)
+  }
+
+  /** Removes nodes from `start` on while `within` holds, with the scratch path filled with the nodes before `start`. */
+  #deleteRun(
+    start: SkipNode | undefined,
+    within: (node: SkipNode) => boolean,
+    removed: (node: SkipNode) => void
+  ): number {
+    let x = start
     let count = 0
     while (x !== undefined && within(x)) {
       const next = x.following

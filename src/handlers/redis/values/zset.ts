@@ -226,29 +226,39 @@ export class SortedSet extends Container {
    */
   rangeByScore(range: ScoreRange, reverse: boolean, offset = 0, limit = -1): Array<SkipNode> {
     if (emptyScores(range)) return []
-    const start = reverse ? this.#last(toMax(range), fromMin(range)) : this.#first(fromMin(range), toMax(range))
+    const start = reverse
+      ? this.#last(toMax(range), fromMin(range), false)
+      : this.#first(fromMin(range), toMax(range), false)
     return this.#walk(this.#skip(start, reverse, offset), reverse, limit, reverse ? fromMin(range) : toMax(range))
   }
 
-  /** The members in the byte range `range`, as {@link rangeByScore}. */
+  /**
+   * The members in the byte range `range`, as {@link rangeByScore}. (Over
+   * unequal scores the answer is Redis's for a listpack; past one, Redis's
+   * own depends on its skip list's random levels.)
+   */
   rangeByLex(range: LexRange, reverse: boolean, offset = 0, limit = -1): Array<SkipNode> {
     if (emptyLex(range)) return []
+    const linear = this.#encoding === "listpack"
     const start = reverse
-      ? this.#last(toLexMax(range), fromLexMin(range))
-      : this.#first(fromLexMin(range), toLexMax(range))
+      ? this.#last(toLexMax(range), fromLexMin(range), linear)
+      : this.#first(fromLexMin(range), toLexMax(range), linear)
     return this.#walk(this.#skip(start, reverse, offset), reverse, limit, reverse ? fromLexMin(range) : toLexMax(range))
   }
 
   /** How many members are in `range`, in O(log n). */
   countScores(range: ScoreRange): number {
     if (emptyScores(range)) return 0
-    return this.#count(this.#first(fromMin(range), toMax(range)), this.#last(toMax(range), fromMin(range)))
+    return this.#count(this.#first(fromMin(range), toMax(range), false), this.#last(toMax(range), fromMin(range), false))
   }
 
-  /** How many members are in the byte range `range`, in O(log n). */
+  /** How many members are in the byte range `range`: O(log n), or a walk in a listpack, as Redis. */
   countLex(range: LexRange): number {
     if (emptyLex(range)) return 0
-    return this.#count(this.#first(fromLexMin(range), toLexMax(range)), this.#last(toLexMax(range), fromLexMin(range)))
+    if (this.#encoding === "listpack") {
+      return this.#walk(this.#first(fromLexMin(range), toLexMax(range), true), false, -1, toLexMax(range)).length
+    }
+    return this.#count(this.#first(fromLexMin(range), toLexMax(range), false), this.#last(toLexMax(range), fromLexMin(range), false))
   }
 
   /** Removes the members in `range`; gives how many. */
@@ -260,6 +270,10 @@ export class SortedSet extends Container {
   /** Removes the members in `range` by bytes; gives how many. */
   deleteLex(range: LexRange): number {
     if (emptyLex(range)) return 0
+    if (this.#encoding === "listpack") {
+      const start = this.#first(fromLexMin(range), toLexMax(range), true)
+      return start === undefined ? 0 : this.#order.deleteFrom(start, toLexMax(range), (node) => this.#forget(node))
+    }
     return this.#order.deleteWhile(fromLexMin(range), toLexMax(range), (node) => this.#forget(node))
   }
 
@@ -282,20 +296,40 @@ export class SortedSet extends Container {
     return this.#scan
   }
 
-  /** The first node `reached` holds for, if `within` holds for it too. */
-  #first(reached: Predicate, within: Predicate): SkipNode | undefined {
-    const node = this.#order.firstWhere(reached)
+  /**
+   * The first node `reached` holds for, if `within` holds for it too; none
+   * when the set's ends rule the range out, as Redis checks first. `linear`
+   * walks from the head, as Redis walks a listpack: the same node when the
+   * conditions are monotone, and Redis's node when they are not (bytes over
+   * unequal scores).
+   */
+  #first(reached: Predicate, within: Predicate, linear: boolean): SkipNode | undefined {
+    if (!this.#spans(reached, within)) return undefined
+    let node = linear ? this.first : this.#order.firstWhere(reached)
+    while (linear && node !== undefined && !reached(node)) node = node.following
     return node !== undefined && within(node) ? node : undefined
   }
 
-  /** The last node `within` holds for, if `reached` holds for it too. */
-  #last(within: Predicate, reached: Predicate): SkipNode | undefined {
-    const node = this.#order.lastWhere(within)
+  /** The last node `within` holds for, if `reached` holds for it too; as {@link #first}, from the tail. */
+  #last(within: Predicate, reached: Predicate, linear: boolean): SkipNode | undefined {
+    if (!this.#spans(reached, within)) return undefined
+    let node = linear ? this.last : this.#order.lastWhere(within)
+    while (linear && node !== undefined && !within(node)) node = node.previous
     return node !== undefined && reached(node) ? node : undefined
   }
 
+  /** Whether the set's ends leave room for a range: its last node reached, its first within (`zslIsInRange`). */
+  #spans(reached: Predicate, within: Predicate): boolean {
+    const first = this.first
+    const last = this.last
+    return first !== undefined && last !== undefined && reached(last) && within(first)
+  }
+
+  /** Members from `first` to `last` by rank, Redis's way: from `first` to the end, less what follows `last`. */
   #count(first: SkipNode | undefined, last: SkipNode | undefined): number {
-    return first === undefined || last === undefined ? 0 : this.#order.rank(last) - this.#order.rank(first) + 1
+    if (first === undefined) return 0
+    const count = this.size - this.#order.rank(first)
+    return last === undefined ? count : count - (this.size - 1 - this.#order.rank(last))
   }
 
   /**
