@@ -149,6 +149,18 @@ const table: ReadonlyArray<readonly [string, ReadonlyArray<readonly [ReadonlyArr
     ]
   ],
   [
+    "ranges of bytes over unequal scores in a small set: Redis's walk from the ends",
+    [
+      [["zadd", "m", "1", "c", "2", "a", "3", "d", "4", "b"], ":4\r\n"],
+      [["zrangebylex", "m", "[b", "+"], "*4\r\n$1\r\nc\r\n$1\r\na\r\n$1\r\nd\r\n$1\r\nb\r\n"],
+      [["zrevrangebylex", "m", "[c", "-"], "*4\r\n$1\r\nb\r\n$1\r\nd\r\n$1\r\na\r\n$1\r\nc\r\n"],
+      [["zlexcount", "m", "[b", "+"], ":4\r\n"],
+      [["zlexcount", "m", "-", "[c"], ":2\r\n"],
+      [["zremrangebylex", "m", "[b", "[c"], ":2\r\n"],
+      [["zrange", "m", "0", "-1"], "*2\r\n$1\r\nd\r\n$1\r\nb\r\n"]
+    ]
+  ],
+  [
     "ZCOUNT, ZLEXCOUNT, ZRANK, ZREVRANK, ZREM, ZREMRANGEBY*",
     [
       [["zadd", "z", "1", "a", "2", "b", "3", "c", "4", "d", "5", "e"], ":5\r\n"],
