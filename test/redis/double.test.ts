@@ -61,4 +61,9 @@ describe("parseStrtod", () => {
     ]
     for (const [text, value] of table) assert.strictEqual(parseStrtod(text), value, JSON.stringify(text))
   })
+
+  it("reads a long run of digits that ends badly in one pass (it took minutes when the pattern backtracked)", () => {
+    assert.isUndefined(parseStrtod(`${"1".repeat(200_000)}x`))
+    assert.strictEqual(parseStrtod(`${"0".repeat(200_000)}.5e1`), 5)
+  })
 })
