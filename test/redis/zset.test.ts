@@ -74,6 +74,15 @@ const Op = Schema.Struct({
   reverse: Schema.Boolean
 })
 
+/** A sorted set that counts the changes it reports. */
+class Watched extends SortedSet {
+  changes = 0
+  protected override grow(delta: number): void {
+    this.changes++
+    super.grow(delta)
+  }
+}
+
 describe("SortedSet", () => {
   it.prop(
     "agrees with a sorted array under random inserts, deletes, score changes and range queries, in both encodings",
@@ -168,6 +177,22 @@ describe("SortedSet", () => {
     },
     { arbitrary: { runs: 200 } }
   )
+
+  it("clones with its members, scores and encoding; a change of score goes through grow, as every change", () => {
+    const set = new Watched()
+    set.set("a", -0)
+    set.set("b", 2)
+    const copy = set.clone()
+    assert.deepStrictEqual(entries(copy.rangeByRank(0, 1, false)), [["a", -0], ["b", 2]])
+    assert.strictEqual(copy.encoding, "skiplist")
+    copy.set("c", 3)
+    assert.isUndefined(set.score("c"), "the copy is its own")
+    // Through grow the keyspace hears of changes (WATCH): a move changes no size, yet is one.
+    const before = set.changes
+    set.set("a", 5)
+    set.set("a", 5)
+    assert.strictEqual(set.changes - before, 1, "one move, one change; an equal score is none")
+  })
 
   it("stays ordered and ranked through thousands of members and score changes", () => {
     const set = new SortedSet()

@@ -169,7 +169,11 @@ export class SortedSet extends Container {
     const node = this.#nodes.get(member)
     if (node !== undefined) {
       // As Redis, an equal score (0 for -0 too) leaves the member as it is.
-      if (node.score !== score) this.#order.move(node, this.#stored(score))
+      if (node.score !== score) {
+        this.#order.move(node, this.#stored(score))
+        // Nothing more to count, but a change all the same (`WATCH` sees changes through `grow`).
+        this.grow(0)
+      }
       return
     }
     if (this.#encoding === "listpack" && (this.size >= listpackLimits.entries || member.length > listpackLimits.value)) {
@@ -179,6 +183,13 @@ export class SortedSet extends Container {
     this.#nodes.set(member, added)
     this.grow(memberBytes(added))
     this.#scanChange(() => this.#scan!.add(member))
+  }
+
+  /** A copy with the same members, scores and encoding, stored nowhere (`COPY`). */
+  clone(): SortedSet {
+    const copy = new SortedSet(this.#encoding)
+    for (let node = this.first; node !== undefined; node = node.following) copy.set(node.member, node.score)
+    return copy
   }
 
   /** Removes `member`; `true` if it was a member. */
