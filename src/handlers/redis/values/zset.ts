@@ -317,7 +317,7 @@ export class SortedSet extends Container {
   #first(reached: Predicate, within: Predicate, linear: boolean): SkipNode | undefined {
     if (!this.#spans(reached, within)) return undefined
     let node = linear ? this.first : this.#order.firstWhere(reached)
-    while (linear && node !== undefined && !reached(node)) node = node.following
+    if (linear) while (node !== undefined && !reached(node)) node = node.following
     return node !== undefined && within(node) ? node : undefined
   }
 
@@ -325,7 +325,7 @@ export class SortedSet extends Container {
   #last(within: Predicate, reached: Predicate, linear: boolean): SkipNode | undefined {
     if (!this.#spans(reached, within)) return undefined
     let node = linear ? this.last : this.#order.lastWhere(within)
-    while (linear && node !== undefined && !within(node)) node = node.previous
+    if (linear) while (node !== undefined && !within(node)) node = node.previous
     return node !== undefined && reached(node) ? node : undefined
   }
 
