@@ -29,6 +29,8 @@
  *   Redis-compatible server.
  *
  * @since 0.1.0
+ *
+ * @module fiberline
  */
 
 /** @since 0.1.0 */

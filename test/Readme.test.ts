@@ -1,8 +1,9 @@
 /**
- * The README's code is real: its examples are the files in `examples/`,
- * verbatim (type-checked with the project), the handler example behaves
- * as the README says, in memory and over a real server's shutdown, and the
- * client example runs against `TestConnection` as its scripted server.
+ * The code of the README and of the pages in docs/ is real: its examples are
+ * the files in `examples/`, verbatim (type-checked with the project), the
+ * handler examples behave as the text says, in memory and over a real
+ * server's shutdown, and the client example runs against `TestConnection` as
+ * its scripted server.
  */
 import * as Fs from "node:fs"
 import { assert, describe, it } from "@effect/vitest"
@@ -13,6 +14,7 @@ import * as Fiber from "effect/Fiber"
 import * as Scope from "effect/Scope"
 import { announce, Announcements } from "../examples/announce.ts"
 import { keyValue } from "../examples/keyValue.ts"
+import shouting from "../examples/shout.ts"
 import { shout } from "../examples/upperClient.ts"
 import * as LineServer from "../src/services/LineServer.ts"
 import * as TestConnection from "../src/services/TestConnection.ts"
@@ -24,21 +26,33 @@ const writeTimedOut = (lines: ReadonlyArray<LogLine>) => lines.some((log) => log
 
 const read = (path: string) => Fs.readFileSync(new URL(path, import.meta.url), "utf8")
 
+/** The README and every page of docs/, one after the other. */
+const allDocs = () =>
+  [read("../README.md"), ...Fs.readdirSync(new URL("../docs/", import.meta.url)).filter((name) => name.endsWith(".md")).map((name) => read(`../docs/${name}`))]
+    .join("\n")
+
 describe("README", () => {
   it("shows the examples verbatim", () => {
-    const readme = read("../README.md")
+    const readme = allDocs()
     for (
       const example of [
         "../examples/embedded.ts",
         "../examples/keyValue.ts",
         "../examples/announce.ts",
         "../examples/smtpish.ts",
-        "../examples/upperClient.ts"
+        "../examples/upperClient.ts",
+        "../examples/shout.ts"
       ]
     ) {
       assert.include(readme, read(example).trimEnd(), example)
     }
   })
+
+  it.effect("the README's test of its handler: every line shouted back", () =>
+    Effect.gen(function*() {
+      const { output } = yield* TestConnection.run(shouting, ["hello\nwor", "ld\n"])
+      assert.strictEqual(output, "HELLO\nWORLD\n")
+    }))
 
   it.effect("client example: TestConnection plays the server, as the README shows", () =>
     Effect.gen(function*() {

@@ -229,10 +229,10 @@ describe("TLS cipher suites and renegotiation", () => {
       assert.strictEqual(yield* within(modern.readUntil("\n")), "TLSv1.3 TLS_AES_256_GCM_SHA384\n")
     }).pipe(Effect.provide(captureLogs().layer)))
 
-  it.live("the ciphers option widens the list (as the README shows); a list that matches nothing does not start", () =>
+  it.live("the ciphers option widens the list (as docs/tls.md shows); a list that matches nothing does not start", () =>
     Effect.gen(function*() {
-      const readme = Fs.readFileSync(new URL("../README.md", import.meta.url), "utf8")
-      assert.include(readme, `--tls-ciphers \\\n    ${Tls.defaults.ciphers}:AES128-SHA\n`, "the README's list is the default, widened")
+      const page = Fs.readFileSync(new URL("../docs/tls.md", import.meta.url), "utf8")
+      assert.include(page, `--tls-ciphers \\\n    ${Tls.defaults.ciphers}:AES128-SHA\n`, "the page's list is the default, widened")
       const server = yield* serve(cipherThenEcho, { tls: { ...serverRsa, ciphers: `${Tls.defaults.ciphers}:AES128-SHA` } })
       const old = yield* connectTls(server.port, tls12("AES128-SHA"))
       assert.strictEqual(yield* within(old.readUntil("\n")), "TLSv1.2 TLS_RSA_WITH_AES_128_CBC_SHA\n")

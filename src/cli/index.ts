@@ -23,6 +23,8 @@
  * ```
  *
  * @since 0.1.0
+ *
+ * @module fiberline/Cli
  */
 
 /** @since 0.1.0 */

@@ -4,8 +4,8 @@
  * blocking style with a writer fiber beside it, and connections meet in a
  * shared {@link Room}: one per process with {@link layer}, or shared by
  * several processes over Redis with {@link layerRedis}. The protocol, its
- * limits and the policy for clients that do not read are in the README's
- * chat section; {@link chat} says how a session runs and ends.
+ * limits and the policy for clients that do not read are in
+ * docs/protocols.md; {@link chat} says how a session runs and ends.
  *
  * @since 0.1.0
  */
@@ -67,8 +67,8 @@ const help = "Commands: /who, /nick NEW, /me ACTION, /quit"
 
 /**
  * The chat handler, a function of its connection; needs a {@link Room}
- * (provide {@link layer} once per server). The protocol is in the README's
- * chat section.
+ * (provide {@link layer} once per server). The protocol is in
+ * docs/protocols.md.
  *
  * **Details.** The handler's own fiber asks for a nickname, then reads and
  * answers, one line at a time (see `converse`); a writer fiber hands the

@@ -127,8 +127,8 @@ export interface Connection {
    *
    * Memory grows with the bytes actually received, not with `n`, but `n` is
    * trusted: bound it before passing a length that came from the peer. At end
-   * of input it fails with {@link EndOfInput} if no byte of the block arrived,
-   * else with {@link UnexpectedEndOfInput} carrying the bytes that did. Like
+   * of input it fails with {@link fiberline!Errors.EndOfInput | EndOfInput} if no byte of the block arrived,
+   * else with {@link fiberline!Errors.UnexpectedEndOfInput | UnexpectedEndOfInput} carrying the bytes that did. Like
    * {@link readLineBytes}, the block may be a view of a received chunk.
    */
   readonly readExactly: (n: number) => Effect.Effect<Uint8Array, ReadExactlyError>
@@ -172,7 +172,7 @@ export interface Connection {
    * **Gotchas**
    *
    * A line that contains `\n` or `\r` is refused with
-   * {@link EmbeddedLineBreak} and nothing is written: a value that came
+   * {@link fiberline!Errors.EmbeddedLineBreak | EmbeddedLineBreak} and nothing is written: a value that came
    * from a peer must not be able to start a line of its own. Use `write`
    * for raw output.
    */

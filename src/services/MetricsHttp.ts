@@ -5,6 +5,7 @@
  * your own proxy.
  *
  * @since 0.1.0
+ * @module fiberline/MetricsHttp
  */
 import * as Http from "node:http"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"

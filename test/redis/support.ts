@@ -1,9 +1,14 @@
 /**
- * Helpers shared by the Redis tests: encoding a request as clients do, and
- * a bounded wait for a condition that other processes or fibers make true.
+ * Helpers shared by the Redis tests: encoding a request as clients do, a
+ * pipelined exchange with a fresh server over a socket, and a bounded wait
+ * for a condition that other processes or fibers make true.
  */
 import { Buffer } from "node:buffer"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redis from "../../src/handlers/redis/Redis.ts"
+import { connect } from "../fixtures/client.ts"
+import { captureLogs, serve } from "../fixtures/server.ts"
 
 /** A multibulk request for `args`, as client libraries encode it (arguments as latin1 bytes). */
 export const cmd = (...args: ReadonlyArray<string>): string =>
@@ -18,3 +23,17 @@ export const eventually = (what: string, check: () => boolean): Effect.Effect<vo
     }
     return yield* Effect.die(new Error(`never happened: ${what}`))
   })
+
+/**
+ * Sends `requests` pipelined to a fresh server over a socket and returns as
+ * many reply bytes (latin1) as `expected` has: a longer reply shows as a
+ * mismatch, a shorter one as a timeout.
+ */
+export const exchange = (requests: ReadonlyArray<ReadonlyArray<string>>, expected: string) =>
+  Effect.gen(function*() {
+    const server = yield* serve(Redis.handler())
+    const client = yield* connect(server.port)
+    yield* client.write(requests.map((request) => cmd(...request)).join(""))
+    const received = yield* client.readBytes(Buffer.byteLength(expected, "latin1"))
+    return received.toString("latin1")
+  }).pipe(Effect.provide(Layer.merge(Redis.layer({ sweepInterval: "1 hour" }), captureLogs().layer)))

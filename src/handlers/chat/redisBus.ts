@@ -342,8 +342,8 @@ export const link = Effect.fnUntraced(function*(
 /**
  * A room shared over Redis, as a Layer: provide it once to the server,
  * with a `Redis` service (`effect/persistence/Redis`) to reach the broker.
- * The same room across processes needs the same `prefix`. See {@link link}
- * for the guarantees.
+ * The same room across processes needs the same `prefix`. See `link` (in
+ * chat/redisBus.ts) for the guarantees.
  *
  * **Example** (A chat server sharing its room over node-redis)
  *

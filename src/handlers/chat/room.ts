@@ -68,7 +68,7 @@ export interface RoomShape {
   readonly rename: (member: Member, nick: string) => Effect.Effect<string, NickRefused>
   /**
    * Sends `line` to every member but `from`, never waiting for them (see
-   * {@link make} for a member whose outbox is full), then yields to let
+   * `make` in chat/room.ts for a member whose outbox is full), then yields to let
    * their writers run.
    */
   readonly say: (from: Member, line: string) => Effect.Effect<void>

@@ -201,10 +201,13 @@ const session = (conn: Connection, settings: Settings, requests: Decoder.Decoder
 
     const send = (reply: Uint8Array) =>
       state.outbox === undefined ? conn.write(reply) : Effect.sync(() => state.outbox?.deliver(reply))
-    // Blocked: the peer leaving ends the wait (false), else the reply is sent (true).
+    // Blocked: the replies before the blocking command go out now, not when the wait ends; the peer
+    // leaving ends the wait (false), else the reply is sent (true).
     const whileBlocked = (blocked: Effect.Effect<Uint8Array>) =>
-      Effect.flatMap(Effect.raceFirst(blocked, Effect.as(conn.awaitInputEnd, undefined)), (reply) =>
-        reply === undefined ? Effect.succeed(false) : Effect.as(send(reply), true))
+      Effect.flatMap(
+        Effect.raceFirst(blocked, Effect.as(Effect.andThen(conn.flush, conn.awaitInputEnd), undefined)),
+        (reply) => reply === undefined ? Effect.succeed(false) : Effect.as(send(reply), true)
+      )
 
     const serve = Effect.gen(function*() {
       while (!state.quit) {

@@ -183,8 +183,9 @@ export const make = (exists: (key: ByteString) => boolean): Blocking => {
 
   return {
     block,
+    // Every store into the keyspace goes through here: with nobody blocked it costs a size check.
     signal: (key) => {
-      if (queues.has(key)) ready.add(key)
+      if (queues.size !== 0 && queues.has(key)) ready.add(key)
     },
     serve,
     unblock: (id, reply) => {

@@ -13,6 +13,7 @@
 import { is, type Request } from "./bytes.ts"
 import { type Command, type CommandContext, type CommandResult, execute, lookup } from "./command.ts"
 import * as ConnectionCommands from "./commands/connection.ts"
+import * as ExpiryCommands from "./commands/expiry.ts"
 import * as HashesCommands from "./commands/hashes.ts"
 import * as KeysCommands from "./commands/keys.ts"
 import * as ListsCommands from "./commands/lists.ts"
@@ -43,6 +44,7 @@ export const table: ReadonlyMap<string, Command> = new Map(
   [
     ...ConnectionCommands.commands,
     ...KeysCommands.commands,
+    ...ExpiryCommands.commands,
     ...StringsCommands.commands,
     ...ListsCommands.commands,
     ...SetsCommands.commands,

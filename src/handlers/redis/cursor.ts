@@ -157,6 +157,16 @@ export class ScanOrder<K extends NonNullable<unknown>> {
     }
   }
 
+  /** The element at `index` (0 ≤ index < size) in scan order: for a pick at random, in O(n / blockSlots). */
+  at(index: number): K {
+    let left = index
+    for (const block of this.#blocks) {
+      if (left < block.keys.length) return block.keys[left]!
+      left -= block.keys.length
+    }
+    throw new RangeError(`ScanOrder.at: index ${index} out of 0..${this.size - 1}`)
+  }
+
   /** Takes every element out. Numbers are not reused: elements added later come after any cursor handed out. */
   clear(): void {
     this.#numbers.clear()

@@ -13,12 +13,14 @@
  *   caller's fiber inside the service until a value stored under one of its
  *   keys can serve it (`blocking.ts`): the same blocking style as a
  *   connection's `readLine`, on shared state.
+ * - **SCAN** walks the keys in a `ScanOrder` (`cursor.ts`), built on the
+ *   first scan and kept up to date after; it also gives `RANDOMKEY` its pick.
  *
  * Every operation except {@link Keyspace.block} is synchronous: a command,
  * or a whole `EXEC`, runs without yielding, so no other connection's command
- * interleaves with it. (Past 300 lines because expiry, blocked clients and
- * the memory count all hang on the same `set` and `remove`, which must keep
- * them consistent with each other.)
+ * interleaves with it. (Past 300 lines because expiry, blocked clients, the
+ * memory count and the SCAN order all hang on the same `set` and `remove`,
+ * which must keep them consistent with each other.)
  *
  * @since 0.1.0
  */
@@ -31,6 +33,7 @@ import type * as Scope from "effect/Scope"
 import { positiveInteger } from "../../internal/options.ts"
 import * as Blocking from "./blocking.ts"
 import type { ByteString } from "./bytes.ts"
+import { ScanOrder, type ScanPage } from "./cursor.ts"
 import { compile } from "./glob.ts"
 import { type Meter, overhead } from "./memory.ts"
 import { Container, entryBytes, type Value } from "./values.ts"
@@ -89,6 +92,10 @@ export interface Keyspace {
   readonly unblock: (id: number, reply?: Uint8Array) => boolean
   /** Number of blocked clients (`blocked_clients`). */
   readonly waiting: () => number
+  /** Up to `count` keys from `cursor` on, in SCAN order (`cursor.ts`): expired ones not yet collected included. */
+  readonly scan: (cursor: number, count: number) => ScanPage<ByteString>
+  /** A key chosen at random, expired ones collected on the way; `undefined` if there is none. */
+  readonly randomKey: () => ByteString | undefined
 }
 
 /**
@@ -135,6 +142,13 @@ export const make = (options?: KeyspaceOptions): Effect.Effect<Keyspace, never, 
     const expires = new Map<ByteString, number>()
     // A fresh meter after a flush: containers flushed away keep the old one.
     let meter: Meter = { bytes: 0 }
+    // Built by the first SCAN or RANDOMKEY: a server that never scans pays nothing for it.
+    let order: ScanOrder<ByteString> | undefined
+    // Redis's rule: a key is expired once the time is past its expiry.
+    const expired = (key: ByteString, time: number) => {
+      const at = expires.get(key)
+      return at !== undefined && time > at
+    }
 
     /** Counts `value` in, or out, of the keyspace; a container reports its own changes while in. */
     const account = (key: ByteString, value: Value, sign: 1 | -1) => {
@@ -151,14 +165,9 @@ export const make = (options?: KeyspaceOptions): Effect.Effect<Keyspace, never, 
       if (value !== undefined) {
         account(key, value, -1)
         data.delete(key)
+        order?.delete(key)
       }
       clearTtl(key)
-    }
-
-    // Redis's rule: a key is expired once the time is past its expiry.
-    const expired = (key: ByteString, time: number) => {
-      const at = expires.get(key)
-      return at !== undefined && time > at
     }
 
     const get = (key: ByteString): Value | undefined => {
@@ -186,12 +195,26 @@ export const make = (options?: KeyspaceOptions): Effect.Effect<Keyspace, never, 
 
     const blocking = Blocking.make((key) => get(key) !== undefined)
 
+    const scanOrder = () => (order ??= ScanOrder.from(data.keys()))
+
+    const randomKey = (): ByteString | undefined => {
+      // Each expired key met is collected, so this ends.
+      for (;;) {
+        const keys = scanOrder()
+        if (keys.size === 0) return undefined
+        const key = keys.at(Math.floor(Math.random() * keys.size))
+        if (!expired(key, now())) return key
+        remove(key)
+      }
+    }
+
     return Keyspace.of({
       now,
       get,
       set: (key, value, keepTtl = false) => {
         const old = data.get(key)
         if (old !== undefined) account(key, old, -1)
+        else order?.add(key)
         data.set(key, value)
         account(key, value, 1)
         if (!keepTtl) clearTtl(key)
@@ -216,6 +239,7 @@ export const make = (options?: KeyspaceOptions): Effect.Effect<Keyspace, never, 
       flush: () => {
         data.clear()
         expires.clear()
+        order?.clear()
         meter = { bytes: 0 }
       },
       expiresAt: (key) => expires.get(key),
@@ -229,11 +253,13 @@ export const make = (options?: KeyspaceOptions): Effect.Effect<Keyspace, never, 
         return true
       },
       volatileCount: () => expires.size,
-      usedBytes: () => meter.bytes,
+      usedBytes: () => meter.bytes + (order?.bytes ?? 0),
       block: blocking.block,
       serveBlocked: blocking.serve,
       unblock: blocking.unblock,
-      waiting: blocking.waiting
+      waiting: blocking.waiting,
+      scan: (from, count) => scanOrder().scan(from, count),
+      randomKey
     })
   })
 

@@ -1,16 +1,17 @@
 /**
- * What lists, sets and hashes share: a count of their bytes as `memory.ts`
- * estimates them, reported to the keyspace's total while they are stored in
- * it. A module of its own so that each container's module and `values.ts`
- * (which re-exports them all) can import it without an import cycle.
+ * What lists, sets and hashes share: their counted size, and the meter that
+ * size goes to while they are in the keyspace. A module of its own, under
+ * `values.ts` (which re-exports it), so that each container's module can
+ * extend it without importing `values.ts`, which imports them all.
  *
  * @since 0.1.0
  */
 import { type Meter, overhead } from "../memory.ts"
 
 /**
- * A container's counted size, and the meter that size goes to while it is
- * in the keyspace.
+ * A value that holds elements: it counts its bytes as `memory.ts` estimates
+ * them and, while the keyspace holds it, reports every change to the
+ * keyspace's total (its {@link Container.meter}).
  *
  * @since 0.1.0
  */
@@ -19,6 +20,9 @@ export abstract class Container {
   bytes: number = overhead.container
   /** Set by the keyspace while the container is stored in it. */
   meter: Meter | undefined = undefined
+
+  /** A copy holding the same elements, not stored anywhere (`COPY`). */
+  abstract clone(): Container
 
   /** Counts `delta` more bytes, here and in the meter. */
   protected grow(delta: number): void {

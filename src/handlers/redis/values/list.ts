@@ -116,6 +116,13 @@ export class List extends Container {
     return out
   }
 
+  /** A copy with the same elements. */
+  clone(): List {
+    const copy = new List()
+    for (let i = 0; i < this.count; i++) copy.pushRight(this.at(i))
+    return copy
+  }
+
   /**
    * Inserts `value` before the element at `index` (0 ≤ index ≤ length;
    * `length` appends), shifting whichever side of it is shorter.
