@@ -18,7 +18,8 @@
  * Layout of `handlers/redis/`: `bytes.ts` (byte strings and 64-bit bounds,
  * a leaf every layer shares); `resp.ts` (the request decoder), `inline.ts` (inline
  * quoting) and `reply.ts` (encoding); `keyspace.ts` and `pubsub.ts` (shared
- * state, as services) with `values.ts` (the value types), `memory.ts` (what
+ * state, as services) with `values.ts` (the value types, some in `values/`),
+ * `double.ts` (scores as Redis writes and reads them), `memory.ts` (what
  * `maxmemory` counts) and `glob.ts`; `commands.ts` (table, dispatch) over
  * `commands/*.ts`, with `command.ts` (what a command is), `parse.ts` (the
  * argument cursor) and `errors.ts` (Redis's words); `session.ts`

@@ -21,6 +21,7 @@ import * as PubSubCommands from "./commands/pubsub.ts"
 import * as SetsCommands from "./commands/sets.ts"
 import * as StringsCommands from "./commands/strings.ts"
 import * as TransactionsCommands from "./commands/transactions.ts"
+import * as SortedSetsCommands from "./commands/zsets.ts"
 import {
   type CommandError,
   errorReply,
@@ -48,6 +49,7 @@ export const table: ReadonlyMap<string, Command> = new Map(
     ...ListsCommands.commands,
     ...SetsCommands.commands,
     ...HashesCommands.commands,
+    ...SortedSetsCommands.commands,
     ...TransactionsCommands.commands,
     ...PubSubCommands.commands
   ].map((command) => [command.name, command])

@@ -1,12 +1,14 @@
 /**
- * The four kinds of value a key holds, and the containers behind them:
+ * The kinds of value a key holds, and the containers behind them:
  *
  * - a string: a {@link ByteString};
  * - a list: a {@link List} (`values/list.ts`), a ring-buffer deque (O(1)
  *   push and pop at both ends, O(1) indexing for `LRANGE` and `LINDEX`);
  * - a set: a {@link MemberSet} (`values/set.ts`), with O(1) membership and
  *   O(1) access by position (random picks, cursors);
- * - a hash: a {@link Hash} (`values/hash.ts`), the same for fields.
+ * - a hash: a {@link Hash} (`values/hash.ts`), the same for fields;
+ * - a sorted set: a {@link SortedSet} (`values/zset.ts`), members by name
+ *   and in order of score (a skip list, `values/skiplist.ts`).
  *
  * Containers are never empty in the keyspace: the command that removes the
  * last element deletes the key, as Redis does. Each knows its size as
@@ -23,8 +25,9 @@ import { Container } from "./values/container.ts"
 import { Hash } from "./values/hash.ts"
 import { List } from "./values/list.ts"
 import { MemberSet } from "./values/set.ts"
+import { SortedSet } from "./values/zset.ts"
 
-export { Container, Hash, List, MemberSet }
+export { Container, Hash, List, MemberSet, SortedSet }
 export type { Side } from "./values/list.ts"
 
 /**
@@ -32,14 +35,14 @@ export type { Side } from "./values/list.ts"
  *
  * @since 0.1.0
  */
-export type Value = ByteString | List | MemberSet | Hash
+export type Value = ByteString | List | MemberSet | Hash | SortedSet
 
 /**
  * The name `TYPE` replies with.
  *
  * @since 0.1.0
  */
-export const typeName = (value: Value | undefined): "string" | "list" | "set" | "hash" | "none" =>
+export const typeName = (value: Value | undefined): "string" | "list" | "set" | "hash" | "zset" | "none" =>
   value === undefined
     ? "none"
     : typeof value === "string"
@@ -48,6 +51,8 @@ export const typeName = (value: Value | undefined): "string" | "list" | "set" | 
     ? "list"
     : value instanceof MemberSet
     ? "set"
+    : value instanceof SortedSet
+    ? "zset"
     : "hash"
 
 /**
