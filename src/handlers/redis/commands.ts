@@ -13,9 +13,11 @@
 import { is, type Request } from "./bytes.ts"
 import { type Command, type CommandContext, type CommandResult, execute, lookup } from "./command.ts"
 import * as ConnectionCommands from "./commands/connection.ts"
+import * as CountersCommands from "./commands/counters.ts"
 import * as ExpiryCommands from "./commands/expiry.ts"
 import * as HashesCommands from "./commands/hashes.ts"
 import * as KeysCommands from "./commands/keys.ts"
+import * as LcsCommands from "./commands/lcs.ts"
 import * as ListsCommands from "./commands/lists.ts"
 import * as PubSubCommands from "./commands/pubsub.ts"
 import * as SetsCommands from "./commands/sets.ts"
@@ -45,6 +47,8 @@ export const table: ReadonlyMap<string, Command> = new Map(
     ...KeysCommands.commands,
     ...ExpiryCommands.commands,
     ...StringsCommands.commands,
+    ...CountersCommands.commands,
+    ...LcsCommands.commands,
     ...ListsCommands.commands,
     ...SetsCommands.commands,
     ...HashesCommands.commands,
