@@ -98,7 +98,7 @@ const refusal = (ctx: CommandContext, request: Request, error: CommandError): Ui
   if (ctx.session.transaction === undefined) return errorReply(error)
   ctx.session.transaction.failed = true
   if (!is(request[0] ?? "", "exec")) return errorReply(error)
-  ctx.session.transaction = undefined
+  Session.discardTransaction(ctx.session, ctx.keyspace.watches)
   // Redis quotes its shared errors whole (`OOM …`), the ones it formats without their `ERR`.
   const text = words(error)
   const reason = error._tag === "OutOfMemory" ? text : text.slice(text.indexOf(" ") + 1)

@@ -14,14 +14,17 @@
  *   a connection's `readLine`, on shared state. Waiters on a key are served
  *   first come, first served; an interrupted waiter (timeout, disconnect)
  *   unregisters itself.
+ * - **Changes** of a key — set, deleted, expired, its TTL changed, its
+ *   container changed in place — are signalled to `WATCH` ({@link Keyspace.watches}).
  * - **SCAN** walks the keys in a `ScanOrder` (`cursor.ts`), built on the
  *   first scan and kept up to date after; it also gives `RANDOMKEY` its pick.
  *
  * Every operation except {@link Keyspace.blockingPop} is synchronous: a
  * command, or a whole `EXEC`, runs without yielding, so no other
  * connection's command interleaves with it. (Past 300 lines because expiry,
- * blocking pops, the memory count and the SCAN order all hang on the same
- * `set` and `remove`, which must keep them consistent with each other.)
+ * blocking pops, the memory count, the SCAN order and the signal to `WATCH`
+ * all hang on the same `set` and `remove`, which must keep them consistent
+ * with each other.)
  *
  * @since 0.1.0
  */
@@ -38,6 +41,7 @@ import { ScanOrder, type ScanPage } from "./cursor.ts"
 import { compile } from "./glob.ts"
 import { type Meter, overhead } from "./memory.ts"
 import { Container, entryBytes, List, type Side, type Value } from "./values.ts"
+import { Watches } from "./watch.ts"
 
 /**
  * The shared database.
@@ -100,6 +104,13 @@ export interface Keyspace {
   ) => Effect.Effect<readonly [ByteString, ByteString] | undefined>
   /** Number of fibers waiting in {@link blockingPop}. */
   readonly waiting: () => number
+  /**
+   * Who `WATCH`es which keys. Every change the keyspace sees signals it:
+   * `set`, `delete`, `expire`, `persist`, `flush`, expiry, and in-place
+   * changes of stored containers. A change the keyspace cannot see is the
+   * command's to signal, with `watches.touch(key)`.
+   */
+  readonly watches: Watches
   /** Up to `count` keys from `cursor` on, in SCAN order (`cursor.ts`): expired ones not yet collected included. */
   readonly scan: (cursor: number, count: number) => ScanPage<ByteString>
   /** A key chosen at random, expired ones collected on the way; `undefined` if there is none. */
@@ -169,11 +180,18 @@ export const make = (options?: KeyspaceOptions): Effect.Effect<Keyspace, never, 
       const at = expires.get(key)
       return at !== undefined && time > at
     }
+    const watches = new Watches({
+      stored: (key) => data.has(key),
+      expired: (key) => data.has(key) && expired(key, now())
+    })
 
     /** Counts `value` in, or out, of the keyspace; a container reports its own changes while in. */
     const account = (key: ByteString, value: Value, sign: 1 | -1) => {
       meter.bytes += sign * entryBytes(key, value)
-      if (value instanceof Container) value.meter = sign === 1 ? meter : undefined
+      if (value instanceof Container) {
+        value.meter = sign === 1 ? meter : undefined
+        value.changed = sign === 1 ? () => watches.touch(key) : undefined
+      }
     }
 
     const clearTtl = (key: ByteString) => {
@@ -188,6 +206,7 @@ export const make = (options?: KeyspaceOptions): Effect.Effect<Keyspace, never, 
         order?.delete(key)
       }
       clearTtl(key)
+      if (value !== undefined) watches.touch(key)
     }
 
     const get = (key: ByteString): Value | undefined => {
@@ -292,6 +311,7 @@ export const make = (options?: KeyspaceOptions): Effect.Effect<Keyspace, never, 
         data.set(key, value)
         account(key, value, 1)
         if (!keepTtl) clearTtl(key)
+        watches.touch(key)
       },
       delete: (key) => {
         if (get(key) === undefined) return false
@@ -310,6 +330,7 @@ export const make = (options?: KeyspaceOptions): Effect.Effect<Keyspace, never, 
         return found
       },
       flush: () => {
+        watches.touchAll()
         data.clear()
         expires.clear()
         order?.clear()
@@ -319,10 +340,12 @@ export const make = (options?: KeyspaceOptions): Effect.Effect<Keyspace, never, 
       expire: (key, at) => {
         if (!expires.has(key)) meter.bytes += overhead.ttl
         expires.set(key, at)
+        watches.touch(key)
       },
       persist: (key) => {
         if (!expires.has(key)) return false
         clearTtl(key)
+        watches.touch(key)
         return true
       },
       volatileCount: () => expires.size,
@@ -335,6 +358,7 @@ export const make = (options?: KeyspaceOptions): Effect.Effect<Keyspace, never, 
       },
       blockingPop,
       waiting: () => waiting,
+      watches,
       scan: (from, count) => scanOrder().scan(from, count),
       randomKey
     })

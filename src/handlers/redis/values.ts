@@ -18,8 +18,15 @@ import type { ByteString } from "./bytes.ts"
 import { type Meter, overhead } from "./memory.ts"
 
 /**
- * What lists, sets and hashes share: their counted size, and the meter that
- * size goes to while they are in the keyspace.
+ * What lists, sets and hashes share: their counted size, the meter that
+ * size goes to while they are in the keyspace, and the signal that they
+ * changed (for `WATCH`).
+ *
+ * **Details**
+ *
+ * Every change of a container goes through {@link grow} — with 0 when it
+ * changes nothing counted (a score, a value of the same length) — which
+ * both counts it and signals it.
  *
  * @since 0.1.0
  */
@@ -28,14 +35,17 @@ export abstract class Container {
   bytes: number = overhead.container
   /** Set by the keyspace while the container is stored in it. */
   meter: Meter | undefined = undefined
+  /** Set by the keyspace while the container is stored in it: tells that its key changed. */
+  changed: (() => void) | undefined = undefined
 
   /** A copy holding the same elements, not stored anywhere (`COPY`). */
   abstract clone(): Container
 
-  /** Counts `delta` more bytes, here and in the meter. */
+  /** Counts `delta` more bytes, here and in the meter, and signals the change. */
   protected grow(delta: number): void {
     this.bytes += delta
     if (this.meter !== undefined) this.meter.bytes += delta
+    if (this.changed !== undefined) this.changed()
   }
 }
 
