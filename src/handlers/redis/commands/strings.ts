@@ -85,7 +85,7 @@ const setString = (
   command: string,
   key: ByteString,
   value: ByteString,
-  options: StringOptions,
+  options: Readonly<StringOptions>,
   ok: Uint8Array = Reply.ok,
   aborted: Uint8Array = Reply.nullBulk
 ): Uint8Array => {
@@ -98,7 +98,8 @@ const setString = (
   return options.get ? Reply.bulk(old) : ok
 }
 
-const noOptions: StringOptions = { nx: false, xx: false, get: false, keepTtl: false, persist: false, expiry: undefined }
+/** No option given: shared, never modified. */
+const noOptions: Readonly<StringOptions> = { nx: false, xx: false, get: false, keepTtl: false, persist: false, expiry: undefined }
 
 /** `SETEX`/`PSETEX key time value`. */
 const setWithExpiry = (name: string, option: "ex" | "px") =>
@@ -174,7 +175,8 @@ export const commands: ReadonlyArray<Command> = [
   define("set", -3, ["write", "denyoom"], [1, 1, 1], (ctx, args) => {
     const key = args.nextString()
     const value = args.nextString()
-    return setString(ctx, "set", key, value, stringOptions(args, "set"))
+    // The hot path: no options, nothing to parse or allocate.
+    return setString(ctx, "set", key, value, args.hasNext() ? stringOptions(args, "set") : noOptions)
   }),
   define("setnx", 3, ["write", "denyoom", "fast"], [1, 1, 1], (ctx, args) => {
     const key = args.nextString()
