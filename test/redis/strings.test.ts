@@ -1,5 +1,5 @@
 /**
- * The string commands over a real socket, in exact bytes: each table row's
+ * The string commands (and SETBIT/GETBIT) over a real socket, in exact bytes: each table row's
  * replies are what redis-server 7.0.15 answered to the same requests on an
  * empty keyspace (INCRBYFLOAT's digits included, which come from C's long
  * double); then the long-double arithmetic itself against a table of
@@ -83,6 +83,18 @@ const asRedis: ReadonlyArray<readonly [string, ReadonlyArray<ReadonlyArray<strin
       "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
   ],
   [
+    "SETBIT and GETBIT",
+    [["GETBIT","k","0"],["EXISTS","k"],["SETBIT","k","1","1"],["GET","k"],["SETBIT","k","1","1"],["SETBIT","k","7","1"],["GET","k"],["GETBIT","k","1"],["GETBIT","k","2"],["GETBIT","k","100"],["SETBIT","k","17","0"],["STRLEN","k"],["SETBIT","k","1","0"],["GET","k"],["SET","n","12"],["GETBIT","n","2"],["GETBIT","n","3"],["SETBIT","k","-1","1"],["SETBIT","k","x","1"],["SETBIT","k","4294967296","1"],["SETBIT","k","0","2"],["SETBIT","k","0","-1"],["SETBIT","k","x","2"],["GETBIT","k","-1"],["GETBIT","k","4294967296"],["RPUSH","l","x"],["SETBIT","l","0","1"],["SETBIT","l","0","2"],["GETBIT","l","0"],["GETBIT","l","x"],["SETBIT","m","1000","1"],["STRLEN","m"]],
+    ":0\r\n:0\r\n:0\r\n$1\r\n@\r\n:1\r\n:0\r\n$1\r\nA\r\n:1\r\n:0\r\n:0\r\n:0\r\n:3\r\n:1\r\n$3\r\n\u0001\0\0\r\n+OK\r\n:1\r\n:1\r\n" +
+      "-ERR bit offset is not an integer or out of range\r\n-ERR bit offset is not an integer or out of range\r\n" +
+      "-ERR bit offset is not an integer or out of range\r\n-ERR bit is not an integer or out of range\r\n" +
+      "-ERR bit is not an integer or out of range\r\n-ERR bit offset is not an integer or out of range\r\n" +
+      "-ERR bit offset is not an integer or out of range\r\n-ERR bit offset is not an integer or out of range\r\n:1\r\n" +
+      "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n-ERR bit is not an integer or out of range\r\n" +
+      "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n" +
+      "-ERR bit offset is not an integer or out of range\r\n:0\r\n:126\r\n"
+  ],
+  [
     "GETRANGE and SUBSTR",
     [["SET","k","Hello World"],["GETRANGE","k","0","4"],["GETRANGE","k","-5","-1"],["GETRANGE","k","-1","-5"],["GETRANGE","k","5","1"],["GETRANGE","k","-100","-200"],["GETRANGE","k","0","-100"],["GETRANGE","k","-100","3"],["GETRANGE","k","0","9223372036854775807"],["GETRANGE","k","-9223372036854775808","-9223372036854775807"],["SUBSTR","k","6","100"],["GETRANGE","missing","0","-1"],["GETRANGE","k","x","1"],["RPUSH","l","x"],["GETRANGE","l","0","1"],["SET","e",""],["GETRANGE","e","0","-1"]],
     "+OK\r\n$5\r\nHello\r\n$5\r\nWorld\r\n$0\r\n\r\n$0\r\n\r\n$0\r\n\r\n$1\r\nH\r\n$4\r\nHell\r\n$11\r\nHello World\r\n$1\r\nH\r\n" +
@@ -134,7 +146,7 @@ describe("string commands, as redis-server answers them", () => {
 })
 
 describe("string length limit", () => {
-  it.live("APPEND and SETRANGE refuse to build a string past protoMaxBulkLen; nothing changes", () =>
+  it.live("APPEND, SETRANGE and SETBIT refuse to build a string past protoMaxBulkLen; nothing changes", () =>
     Effect.gen(function*() {
       const server = yield* serve(Redis.handler({ protoMaxBulkLen: 10 }))
       const client = yield* connect(server.port)
@@ -144,10 +156,15 @@ describe("string length limit", () => {
         ["APPEND", "k", "x"],
         ["SETRANGE", "k", "10", "x"],
         ["SETRANGE", "k", "9", "x"],
-        ["GET", "k"]
+        ["GET", "k"],
+        ["SETBIT", "b", "80", "1"],
+        ["GETBIT", "b", "80"],
+        ["SETBIT", "b", "79", "1"],
+        ["STRLEN", "b"]
       ]
       const expected = "+OK\r\n:10\r\n" +
-        "-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n".repeat(2) + ":10\r\n$10\r\n123456789x\r\n"
+        "-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n".repeat(2) + ":10\r\n$10\r\n123456789x\r\n" +
+        "-ERR bit offset is not an integer or out of range\r\n".repeat(2) + ":0\r\n:10\r\n"
       yield* client.write(requests.map((request) => cmd(...request)).join(""))
       assert.strictEqual((yield* client.readBytes(expected.length)).toString("latin1"), expected)
     }).pipe(Effect.provide(Layer.merge(Redis.layer(), captureLogs().layer))))

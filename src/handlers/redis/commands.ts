@@ -12,6 +12,7 @@
  */
 import { is, type Request } from "./bytes.ts"
 import { type Command, type CommandContext, type CommandResult, execute, lookup } from "./command.ts"
+import * as BitsCommands from "./commands/bits.ts"
 import * as ConnectionCommands from "./commands/connection.ts"
 import * as CountersCommands from "./commands/counters.ts"
 import * as ExpiryCommands from "./commands/expiry.ts"
@@ -48,6 +49,7 @@ export const table: ReadonlyMap<string, Command> = new Map(
     ...ExpiryCommands.commands,
     ...StringsCommands.commands,
     ...CountersCommands.commands,
+    ...BitsCommands.commands,
     ...LcsCommands.commands,
     ...ListsCommands.commands,
     ...SetsCommands.commands,

@@ -2,7 +2,7 @@
  * String commands: `SET` (with `NX XX GET EX PX EXAT PXAT KEEPTTL`), `SETNX`,
  * `SETEX`, `PSETEX`, `GET`, `GETEX` (with `EX PX EXAT PXAT PERSIST`),
  * `GETDEL`, `GETSET`, `MSET`, `MSETNX`, `MGET`, `APPEND`, `STRLEN`,
- * `SETRANGE`, `GETRANGE` and `SUBSTR`. (Counters: `counters.ts`.)
+ * `SETRANGE`, `GETRANGE` and `SUBSTR`. (Counters: `counters.ts`; bits: `bits.ts`.)
  *
  * @since 0.1.0
  */
