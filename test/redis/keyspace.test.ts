@@ -1,39 +1,17 @@
 /**
  * The shared keyspace on the TestClock: keys expire lazily (a lookup after
  * the deadline deletes them) and actively (the sweep fiber collects a
- * bounded batch per tick without anyone reading); blocked pops are served
- * first come first served, time out with nothing, and an interrupted waiter
- * leaves no waiter behind; the bytes it counts (`usedBytes`, what `maxmemory`
- * bounds) follow every change to keys, values, TTLs and containers, and come
- * back to zero.
+ * bounded batch per tick without anyone reading); the bytes it counts
+ * (`usedBytes`, what `maxmemory` bounds) follow every change to keys, values,
+ * TTLs and containers, and come back to zero. (Blocked clients:
+ * blocking.test.ts.)
  */
 import { assert, describe, it } from "@effect/vitest"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Fiber from "effect/Fiber"
 import { TestClock } from "effect/testing"
 import * as Keyspace from "../../src/handlers/redis/keyspace.ts"
 import { overhead } from "../../src/handlers/redis/memory.ts"
 import { Hash, List, MemberSet } from "../../src/handlers/redis/values.ts"
-
-/** Pushes `elements` on the list `key` (creating it) and serves blocked pops, as a push command does. */
-const push = (keyspace: Keyspace.Keyspace, key: string, ...elements: Array<string>) => {
-  let list = keyspace.get(key)
-  if (!(list instanceof List)) {
-    list = new List()
-    keyspace.set(key, list)
-  }
-  for (const element of elements) list.pushRight(element)
-  keyspace.pushed(key)
-  keyspace.serveBlocked()
-}
-
-/** Starts a blocking pop in its own fiber, registered by the time this returns. */
-const blocked = (keyspace: Keyspace.Keyspace, keys: ReadonlyArray<string>, timeout?: Duration.Input) =>
-  Effect.forkChild(
-    keyspace.blockingPop(keys, "left", timeout === undefined ? undefined : Duration.fromInputUnsafe(timeout)),
-    { startImmediately: true }
-  )
 
 describe("Keyspace expiry", () => {
   it.effect("a lookup after the deadline deletes the key (lazy); at the deadline it still lives", () =>
@@ -79,57 +57,6 @@ describe("Keyspace expiry", () => {
       yield* TestClock.adjust("300 millis")
       assert.strictEqual(keyspace.size(), 1)
       assert.strictEqual(keyspace.volatileCount(), 0)
-    }))
-})
-
-describe("Keyspace blocking pops", () => {
-  it.effect("waiters are served first come, first served; the rest keep waiting", () =>
-    Effect.gen(function*() {
-      const keyspace = yield* Keyspace.make()
-      const first = yield* blocked(keyspace, ["q"])
-      const second = yield* blocked(keyspace, ["other", "q"])
-      const third = yield* blocked(keyspace, ["q"])
-      assert.strictEqual(keyspace.waiting(), 3)
-      push(keyspace, "q", "a", "b")
-      assert.deepStrictEqual(yield* Fiber.join(first), ["q", "a"])
-      assert.deepStrictEqual(yield* Fiber.join(second), ["q", "b"])
-      assert.strictEqual(keyspace.get("q"), undefined, "the emptied list is deleted")
-      assert.strictEqual(keyspace.waiting(), 1)
-      push(keyspace, "other", "c")
-      assert.strictEqual((keyspace.get("other") as List).length, 1, "the served waiter left every key's queue")
-      push(keyspace, "q", "d")
-      assert.deepStrictEqual(yield* Fiber.join(third), ["q", "d"])
-      assert.strictEqual(keyspace.waiting(), 0)
-    }))
-
-  it.effect("pops at once from the first non-empty list", () =>
-    Effect.gen(function*() {
-      const keyspace = yield* Keyspace.make()
-      push(keyspace, "b", "x", "y")
-      assert.deepStrictEqual(yield* keyspace.blockingPop(["a", "b"], "right", undefined), ["b", "y"])
-      assert.strictEqual(keyspace.waiting(), 0)
-    }))
-
-  it.effect("times out with nothing, on the clock, leaving no waiter", () =>
-    Effect.gen(function*() {
-      const keyspace = yield* Keyspace.make()
-      const waiter = yield* blocked(keyspace, ["q"], "1500 millis")
-      yield* TestClock.adjust("1499 millis")
-      assert.strictEqual(keyspace.waiting(), 1)
-      yield* TestClock.adjust("1 millis")
-      assert.strictEqual(yield* Fiber.join(waiter), undefined)
-      assert.strictEqual(keyspace.waiting(), 0)
-    }))
-
-  it.effect("an interrupted waiter (a client gone) leaves no waiter: the next push stays in the list", () =>
-    Effect.gen(function*() {
-      const keyspace = yield* Keyspace.make()
-      const gone = yield* blocked(keyspace, ["q", "r"])
-      assert.strictEqual(keyspace.waiting(), 1)
-      yield* Fiber.interrupt(gone)
-      assert.strictEqual(keyspace.waiting(), 0)
-      push(keyspace, "q", "kept")
-      assert.strictEqual((keyspace.get("q") as List).at(0), "kept")
     }))
 })
 
@@ -188,9 +115,18 @@ describe("Keyspace memory", () => {
       keyspace.flush()
       hash.set("g", "after")
       assert.strictEqual(keyspace.usedBytes(), 0, "a container out of the keyspace counts for nothing")
-      push(keyspace, "q", "x")
-      assert.strictEqual(keyspace.usedBytes(), overhead.key + 1 + overhead.container + overhead.listElement + 1)
-      assert.deepStrictEqual(yield* keyspace.blockingPop(["q"], "left", undefined), ["q", "x"])
-      assert.strictEqual(keyspace.usedBytes(), 0, "a blocking pop that empties a list counts it out")
+      const queue = new List()
+      keyspace.set("q", queue)
+      queue.pushRight("x")
+      queue.pushLeft("yz")
+      queue.set(1, "abc")
+      assert.strictEqual(keyspace.usedBytes(), overhead.key + 1 + overhead.container + 2 * overhead.listElement + 5)
+      queue.insert(1, "d")
+      queue.remove("d", 0, false)
+      queue.trim(1, 1)
+      assert.strictEqual(keyspace.usedBytes(), overhead.key + 1 + overhead.container + overhead.listElement + 3)
+      queue.popRight()
+      keyspace.delete("q")
+      assert.strictEqual(keyspace.usedBytes(), 0, "a list emptied and deleted counts for nothing")
     }))
 })

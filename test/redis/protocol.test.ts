@@ -3,9 +3,10 @@
  * `node:net` client asserting exact bytes: each protocol error is answered
  * with Redis's words after every request pipelined before it, then the
  * server closes; QUIT drops what follows it; pub/sub messages arrive in
- * Redis's format; a client blocked in BLPOP is woken by another connection's
- * push, still answers what it pipelined behind the BLPOP, and leaves no
- * waiter behind when it disconnects while blocked.
+ * Redis's format; a client blocked in BLPOP gets what it pipelined before the
+ * BLPOP answered at once, is woken by another connection's push, still
+ * answers what it pipelined behind the BLPOP, and leaves no waiter behind
+ * when it disconnects while blocked.
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
@@ -122,6 +123,15 @@ describe("Redis pub/sub and blocking over TCP", () => {
       yield* pusher.write(cmd("RPUSH", "jobs", "a", "b"))
       assert.strictEqual(yield* within(first.readUntil("$-1\r\n")), "*2\r\n$4\r\njobs\r\n$1\r\na\r\n$-1\r\n")
       assert.strictEqual(yield* within(second.readUntil("$1\r\nb\r\n")), "*2\r\n$4\r\njobs\r\n$1\r\nb\r\n")
+    })))
+
+  it.live("replies pipelined before a BLPOP are sent while it waits, not when it ends", () =>
+    provided(Effect.gen(function*() {
+      const { port, keyspace } = yield* redisServer
+      const client = yield* connect(port)
+      yield* client.write(`PING\r\n${cmd("SET", "k", "v")}${cmd("BLPOP", "jobs", "0")}`)
+      assert.strictEqual(yield* within(client.readUntil("+OK\r\n")), "+PONG\r\n+OK\r\n")
+      assert.strictEqual(keyspace.waiting(), 1, "and the BLPOP still waits")
     })))
 
   it.live("BLPOP times out with a null array", () =>

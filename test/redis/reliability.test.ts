@@ -1,10 +1,13 @@
 /**
  * What the adversarial pass broke in `fiberline redis`'s read path, pinned:
  * a client that pipelines a command after BLPOP and leaves no longer strands
- * its waiter, its socket or the next push; a bulk body trickled byte by byte
+ * its waiter, its socket or the next push, and a push that comes after its
+ * peer ended its input but before its wait was interrupted is not handed to
+ * it; a bulk body trickled byte by byte
  * is closed at the frame deadline, like a trickled line; the memory of
  * half-sent bulks is returned when their clients leave.
  */
+import { Buffer } from "node:buffer"
 import * as Net from "node:net"
 import * as V8 from "node:v8"
 import * as Vm from "node:vm"
@@ -14,6 +17,8 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Keyspace from "../../src/handlers/redis/keyspace.ts"
 import * as Redis from "../../src/handlers/redis/Redis.ts"
+import type { Connection } from "../../src/services/Connection.ts"
+import * as TestConnection from "../../src/services/TestConnection.ts"
 import { connect } from "../fixtures/client.ts"
 import { captureLogs, serve, waitForActive } from "../fixtures/server.ts"
 import { cmd, eventually } from "./support.ts"
@@ -50,6 +55,33 @@ describe("a client blocked in BLPOP that pipelined more, then left", () => {
         assert.strictEqual(yield* ask(server.port, cmd("LLEN", "q"), 4), ":1\r\n", "the element was handed to nobody")
       })))
   }
+})
+
+describe("a push after the blocked client's peer ended its input, before its wait is interrupted", () => {
+  it.live("is not handed to that client: the element stays in the list", () =>
+    Effect.gen(function*() {
+      const keyspace = yield* Keyspace.Keyspace
+      const peer = yield* TestConnection.make()
+      // The connection as the handler sees it, but its wait for the end of input never completes:
+      // the moment between the peer's FIN and the interruption of the blocked command, held open.
+      const held = new Proxy(peer.connection, {
+        get: (target, name) => {
+          if (name === "awaitInputEnd") return Effect.never
+          const value: unknown = Reflect.get(target, name, target)
+          return typeof value === "function" ? value.bind(target) : value
+        }
+      }) as Connection
+      yield* Effect.forkScoped(Redis.handler()(held))
+      yield* peer.send(cmd("BLPOP", "q", "0"))
+      yield* eventually("the BLPOP waits", () => keyspace.waiting() === 1)
+      yield* peer.end
+      yield* eventually("the end of input is seen", () => peer.connection.inputEnded)
+      const pusher = yield* TestConnection.start(Redis.handler())
+      yield* pusher.send(cmd("RPUSH", "q", "precious") + cmd("LLEN", "q"))
+      assert.strictEqual(yield* within(pusher.awaitOutput(":1\r\n:")), ":1\r\n:1\r\n", "the element was handed to nobody")
+      assert.strictEqual(Buffer.from(yield* peer.output).toString("latin1"), "", "the gone client got no reply")
+      assert.strictEqual(keyspace.waiting(), 1, "still registered until its wait is interrupted")
+    }).pipe(Effect.provide(Redis.layer())))
 })
 
 describe("the frame deadline covers a request's bulk bodies", () => {

@@ -1,124 +1,189 @@
 /**
- * SCAN with real clients over 10 000 keys while another client deletes,
- * re-adds and adds keys: ioredis's `scanStream` and node-redis's
- * `scanIterator` each return every key present for the whole iteration
- * exactly once, and only keys that existed. The deletes hit the keys a
- * scan has already passed, the case that makes a position in a `Map`'s
- * order skip keys it has not reached. Every loop is bounded.
+ * `HSCAN` and `SSCAN`: the cursor keeps Redis's guarantee under churn — as a
+ * property, deletes, re-inserts and inserts between the calls of an iteration
+ * over a set or a hash never make it miss an element present throughout —
+ * then exact bytes over TCP as Redis 7.0.15 gives them (argument errors,
+ * missing keys, MATCH), and full iterations over a real socket, one of them
+ * with most of the set deleted midway (Redis's regression test for #4906).
  */
 import { assert, describe, it } from "@effect/vitest"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
-import { Redis as IORedis } from "ioredis"
-import { createClient } from "redis"
-import * as Redis from "../../src/handlers/redis/Redis.ts"
-import { captureLogs, serve } from "../fixtures/server.ts"
+import * as Schema from "effect/Schema"
+import { scanPositions } from "../../src/handlers/redis/scanPositions.ts"
+import { Hash, MemberSet } from "../../src/handlers/redis/values.ts"
+import { cmd } from "./support.ts"
+import { call, exchange, ioredis, provided, redisServer } from "./tcp.ts"
 
-const total = 10_000
-const key = (i: number) => `key:${String(i).padStart(5, "0")}`
-/** The first 2 000 keys are deleted (half of them re-added) during the scan; the rest stay throughout. */
-const doomed = 2_000
-const stays = Array.from({ length: total - doomed }, (_, i) => key(doomed + i))
-
-/** Every promise a test awaits is bounded. */
-const promise = <A>(what: string, evaluate: () => Promise<A>) =>
-  Effect.tryPromise({ try: evaluate, catch: (cause) => new Error(`${what}: ${String(cause)}`) }).pipe(
-    Effect.timeoutOrElse({ duration: Duration.seconds(30), orElse: () => Effect.fail(new Error(`${what}: timed out`)) })
-  )
-
-/**
- * Deletes the doomed keys, re-adds every other one and adds as many new
- * keys, in 100 pipelined batches of 60 commands, through `send`.
- */
-const churn = async (send: (commands: ReadonlyArray<ReadonlyArray<string>>) => Promise<unknown>) => {
-  const batches = Array.from({ length: 100 }, (_, b) => {
-    const commands: Array<ReadonlyArray<string>> = []
-    for (let i = b * 20; i < (b + 1) * 20; i++) {
-      commands.push(["DEL", key(i)], i % 2 === 0 ? ["SET", key(i), "again"] : ["PING"], ["SET", `new:${i}`, "v"])
-    }
-    return commands
-  })
-  // One batch at a time, so the scan's calls fall between them.
-  await batches.reduce((previous, commands) => previous.then(() => send(commands)), Promise.resolve<unknown>(undefined))
+/** What the property needs of a container: adding, removing, and the element at a position. */
+interface Positional {
+  readonly size: number
+  readonly add: (element: string) => void
+  readonly delete: (element: string) => void
+  readonly at: (index: number) => string
 }
 
-/** Checks what a scan returned: each key that stayed exactly once, nothing that never existed. */
-const check = (seen: ReadonlyArray<string>) => {
-  const counts = new Map<string, number>()
-  for (const found of seen) counts.set(found, (counts.get(found) ?? 0) + 1)
-  for (const expected of stays) assert.strictEqual(counts.get(expected), 1, expected)
-  for (const found of counts.keys()) assert.match(found, /^(key:\d{5}|new:\d+)$/)
+const asSet = (): Positional => {
+  const set = new MemberSet()
+  return {
+    get size() {
+      return set.size
+    },
+    add: (element) => set.add(element),
+    delete: (element) => set.delete(element),
+    at: (index) => set.at(index)
+  }
 }
 
-const populate = (client: IORedis) =>
-  promise("populate", async () => {
-    const pipeline = client.pipeline()
-    for (let i = 0; i < total; i++) pipeline.set(key(i), "v")
-    await pipeline.exec()
-  })
+const asHash = (): Positional => {
+  const hash = new Hash()
+  return {
+    get size() {
+      return hash.size
+    },
+    add: (element) => hash.set(element, `value of ${element}`),
+    delete: (element) => hash.delete(element),
+    at: (index) => hash.fieldAt(index)
+  }
+}
 
-const live = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  effect.pipe(Effect.provide(Layer.merge(Redis.layer(), captureLogs().layer)))
+describe("the position cursor under churn", () => {
+  const Element = Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 40 }))
+  const Change = Schema.Struct({ add: Schema.Boolean, element: Element })
+  const Count = Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 12 }))
+  const PerCall = Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 6 }))
 
-const ioredisPair = (port: number) =>
-  Effect.acquireRelease(
-    Effect.sync(() => [new IORedis(port, "127.0.0.1"), new IORedis(port, "127.0.0.1")] as const),
-    (clients) => Effect.sync(() => clients.forEach((client) => client.disconnect()))
-  )
-
-describe("SCAN under churn with real clients", () => {
-  it.live("ioredis scanStream returns every key present throughout exactly once", () =>
-    live(Effect.gen(function*() {
-      const server = yield* serve(Redis.handler())
-      const [scanner, writer] = yield* ioredisPair(server.port)
-      yield* populate(writer)
-      const seen = yield* promise("scan with churn", async () => {
-        const keys: Array<string> = []
-        const scanned = new Promise<void>((resolve, reject) => {
-          const stream = scanner.scanStream({ count: 50 })
-          stream.on("data", (page: Array<string>) => keys.push(...page))
-          stream.on("end", resolve)
-          stream.on("error", reject)
+  for (const [name, make] of [["set", asSet], ["hash", asHash]] as const) {
+    it.effect.prop(
+      `${name}: every element present for the whole iteration is returned, and only elements that were there`,
+      [Schema.Array(Element), Schema.Array(Change), Count, PerCall],
+      ([initial, changes, count, perCall]) =>
+        Effect.sync(() => {
+          const container = make()
+          for (const element of initial) container.add(String(element))
+          const throughout = new Set(initial.map(String))
+          const ever = new Set(throughout)
+          const seen = new Set<string>()
+          let cursor = 0
+          let next = 0
+          let calls = 0
+          do {
+            const page = scanPositions(container.size, cursor, count)
+            for (let at = page.from; at < page.to; at++) seen.add(container.at(at))
+            cursor = page.cursor
+            calls++
+            for (let i = 0; i < perCall && next < changes.length; i++, next++) {
+              const { add, element } = changes[next]!
+              if (add) {
+                container.add(String(element))
+                ever.add(String(element))
+              } else {
+                container.delete(String(element))
+                throughout.delete(String(element))
+              }
+            }
+          } while (cursor !== 0)
+          for (const element of throughout) assert.isTrue(seen.has(element), `${element} was missed`)
+          for (const element of seen) assert.isTrue(ever.has(element), `${element} was never there`)
+          assert.isAtMost(calls, Math.ceil(new Set(initial).size / count) + 1, "each call moves the cursor down")
         })
-        await Promise.all([
-          scanned,
-          churn(async (commands) => {
-            const pipeline = writer.pipeline()
-            for (const [name, ...args] of commands) pipeline.call(name!, ...args)
-            await pipeline.exec()
-          })
-        ])
-        return keys
-      })
-      check(seen)
+    )
+  }
+})
+
+describe("the position cursor when the container shrinks below it", () => {
+  it("resumes from the top of what is left, so nothing left is missed", () => {
+    const set = new MemberSet()
+    for (let i = 0; i < 100; i++) set.add(`${i}`)
+    const first = scanPositions(set.size, 0, 10)
+    assert.deepStrictEqual([first.from, first.to, first.cursor], [90, 100, 90])
+    for (let i = 5; i < 100; i++) set.delete(`${i}`)
+    const second = scanPositions(set.size, first.cursor, 10)
+    assert.deepStrictEqual([second.from, second.to, second.cursor], [0, 5, 0])
+  })
+})
+
+const table: ReadonlyArray<readonly [string, ReadonlyArray<ReadonlyArray<string>>, string]> = [
+  [
+    "HSCAN and SSCAN: cursor errors first, then a missing key, then options",
+    [
+      ["hscan", "nokey", "x"], ["hscan", "nokey", "0", "badopt"], ["sscan", "nokey", "-1", "count", "0"],
+      ["sscan", "nokey", "1.5"], ["sscan", "nokey", " 1"], ["set", "str", "v"], ["hscan", "str", "0"],
+      ["sscan", "str", "0"], ["hset", "h", "a", "1"], ["sadd", "s", "a"], ["hscan", "h", "0", "count", "0"],
+      ["hscan", "h", "0", "count", "x"], ["hscan", "h", "0", "count"], ["sscan", "s", "0", "type", "string"],
+      ["sscan", "s", "0", "match"], ["hscan", "h", "18446744073709551616"]
+    ],
+    "-ERR invalid cursor\r\n*2\r\n$1\r\n0\r\n*0\r\n*2\r\n$1\r\n0\r\n*0\r\n-ERR invalid cursor\r\n" +
+      "-ERR invalid cursor\r\n+OK\r\n" +
+      "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n" +
+      "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n:1\r\n:1\r\n" +
+      "-ERR syntax error\r\n-ERR value is not an integer or out of range\r\n-ERR syntax error\r\n" +
+      "-ERR syntax error\r\n-ERR syntax error\r\n-ERR invalid cursor\r\n"
+  ],
+  [
+    "a small hash or set in one call, MATCH on fields",
+    [
+      ["hset", "h", "foo", "1", "fab", "2", "foobar", "3"], ["hscan", "h", "0"],
+      ["hscan", "h", "0", "match", "foo*"], ["hscan", "h", "0", "MATCH", "x*", "COUNT", "100"],
+      ["sadd", "s", "foo", "fab", "foobar"], ["sscan", "s", "0", "match", "f[a]b"],
+      ["sscan", "s", "0", "match", "*bar", "count", "1000"], ["sscan", "s", "0", "match", "zz"]
+    ],
+    ":3\r\n*2\r\n$1\r\n0\r\n*6\r\n$3\r\nfoo\r\n$1\r\n1\r\n$3\r\nfab\r\n$1\r\n2\r\n$6\r\nfoobar\r\n" +
+      "$1\r\n3\r\n*2\r\n$1\r\n0\r\n*4\r\n$3\r\nfoo\r\n$1\r\n1\r\n$6\r\nfoobar\r\n$1\r\n3\r\n*2\r\n$1\r\n" +
+      "0\r\n*0\r\n:3\r\n*2\r\n$1\r\n0\r\n*1\r\n$3\r\nfab\r\n*2\r\n$1\r\n0\r\n*1\r\n$6\r\nfoobar\r\n*2\r\n" +
+      "$1\r\n0\r\n*0\r\n"
+  ]
+]
+
+describe("HSCAN and SSCAN over TCP", () => {
+  it.live.each(table)("%s, byte for byte as Redis 7.0.15", ([, requests, expected]) =>
+    provided(Effect.gen(function*() {
+      const { port } = yield* redisServer()
+      assert.strictEqual(yield* exchange(port, requests.map((request) => cmd(...request)).join(""), expected.length), expected)
     })))
 
-  it.live("node-redis scanIterator returns every key present throughout exactly once", () =>
-    live(Effect.gen(function*() {
-      const server = yield* serve(Redis.handler())
-      const [filler] = yield* ioredisPair(server.port)
-      yield* populate(filler)
-      const open = () => createClient({ RESP: 2, socket: { port: server.port, host: "127.0.0.1", reconnectStrategy: false } })
-      const [scanner, writer] = yield* Effect.acquireRelease(
-        promise("connect", () => Promise.all([open().connect(), open().connect()])),
-        (clients) => Effect.sync(() => clients.forEach((client) => client.destroy()))
-      )
-      const seen = yield* promise("scan with churn", async () => {
-        const keys: Array<string> = []
-        const scan = async () => {
-          for await (const page of scanner.scanIterator({ COUNT: 50 })) keys.push(...page)
+  it.live("a full HSCAN of 1000 fields, COUNT at a time, gives each field with its value", () =>
+    provided(Effect.gen(function*() {
+      const { port } = yield* redisServer()
+      const client = yield* ioredis(port)
+      yield* call(() => client.hset("h", Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`key:${i}`, `${i}`]))))
+      const fields = new Set<string>()
+      let cursor = "0"
+      let calls = 0
+      do {
+        const [next, found] = yield* call(() => client.hscan("h", cursor, "COUNT", 37))
+        for (let i = 0; i < found.length; i += 2) {
+          assert.strictEqual(found[i], `key:${found[i + 1]}`)
+          fields.add(found[i]!)
         }
-        await Promise.all([
-          scan(),
-          churn(async (commands) => {
-            const multi = writer.multi()
-            for (const command of commands) multi.addCommand([...command])
-            await multi.execAsPipeline()
-          })
-        ])
-        return keys
-      })
-      check(seen)
+        cursor = next
+        calls++
+      } while (cursor !== "0" && calls < 100)
+      assert.strictEqual(fields.size, 1000)
+      assert.strictEqual(calls, Math.ceil(1000 / 37))
+    })))
+
+  it.live("SSCAN returns every member kept while most of the set is deleted midway (Redis #4906)", () =>
+    provided(Effect.gen(function*() {
+      const { port } = yield* redisServer()
+      const client = yield* ioredis(port)
+      for (const deleteAt of [1, 3, 7]) {
+        yield* call(() => client.del("set"))
+        const kept = Array.from({ length: 100 }, (_, i) => `${i}`)
+        const removed = Array.from({ length: 900 }, (_, i) => `${i + 100}`)
+        yield* call(() => client.sadd("set", "x", ...kept, ...removed))
+        const found = new Set<string>()
+        let cursor = "0"
+        let calls = 0
+        do {
+          const [next, members] = yield* call(() => client.sscan("set", cursor))
+          for (const member of members) {
+            assert.isString(member)
+            found.add(member)
+          }
+          cursor = next
+          if (++calls === deleteAt) yield* call(() => client.srem("set", ...removed))
+        } while (cursor !== "0" && calls < 1000)
+        assert.isTrue(kept.every((member) => found.has(member)), `deleting after call ${deleteAt}`)
+      }
     })))
 })

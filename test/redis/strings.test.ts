@@ -204,7 +204,7 @@ describe("long double arithmetic", () => {
   })
 
   it("reads as strtold does, refusing what string2ld refuses", () => {
-    for (const text of ["", " 1", "1 ", "1e", ".", "+", "nan", "0x10", "1e4933", "-1e4933", "1e-4960", "1".repeat(5120)]) {
+    for (const text of ["", " 1", "1 ", "1e", ".", "+", "nan", "1e4933", "-1e4933", "1e-4960", "1".repeat(5120)]) {
       assert.isUndefined(LongDouble.parse(text), JSON.stringify(text))
     }
     assert.strictEqual(LongDouble.parse("inf"), "inf")

@@ -104,6 +104,8 @@ describe("WATCH / EXEC over TCP", () => {
     ["COPY onto it", [["SET", "o", "v"]], ["COPY", "o", "k"], true],
     ["LPUSH onto a list", [["RPUSH", "k", "a"]], ["LPUSH", "k", "b"], true],
     ["LPOP of its last element", [["RPUSH", "k", "a"]], ["LPOP", "k"], true],
+    ["LREM of an element it lacks", [["RPUSH", "k", "a"]], ["LREM", "k", "0", "b"], false],
+    ["LSET", [["RPUSH", "k", "a"]], ["LSET", "k", "0", "b"], true],
     ["SADD of a new member", [["SADD", "k", "a"]], ["SADD", "k", "b"], true],
     ["SADD of a member it has", [["SADD", "k", "a"]], ["SADD", "k", "a"], false],
     ["HSET", [["HSET", "k", "f", "1"]], ["HSET", "k", "f", "2"], true],

@@ -175,7 +175,9 @@ const resolve = (options: RedisOptions | undefined): Settings => {
  * A blocking command (`BLPOP`) waits in the keyspace; meanwhile the input
  * is still read ahead, so a peer that leaves (its input ends, or the
  * connection fails) ends the wait and its waiter, whatever it pipelined
- * after the command. Once subscribed, the connection's output goes through
+ * after the command; from the moment the input has ended the waiter is
+ * passed over (the session's `connected`), so a push in between stays in
+ * the list. Once subscribed, the connection's output goes through
  * its outbox, drained by a writer fiber in the connection's scope; reads
  * race the outbox closing, so a subscriber cut off for not reading ends at
  * once, and when the reader ends, the writer writes what is queued and ends
@@ -183,7 +185,7 @@ const resolve = (options: RedisOptions | undefined): Settings => {
  */
 const session = (conn: Connection, settings: Settings, requests: Decoder.Decoder<Resp.Request | Resp.ProtocolError>) =>
   Effect.gen(function*() {
-    const state = Session.make(conn.id)
+    const state = Session.make(conn.id, () => !conn.inputEnded)
     const ctx: CommandContext = {
       keyspace: yield* Keyspace.Keyspace,
       pubsub: yield* PubSub.PubSub,
@@ -203,10 +205,13 @@ const session = (conn: Connection, settings: Settings, requests: Decoder.Decoder
 
     const send = (reply: Uint8Array) =>
       state.outbox === undefined ? conn.write(reply) : Effect.sync(() => state.outbox?.deliver(reply))
-    // Blocked: the peer leaving ends the wait (false), else the reply is sent (true).
+    // Blocked: the replies before the blocking command go out now, not when the wait ends; the peer
+    // leaving ends the wait (false), else the reply is sent (true).
     const whileBlocked = (blocked: Effect.Effect<Uint8Array>) =>
-      Effect.flatMap(Effect.raceFirst(blocked, Effect.as(conn.awaitInputEnd, undefined)), (reply) =>
-        reply === undefined ? Effect.succeed(false) : Effect.as(send(reply), true))
+      Effect.flatMap(
+        Effect.raceFirst(blocked, Effect.as(Effect.andThen(conn.flush, conn.awaitInputEnd), undefined)),
+        (reply) => reply === undefined ? Effect.succeed(false) : Effect.as(send(reply), true)
+      )
 
     const serve = Effect.gen(function*() {
       while (!state.quit) {

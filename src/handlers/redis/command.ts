@@ -8,6 +8,7 @@
  *
  * @since 0.1.0
  */
+import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import { type ByteString, int64Max, int64Min, type Request } from "./bytes.ts"
 import { errorReply, isCommandError, rejected, UnknownCommand, UnknownSubcommand, WrongType } from "./errors.ts"
@@ -78,6 +79,7 @@ export type CommandFlag =
   | "no_auth"
   | "allow_busy"
   | "sentinel"
+  | "movablekeys"
 
 /**
  * One command.
@@ -174,6 +176,55 @@ export const execute = (ctx: CommandContext, command: Command, request: Request)
     if (isCommandError(error)) return errorReply(error)
     throw error
   }
+}
+
+/**
+ * What a blocking command waits for (see {@link block}).
+ *
+ * @since 0.1.0
+ */
+export interface BlockOptions {
+  /** The keys to wait on, in the command's order. */
+  readonly keys: ReadonlyArray<ByteString>
+  /**
+   * Serves the client from `key` when it gets a value: takes from it and
+   * returns the reply, or `undefined` (changing nothing) if `key` cannot serve
+   * it; a `CommandError` it throws is its error reply.
+   */
+  readonly serve: (key: ByteString) => Uint8Array | undefined
+  /** `undefined` waits for ever (a timeout of 0). */
+  readonly timeout: Duration.Duration | undefined
+  /** The reply on timeout. */
+  readonly timedOut: Uint8Array
+  /** The reply inside `EXEC`, where it may not block; default {@link timedOut}. */
+  readonly denied?: Uint8Array | undefined
+}
+
+/**
+ * Blocks a command that found nothing to take, in the keyspace
+ * (`blocking.ts`): first come first served on each key, after the command
+ * or `EXEC` that gave the key a value. Inside `EXEC` it answers `denied` at
+ * once, as Redis does for a client that may not block.
+ *
+ * @since 0.1.0
+ */
+export const block = (ctx: CommandContext, options: BlockOptions): CommandResult => {
+  if (ctx.session.inExec) return options.denied ?? options.timedOut
+  const { serve } = options
+  return ctx.keyspace.block({
+    keys: options.keys,
+    timeout: options.timeout,
+    timedOut: options.timedOut,
+    client: ctx.session,
+    serve: (key) => {
+      try {
+        return serve(key)
+      } catch (error) {
+        if (isCommandError(error)) return errorReply(error)
+        throw error
+      }
+    }
+  })
 }
 
 /**

@@ -9,22 +9,20 @@
  *   keys with a TTL per tick, so keys nobody reads again still go away.
  * - **Memory** is counted as `memory.ts` estimates it, kept up to date on
  *   every change ({@link Keyspace.usedBytes}): what `maxmemory` bounds.
- * - **Blocking pops** (`BLPOP`, `BRPOP`) suspend the caller's fiber inside
- *   the service until another connection pushes: the same blocking style as
- *   a connection's `readLine`, on shared state. Waiters on a key are served
- *   first come, first served; an interrupted waiter (timeout, disconnect)
- *   unregisters itself.
+ * - **Blocking commands** (`BLPOP`, `BLMOVE`, `BZPOPMIN`…) suspend the
+ *   caller's fiber inside the service until a value stored under one of its
+ *   keys can serve it (`blocking.ts`): the same blocking style as a
+ *   connection's `readLine`, on shared state.
  * - **Changes** of a key — set, deleted, expired, its TTL changed, its
  *   container changed in place — are signalled to `WATCH` ({@link Keyspace.watches}).
  * - **SCAN** walks the keys in a `ScanOrder` (`cursor.ts`), built on the
  *   first scan and kept up to date after; it also gives `RANDOMKEY` its pick.
  *
- * Every operation except {@link Keyspace.blockingPop} is synchronous: a
- * command, or a whole `EXEC`, runs without yielding, so no other
- * connection's command interleaves with it. (Past 300 lines because expiry,
- * blocking pops, the memory count, the SCAN order and the signal to `WATCH`
- * all hang on the same `set` and `remove`, which must keep them consistent
- * with each other.)
+ * Every operation except {@link Keyspace.block} is synchronous: a command,
+ * or a whole `EXEC`, runs without yielding, so no other connection's command
+ * interleaves with it. (Past 300 lines because expiry, blocked clients, the
+ * memory count, the SCAN order and the signal to `WATCH` all hang on the
+ * same `set` and `remove`, which must keep them consistent with each other.)
  *
  * @since 0.1.0
  */
@@ -33,14 +31,14 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import { positiveInteger } from "../../internal/options.ts"
+import * as Blocking from "./blocking.ts"
 import type { ByteString } from "./bytes.ts"
 import { ScanOrder, type ScanPage } from "./cursor.ts"
 import { compile } from "./glob.ts"
 import { type Meter, overhead } from "./memory.ts"
-import { Container, entryBytes, List, type Side, type Value } from "./values.ts"
+import { Container, entryBytes, type Value } from "./values.ts"
 import { Watches } from "./watch.ts"
 
 /**
@@ -56,6 +54,9 @@ export interface Keyspace {
   /**
    * Stores `value` under `key`, replacing any value. Its TTL is cleared
    * unless `keepTtl` (as `SET … KEEPTTL`, and every in-place update).
+   * Clients blocked on `key` are tried after the command (Redis's
+   * `signalKeyAsReady`): a list pushed into a new key, a sorted set added,
+   * a key renamed into place.
    */
   readonly set: (key: ByteString, value: Value, keepTtl?: boolean) => void
   /** Deletes `key`; `true` if it existed (and had not expired). */
@@ -80,29 +81,19 @@ export interface Keyspace {
    */
   readonly usedBytes: () => number
   /**
-   * Tells that elements were pushed on the list `key`. Waiters on it are
-   * served by the next {@link serveBlocked}, after the whole command (or
-   * transaction) that pushed, as Redis does.
+   * Suspends a blocking command until `wait.serve` gives its reply from one
+   * of its keys, or its timeout passes (`blocking.ts`). For a command that
+   * has found nothing to take, outside `EXEC`.
    */
-  readonly pushed: (key: ByteString) => void
-  /** Hands elements of lists that got pushes to their waiters, first come first served. */
-  readonly serveBlocked: () => void
+  readonly block: (wait: Blocking.Wait) => Effect.Effect<Uint8Array>
   /**
-   * Pops from the first non-empty list among `keys` — when there is none,
-   * waits until another connection pushes to one of them, or `timeout`
-   * passes (`undefined`: forever). Gives the key and the element, or
-   * `undefined` on timeout.
-   *
-   * **Gotchas**
-   *
-   * It does not check types: the caller does, before waiting.
+   * Serves the clients blocked on keys that got values, in Redis's order;
+   * the dispatcher runs it after every command (after the whole `EXEC`).
    */
-  readonly blockingPop: (
-    keys: ReadonlyArray<ByteString>,
-    side: Side,
-    timeout: Duration.Duration | undefined
-  ) => Effect.Effect<readonly [ByteString, ByteString] | undefined>
-  /** Number of fibers waiting in {@link blockingPop}. */
+  readonly serveBlocked: () => void
+  /** Ends the wait of blocked client `id` with `reply` or its timeout reply (`CLIENT UNBLOCK`); `false` if none. */
+  readonly unblock: (id: number, reply?: Uint8Array) => boolean
+  /** Number of blocked clients (`blocked_clients`). */
   readonly waiting: () => number
   /**
    * Who `WATCH`es which keys. Every change the keyspace sees signals it:
@@ -145,15 +136,6 @@ export interface KeyspaceOptions {
  */
 export const defaults = { sweepInterval: Duration.millis(100), sweepBatch: 200 } as const
 
-/** A fiber suspended in `blockingPop`. */
-interface Waiter {
-  readonly keys: ReadonlyArray<ByteString>
-  readonly side: Side
-  readonly resume: (popped: readonly [ByteString, ByteString]) => void
-  /** Still in the queues of its keys (not served, not interrupted). */
-  registered: boolean
-}
-
 /**
  * Builds an empty keyspace in the current scope; its expiry sweep runs until
  * the scope closes.
@@ -168,9 +150,6 @@ export const make = (options?: KeyspaceOptions): Effect.Effect<Keyspace, never, 
     const now = () => clock.currentTimeMillisUnsafe()
     const data = new Map<ByteString, Value>()
     const expires = new Map<ByteString, number>()
-    const waiters = new Map<ByteString, Set<Waiter>>()
-    const ready = new Set<ByteString>()
-    let waiting = 0
     // A fresh meter after a flush: containers flushed away keep the old one.
     let meter: Meter = { bytes: 0 }
     // Built by the first SCAN or RANDOMKEY: a server that never scans pays nothing for it.
@@ -232,61 +211,7 @@ export const make = (options?: KeyspaceOptions): Effect.Effect<Keyspace, never, 
     }
     yield* Effect.forkScoped(Effect.forever(Effect.andThen(Effect.sleep(sweepInterval), Effect.sync(sweep))))
 
-    const unregister = (waiter: Waiter) => {
-      waiter.registered = false
-      for (const key of waiter.keys) {
-        const queue = waiters.get(key)
-        if (queue?.delete(waiter) === true && queue.size === 0) waiters.delete(key)
-      }
-      waiting--
-    }
-
-    const serveBlocked = () => {
-      // Every pop is done before any waiter resumes: a resumed fiber runs at
-      // once, inside `resume`, and may run commands of its own.
-      const served: Array<readonly [Waiter, readonly [ByteString, ByteString]]> = []
-      for (const key of ready) {
-        const list = get(key)
-        const queue = waiters.get(key)
-        if (!(list instanceof List) || queue === undefined) continue
-        for (const waiter of queue) {
-          unregister(waiter)
-          served.push([waiter, [key, list.pop(waiter.side)!]])
-          if (list.length === 0) {
-            remove(key)
-            break
-          }
-        }
-      }
-      ready.clear()
-      for (const [waiter, popped] of served) waiter.resume(popped)
-    }
-
-    const blockingPop = (keys: ReadonlyArray<ByteString>, side: Side, timeout: Duration.Duration | undefined) => {
-      const wait = Effect.callback<readonly [ByteString, ByteString]>((resume) => {
-        const waiter: Waiter = { keys, side, resume: (popped) => resume(Effect.succeed(popped)), registered: true }
-        for (const key of keys) {
-          const queue = waiters.get(key)
-          if (queue === undefined) waiters.set(key, new Set([waiter]))
-          else queue.add(waiter)
-        }
-        waiting++
-        // Interrupted (timeout, disconnect): leave no waiter behind.
-        return Effect.sync(() => {
-          if (waiter.registered) unregister(waiter)
-        })
-      })
-      return Effect.suspend(() => {
-        for (const key of keys) {
-          const list = get(key)
-          if (!(list instanceof List)) continue
-          const element = list.pop(side)!
-          if (list.length === 0) remove(key)
-          return Effect.succeed([key, element] as const)
-        }
-        return timeout === undefined ? wait : Effect.map(Effect.timeoutOption(wait, timeout), Option.getOrUndefined)
-      })
-    }
+    const blocking = Blocking.make((key) => get(key) !== undefined)
 
     const scanOrder = () => (order ??= ScanOrder.from(data.keys()))
 
@@ -312,6 +237,7 @@ export const make = (options?: KeyspaceOptions): Effect.Effect<Keyspace, never, 
         account(key, value, 1)
         if (!keepTtl) clearTtl(key)
         watches.touch(key)
+        blocking.signal(key)
       },
       delete: (key) => {
         if (get(key) === undefined) return false
@@ -350,14 +276,10 @@ export const make = (options?: KeyspaceOptions): Effect.Effect<Keyspace, never, 
       },
       volatileCount: () => expires.size,
       usedBytes: () => meter.bytes + (order?.bytes ?? 0),
-      pushed: (key) => {
-        if (waiters.has(key)) ready.add(key)
-      },
-      serveBlocked: () => {
-        if (ready.size > 0) serveBlocked()
-      },
-      blockingPop,
-      waiting: () => waiting,
+      block: blocking.block,
+      serveBlocked: blocking.serve,
+      unblock: blocking.unblock,
+      waiting: blocking.waiting,
       watches,
       scan: (from, count) => scanOrder().scan(from, count),
       randomKey

@@ -1,23 +1,22 @@
 /**
- * The arithmetic `INCRBYFLOAT` and `HINCRBYFLOAT` do, as Redis does it: in
- * C's `long double`, x87 80-bit extended precision (64-bit significand) on
- * the x86-64 builds everyone runs, so that results come out byte for byte
- * as Redis prints them (`1000.1` plus `0.1` is `1000.19999999999999996`, not
- * `1000.2` nor JavaScript's `1000.2000000000000455`).
+ * The `long double` arithmetic Redis's float increments do (`HINCRBYFLOAT`,
+ * and `INCRBYFLOAT` alike), done exactly as x86-64 does it: the 80-bit
+ * extended format — a 64-bit significand, exponents down to 2^-16445 — with
+ * values held as a `bigint` significand and a power of two, each result
+ * rounded to nearest-even as the FPU rounds. A double would give other digits
+ * (0.1 + 0.2 is `0.30000000000000004` in doubles, `0.3` in Redis).
  *
- * Values are exact binary fractions held in `bigint`s: {@link parse} rounds
- * a decimal to the nearest extended value (`strtold`), {@link add} rounds the
- * exact sum (`+`), {@link format} prints the exact value at 17 decimals
- * (`%.17Lf`, then trailing zeros dropped, as Redis's `ld2string` in its
- * human mode). Every rounding is to nearest, ties to even. Hexadecimal
- * floats, which `strtold` also reads, are refused.
+ * {@link parse} reads as Redis's `string2ld` (`strtold`), {@link add} adds,
+ * and {@link format} writes as its `ld2string` in human mode (`%.17Lf`, the
+ * trailing zeros dropped).
  *
  * @since 0.1.0
  */
+import type { ByteString } from "./bytes.ts"
 
 /**
- * A finite extended-precision value: `(negative ? -1 : 1) × significand ×
- * 2^exponent`, the significand below 2^64 (0 for zero).
+ * A finite `long double`: `(negative ? -1 : 1) × significand × 2^exponent`,
+ * the significand below 2^64 (0 for zero).
  *
  * @since 0.1.0
  */
@@ -27,106 +26,145 @@ export interface LongDouble {
   readonly exponent: number
 }
 
-/** What a value may also be: `strtold` reads `inf`, and sums overflow. */
-type Infinite = "inf" | "-inf"
-
-// Binary exponents of the lowest significand bit: smallest subnormal, largest finite value.
-const minExponent = -16445
-const maxExponent = 16383 - 63
-const bits = 64
-
-const bitLength = (n: bigint): number => (n === 0n ? 0 : n.toString(2).length)
-
 /**
- * `num / den × 2^exp2` rounded to 64 significant bits (fewer below the
- * smallest normal value): the value, or `undefined` past the largest finite
- * one.
- */
-const round = (negative: boolean, num: bigint, den: bigint, exp2: number): LongDouble | undefined => {
-  if (num === 0n) return { negative, significand: 0n, exponent: 0 }
-  // Scale so that the integer quotient has at least bits + 2 bits; the remainder is a sticky bit.
-  const scale = Math.max(0, bits + 2 - (bitLength(num) - bitLength(den)))
-  const scaled = num << BigInt(scale)
-  let quotient = scaled / den
-  const sticky = scaled % den !== 0n
-  let exponent = exp2 - scale
-  const extra = Math.max(bitLength(quotient) - bits, minExponent - exponent)
-  if (extra > 0) {
-    const dropped = quotient & ((1n << BigInt(extra)) - 1n)
-    const half = 1n << BigInt(extra - 1)
-    quotient >>= BigInt(extra)
-    exponent += extra
-    if (dropped > half || (dropped === half && (sticky || (quotient & 1n) === 1n))) quotient += 1n
-  }
-  if (bitLength(quotient) > bits) {
-    quotient >>= 1n
-    exponent++
-  }
-  if (exponent > maxExponent) return undefined
-  return { negative, significand: quotient, exponent }
-}
-
-const decimal = /^([+-]?)(?:([0-9]+)(?:\.([0-9]*))?|\.([0-9]+))(?:[eE]([+-]?[0-9]+))?$/
-const infinity = /^([+-]?)inf(?:inity)?$/i
-
-/**
- * A number as Redis's `string2ld` reads it: decimal notation, `inf` or
- * `infinity`, no blanks, at most 5119 bytes; `undefined` for anything else,
- * and for a number that overflows or underflows to zero (`ERANGE`).
+ * What `strtold` also reads, and a command then refuses: an infinity.
  *
  * @since 0.1.0
  */
-export const parse = (text: string): LongDouble | Infinite | undefined => {
-  if (text.length === 0 || text.length >= 5 * 1024) return undefined
-  const inf = infinity.exec(text)
-  if (inf !== null) return inf[1] === "-" ? "-inf" : "inf"
-  const match = decimal.exec(text)
-  if (match === null) return undefined
-  const [, sign, whole = "", afterPoint, pointFirst, exponentText = "0"] = match
-  const fraction = afterPoint ?? pointFirst ?? ""
-  const digits = BigInt(whole + fraction)
-  const negative = sign === "-"
-  if (digits === 0n) return { negative, significand: 0n, exponent: 0 }
-  // value = digits × 10^power; far out of range, strtold gives ERANGE without anyone computing 10^power.
-  const power = Number(exponentText) - fraction.length
-  const magnitude = digits.toString().length + power
-  if (magnitude > 4934 || magnitude < -4952) return undefined
-  const value = power >= 0
-    ? round(negative, digits * 10n ** BigInt(power), 1n, 0)
-    : round(negative, digits, 10n ** BigInt(-power), 0)
-  return value === undefined || value.significand === 0n ? undefined : value
+export type Infinite = "inf" | "-inf"
+
+const zero = (negative: boolean): LongDouble => ({ negative, significand: 0n, exponent: 0 })
+
+/** The format's bounds: a significand of 64 bits; the smallest step (subnormal) 2^-16445; the largest 2^16384 - 2^16320. */
+const bits = 64
+const minExponent = -16445
+const maxExponent = 16384 - bits
+
+/** `strtold` reads at most this much (Redis's `MAX_LONG_DOUBLE_CHARS`, its buffer, NUL included). */
+const maxChars = 5 * 1024
+
+const decimal = /^([+-]?)([0-9]*)(?:\.([0-9]*))?(?:[eE]([+-]?[0-9]+))?$/
+const hexadecimal = /^([+-]?)0[xX]([0-9a-fA-F]*)(?:\.([0-9a-fA-F]*))?(?:[pP]([+-]?[0-9]+))?$/
+const infinity = /^([+-]?)inf(?:inity)?$/i
+
+const bitLength = (n: bigint): number => n === 0n ? 0 : n.toString(2).length
+
+/**
+ * `numerator / denominator × 2^shift` (both positive) rounded to the format,
+ * with the sign of `negative`: `undefined` past the largest value.
+ */
+const round = (negative: boolean, numerator: bigint, denominator: bigint, shift: number): LongDouble | undefined => {
+  // The exponent that leaves a quotient of 64 or 65 bits (65: one more step
+  // below); never below the smallest, where the quotient has fewer bits (a subnormal).
+  let exponent = Math.max(minExponent, bitLength(numerator) - bitLength(denominator) - bits + shift)
+  const divide = (e: number) => {
+    const scale = e - shift
+    return scale >= 0
+      ? [numerator, denominator << BigInt(scale)] as const
+      : [numerator << BigInt(-scale), denominator] as const
+  }
+  let [p, q] = divide(exponent)
+  if (p / q >= 1n << BigInt(bits)) [p, q] = divide(++exponent)
+  let significand = p / q
+  const twice = 2n * (p % q)
+  if (twice > q || (twice === q && (significand & 1n) === 1n)) significand++
+  if (significand === 1n << BigInt(bits)) {
+    significand >>= 1n
+    exponent++
+  }
+  if (exponent > maxExponent) return undefined
+  return { negative, significand, exponent }
+}
+
+/** A rounded value, or `undefined` if it overflowed or — not zero — underflowed to zero (`strtold`'s `ERANGE`). */
+const inRange = (value: LongDouble | undefined): LongDouble | undefined =>
+  value === undefined || value.significand === 0n ? undefined : value
+
+/** `0x…` with an optional point and binary exponent (`p`), as `strtold` reads it. */
+const parseHexadecimal = (match: RegExpExecArray): LongDouble | undefined => {
+  const [, sign, whole = "", fraction = "", exponentText = "0"] = match
+  if (whole.length + fraction.length === 0) return undefined
+  const digits = (whole + fraction).replace(/^0+/, "")
+  if (digits.length === 0) return zero(sign === "-")
+  const shift = Number(exponentText) - 4 * fraction.length
+  // Beyond the format's exponents whatever the digits (the exponent may be any size).
+  const magnitude = shift + 4 * digits.length
+  if (magnitude > 16400 || magnitude < -16500) return undefined
+  return inRange(round(sign === "-", BigInt(`0x${digits}`), 1n, shift))
 }
 
 /**
- * `a + b` rounded to extended precision; `undefined` if it overflows.
+ * The value of `text` as Redis's `string2ld` reads it: decimal notation with
+ * an optional exponent, or hexadecimal (`0x1.8p3`); `"inf"` or `"-inf"` for
+ * `inf`/`infinity` (any case, signed); `undefined` for anything else —
+ * blanks, NaN, more than 5 KiB, a value past the format's range, or one so
+ * small it underflows to zero (`strtold`'s `ERANGE`).
+ *
+ * @since 0.1.0
+ */
+export const parse = (text: ByteString): LongDouble | Infinite | undefined => {
+  if (text.length === 0 || text.length >= maxChars) return undefined
+  const inf = infinity.exec(text)
+  if (inf !== null) return inf[1] === "-" ? "-inf" : "inf"
+  const hex = hexadecimal.exec(text)
+  if (hex !== null) return parseHexadecimal(hex)
+  const match = decimal.exec(text)
+  if (match === null) return undefined
+  const [, sign, whole = "", fraction = "", exponentText = "0"] = match
+  if (whole.length + fraction.length === 0) return undefined
+  const digits = (whole + fraction).replace(/^0+/, "")
+  if (digits.length === 0) return zero(sign === "-")
+  // The text is at most 5 KiB, but its exponent may be any size: beyond what
+  // the format can hold it overflows or underflows whatever the digits.
+  const power = Number(exponentText) - fraction.length
+  const magnitude = power + digits.length
+  if (magnitude > 4934 || magnitude < -4952) return undefined
+  const mantissa = BigInt(digits)
+  return inRange(
+    power >= 0
+      ? round(sign === "-", mantissa * 10n ** BigInt(power), 1n, 0)
+      : round(sign === "-", mantissa, 10n ** BigInt(-power), 0)
+  )
+}
+
+/**
+ * `a + b`, rounded to the format; `undefined` if the sum overflows.
  *
  * @since 0.1.0
  */
 export const add = (a: LongDouble, b: LongDouble): LongDouble | undefined => {
-  const exponent = Math.min(a.exponent, b.exponent)
-  const signed = (x: LongDouble) => (x.negative ? -x.significand : x.significand) << BigInt(x.exponent - exponent)
+  const low = Math.min(a.exponent, b.exponent)
+  const signed = (x: LongDouble) => (x.negative ? -x.significand : x.significand) << BigInt(x.exponent - low)
   const sum = signed(a) + signed(b)
-  return round(sum < 0n, sum < 0n ? -sum : sum, 1n, exponent)
+  // An exact zero is +0, as IEEE addition gives it (then printed as `0` either way).
+  if (sum === 0n) return zero(false)
+  return round(sum < 0n, sum < 0n ? -sum : sum, 1n, low)
 }
 
+const fractionDigits = 17
+const fractionScale = 10n ** BigInt(fractionDigits)
+
 /**
- * The value as Redis's `ld2string` prints it in human mode: `%.17Lf`,
- * then trailing zeros (and a trailing `.`) dropped; `-0` is `0`.
+ * `value` as Redis's `ld2string(…, LD_STR_HUMAN)` writes it: `%.17Lf` (17
+ * digits after the point, rounded to nearest-even), then the trailing zeros
+ * and a bare point dropped, and `-0` written `0`.
  *
  * @since 0.1.0
  */
-export const format = (x: LongDouble): string => {
+export const format = (value: LongDouble): string => {
+  const { negative, significand: magnitude } = value
   let scaled: bigint
-  if (x.exponent >= 0) {
-    scaled = (x.significand << BigInt(x.exponent)) * 10n ** 17n
+  if (value.exponent >= 0) {
+    scaled = (magnitude << BigInt(value.exponent)) * fractionScale
   } else {
-    const numerator = x.significand * 10n ** 17n
-    const denominator = 1n << BigInt(-x.exponent)
-    scaled = numerator / denominator
-    const twice = (numerator % denominator) * 2n
-    if (twice > denominator || (twice === denominator && (scaled & 1n) === 1n)) scaled += 1n
+    const divisor = 1n << BigInt(-value.exponent)
+    const product = magnitude * fractionScale
+    scaled = product / divisor
+    const twice = 2n * (product % divisor)
+    if (twice > divisor || (twice === divisor && (scaled & 1n) === 1n)) scaled++
   }
-  const digits = scaled.toString().padStart(18, "0")
-  const text = `${digits.slice(0, -17)}.${digits.slice(-17)}`.replace(/\.?0*$/, "")
-  return x.negative && text !== "0" ? `-${text}` : text
+  const whole = (scaled / fractionScale).toString()
+  const fraction = (scaled % fractionScale).toString().padStart(fractionDigits, "0").replace(/0+$/, "")
+  const text = fraction.length === 0 ? whole : `${whole}.${fraction}`
+  return negative && text !== "0" ? `-${text}` : text
 }

@@ -29,8 +29,8 @@ export const overhead = {
   listElement: 32,
   /** A member of a set: its slot, map entry and string header. */
   setMember: 72,
-  /** A field of a hash: its map entry and two string headers. */
-  hashField: 80
+  /** A field of a hash: its map entry, its two array slots and two string headers. */
+  hashField: 104
 } as const
 
 /**

@@ -103,6 +103,14 @@ export const bulk = (value: ByteString | undefined): Uint8Array => {
 }
 
 /**
+ * The bytes `value` takes as a bulk string in a reply: `$len`, CRLF, the
+ * value, CRLF.
+ *
+ * @since 0.1.0
+ */
+export const bulkBytes = (value: ByteString): number => `${value.length}`.length + value.length + 5
+
+/**
  * An array of bulk strings (`undefined` items are null bulks) as one buffer.
  *
  * @since 0.1.0
@@ -111,7 +119,7 @@ export const bulkArray = (values: ReadonlyArray<ByteString | undefined>): Uint8A
   if (values.length === 0) return emptyArray
   const header = `*${values.length}\r\n`
   let size = header.length
-  for (const value of values) size += value === undefined ? 5 : `${value.length}`.length + value.length + 5
+  for (const value of values) size += value === undefined ? 5 : bulkBytes(value)
   const out = Buffer.allocUnsafe(size)
   let at = out.write(header, 0, "latin1")
   for (const value of values) {

@@ -40,6 +40,12 @@ export interface Transaction {
 export interface Session {
   /** The connection's id (`CLIENT ID`, `HELLO`). */
   readonly id: number
+  /**
+   * `false` once the peer has ended its input or the connection failed: a
+   * reply can no longer reach it, so a blocked command of this connection
+   * is not served (`blocking.ts`).
+   */
+  readonly connected: () => boolean
   /** `CLIENT SETNAME`. */
   name: ByteString | undefined
   /** `CLIENT SETINFO LIB-NAME` / `LIB-VER`. */
@@ -63,12 +69,14 @@ export interface Session {
 }
 
 /**
- * A fresh session for connection `id`.
+ * A fresh session for connection `id`, whose peer is there while
+ * `connected` says so (always, by default).
  *
  * @since 0.1.0
  */
-export const make = (id: number): Session => ({
+export const make = (id: number, connected: () => boolean = () => true): Session => ({
   id,
+  connected,
   name: undefined,
   libName: undefined,
   libVersion: undefined,

@@ -74,11 +74,10 @@ const rename = (name: string, nx: boolean) =>
     return nx ? Reply.one : Reply.ok
   })
 
-/** Stores `value` under `key` with expiry `at`, and wakes clients blocked on `key` if it is a list. */
+/** Stores `value` under `key` with expiry `at` (the keyspace wakes clients blocked on `key`). */
 const store = (ctx: CommandContext, key: ByteString, value: Value, at: number | undefined) => {
   ctx.keyspace.set(key, value)
   if (at !== undefined) ctx.keyspace.expire(key, at)
-  if (value instanceof List) ctx.keyspace.pushed(key)
 }
 
 /** `COPY source destination [DB db] [REPLACE]`: one database here, so `DB` takes 0 only. */
