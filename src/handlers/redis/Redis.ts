@@ -194,8 +194,13 @@ const session = (conn: Connection, settings: Settings, requests: Decoder.Decoder
       settings,
       commands: table
     }
-    // Whatever ends the connection leaves no subscription behind.
-    yield* Effect.addFinalizer(() => Effect.sync(() => Session.unsubscribeAll(state, ctx.pubsub)))
+    // Whatever ends the connection leaves no subscription, and no watched key, behind.
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        Session.unsubscribeAll(state, ctx.pubsub)
+        Session.discardTransaction(state, ctx.keyspace.watches)
+      })
+    )
     const readRequest = conn.read(requests)
     let writer: Fiber.Fiber<void, RedisError> | undefined
 

@@ -12,10 +12,13 @@
  */
 import { is, type Request } from "./bytes.ts"
 import { type Command, type CommandContext, type CommandResult, execute, lookup } from "./command.ts"
+import * as BitsCommands from "./commands/bits.ts"
 import * as ConnectionCommands from "./commands/connection.ts"
+import * as CountersCommands from "./commands/counters.ts"
 import * as ExpiryCommands from "./commands/expiry.ts"
 import * as HashesCommands from "./commands/hashes.ts"
 import * as KeysCommands from "./commands/keys.ts"
+import * as LcsCommands from "./commands/lcs.ts"
 import * as ListsCommands from "./commands/lists.ts"
 import * as PubSubCommands from "./commands/pubsub.ts"
 import * as SetsCommands from "./commands/sets.ts"
@@ -46,6 +49,9 @@ export const table: ReadonlyMap<string, Command> = new Map(
     ...KeysCommands.commands,
     ...ExpiryCommands.commands,
     ...StringsCommands.commands,
+    ...CountersCommands.commands,
+    ...BitsCommands.commands,
+    ...LcsCommands.commands,
     ...ListsCommands.commands,
     ...SetsCommands.commands,
     ...HashesCommands.commands,
@@ -96,7 +102,7 @@ const refusal = (ctx: CommandContext, request: Request, error: CommandError): Ui
   if (ctx.session.transaction === undefined) return errorReply(error)
   ctx.session.transaction.failed = true
   if (!is(request[0] ?? "", "exec")) return errorReply(error)
-  ctx.session.transaction = undefined
+  Session.discardTransaction(ctx.session, ctx.keyspace.watches)
   // Redis quotes its shared errors whole (`OOM …`), the ones it formats without their `ERR`.
   const text = words(error)
   const reason = error._tag === "OutOfMemory" ? text : text.slice(text.indexOf(" ") + 1)

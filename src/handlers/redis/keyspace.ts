@@ -13,14 +13,16 @@
  *   caller's fiber inside the service until a value stored under one of its
  *   keys can serve it (`blocking.ts`): the same blocking style as a
  *   connection's `readLine`, on shared state.
+ * - **Changes** of a key — set, deleted, expired, its TTL changed, its
+ *   container changed in place — are signalled to `WATCH` ({@link Keyspace.watches}).
  * - **SCAN** walks the keys in a `ScanOrder` (`cursor.ts`), built on the
  *   first scan and kept up to date after; it also gives `RANDOMKEY` its pick.
  *
  * Every operation except {@link Keyspace.block} is synchronous: a command,
  * or a whole `EXEC`, runs without yielding, so no other connection's command
  * interleaves with it. (Past 300 lines because expiry, blocked clients, the
- * memory count and the SCAN order all hang on the same `set` and `remove`,
- * which must keep them consistent with each other.)
+ * memory count, the SCAN order and the signal to `WATCH` all hang on the
+ * same `set` and `remove`, which must keep them consistent with each other.)
  *
  * @since 0.1.0
  */
@@ -37,6 +39,7 @@ import { ScanOrder, type ScanPage } from "./cursor.ts"
 import { compile } from "./glob.ts"
 import { type Meter, overhead } from "./memory.ts"
 import { Container, entryBytes, type Value } from "./values.ts"
+import { Watches } from "./watch.ts"
 
 /**
  * The shared database.
@@ -92,6 +95,13 @@ export interface Keyspace {
   readonly unblock: (id: number, reply?: Uint8Array) => boolean
   /** Number of blocked clients (`blocked_clients`). */
   readonly waiting: () => number
+  /**
+   * Who `WATCH`es which keys. Every change the keyspace sees signals it:
+   * `set`, `delete`, `expire`, `persist`, `flush`, expiry, and in-place
+   * changes of stored containers. A change the keyspace cannot see is the
+   * command's to signal, with `watches.touch(key)`.
+   */
+  readonly watches: Watches
   /** Up to `count` keys from `cursor` on, in SCAN order (`cursor.ts`): expired ones not yet collected included. */
   readonly scan: (cursor: number, count: number) => ScanPage<ByteString>
   /** A key chosen at random, expired ones collected on the way; `undefined` if there is none. */
@@ -149,11 +159,18 @@ export const make = (options?: KeyspaceOptions): Effect.Effect<Keyspace, never, 
       const at = expires.get(key)
       return at !== undefined && time > at
     }
+    const watches = new Watches({
+      stored: (key) => data.has(key),
+      expired: (key) => data.has(key) && expired(key, now())
+    })
 
     /** Counts `value` in, or out, of the keyspace; a container reports its own changes while in. */
     const account = (key: ByteString, value: Value, sign: 1 | -1) => {
       meter.bytes += sign * entryBytes(key, value)
-      if (value instanceof Container) value.meter = sign === 1 ? meter : undefined
+      if (value instanceof Container) {
+        value.meter = sign === 1 ? meter : undefined
+        value.changed = sign === 1 ? () => watches.touch(key) : undefined
+      }
     }
 
     const clearTtl = (key: ByteString) => {
@@ -168,6 +185,7 @@ export const make = (options?: KeyspaceOptions): Effect.Effect<Keyspace, never, 
         order?.delete(key)
       }
       clearTtl(key)
+      if (value !== undefined) watches.touch(key)
     }
 
     const get = (key: ByteString): Value | undefined => {
@@ -218,6 +236,7 @@ export const make = (options?: KeyspaceOptions): Effect.Effect<Keyspace, never, 
         data.set(key, value)
         account(key, value, 1)
         if (!keepTtl) clearTtl(key)
+        watches.touch(key)
         blocking.signal(key)
       },
       delete: (key) => {
@@ -237,6 +256,7 @@ export const make = (options?: KeyspaceOptions): Effect.Effect<Keyspace, never, 
         return found
       },
       flush: () => {
+        watches.touchAll()
         data.clear()
         expires.clear()
         order?.clear()
@@ -246,10 +266,12 @@ export const make = (options?: KeyspaceOptions): Effect.Effect<Keyspace, never, 
       expire: (key, at) => {
         if (!expires.has(key)) meter.bytes += overhead.ttl
         expires.set(key, at)
+        watches.touch(key)
       },
       persist: (key) => {
         if (!expires.has(key)) return false
         clearTtl(key)
+        watches.touch(key)
         return true
       },
       volatileCount: () => expires.size,
@@ -258,6 +280,7 @@ export const make = (options?: KeyspaceOptions): Effect.Effect<Keyspace, never, 
       serveBlocked: blocking.serve,
       unblock: blocking.unblock,
       waiting: blocking.waiting,
+      watches,
       scan: (from, count) => scanOrder().scan(from, count),
       randomKey
     })

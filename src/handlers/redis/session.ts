@@ -1,18 +1,20 @@
 /**
  * One connection's state, as Redis keeps it per client: its name, an open
- * transaction, its subscriptions and, once it has subscribed, the outbox
- * that all its output goes through.
+ * transaction and the keys it watches, its subscriptions and, once it has
+ * subscribed, the outbox that all its output goes through.
  *
  * Subscribing and unsubscribing live here because they change both the
  * session and the shared registry, and because every way a connection ends
  * (QUIT, RESET, end of input, a cut-off) must leave the registry clean
- * ({@link unsubscribeAll}).
+ * ({@link unsubscribeAll}); the same for the keys it watches
+ * ({@link discardTransaction}).
  *
  * @since 0.1.0
  */
 import type { ByteString, Request } from "./bytes.ts"
 import * as Outbox from "./outbox.ts"
 import type { PubSub, Subscriber } from "./pubsub.ts"
+import { emptyWatcher, type Watcher, type Watches } from "./watch.ts"
 
 /**
  * An open `MULTI`: the requests queued, and whether queueing one failed
@@ -51,6 +53,8 @@ export interface Session {
   libVersion: ByteString | undefined
   /** Set between `MULTI` and `EXEC`/`DISCARD`. */
   transaction: Transaction | undefined
+  /** The keys `WATCH`ed, until `EXEC`, `DISCARD`, `UNWATCH`, `RESET` or the connection's end. */
+  readonly watcher: Watcher
   /** While `EXEC` runs the queue: blocking commands do not block. */
   inExec: boolean
   readonly channels: Set<ByteString>
@@ -77,6 +81,7 @@ export const make = (id: number, connected: () => boolean = () => true): Session
   libName: undefined,
   libVersion: undefined,
   transaction: undefined,
+  watcher: emptyWatcher(),
   inExec: false,
   channels: new Set(),
   patterns: new Set(),
@@ -120,4 +125,17 @@ export const unsubscribeAll = (
   session.channels.clear()
   session.patterns.clear()
   return { channels, patterns }
+}
+
+/**
+ * Ends the open transaction, if any, and forgets the watched keys, as
+ * Redis's `discardTransaction`: what `EXEC`, `DISCARD`, `RESET` and the
+ * connection's end all do.
+ *
+ * @since 0.1.0
+ */
+export const discardTransaction = (session: Session, watches: Watches): void => {
+  session.transaction = undefined
+  watches.unwatch(session.watcher)
+  session.watcher.dirty = false
 }

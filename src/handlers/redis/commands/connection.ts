@@ -216,7 +216,7 @@ export const commands: ReadonlyArray<Command> = [
     return Reply.ok
   }, { whileSubscribed: true, controlsTransaction: true }),
   define("reset", 1, ["noscript", "loading", "stale", "fast", "no_auth", "allow_busy"], [0, 0, 0], (ctx) => {
-    ctx.session.transaction = undefined
+    Session.discardTransaction(ctx.session, ctx.keyspace.watches)
     Session.unsubscribeAll(ctx.session, ctx.pubsub)
     ctx.session.name = undefined
     return Reply.simple("RESET")

@@ -1,8 +1,10 @@
 /**
- * `MULTI`, `EXEC`, `DISCARD`, and the queue between them: while a
- * transaction is open, the dispatcher checks every other command and hands it
- * to {@link enqueue}; `EXEC` runs the queue in one synchronous pass, so no
- * other connection's command interleaves with it.
+ * `MULTI`, `EXEC`, `DISCARD`, `WATCH`, `UNWATCH`, and the queue between
+ * them: while a transaction is open, the dispatcher checks every other
+ * command and hands it to {@link enqueue}; `EXEC` runs the queue in one
+ * synchronous pass, so no other connection's command interleaves with it —
+ * unless a watched key changed since it was watched (`watch.ts`): then `EXEC`
+ * answers a null array and runs nothing.
  *
  * The queue is bounded (`maxQueuedCommands`, `maxQueuedBytes`): the command
  * that would pass a bound is refused with an error naming it, and, like any
@@ -16,7 +18,7 @@ import type { Request } from "../bytes.ts"
 import { type Command, type CommandContext, define, execute, lookup } from "../command.ts"
 import { errorReply, rejected } from "../errors.ts"
 import * as Reply from "../reply.ts"
-import type { Transaction } from "../session.ts"
+import { discardTransaction, type Transaction } from "../session.ts"
 
 const transactionControl = { controlsTransaction: true } as const
 
@@ -82,21 +84,41 @@ export const commands: ReadonlyArray<Command> = [
     return Reply.ok
   }, transactionControl),
   define("exec", 1, ["noscript", "loading", "stale", "skip_slowlog"], [0, 0, 0], (ctx) => {
-    const transaction = ctx.session.transaction
+    const { session } = ctx
+    const transaction = session.transaction
     if (transaction === undefined) throw rejected("EXEC without MULTI")
-    ctx.session.transaction = undefined
+    const { watches } = ctx.keyspace
+    // A watched key past its expiry counts as changed, collected or not.
+    const dirty = session.watcher.dirty || watches.expiredSinceWatched(session.watcher)
+    // The keys are unwatched before the queue runs: its own writes cannot abort it.
+    discardTransaction(session, watches)
     if (transaction.failed) throw rejected("Transaction discarded because of previous errors.", "EXECABORT")
-    ctx.session.inExec = true
+    if (dirty) return Reply.nullArray
+    session.inExec = true
     try {
       // Errors of single commands are replies in the array; they do not stop the others.
       return Reply.array(transaction.queue.map((request) => runQueued(ctx, request)))
     } finally {
-      ctx.session.inExec = false
+      session.inExec = false
     }
   }, transactionControl),
   define("discard", 1, ["noscript", "loading", "stale", "fast", "allow_busy"], [0, 0, 0], (ctx) => {
     if (ctx.session.transaction === undefined) throw rejected("DISCARD without MULTI")
-    ctx.session.transaction = undefined
+    discardTransaction(ctx.session, ctx.keyspace.watches)
     return Reply.ok
-  }, transactionControl)
+  }, transactionControl),
+  // Runs at once inside MULTI, to refuse there (without failing the transaction).
+  define("watch", -2, ["noscript", "loading", "stale", "fast", "allow_busy"], [1, -1, 1], (ctx, args) => {
+    if (ctx.session.transaction !== undefined) throw rejected("WATCH inside MULTI is not allowed")
+    const { watcher } = ctx.session
+    // Dirty already: EXEC will abort whatever else is watched.
+    if (watcher.dirty) return Reply.ok
+    for (const key of args.rest()) ctx.keyspace.watches.watch(watcher, key)
+    return Reply.ok
+  }, transactionControl),
+  define("unwatch", 1, ["noscript", "loading", "stale", "fast", "allow_busy"], [0, 0, 0], (ctx) => {
+    ctx.keyspace.watches.unwatch(ctx.session.watcher)
+    ctx.session.watcher.dirty = false
+    return Reply.ok
+  })
 ]

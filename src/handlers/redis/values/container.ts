@@ -11,7 +11,10 @@ import { type Meter, overhead } from "../memory.ts"
 /**
  * A value that holds elements: it counts its bytes as `memory.ts` estimates
  * them and, while the keyspace holds it, reports every change to the
- * keyspace's total (its {@link Container.meter}).
+ * keyspace's total (its {@link Container.meter}) and signals it to `WATCH`
+ * (its {@link Container.changed}). Every change goes through
+ * {@link Container.grow} — with 0 when it changes nothing counted (a value of
+ * the same length) — which does both.
  *
  * @since 0.1.0
  */
@@ -20,13 +23,16 @@ export abstract class Container {
   bytes: number = overhead.container
   /** Set by the keyspace while the container is stored in it. */
   meter: Meter | undefined = undefined
+  /** Set by the keyspace while the container is stored in it: tells that its key changed. */
+  changed: (() => void) | undefined = undefined
 
   /** A copy holding the same elements, not stored anywhere (`COPY`). */
   abstract clone(): Container
 
-  /** Counts `delta` more bytes, here and in the meter. */
+  /** Counts `delta` more bytes, here and in the meter, and signals the change. */
   protected grow(delta: number): void {
     this.bytes += delta
     if (this.meter !== undefined) this.meter.bytes += delta
+    if (this.changed !== undefined) this.changed()
   }
 }

@@ -171,7 +171,8 @@ export class List extends Container {
       this.head = (this.head + removed) & mask
     }
     this.count = kept
-    this.grow(-removed * elementBytes(value))
+    // Removing nothing is no change (for WATCH).
+    if (removed > 0) this.grow(-removed * elementBytes(value))
     this.shrink()
     return removed
   }
