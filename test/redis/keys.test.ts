@@ -58,6 +58,11 @@ const asRedis: ReadonlyArray<readonly [string, ReadonlyArray<ReadonlyArray<strin
       "*4\r\n$1\r\nf\r\n$1\r\n1\r\n$1\r\ng\r\n$1\r\n2\r\n*4\r\n$1\r\nf\r\n$1\r\n9\r\n$1\r\ng\r\n$1\r\n2\r\n"
   ],
   [
+    "OBJECT ENCODING and COPY of sorted sets",
+    [["ZADD","z","1","a"],["ZADD","big","1","yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy"],["OBJECT","ENCODING","z"],["OBJECT","ENCODING","big"],["COPY","z","z2"],["ZADD","z2","2","b"],["ZCARD","z"],["ZCARD","z2"],["OBJECT","ENCODING","z2"]],
+    ":1\r\n:1\r\n$8\r\nlistpack\r\n$8\r\nskiplist\r\n:1\r\n:1\r\n:1\r\n:2\r\n$8\r\nlistpack\r\n"
+  ],
+  [
     "RANDOMKEY",
     [["RANDOMKEY"],["SET","only","1"],["RANDOMKEY"],["RANDOMKEY","x"]],
     "$-1\r\n+OK\r\n$4\r\nonly\r\n-ERR wrong number of arguments for 'randomkey' command\r\n"

@@ -123,8 +123,8 @@ const encoding = (value: Value): string => {
     const short = value.size <= small.listpackEntries && value.flat().every((s) => s.length <= small.listpackValue)
     return short ? "listpack" : "hashtable"
   }
-  // The one other type: a sorted set.
-  return "skiplist"
+  // The one other type: a sorted set, which keeps the encoding Redis would have.
+  return value.encoding
 }
 
 /** The `OBJECT` subcommand `name` (`OBJECT name key`), answering `answer(value)` for an existing key. */
