@@ -97,6 +97,8 @@ export interface Keyspace {
   ) => Effect.Effect<readonly [ByteString, ByteString] | undefined>
   /** Number of fibers waiting in {@link blockingPop}. */
   readonly waiting: () => number
+  /** Keys deleted because their TTL passed, lazily or by the sweep, since the keyspace was built (`expired_keys`). */
+  readonly expiredKeys: () => number
 }
 
 /**
@@ -153,6 +155,7 @@ export const make = (options?: KeyspaceOptions): Effect.Effect<Keyspace, never, 
     const waiters = new Map<ByteString, Set<Waiter>>()
     const ready = new Set<ByteString>()
     let waiting = 0
+    let expiredKeys = 0
     // A fresh meter after a flush: containers flushed away keep the old one.
     let meter: Meter = { bytes: 0 }
 
@@ -185,6 +188,7 @@ export const make = (options?: KeyspaceOptions): Effect.Effect<Keyspace, never, 
       const value = data.get(key)
       if (value === undefined || expires.size === 0 || !expired(key, now())) return value
       remove(key)
+      expiredKeys++
       return undefined
     }
 
@@ -199,7 +203,10 @@ export const make = (options?: KeyspaceOptions): Effect.Effect<Keyspace, never, 
           cursor = expires.keys()
           return
         }
-        if (expired(next.value, time)) remove(next.value)
+        if (expired(next.value, time)) {
+          remove(next.value)
+          expiredKeys++
+        }
       }
     }
     yield* Effect.forkScoped(Effect.forever(Effect.andThen(Effect.sleep(sweepInterval), Effect.sync(sweep))))
@@ -310,7 +317,8 @@ export const make = (options?: KeyspaceOptions): Effect.Effect<Keyspace, never, 
         if (ready.size > 0) serveBlocked()
       },
       blockingPop,
-      waiting: () => waiting
+      waiting: () => waiting,
+      expiredKeys: () => expiredKeys
     })
   })
 

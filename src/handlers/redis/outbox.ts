@@ -60,11 +60,13 @@ export interface Outbox extends Subscriber {
 }
 
 /**
- * An empty outbox that holds at most `limit` pending bytes.
+ * An empty outbox that holds at most `limit()` pending bytes (read at each
+ * delivery, so `CONFIG SET` applies to outboxes already open; 0 for no
+ * bound).
  *
  * @since 0.1.0
  */
-export const make = (limit: number): Outbox => {
+export const make = (limit: () => number): Outbox => {
   let queue: Array<Uint8Array> = []
   let pending = 0
   let ended = false
@@ -94,10 +96,11 @@ export const make = (limit: number): Outbox => {
     deliver: (bytes) => {
       if (isClosed() || ended) return
       pending += bytes.length
-      if (pending > limit) {
+      const bound = limit()
+      if (pending > bound && bound !== 0) {
         // Cut off: what it holds will never be sent.
         queue = []
-        Deferred.doneUnsafe(closed, Effect.fail(new OutputLimitExceeded({ limit, pending })))
+        Deferred.doneUnsafe(closed, Effect.fail(new OutputLimitExceeded({ limit: bound, pending })))
         return
       }
       queue.push(bytes)
