@@ -1,9 +1,13 @@
 /**
- * Helpers shared by the Redis tests: encoding a request as clients do, and
- * a bounded wait for a condition that other processes or fibers make true.
+ * Helpers shared by the Redis tests: encoding a request as clients do, an
+ * exchange of exact bytes with a raw client, and a bounded wait for a
+ * condition that other processes or fibers make true.
  */
 import { Buffer } from "node:buffer"
+import { assert } from "@effect/vitest"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import type { TestClient } from "../fixtures/client.ts"
 
 /** A multibulk request for `args`, as client libraries encode it (arguments as latin1 bytes). */
 export const cmd = (...args: ReadonlyArray<string>): string =>
@@ -17,4 +21,13 @@ export const eventually = (what: string, check: () => boolean): Effect.Effect<vo
       yield* Effect.sleep("10 millis")
     }
     return yield* Effect.die(new Error(`never happened: ${what}`))
+  })
+
+/** Sends `requests` and checks that exactly `expected` comes back after what the client had received (bounded: 10 s). */
+export const exchange = (client: TestClient, requests: string, expected: string): Effect.Effect<void, unknown> =>
+  Effect.gen(function*() {
+    const before = (yield* client.received).length
+    yield* client.write(requests)
+    const all = yield* Effect.timeout(client.readBytes(before + expected.length), Duration.seconds(10))
+    assert.strictEqual(all.subarray(before).toString("latin1"), expected)
   })
