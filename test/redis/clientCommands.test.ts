@@ -128,7 +128,9 @@ describe("CLIENT UNBLOCK", () => {
       const blocked = yield* connect(port)
       const admin = yield* connect(port)
       const id = yield* idOf(blocked)
-      yield* blocked.write(cmd("blpop", "jobs", "0"))
+      // What was answered before the BLPOP goes out while it waits.
+      yield* blocked.write(cmd("ping") + cmd("blpop", "jobs", "0"))
+      yield* Effect.timeout(blocked.readUntil("+PONG\r\n"), Duration.seconds(10))
       yield* eventually("the BLPOP waits", () => keyspace.waiting() === 1)
       const listed = (yield* Effect.gen(function*() {
         const before = (yield* admin.received).length

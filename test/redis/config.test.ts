@@ -177,6 +177,20 @@ describe("CONFIG SET", () => {
       assert.strictEqual(closed.data.toString("latin1"), "-ERR Protocol error: invalid bulk length\r\n")
     })))
 
+  it.live("the pubsub hard limit applies at once to subscribers already listening", () =>
+    live(Effect.gen(function*() {
+      const { client, port } = yield* redisClient()
+      const subscriber = yield* connect(port)
+      yield* exchange(subscriber, cmd("subscribe", "ch"), "*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n")
+      yield* exchange(
+        client,
+        cmd("config", "set", "client-output-buffer-limit", "pubsub 100 0 0") + cmd("publish", "ch", "x".repeat(200)),
+        "+OK\r\n:1\r\n"
+      )
+      const closed = yield* Effect.timeout(subscriber.closed, Duration.seconds(10))
+      assert.notInclude(closed.data.toString("latin1"), "message", "cut off before the message went out")
+    })))
+
   it.live("RESETSTAT zeroes the counters INFO reports; REWRITE is refused: there is no file", () =>
     live(Effect.gen(function*() {
       const { client } = yield* redisClient()
