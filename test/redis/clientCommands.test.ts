@@ -19,7 +19,7 @@ import * as Redis from "../../src/handlers/redis/Redis.ts"
 import * as TestConnection from "../../src/services/TestConnection.ts"
 import { connect, type TestClient } from "../fixtures/client.ts"
 import { captureLogs, serve } from "../fixtures/server.ts"
-import { cmd, eventually, exchange } from "./support.ts"
+import { cmd, eventually, expectReplies } from "./support.ts"
 
 const live = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   effect.pipe(Effect.provide(Layer.merge(Redis.layer(), captureLogs().layer)))
@@ -61,7 +61,7 @@ describe("CLIENT LIST, INFO, SETNAME", () => {
       const idB = yield* idOf(b)
       const A = addresses(a, port)
       const B = addresses(b, port)
-      yield* exchange(
+      yield* expectReplies(
         b,
         cmd("client", "setname", "worker") + cmd("client", "setinfo", "lib-name", "mylib") + cmd("multi"),
         "+OK\r\n+OK\r\n+OK\r\n"
@@ -69,10 +69,10 @@ describe("CLIENT LIST, INFO, SETNAME", () => {
       const tail = "db=0 sub=0 psub=0 ssub=0"
       const listA = line(idA, A.addr, A.laddr, `name= age=0 idle=0 flags=N ${tail} multi=-1 multi-mem=0 omem=0 cmd=client|list user=default redir=-1 resp=2 lib-name= lib-ver=`)
       const listB = line(idB, B.addr, B.laddr, `name=worker age=0 idle=0 flags=x ${tail} multi=0 multi-mem=0 omem=0 cmd=multi user=default redir=-1 resp=2 lib-name=mylib lib-ver=`)
-      yield* exchange(a, cmd("client", "list"), bulk(`${listA}\n${listB}\n`))
-      yield* exchange(a, cmd("client", "list", "id", `${idB}`, "999"), bulk(`${listB.replace("cmd=multi", "cmd=multi")}\n`))
-      yield* exchange(a, cmd("client", "info"), bulk(`${listA.replace("cmd=client|list", "cmd=client|info")}\n`))
-      yield* exchange(
+      yield* expectReplies(a, cmd("client", "list"), bulk(`${listA}\n${listB}\n`))
+      yield* expectReplies(a, cmd("client", "list", "id", `${idB}`, "999"), bulk(`${listB.replace("cmd=multi", "cmd=multi")}\n`))
+      yield* expectReplies(a, cmd("client", "info"), bulk(`${listA.replace("cmd=client|list", "cmd=client|info")}\n`))
+      yield* expectReplies(
         a,
         cmd("client", "list", "type", "pubsub") + cmd("client", "list", "type", "bogus") + cmd("client", "list", "id", "x") +
           cmd("client", "list", "foo") + cmd("client", "setname", "a b") + cmd("client", "getname"),
@@ -89,13 +89,13 @@ describe("CLIENT KILL", () => {
       const killer = yield* connect(port)
       const victim = yield* connect(port)
       const other = yield* connect(port)
-      yield* exchange(victim, cmd("ping"), "+PONG\r\n")
+      yield* expectReplies(victim, cmd("ping"), "+PONG\r\n")
       const { addr } = addresses(victim, port)
-      yield* exchange(killer, cmd("client", "kill", addr) + cmd("client", "kill", addr), "+OK\r\n-ERR No such client\r\n")
+      yield* expectReplies(killer, cmd("client", "kill", addr) + cmd("client", "kill", addr), "+OK\r\n-ERR No such client\r\n")
       const closed = yield* Effect.timeout(victim.closed, Duration.seconds(10))
       assert.strictEqual(closed.data.toString("latin1"), "+PONG\r\n")
       const otherId = yield* idOf(other)
-      yield* exchange(killer, cmd("client", "kill", "id", `${otherId}`, "skipme", "yes"), ":1\r\n")
+      yield* expectReplies(killer, cmd("client", "kill", "id", `${otherId}`, "skipme", "yes"), ":1\r\n")
       yield* Effect.timeout(other.closed, Duration.seconds(10))
       // SKIPME NO kills this connection too, once it has answered.
       yield* killer.write(cmd("client", "kill", "type", "normal", "skipme", "no") + cmd("ping"))
@@ -108,7 +108,7 @@ describe("CLIENT KILL", () => {
     live(Effect.gen(function*() {
       const { port } = yield* redisServer
       const client = yield* connect(port)
-      yield* exchange(
+      yield* expectReplies(
         client,
         cmd("client", "kill") + cmd("client", "kill", "id", "10", "wrong_arg") + cmd("client", "kill", "id", "str") +
           cmd("client", "kill", "id", "0") + cmd("client", "kill", "type", "wrong_type") +
@@ -139,15 +139,15 @@ describe("CLIENT UNBLOCK", () => {
       }))
       assert.include(listed, " flags=b ")
       assert.include(listed, "blocked_clients:1\r\n")
-      yield* exchange(admin, cmd("client", "unblock", `${id}`), ":1\r\n")
+      yield* expectReplies(admin, cmd("client", "unblock", `${id}`), ":1\r\n")
       yield* Effect.timeout(blocked.readUntil("*-1\r\n"), Duration.seconds(10))
       yield* blocked.write(cmd("blpop", "jobs", "0"))
       yield* eventually("the BLPOP waits again", () => keyspace.waiting() === 1)
-      yield* exchange(admin, cmd("client", "unblock", `${id}`, "ERROR"), ":1\r\n")
+      yield* expectReplies(admin, cmd("client", "unblock", `${id}`, "ERROR"), ":1\r\n")
       yield* Effect.timeout(blocked.readUntil("-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n"), Duration.seconds(10))
       assert.strictEqual(keyspace.waiting(), 0)
-      yield* exchange(blocked, cmd("rpush", "jobs", "a"), ":1\r\n")
-      yield* exchange(
+      yield* expectReplies(blocked, cmd("rpush", "jobs", "a"), ":1\r\n")
+      yield* expectReplies(
         admin,
         cmd("client", "unblock", `${id}`) + cmd("client", "unblock", "asd") + cmd("client", "unblock", `${id}`, "later") +
           cmd("client", "unblock", `${id}`, "error", "x"),
@@ -162,7 +162,7 @@ describe("CLIENT REPLY", () => {
     live(Effect.gen(function*() {
       const { port } = yield* redisServer
       const client = yield* connect(port)
-      yield* exchange(
+      yield* expectReplies(
         client,
         cmd("client", "reply", "off") + cmd("ping", "a") + cmd("nosuch") + cmd("client", "reply", "on") + cmd("ping", "b") +
           cmd("client", "reply", "skip") + cmd("ping", "c") + cmd("ping", "d") + cmd("client", "reply", "skip") +
@@ -176,16 +176,16 @@ describe("CLIENT REPLY", () => {
       const { port } = yield* redisServer
       const subscriber = yield* connect(port)
       const publisher = yield* connect(port)
-      yield* exchange(
+      yield* expectReplies(
         subscriber,
         cmd("client", "reply", "off") + cmd("subscribe", "ch") + cmd("psubscribe", "c*"),
         "*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n*3\r\n$10\r\npsubscribe\r\n$2\r\nc*\r\n:2\r\n"
       )
-      yield* exchange(publisher, cmd("publish", "ch", "hi"), ":2\r\n")
+      yield* expectReplies(publisher, cmd("publish", "ch", "hi"), ":2\r\n")
       const messages = "*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n*4\r\n$8\r\npmessage\r\n$2\r\nc*\r\n$2\r\nch\r\n$2\r\nhi\r\n"
       yield* Effect.timeout(subscriber.readUntil(messages), Duration.seconds(10))
       // PING's reply is silenced; the confirmation is not.
-      yield* exchange(subscriber, cmd("ping") + cmd("unsubscribe", "ch"), "*3\r\n$11\r\nunsubscribe\r\n$2\r\nch\r\n:1\r\n")
+      yield* expectReplies(subscriber, cmd("ping") + cmd("unsubscribe", "ch"), "*3\r\n$11\r\nunsubscribe\r\n$2\r\nch\r\n:1\r\n")
     })))
 })
 
@@ -194,7 +194,7 @@ describe("CLIENT flags and the rest", () => {
     live(Effect.gen(function*() {
       const { port } = yield* redisServer
       const client = yield* connect(port)
-      yield* exchange(
+      yield* expectReplies(
         client,
         cmd("client", "no-evict", "on") + cmd("client", "no-touch", "on") + cmd("client", "no-evict", "x") +
           cmd("client", "getredir"),
@@ -218,7 +218,7 @@ describe("PUBSUB", () => {
       yield* Effect.timeout(a.readUntil("$2\r\ns*\r\n:4\r\n"), Duration.seconds(10))
       yield* b.write(cmd("subscribe", "news") + cmd("psubscribe", "n*"))
       yield* Effect.timeout(b.readUntil("$2\r\nn*\r\n:2\r\n"), Duration.seconds(10))
-      yield* exchange(
+      yield* expectReplies(
         admin,
         cmd("pubsub", "channels", "n*") + cmd("pubsub", "numsub", "news", "sport", "none") + cmd("pubsub", "numpat") +
           cmd("pubsub", "shardchannels") + cmd("pubsub", "shardnumsub", "x") + cmd("pubsub", "channels", "a", "b") +
@@ -231,7 +231,7 @@ describe("PUBSUB", () => {
       )
       yield* b.end
       yield* Effect.timeout(b.closed, Duration.seconds(10))
-      yield* exchange(admin, cmd("pubsub", "numsub", "news") + cmd("pubsub", "numpat"), "*2\r\n$4\r\nnews\r\n:1\r\n:2\r\n")
+      yield* expectReplies(admin, cmd("pubsub", "numsub", "news") + cmd("pubsub", "numpat"), "*2\r\n$4\r\nnews\r\n:1\r\n:2\r\n")
     })))
 })
 
@@ -241,9 +241,9 @@ describe("MONITOR", () => {
       const { port } = yield* redisServer
       const monitor = yield* connect(port)
       const client = yield* connect(port)
-      yield* exchange(monitor, cmd("monitor"), "+OK\r\n")
+      yield* expectReplies(monitor, cmd("monitor"), "+OK\r\n")
       const { addr } = addresses(client, port)
-      yield* exchange(
+      yield* expectReplies(
         client,
         cmd("set", "a b", "x\"y\n\x01") + cmd("config", "get", "save") + cmd("multi") + cmd("get", "a b") + cmd("exec") +
           cmd("nosuch"),
@@ -261,7 +261,7 @@ describe("MONITOR", () => {
       // RESET ends monitoring.
       yield* monitor.write(cmd("reset"))
       yield* Effect.timeout(monitor.readUntil("+RESET\r\n"), Duration.seconds(10))
-      yield* exchange(client, cmd("ping"), "+PONG\r\n")
+      yield* expectReplies(client, cmd("ping"), "+PONG\r\n")
       assert.isFalse((yield* monitor.received).toString("latin1").includes("\"ping\""))
     })))
 })

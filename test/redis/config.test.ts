@@ -14,7 +14,7 @@ import * as Layer from "effect/Layer"
 import * as Redis from "../../src/handlers/redis/Redis.ts"
 import { connect } from "../fixtures/client.ts"
 import { captureLogs, serve } from "../fixtures/server.ts"
-import { cmd, exchange } from "./support.ts"
+import { cmd, expectReplies } from "./support.ts"
 
 /** A server and one client connected to it. */
 const redisClient = (options?: Redis.RedisOptions) =>
@@ -35,8 +35,8 @@ describe("CONFIG GET", () => {
   it.live("names in any case come back as asked, patterns as Redis spells them, aliases too, each once", () =>
     live(Effect.gen(function*() {
       const { client } = yield* redisClient({ maxmemory: 1000 })
-      yield* exchange(client, cmd("config", "get", "MaxMemory", "maxmemory"), pairs("MaxMemory", "1000"))
-      yield* exchange(
+      yield* expectReplies(client, cmd("config", "get", "MaxMemory", "maxmemory"), pairs("MaxMemory", "1000"))
+      yield* expectReplies(
         client,
         cmd("config", "get", "*max-*-entries", "hash-max-listpack-entries"),
         pairs(
@@ -47,8 +47,8 @@ describe("CONFIG GET", () => {
           "zset-max-ziplist-entries", "128"
         )
       )
-      yield* exchange(client, cmd("config", "get", "nosuch", "no*such"), "*0\r\n")
-      yield* exchange(
+      yield* expectReplies(client, cmd("config", "get", "nosuch", "no*such"), "*0\r\n")
+      yield* expectReplies(
         client,
         cmd("config", "get", "save", "appendonly", "maxmemory-policy", "databases", "client-output-buffer-limit"),
         pairs(
@@ -66,14 +66,14 @@ describe("CONFIG SET", () => {
   it.live("several pairs at once; any refusal leaves every value as it was", () =>
     live(Effect.gen(function*() {
       const { client } = yield* redisClient({ maxmemory: 1000 })
-      yield* exchange(client, cmd("config", "set", "maxmemory", "2kb", "timeout", "5"), "+OK\r\n")
-      yield* exchange(client, cmd("config", "get", "maxmemory", "timeout"), pairs("maxmemory", "2048", "timeout", "5"))
-      yield* exchange(
+      yield* expectReplies(client, cmd("config", "set", "maxmemory", "2kb", "timeout", "5"), "+OK\r\n")
+      yield* expectReplies(client, cmd("config", "get", "maxmemory", "timeout"), pairs("maxmemory", "2048", "timeout", "5"))
+      yield* expectReplies(
         client,
         cmd("config", "set", "maxmemory", "3000", "timeout", "x") + cmd("config", "get", "maxmemory", "timeout"),
         failed("timeout", "argument couldn't be parsed into an integer") + pairs("maxmemory", "2048", "timeout", "5")
       )
-      yield* exchange(
+      yield* expectReplies(
         client,
         cmd("config", "set", "maxmemory", "1", "nosuch", "1") + cmd("config", "set", "databases", "2") +
           cmd("config", "set", "maxmemory", "1", "MAXMEMORY", "2") + cmd("config", "set", "maxmemory", "1", "timeout") +
@@ -87,7 +87,7 @@ describe("CONFIG SET", () => {
   it.live("values are read as Redis reads them, with its words for each kind", () =>
     live(Effect.gen(function*() {
       const { client } = yield* redisClient()
-      yield* exchange(
+      yield* expectReplies(
         client,
         cmd("config", "set", "maxmemory", "12x") + cmd("config", "set", "proto-max-bulk-len", "1000") +
           cmd("config", "set", "timeout", "-1") + cmd("config", "set", "maxmemory-policy", "lru") +
@@ -115,7 +115,7 @@ describe("CONFIG SET", () => {
   it.live("facts take their own value, and are refused any other with the reason", () =>
     live(Effect.gen(function*() {
       const { client } = yield* redisClient()
-      yield* exchange(
+      yield* expectReplies(
         client,
         cmd("config", "set", "save", "", "appendonly", "NO", "maxmemory-policy", "noeviction") +
           cmd("config", "set", "save", "3600 1") + cmd("config", "set", "appendonly", "yes") +
@@ -130,7 +130,7 @@ describe("CONFIG SET", () => {
           failed("client-output-buffer-limit", "fiberline has no soft limits: pubsub must be <hard> 0 0")
       )
       // Event classes that notify nothing (no K, no E) are kept, in Redis's spelling.
-      yield* exchange(
+      yield* expectReplies(
         client,
         cmd("config", "set", "notify-keyspace-events", "lg$") + cmd("config", "get", "notify-keyspace-events") +
           cmd("config", "set", "notify-keyspace-events", "Az") + cmd("config", "get", "notify-keyspace-events"),
@@ -141,7 +141,7 @@ describe("CONFIG SET", () => {
   it.live("encoding thresholds and the replica limits are stored and returned, under either name", () =>
     live(Effect.gen(function*() {
       const { client } = yield* redisClient()
-      yield* exchange(
+      yield* expectReplies(
         client,
         cmd("config", "set", "hash-max-ziplist-entries", "4", "zset-max-listpack-value", "1kb", "list-max-ziplist-size", "-5") +
           cmd("config", "get", "hash-max-listpack-entries", "zset-max-ziplist-value", "list-max-listpack-size") +
@@ -157,12 +157,12 @@ describe("CONFIG SET", () => {
   it.live("maxmemory, proto-max-bulk-len and max-queued-commands change what the server does at once", () =>
     live(Effect.gen(function*() {
       const { client, port } = yield* redisClient()
-      yield* exchange(
+      yield* expectReplies(
         client,
         cmd("config", "set", "maxmemory", "1") + cmd("set", "a", "b") + cmd("config", "set", "maxmemory", "0") + cmd("set", "a", "b"),
         "+OK\r\n-OOM command not allowed when used memory > 'maxmemory'.\r\n+OK\r\n+OK\r\n"
       )
-      yield* exchange(
+      yield* expectReplies(
         client,
         cmd("config", "set", "max-queued-commands", "1") + cmd("multi") + cmd("incr", "n") + cmd("incr", "n") + cmd("exec"),
         "+OK\r\n+OK\r\n+QUEUED\r\n" +
@@ -170,7 +170,7 @@ describe("CONFIG SET", () => {
           "-EXECABORT Transaction discarded because of previous errors.\r\n"
       )
       // Another connection of the same server reads the new bulk limit with its next request.
-      yield* exchange(client, cmd("config", "set", "proto-max-bulk-len", "1mb"), "+OK\r\n")
+      yield* expectReplies(client, cmd("config", "set", "proto-max-bulk-len", "1mb"), "+OK\r\n")
       const other = yield* connect(port)
       yield* other.write(`*2\r\n$4\r\nECHO\r\n$${1024 * 1024 + 1}\r\n`)
       const closed = yield* Effect.timeout(other.closed, Duration.seconds(10))
@@ -181,8 +181,8 @@ describe("CONFIG SET", () => {
     live(Effect.gen(function*() {
       const { client, port } = yield* redisClient()
       const subscriber = yield* connect(port)
-      yield* exchange(subscriber, cmd("subscribe", "ch"), "*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n")
-      yield* exchange(
+      yield* expectReplies(subscriber, cmd("subscribe", "ch"), "*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n")
+      yield* expectReplies(
         client,
         cmd("config", "set", "client-output-buffer-limit", "pubsub 100 0 0") + cmd("publish", "ch", "x".repeat(200)),
         "+OK\r\n:1\r\n"
@@ -194,13 +194,13 @@ describe("CONFIG SET", () => {
   it.live("RESETSTAT zeroes the counters INFO reports; REWRITE is refused: there is no file", () =>
     live(Effect.gen(function*() {
       const { client } = yield* redisClient()
-      yield* exchange(client, cmd("set", "a", "1") + cmd("incr", "a") + cmd("config", "resetstat"), "+OK\r\n:2\r\n+OK\r\n")
-      yield* exchange(
+      yield* expectReplies(client, cmd("set", "a", "1") + cmd("incr", "a") + cmd("config", "resetstat"), "+OK\r\n:2\r\n+OK\r\n")
+      yield* expectReplies(
         client,
         cmd("info", "commandstats"),
         `$${"# Commandstats\r\ncmdstat_config|resetstat:calls=1,rejected_calls=0,failed_calls=0\r\n".length}\r\n` +
           "# Commandstats\r\ncmdstat_config|resetstat:calls=1,rejected_calls=0,failed_calls=0\r\n\r\n"
       )
-      yield* exchange(client, cmd("config", "rewrite"), "-ERR The server is running without a config file\r\n")
+      yield* expectReplies(client, cmd("config", "rewrite"), "-ERR The server is running without a config file\r\n")
     })))
 })

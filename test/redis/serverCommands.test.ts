@@ -12,7 +12,7 @@ import * as Layer from "effect/Layer"
 import * as Redis from "../../src/handlers/redis/Redis.ts"
 import { connect, type TestClient } from "../fixtures/client.ts"
 import { captureLogs, serve } from "../fixtures/server.ts"
-import { cmd, exchange } from "./support.ts"
+import { cmd, expectReplies } from "./support.ts"
 
 const live = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   effect.pipe(Effect.provide(Layer.merge(Redis.layer(), captureLogs().layer)))
@@ -52,7 +52,7 @@ describe("INFO", () => {
       assert.deepStrictEqual(headings(yield* info(client, "CPU", "clients", "cpu")), ["# Clients", "# CPU"])
       assert.deepStrictEqual(headings(yield* info(client, "cpu", "default")), defaults)
       assert.deepStrictEqual(headings(yield* info(client, "commandSTATS")), ["# Commandstats"])
-      yield* exchange(client, cmd("info", "nothing"), "$0\r\n\r\n")
+      yield* expectReplies(client, cmd("info", "nothing"), "$0\r\n\r\n")
       const server = yield* info(client, "server")
       assert.strictEqual(field(server, "redis_version"), "7.0.15")
       assert.match(field(server, "fiberline_version") ?? "", /^\d+\.\d+\.\d+/)
@@ -68,8 +68,8 @@ describe("INFO", () => {
       const port = yield* redisServer
       const client = yield* connect(port)
       const subscriber = yield* connect(port)
-      yield* exchange(subscriber, cmd("psubscribe", "a*"), "*3\r\n$10\r\npsubscribe\r\n$2\r\na*\r\n:1\r\n")
-      yield* exchange(
+      yield* expectReplies(subscriber, cmd("psubscribe", "a*"), "*3\r\n$10\r\npsubscribe\r\n$2\r\na*\r\n:1\r\n")
+      yield* expectReplies(
         client,
         cmd("config", "resetstat") + cmd("set", "k", "v") + cmd("get") + cmd("incr", "k") + cmd("nosuch") +
           cmd("set", "t", "1", "px", "1") + cmd("set", "u", "1", "ex", "100"),
@@ -78,7 +78,7 @@ describe("INFO", () => {
           "+OK\r\n+OK\r\n"
       )
       yield* Effect.sleep("5 millis")
-      yield* exchange(client, cmd("get", "t"), "$-1\r\n")
+      yield* expectReplies(client, cmd("get", "t"), "$-1\r\n")
       const text = yield* info(client, "all")
       assert.strictEqual(field(text, "connected_clients"), "2")
       assert.strictEqual(field(text, "total_connections_received"), "0", "counted before the reset")
@@ -100,7 +100,7 @@ describe("FUNCTION and FCALL with no engine and no function", () => {
   it.live("FLUSH and LIST answer as Redis with none; LOAD names the missing engine; the others Redis's errors", () =>
     live(Effect.gen(function*() {
       const client = yield* connect(yield* redisServer)
-      yield* exchange(
+      yield* expectReplies(
         client,
         cmd("function", "flush") + cmd("function", "flush", "async") + cmd("function", "flush", "SYNC") +
           cmd("function", "flush", "now") + cmd("function", "flush", "sync", "x") +
@@ -110,7 +110,7 @@ describe("FUNCTION and FCALL with no engine and no function", () => {
           "-ERR unknown subcommand or wrong number of arguments for 'flush'. Try FUNCTION HELP.\r\n" +
           "*0\r\n*0\r\n-ERR library name argument was not given\r\n-ERR Unknown argument withcode\r\n"
       )
-      yield* exchange(
+      yield* expectReplies(
         client,
         cmd("function", "load", "#!lua name=mylib\nredis.register_function('f', function() return 1 end)") +
           cmd("function", "load", "replace", "#!js name=x\n") + cmd("function", "load", "again", "#!lua name=x\n") +
@@ -123,7 +123,7 @@ describe("FUNCTION and FCALL with no engine and no function", () => {
           "-ERR Invalid metadata value given: foo=bar\r\n" +
           "-ERR Library names can only contain letters, numbers, or underscores(_) and must be at least one character long\r\n"
       )
-      yield* exchange(
+      yield* expectReplies(
         client,
         cmd("function", "delete", "mylib") + cmd("function", "kill") + cmd("function", "stats") +
           cmd("function", "dump") + cmd("fcall", "f", "0") + cmd("fcall_ro", "f", "1", "k") + cmd("fcall", "f"),
@@ -139,7 +139,7 @@ describe("COMMAND, TIME, DEBUG", () => {
   it.live("GETKEYS from the table's key positions, with Redis's errors", () =>
     live(Effect.gen(function*() {
       const client = yield* connect(yield* redisServer)
-      yield* exchange(
+      yield* expectReplies(
         client,
         cmd("command", "getkeys", "get", "key") + cmd("command", "getkeys", "del", "a", "b", "c") +
           cmd("command", "getkeys", "mset", "k1", "v1", "k2", "v2") + cmd("command", "getkeys", "nosuch", "x") +
@@ -151,10 +151,25 @@ describe("COMMAND, TIME, DEBUG", () => {
       )
     })))
 
+  it.live("MEMORY USAGE is what maxmemory counts for the key (its TTL included); the allocator's subcommands do not exist", () =>
+    live(Effect.gen(function*() {
+      const client = yield* connect(yield* redisServer)
+      yield* expectReplies(
+        client,
+        cmd("set", "k", "vv") + cmd("memory", "usage", "k") + cmd("pexpire", "k", "100000") +
+          cmd("memory", "usage", "k", "samples", "0") + cmd("memory", "usage", "nokey") +
+          cmd("memory", "usage", "k", "samples", "-1") + cmd("memory", "usage", "k", "foo") + cmd("memory", "stats") +
+          cmd("command", "getkeys", "memory", "usage", "k"),
+        // 96 for a key and its string (memory.ts), 1 + 2 bytes, 56 for a TTL.
+        "+OK\r\n:99\r\n:1\r\n:155\r\n$-1\r\n-ERR syntax error\r\n-ERR syntax error\r\n" +
+          "-ERR unknown subcommand 'stats'. Try MEMORY HELP.\r\n*1\r\n$1\r\nk\r\n"
+      )
+    })))
+
   it.live("LIST (filtered by pattern, module, flag-implied ACL category), INFO of subcommands, COUNT", () =>
     live(Effect.gen(function*() {
       const client = yield* connect(yield* redisServer)
-      yield* exchange(
+      yield* expectReplies(
         client,
         cmd("command", "list", "filterby", "pattern", "config|*re*") + cmd("command", "list", "filterby", "module", "m") +
           cmd("command", "list", "filterby", "aclcat", "nosuch") + cmd("command", "list", "bad") +
@@ -163,7 +178,7 @@ describe("COMMAND, TIME, DEBUG", () => {
         "*2\r\n$16\r\nconfig|resetstat\r\n$14\r\nconfig|rewrite\r\n*0\r\n*0\r\n-ERR syntax error\r\n-ERR syntax error\r\n" +
           "-ERR fiberline's command table does not record ACL category 'string'\r\n*2\r\n$-1\r\n$-1\r\n"
       )
-      yield* exchange(
+      yield* expectReplies(
         client,
         cmd("command", "info", "client|id"),
         "*1\r\n*10\r\n$9\r\nclient|id\r\n:2\r\n*3\r\n+noscript\r\n+loading\r\n+stale\r\n:0\r\n:0\r\n:0\r\n*0\r\n*0\r\n*0\r\n*0\r\n"
@@ -187,7 +202,7 @@ describe("COMMAND, TIME, DEBUG", () => {
       const [, seconds, micros] = time ?? []
       assert.isAtMost(Math.abs(Number(seconds) - Date.now() / 1000), 5)
       assert.isBelow(Number(micros), 1_000_000)
-      yield* exchange(
+      yield* expectReplies(
         client,
         cmd("debug", "sleep", "0") + cmd("debug", "help"),
         "-ERR unknown subcommand or wrong number of arguments for 'sleep'. Try DEBUG HELP.\r\n" +

@@ -1,6 +1,6 @@
 /**
- * Helpers shared by the Redis tests: encoding a request as clients do, an
- * exchange of exact bytes with a raw client, and a bounded wait for a
+ * Helpers shared by the Redis tests: encoding a request as clients do,
+ * exact replies from a raw client's requests, and a bounded wait for a
  * condition that other processes or fibers make true.
  */
 import { Buffer } from "node:buffer"
@@ -24,7 +24,7 @@ export const eventually = (what: string, check: () => boolean): Effect.Effect<vo
   })
 
 /** Sends `requests` and checks that exactly `expected` comes back after what the client had received (bounded: 10 s). */
-export const exchange = (client: TestClient, requests: string, expected: string): Effect.Effect<void, unknown> =>
+export const expectReplies = (client: TestClient, requests: string, expected: string): Effect.Effect<void, unknown> =>
   Effect.gen(function*() {
     const before = (yield* client.received).length
     yield* client.write(requests)

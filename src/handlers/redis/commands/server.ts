@@ -1,7 +1,7 @@
 /**
  * Server commands — what tools and test harnesses ask the server about
  * itself: `CONFIG GET|SET|RESETSTAT|REWRITE`, `INFO`, `COMMAND` (`COUNT`,
- * `INFO`, `DOCS`, `LIST`, `GETKEYS`), `MONITOR`, `TIME`, `DEBUG`.
+ * `INFO`, `DOCS`, `LIST`, `GETKEYS`), `MEMORY USAGE`, `MONITOR`, `TIME`, `DEBUG`.
  *
  * fiberline has no `DEBUG` subcommand: each gets Redis's error for one it
  * does not know.
@@ -14,9 +14,11 @@ import * as Config from "../config.ts"
 import { isCommandError, rejected } from "../errors.ts"
 import { compile } from "../glob.ts"
 import { info } from "../info.ts"
+import { overhead } from "../memory.ts"
 import { syntaxError } from "../parse.ts"
 import * as Reply from "../reply.ts"
 import * as Session from "../session.ts"
+import { entryBytes } from "../values.ts"
 
 const admin = ["admin", "noscript", "loading", "stale"] as const
 
@@ -241,6 +243,23 @@ export const commands: ReadonlyArray<Command> = [
     const now = ctx.server.now()
     return Reply.bulkArray([`${Math.floor(now / 1000)}`, `${(now % 1000) * 1000}`])
   }),
+  // Only USAGE: the other MEMORY subcommands report on Redis's allocator, which fiberline does not have.
+  container("memory", [], [
+    define("memory|usage", -3, ["readonly"], [2, 2, 1], (ctx, args) => {
+      const key = args.nextString()
+      while (args.hasNext()) {
+        if (!args.nextIs("samples") || !args.hasNext()) syntaxError()
+        if (args.nextInteger() < 0n) syntaxError()
+      }
+      const value = ctx.keyspace.get(key)
+      if (value === undefined) return Reply.nullBulk
+      return Reply.integer(entryBytes(key, value) + (ctx.keyspace.expiresAt(key) === undefined ? 0 : overhead.ttl))
+    }),
+    help("memory", [
+      "USAGE <key> [SAMPLES <count>]",
+      "    The bytes <key> and its value are counted as (what maxmemory bounds), every element counted."
+    ])
+  ]),
   define("monitor", 1, ["admin", "noscript", "loading", "stale"], [0, 0, 0], (ctx) => {
     if (ctx.session.inExec) throw rejected("MONITOR isn't allowed for DENY BLOCKING client")
     // Already monitoring: Redis ignores it, without a reply.
