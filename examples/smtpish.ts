@@ -5,6 +5,10 @@ import type { Connection } from "fiberline"
 // EHLO, STARTTLS, then every other line echoed back, over TLS once upgraded.
 // Serve it with the certificate to upgrade with:
 //   fiberline serve examples/smtpish.ts --tls-mode starttls --tls-cert cert.pem --tls-key key.pem
+
+// SMTP's lines end with CRLF: `fiberline serve` reads this (`--line-ending` overrides it).
+export const connection = { lineEnding: "\r\n" } satisfies Connection.ConnectionOptions
+
 export default (conn: Connection.Connection) =>
   Effect.gen(function*() {
     yield* conn.writeLine("220 smtpish ready")

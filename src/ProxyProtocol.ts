@@ -1,7 +1,7 @@
 /**
  * The PROXY protocol (HAProxy's, versions 1 and 2) as fiberline reads it: a
  * load balancer in front of the server prepends one header saying who the
- * client really was. A server with `proxyProtocol` set reads it before the
+ * client really was. A server with `proxy` set reads it before the
  * handler (and before TLS); the handler sees it as `conn.proxy`, and the
  * connection's `peer` and `remoteAddress` are the header's client. The
  * decoder is public too, for a protocol that reads a header itself.

@@ -7,11 +7,15 @@
  *   (`readLine`, `readExactly`, `write`…); over TCP, stdio, or in memory;
  *   and the `Handler` type (a function of the connection, or an Effect).
  * - `LineServer`: binds, accepts, runs one fiber per connection, drains on
- *   shutdown; `make` (scoped) and `layer`.
+ *   shutdown; `make` (scoped) and `layer`; `serveStdio`, one connection on
+ *   stdin/stdout served the same way; its options (`ServerOptions`) and
+ *   `ServerError`.
  * - `LineClient`: connections you open, as the same `Connection` (TCP, TLS,
  *   a Unix socket); `connect` (scoped) and `layer`; `ConnectError`.
  * - `Decoder`: framing as pure, incremental decoders (`conn.read(decoder)`).
  * - `Errors`: the typed failures handlers recover from.
+ * - `Options`: the option schemas (`ConnectionOptions`, the field schemas
+ *   the others are built of), `InvalidOption`, and `decode`.
  * - `SchemaLines`: lines decoded and encoded by a `Schema` (NDJSON…).
  * - `Address`: addresses, structured and printed one way.
  * - `TestConnection`: an in-memory peer to unit-test handlers.
@@ -49,6 +53,8 @@ export * as LineClient from "./services/LineClient.ts"
 export * as LineServer from "./services/LineServer.ts"
 /** @since 0.1.0 */
 export * as Logging from "./services/Logging.ts"
+/** @since 0.2.0 */
+export * as Options from "./Options.ts"
 /** @since 0.1.0 */
 export * as SchemaLines from "./services/SchemaLines.ts"
 /** @since 0.1.0 */

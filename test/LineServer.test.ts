@@ -168,7 +168,8 @@ describe("LineServer", () => {
       const error = yield* Effect.flip(LineServer.make({ handler: echo, port }))
       assert.strictEqual(error._tag, "ServerError")
       assert.strictEqual(error.address, `127.0.0.1:${port}`)
-      assert.strictEqual(error.code, "EADDRINUSE")
+      assert.strictEqual(error.reason._tag, "ListenError")
+      assert.strictEqual(error.reason._tag === "ListenError" ? error.reason.code : undefined, "EADDRINUSE")
       assert.strictEqual(error.message, `cannot listen on 127.0.0.1:${port}: address already in use`)
     }).pipe(Effect.provide(captureLogs().layer)))
 

@@ -20,6 +20,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Metric from "effect/Metric"
 import * as Scope from "effect/Scope"
+import { TestClock } from "effect/testing"
 import { echo } from "../src/handlers/Echo.ts"
 import { type Connection, fromSocket, runHandler } from "../src/services/Connection.ts"
 import * as LineServer from "../src/services/LineServer.ts"
@@ -249,6 +250,48 @@ describe("TLS handshake deadline", () => {
   })
 })
 
+/** Waits in real time (the TestClock stands still) until `server` serves `n` connections. */
+const activeInRealTime = (server: LineServer.LineServer, n: number) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < 500 && (yield* server.stats).active !== n; i++) {
+      yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 10)))
+    }
+    assert.strictEqual((yield* server.stats).active, n)
+  })
+
+describe("TLS handshake deadline on the Clock", () => {
+  it.live("a 25-day handshake timeout (past Node's timer range): a handshake completes, and Node warns of nothing", () => {
+    const warnings: Array<string> = []
+    const onWarning = (warning: Error) => warnings.push(warning.name)
+    return Effect.gen(function*() {
+      process.on("warning", onWarning)
+      yield* Effect.addFinalizer(() => Effect.sync(() => process.off("warning", onWarning)))
+      const server = yield* serve(echo, { tls: { ...serverA, handshakeTimeout: "25 days" } })
+      const client = yield* within(connectTls(server.port))
+      yield* client.write("still here\n")
+      assert.strictEqual(yield* within(client.readUntil("\n")), "still here\n")
+      // A warning is emitted on the next tick.
+      yield* Effect.promise(() => new Promise((resolve) => setImmediate(resolve)))
+      assert.deepStrictEqual(warnings, [])
+    }).pipe(Effect.scoped, Effect.provide(captureLogs().layer))
+  })
+
+  it.effect("the deadline is Effect's Clock: a silent client is closed when 25 days have passed on the TestClock", () =>
+    Effect.gen(function*() {
+      // The certificates are checked against the Clock's time: today, not 1970.
+      yield* TestClock.setTime(Date.now())
+      const server = yield* serve(echo, { tls: { ...serverA, handshakeTimeout: "25 days" } })
+      const silent = yield* connect(server.port)
+      yield* activeInRealTime(server, 1)
+      yield* TestClock.adjust("24 days")
+      assert.isFalse(silent.socket.destroyed, "open before its deadline")
+      yield* TestClock.adjust("1 day")
+      yield* activeInRealTime(server, 0)
+      const closed = yield* silent.closed
+      assert.strictEqual(closed.data.length, 0)
+    }).pipe(Effect.provide(captureLogs().layer)))
+})
+
 describe("TLS handshakes and shutdown", () => {
   it.live("a client that half-closes in the middle of its handshake is closed at once, not at the deadline", () => {
     const logs = captureLogs()
@@ -392,7 +435,7 @@ const peerAndProtocol = (conn: Connection) => Effect.andThen(conn.writeLine(`pee
 describe("PROXY protocol and TLS", () => {
   it.live("the PROXY header is read in plaintext before the handshake, even in the same packet as the ClientHello", () =>
     Effect.gen(function*() {
-      const server = yield* serve(peerAndProtocol, { proxyProtocol: "v1", tls: serverA })
+      const server = yield* serve(peerAndProtocol, { proxy: { version: "v1" }, tls: serverA })
       const client = yield* within(tlsBehindProxy(server.port, "PROXY TCP4 203.0.113.7 127.0.0.1 51234 1234\r\n"))
       yield* client.write("over tls\n")
       assert.strictEqual(yield* within(client.readUntil("over tls\n")), "peer 203.0.113.7:51234 TLSv1.3\nover tls\n")

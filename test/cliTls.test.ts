@@ -145,7 +145,7 @@ describe("fiberline CLI with TLS", () => {
       const rogue = yield* within(attemptTls(firstPort, "hello\n", { key: pem("rogue-client.key"), cert: pem("rogue-client.crt") }))
       assert.strictEqual(rogue.data, "")
       const refused = yield* first.waitForLog("connection refused")
-      assert.deepStrictEqual(logFields(refused), {
+      assert.deepInclude(logFields(refused), {
         reason: "tls-handshake",
         error: "client certificate rejected: UNABLE_TO_VERIFY_LEAF_SIGNATURE"
       })
@@ -186,10 +186,10 @@ describe("fiberline CLI with TLS", () => {
       let reloaded: ReadonlyArray<JsonLog> = []
       for (let polls = 0; polls < 200 && reloaded.length < 2; polls++) {
         yield* Effect.sleep("50 millis")
-        reloaded = (yield* cli.stderrLines).map(parseJsonLog).filter((log): log is JsonLog => log?.message[0] === "tls reloaded")
+        reloaded = (yield* cli.stderrLines).map(parseJsonLog).filter((log): log is JsonLog => log?.message === "tls reloaded")
       }
       assert.strictEqual(reloaded.length, 2, "both workers reloaded")
-      assert.notStrictEqual(reloaded[0]!.annotations.worker, reloaded[1]!.annotations.worker)
+      assert.notStrictEqual(reloaded[0]!.fields.worker, reloaded[1]!.fields.worker)
       yield* cli.signal("SIGTERM")
       assert.strictEqual((yield* cli.exited()).code, 0)
     }), timeout)

@@ -8,12 +8,26 @@ import { readdirSync, readFileSync } from "node:fs"
 
 const alive = new Set<ChildProcess>()
 
-/** Sends SIGKILL to every child the bench started that has not exited yet. */
+/** Children started as the leaders of their own process groups (`detached`), by PID. */
+const leaders = new Set<number>()
+
+/** SIGKILL to the process group led by `pid` (a child started `detached`); nothing if it is gone. */
+const killGroup = (pid: number): void => {
+  try {
+    process.kill(-pid, "SIGKILL")
+  } catch {
+    // ESRCH: every process of the group has exited.
+  }
+}
+
+/** Sends SIGKILL to every child the bench started that has not exited yet, and to the groups they lead. */
 export const killAllChildren = (): void => {
   for (const child of alive) {
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
   }
   alive.clear()
+  for (const pid of leaders) killGroup(pid)
+  leaders.clear()
 }
 
 /**
@@ -95,10 +109,28 @@ export interface CommandResult extends Exited {
 export const runCommand = async (
   command: string,
   args: ReadonlyArray<string>,
-  options: { readonly timeoutMs: number; readonly cwd?: string }
+  options: {
+    readonly timeoutMs: number
+    readonly cwd?: string
+    readonly env?: NodeJS.ProcessEnv
+    /**
+     * Run it as the leader of a process group of its own, and kill the whole
+     * group (by the leader's PID) at the time bound and once it has exited, so
+     * no process it started in the background outlives it.
+     */
+    readonly group?: boolean
+  }
 ): Promise<CommandResult> => {
   const started = performance.now()
-  const child = spawnTracked(command, args, { cwd: options.cwd, stdio: ["ignore", "pipe", "pipe"] })
+  const child = spawnTracked(command, args, {
+    cwd: options.cwd,
+    env: options.env,
+    detached: options.group === true,
+    stdio: ["ignore", "pipe", "pipe"]
+  })
+  const leader = options.group === true ? child.pid : undefined
+  if (leader !== undefined) leaders.add(leader)
+  const kill = () => (leader === undefined ? child.kill("SIGKILL") : killGroup(leader))
   let stdout = ""
   let stderr = ""
   child.stdout?.setEncoding("utf8").on("data", (text: string) => (stdout += text))
@@ -108,10 +140,14 @@ export const runCommand = async (
   let timedOut = false
   const timer = setTimeout(() => {
     timedOut = true
-    child.kill("SIGKILL")
+    kill()
   }, options.timeoutMs)
   const exit = await exited(child)
   clearTimeout(timer)
+  if (leader !== undefined) {
+    killGroup(leader)
+    leaders.delete(leader)
+  }
   // `exit` can fire before the pipes are drained: wait for them to close, but
   // not for long, as a grandchild that outlived a kill may still hold them.
   const closed = Promise.all([child.stdout, child.stderr].map((stream) =>

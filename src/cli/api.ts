@@ -16,10 +16,10 @@ export { type Served, serveCommand, type ServeCommandSpec } from "./serve.ts"
 export {
   type CommandDefaults,
   envName,
-  parseDuration,
+  type Given,
   resolve as resolveSettings,
   serverFlags,
   type ServerSettings
 } from "./settings.ts"
 /** @since 0.1.0 */
-export { encodeTicketKeys, ticketKeysVariable, type TlsSettings } from "./tlsSettings.ts"
+export { encodeTicketKeys, ticketKeysVariable } from "./tlsSettings.ts"

@@ -1,9 +1,12 @@
 /**
  * Loading a user's handler module for `fiberline serve MODULE`: a `.js`,
- * `.mjs` or `.ts` file (TypeScript through Node's own type stripping, no
- * build step) whose default export — or the export `--export` names — is a
- * handler, and which may export `layer`: a `Layer` providing what the
- * handler needs, built once per server.
+ * `.mjs`, `.ts` or `.mts` file (TypeScript through Node's own type
+ * stripping, no build step) whose default export — or the export
+ * `--export` names — is a handler, and which may export `layer`: a `Layer`
+ * providing what the handler needs, built once per server; and
+ * `connection`: the connection options its protocol needs (`{ lineEnding:
+ * "\r\n" }` for SMTP, IRC, POP3…), which flags such as `--line-ending`
+ * override.
  *
  * Every way this can go wrong is a {@link UsageError} with one line naming
  * the file and what was wrong, before anything is bound.
@@ -16,7 +19,8 @@ import * as Url from "node:url"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { type Handler, isHandler } from "../services/Connection.ts"
+import * as Options from "../Options.ts"
+import { type ConnectionOptions, type Handler, isHandler } from "../services/Connection.ts"
 import { firstLine, UsageError } from "./exit.ts"
 
 /**
@@ -32,7 +36,23 @@ export interface HandlerModule {
   readonly handler: Handler<unknown, never>
   /** What the handler needs, if the module exports `layer`. */
   readonly layer: Layer.Layer<never, unknown> | undefined
+  /** The connection options of its protocol, if the module exports `connection`. */
+  readonly connection: ConnectionOptions | undefined
 }
+
+/**
+ * The files `fiberline serve` loads, by extension.
+ *
+ * @since 0.2.0
+ */
+export const extensions = [".js", ".mjs", ".ts", ".mts"] as const
+
+/**
+ * {@link extensions} as a sentence says them: `.js, .mjs, .ts or .mts`.
+ *
+ * @since 0.2.0
+ */
+export const extensionList = `${extensions.slice(0, -1).join(", ")} or ${extensions.at(-1)}`
 
 /** Whether this Node runs `.ts` files by itself (type stripping, on by default since 22.18 and 23.6). */
 const stripsTypes = (): boolean => {
@@ -62,7 +82,7 @@ export const load = (path: string, exportName = "default"): Effect.Effect<Handle
     const file = Path.resolve(path)
     const fail = (message: string) => Effect.fail(new UsageError({ message: `handler module ${path}: ${message}` }))
     if (!Fs.existsSync(file)) return yield* fail("no such file")
-    if (!/\.(?:m?js|m?ts)$/.test(file)) return yield* fail("expected a .js, .mjs, .ts or .mts file")
+    if (!extensions.some((extension) => file.endsWith(extension))) return yield* fail(`expected a ${extensionList} file`)
     if (/\.m?ts$/.test(file) && !stripsTypes()) {
       return yield* fail(
         `loading TypeScript needs Node 22.18 or later (type stripping); this is Node ${process.versions.node} (in a clone, run the pinned one: npx node dist/cli/main.js …)`
@@ -88,6 +108,15 @@ export const load = (path: string, exportName = "default"): Effect.Effect<Handle
     if (layer !== undefined && !Layer.isLayer(layer)) {
       return yield* fail(`export "layer" is not a Layer: it is ${describe(layer)}`)
     }
+    const connection = loaded.connection
+    if (connection !== undefined) {
+      const invalid = Options.decodeResult(Options.ConnectionOptions, connection)
+      if (invalid._tag === "Failure") return yield* fail(`export "connection": ${invalid.failure.message}`)
+    }
     // See `HandlerModule`: checked at run time, typed as needing nothing.
-    return { handler: handler as Handler<unknown, never>, layer: layer as Layer.Layer<never, unknown> | undefined }
+    return {
+      handler: handler as Handler<unknown, never>,
+      layer: layer as Layer.Layer<never, unknown> | undefined,
+      connection: connection as ConnectionOptions | undefined
+    }
   })

@@ -7,15 +7,18 @@
  */
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
 import { Argument, Command, Flag } from "effect/cli"
 import packageJson from "../../package.json" with { type: "json" }
 import * as Chat from "../handlers/Chat.ts"
 import { echo } from "../handlers/Echo.ts"
 import * as Redis from "../handlers/redis/Redis.ts"
+import * as Options from "../Options.ts"
 import { firstLine, UsageError } from "./exit.ts"
 import * as HandlerModule from "./handlerModule.ts"
 import { main } from "./run.ts"
 import { serveCommand } from "./serve.ts"
+import * as Text from "./textOf.ts"
 
 const echoCommand = serveCommand({
   name: "echo",
@@ -23,39 +26,38 @@ const echoCommand = serveCommand({
   setup: () => Effect.succeed({ handler: echo })
 })
 
+/** An integer from 1 to `max`. */
+const upTo = (max: number) =>
+  Schema.Number.check(Schema.makeFilter((n: number) => Number.isSafeInteger(n) && n >= 1 && n <= max, { expected: `an integer from 1 to ${max}` }))
+
 const redisCommand = serveCommand({
   name: "redis",
   description: "A Redis-compatible in-memory server (RESP2) that Redis clients and redis-benchmark use unchanged",
   defaults: { port: 6379 },
   config: {
-    protoMaxBulkLen: Flag.Int("proto-max-bulk-len").pipe(
-      Flag.withDefault(Redis.defaults.protoMaxBulkLen),
-      Flag.filter(
-        (n) => n > 0 && n <= Redis.defaults.protoMaxBulkLen,
-        (n) => `--proto-max-bulk-len must be 1..${Redis.defaults.protoMaxBulkLen}, got ${n}`
-      ),
-      Flag.withDescription(`Longest bulk string of a request, in bytes (default ${Redis.defaults.protoMaxBulkLen})`)
+    protoMaxBulkLen: Text.integerFlag(
+      "proto-max-bulk-len",
+      upTo(Redis.defaults.protoMaxBulkLen),
+      Redis.defaults.protoMaxBulkLen,
+      "Longest bulk string of a request, in bytes"
     ),
-    pubsubOutputLimit: Flag.Int("pubsub-output-limit").pipe(
-      Flag.withDefault(Redis.defaults.pubsubOutputLimit),
-      Flag.filter((n) => n > 0, (n) => `--pubsub-output-limit must be positive, got ${n}`),
-      Flag.withDescription(
-        `Pending output past which a subscriber that does not read is cut off, in bytes (default ${Redis.defaults.pubsubOutputLimit})`
-      )
+    pubsubOutputLimit: Text.integerFlag(
+      "pubsub-output-limit",
+      Options.PositiveInt,
+      Redis.defaults.pubsubOutputLimit,
+      "Pending output past which a subscriber that does not read is cut off, in bytes"
     ),
-    maxQueuedCommands: Flag.Int("max-queued-commands").pipe(
-      Flag.withDefault(Redis.defaults.maxQueuedCommands),
-      Flag.filter((n) => n > 0, (n) => `--max-queued-commands must be positive, got ${n}`),
-      Flag.withDescription(
-        `Most commands one MULTI may queue; the one past it fails the transaction (default ${Redis.defaults.maxQueuedCommands})`
-      )
+    maxQueuedCommands: Text.integerFlag(
+      "max-queued-commands",
+      Options.PositiveInt,
+      Redis.defaults.maxQueuedCommands,
+      "Most commands one MULTI may queue; the one past it fails the transaction"
     ),
-    maxQueuedBytes: Flag.Int("max-queued-bytes").pipe(
-      Flag.withDefault(Redis.defaults.maxQueuedBytes),
-      Flag.filter((n) => n > 0, (n) => `--max-queued-bytes must be positive, got ${n}`),
-      Flag.withDescription(
-        `Most bytes one MULTI may queue (arguments plus 32 bytes each); past it the transaction fails (default ${Redis.defaults.maxQueuedBytes})`
-      )
+    maxQueuedBytes: Text.integerFlag(
+      "max-queued-bytes",
+      Options.PositiveInt,
+      Redis.defaults.maxQueuedBytes,
+      "Most bytes one MULTI may queue (arguments plus 32 bytes each); past it the transaction fails"
     ),
     maxmemory: Flag.String("maxmemory").pipe(
       Flag.mapTryCatch(
@@ -100,26 +102,23 @@ const chatCommand = serveCommand({
   description: "A chat room: pick a nickname, then every line goes to everyone else (/who, /nick, /me, /quit)",
   defaults: { port: 7070 },
   config: {
-    outboxBytes: Flag.Int("outbox-bytes").pipe(
-      Flag.withDefault(Chat.defaults.outboxBytes),
-      Flag.filter((n) => n > 0, (n) => `--outbox-bytes must be positive, got ${n}`),
-      Flag.withDescription(
-        `Output queued for a client that does not read before it is disconnected, in bytes (default ${Chat.defaults.outboxBytes})`
-      )
+    outboxBytes: Text.integerFlag(
+      "outbox-bytes",
+      Schema.required(Chat.ChatOptions.fields.outboxBytes),
+      Chat.defaults.outboxBytes,
+      "Output queued for a client that does not read before it is disconnected, in bytes"
     ),
-    renamesPerMinute: Flag.Int("renames-per-minute").pipe(
-      Flag.withDefault(Chat.defaults.renamesPerMinute),
-      Flag.filter((n) => n > 0, (n) => `--renames-per-minute must be positive, got ${n}`),
-      Flag.withDescription(
-        `Nickname changes a client may make a minute; one more is refused (default ${Chat.defaults.renamesPerMinute})`
-      )
+    renamesPerMinute: Text.integerFlag(
+      "renames-per-minute",
+      Schema.required(Chat.ChatOptions.fields.renamesPerMinute),
+      Chat.defaults.renamesPerMinute,
+      "Nickname changes a client may make a minute; one more is refused"
     ),
-    linesPerSecond: Flag.Int("lines-per-second").pipe(
-      Flag.withDefault(Chat.defaults.linesPerSecond),
-      Flag.filter((n) => n >= 0, (n) => `--lines-per-second must be 0 or more, got ${n}`),
-      Flag.withDescription(
-        `Lines a client may send a second; a faster one is read no faster, 0 for no limit (default ${Chat.defaults.linesPerSecond})`
-      )
+    linesPerSecond: Text.integerFlag(
+      "lines-per-second",
+      Schema.required(Chat.ChatOptions.fields.linesPerSecond),
+      Chat.defaults.linesPerSecond,
+      "Lines a client may send a second; a faster one is read no faster, 0 for no limit"
     ),
     redis: Flag.String("redis").pipe(
       Flag.optional,
@@ -138,9 +137,9 @@ const chatCommand = serveCommand({
 const serveModuleCommand = serveCommand({
   name: "serve",
   description:
-    "Serve the handler a module exports (default export, or --export NAME); the module may export `layer` for its services",
+    "Serve the handler a module exports (default export, or --export NAME); the module may export `layer` for its services and `connection` for its connection options",
   config: {
-    module: Argument.String("module").pipe(Argument.withDescription("A .js, .mjs or .ts file")),
+    module: Argument.String("module").pipe(Argument.withDescription(`A ${HandlerModule.extensionList} file`)),
     exportName: Flag.String("export").pipe(
       Flag.withDefault("default"),
       Flag.withDescription("The export to serve (default: the default export)")

@@ -16,7 +16,7 @@ import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
-import { BurstLog } from "../internal/server/burstLog.ts"
+import { BurstLog } from "../services/Logging.ts"
 
 /**
  * When a crashed worker is restarted: after `initialMillis`, doubling with

@@ -10,26 +10,72 @@
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import * as Effect from "effect/Effect"
-import { CliOutput, Command } from "effect/cli"
+import { CliConfig, type CliError, CliOutput, Command, GlobalFlag } from "effect/cli"
 import * as Logging from "../services/Logging.ts"
 import { firstLine, setProgramName, teardown } from "./exit.ts"
+import { LogLevelSetting } from "./logLevel.ts"
 import * as WorkerLink from "./workerLink.ts"
 
+/** A flag's name as the user gave it: `--name`, or the `FIBERLINE_*` variable it fell back to. */
+const given = (option: string) => (/^[A-Z][A-Z0-9_]*$/.test(option) ? option : `--${option}`)
+
 /**
- * Help and version go to stdout as usual; a command-line mistake goes to
- * stderr as its error lines and a pointer to `--help`, never the whole help.
+ * One line for a command-line mistake: a bad value names the flag (or its
+ * variable), the value and what was expected; effect/cli's own messages
+ * lose the command it appends.
+ */
+const mistake = (error: CliError.NonShowHelpErrors): string =>
+  error._tag === "InvalidValue" && error.kind === "flag"
+    ? `invalid ${given(error.option)} "${error.value}": ${error.expected.startsWith("expected ") ? "" : "expected "}${error.expected}`
+    : firstLine(error).replace(/ in command .*$/, "")
+
+/**
+ * Help and version go to stdout as usual. A command-line mistake goes to
+ * stderr as its error lines (with a pointer to `--help` unless every one is
+ * a bad value, which says all there is to say), never the whole help; so
+ * does a command run without its subcommand: its usage and subcommands.
  */
 const presenter = CliOutput.layerPresenter({
-  present: (event) =>
-    event._tag === "InvalidInvocation"
-      ? Effect.sync(() => {
+  present: (event) => {
+    if (event._tag === "InvalidInvocation") {
+      return Effect.sync(() => {
         const command = event.commandPath.join(" ")
-        // effect/cli names the command again at the end of some messages.
-        const lines = event.errors.map((error) => `${command}: ${firstLine(error).replace(/ in command .*$/, "")}`)
-        process.stderr.write(`${lines.join("\n")}\nTry '${command} --help' for the flags.\n`)
+        const lines = event.errors.map((error) => `${command}: ${mistake(error)}`)
+        const values = event.errors.every((error) => error._tag === "InvalidValue")
+        process.stderr.write(`${lines.join("\n")}\n${values ? "" : `Try '${command} --help' for the flags.\n`}`)
       })
-      : CliOutput.defaultPresenter.present(event)
+    }
+    if (event._tag === "Help" && event.reason === "Implicit") {
+      return Effect.sync(() => {
+        const command = event.commandPath.join(" ")
+        const subcommands = (event.helpDoc.subcommands ?? []).flatMap((group) => group.commands.map((doc) => doc.name))
+        process.stderr.write(
+          `Usage: ${event.helpDoc.usage}\n${subcommands.length === 0 ? "" : `Subcommands: ${subcommands.join(", ")}\n`}` +
+            `Try '${command} --help' for more.\n`
+        )
+      })
+    }
+    return CliOutput.defaultPresenter.present(event)
+  }
 })
+
+/** effect/cli's own global flags, but `--log-level`: ours has a variable (`logLevel.ts`). */
+const builtIns = CliConfig.layer({ builtIns: GlobalFlag.BuiltIns.filter((flag) => flag !== GlobalFlag.LogLevel) })
+
+/**
+ * The arguments, with a negative value joined to its flag (`--idle-timeout
+ * -1s` as `--idle-timeout=-1s`): read apart, the value would be taken for
+ * flags of its own, and the mistake reported as three wrong ones.
+ */
+const joinNegativeValues = (args: ReadonlyArray<string>): ReadonlyArray<string> => {
+  const joined: Array<string> = []
+  for (const arg of args) {
+    const previous = joined.at(-1)
+    if (/^-\d/.test(arg) && previous !== undefined && /^--[a-z][a-z0-9-]*$/.test(previous)) joined[joined.length - 1] = `${previous}=${arg}`
+    else joined.push(arg)
+  }
+  return joined
+}
 
 let signalsInstalled = false
 let secondSignalHandler: (() => void) | undefined
@@ -92,17 +138,19 @@ const workerTeardown: typeof teardown = (exit, onExit) =>
  * @since 0.1.0
  */
 export const main = <Name extends string, Input, E>(
-  command: Command.Command<Name, Input, unknown, E, NodeServices.NodeServices>,
+  command: Command.Command<Name, Input, unknown, E, NodeServices.NodeServices | GlobalFlag.Setting.Identifier<"log-level">>,
   options: { readonly version: string }
 ): void => {
   installSecondSignalExit(command.name)
   setProgramName(command.name)
-  command.pipe(
-    Command.run({ version: options.version }),
+  Command.runWith(Command.withGlobalFlags(command, [LogLevelSetting]), { version: options.version })(
+    joinNegativeValues(process.argv.slice(2))
+  ).pipe(
     // Commands report their own failures on stderr (stdout may be a protocol
     // stream); this keeps any other log line off stdout as well.
     Effect.provide(Logging.layer("pretty")),
     Effect.provide(presenter),
+    Effect.provide(builtIns),
     Effect.provide(NodeServices.layer),
     NodeRuntime.runMain({
       teardown: WorkerLink.workerSlot() === undefined ? teardown : workerTeardown,

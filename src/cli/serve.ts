@@ -9,30 +9,27 @@
  * @since 0.1.0
  */
 import * as Cause from "effect/Cause"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import { identity } from "effect/Function"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as References from "effect/References"
 import type * as Scope from "effect/Scope"
 import { Command } from "effect/cli"
 import type { ServeError } from "effect/http/HttpServerError"
-import { classify, logClose } from "../internal/server/closeReason.ts"
-import * as Internal from "../internal/io/connection.ts"
-import * as Limits from "../internal/io/limits.ts"
-import * as Endpoint from "../internal/io/transport.ts"
 import * as Address from "../services/Address.ts"
-import { type Connection, type ConnectionOptions, type Handler, runHandler } from "../services/Connection.ts"
-import type { ServerError } from "../services/Errors.ts"
+import type { Connection, ConnectionOptions, Handler } from "../services/Connection.ts"
 import * as LineServer from "../services/LineServer.ts"
 import * as Tls from "../services/Tls.ts"
 import * as Logging from "../services/Logging.ts"
-import { clearStaleSocket } from "../internal/server/listener.ts"
 import { ExitCode, UsageError, usagePrefix } from "./exit.ts"
 import { reloadTlsOnHangup } from "./hangup.ts"
+import { LogLevelSetting } from "./logLevel.ts"
 import * as Settings from "./settings.ts"
 import * as WorkerLink from "./workerLink.ts"
 import * as Workers from "./workers.ts"
-import { encodeTicketKeys, ticketKeysVariable, tlsServerOptions } from "./tlsSettings.ts"
+import { encodeTicketKeys, ticketKeysVariable } from "./tlsSettings.ts"
 
 /**
  * What a command serves: the handler, and optionally the layer that
@@ -78,31 +75,25 @@ const peerReasons = new Set([
 ])
 
 /**
- * Serves one connection on stdin/stdout. Its end is classified and logged
- * exactly as a TCP connection's, and decides the exit code: 0 for a clean
- * end, 1 for a handler failure, 3 for a peer-caused close.
+ * Serves one connection on stdin/stdout (`LineServer.serveStdio`: classified,
+ * logged and drained as over TCP). How it ended decides the exit code: 0
+ * for a clean end (or a clean drain), 1 for a handler failure or a forced
+ * drain, 3 for a peer-caused close.
  */
-const serveStdio = <E, R>(handler: Handler<E, R>, options: ConnectionOptions) =>
+const serveStdio = <E, R>(handler: Handler<E, R>, settings: Settings.ServerSettings, options: ConnectionOptions) =>
   Effect.gen(function*() {
-    const exit = yield* Effect.scoped(
-      Effect.flatMap(
-        Internal.make(Endpoint.fromStdio(), Limits.resolve(options)),
-        (driver) =>
-          Effect.exit(runHandler(handler, driver)).pipe(
-            Effect.tap((ended) => {
-              const kind = classify(ended, { inputEnded: driver.reader.input.ended, shuttingDown: false, aborted: driver.aborted })
-              process.exitCode = kind.reason === "handler-failure"
-                ? ExitCode.failure
-                : peerReasons.has(kind.reason)
-                ? ExitCode.peer
-                : ExitCode.ok
-              return logClose(ended, kind)
-            })
-          )
-      )
+    // oxlint-disable-next-line prefer-const -- assigned below, after the finalizer that reads it
+    let stdio: LineServer.StdioServer | undefined
+    // Registered first, so it runs after the drain (finalizers run in reverse).
+    yield* Effect.addFinalizer(() =>
+      stdio === undefined ? Effect.void : Effect.flatMap(stdio.forced, (forced) =>
+        Effect.sync(() => {
+          if (forced) process.exitCode = ExitCode.failure
+        }))
     )
-    // An interruption (a signal) ends the program as one.
-    if (Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)) return yield* Effect.interrupt
+    stdio = yield* LineServer.serveStdio({ ...options, shutdownTimeout: settings.server.shutdownTimeout, handler })
+    const reason = yield* stdio.closed
+    process.exitCode = reason === "handler-failure" ? ExitCode.failure : peerReasons.has(reason) ? ExitCode.peer : ExitCode.ok
   })
 
 /**
@@ -138,22 +129,8 @@ const serveTcp = <E, R>(
       const url = yield* MetricsHttp.serve({ port: settings.metricsPort })
       yield* Effect.logInfo("serving metrics", { address: url })
     }
-    if (settings.tls !== undefined) yield* reloadTlsOnHangup(() => server)
-    server = yield* LineServer.make({
-      ...options,
-      ...tlsServerOptions(settings.tls),
-      handler,
-      ...(settings.unix === undefined
-        ? { host: settings.host, port: settings.port }
-        : { path: settings.unix, socketMode: settings.unixMode }),
-      proxyProtocol: settings.proxyProtocol,
-      proxyHeaderTimeout: settings.proxyHeaderTimeout,
-      trustedProxies: settings.trustedProxies,
-      maxConnections: settings.maxConnections,
-      whenFull: settings.whenFull,
-      busyMessage: settings.busyMessage,
-      shutdownTimeout: settings.shutdownTimeout
-    })
+    if (settings.server.tls !== undefined) yield* reloadTlsOnHangup(() => server)
+    server = yield* LineServer.make({ ...settings.server, ...options, handler })
     if (link !== undefined) yield* link.ready(Address.format(server.address))
     return yield* Effect.never
   })
@@ -169,13 +146,13 @@ const serveOne = <E, R, LE>(
     // Built first, so it is released after the drain.
     const context = served.layer === undefined ? undefined : yield* Layer.build(served.layer)
     const serve = settings.stdio
-      ? serveStdio(served.handler, connection)
+      ? serveStdio(served.handler, settings, connection)
       : serveTcp(served.handler, settings, connection, link)
     // The layer provides what the handler needs beyond its connection and scope.
     const provided = context === undefined
       ? serve
       : Effect.provideContext(serve as Effect.Effect<void, unknown, unknown>, context as never)
-    return yield* (provided as Effect.Effect<void, E | LE | ServerError | ServeError, Scope.Scope>)
+    return yield* (provided as Effect.Effect<void, E | LE | LineServer.ServerError | ServeError, Scope.Scope>)
   })
 
 /**
@@ -206,7 +183,8 @@ export const serveCommand = <const Name extends string, Extra extends Command.Co
     { server: Settings.serverFlags(spec.defaults), options: spec.config ?? ({} as Extra) },
     ({ options, server }) =>
       Effect.gen(function*() {
-        const settings = yield* Settings.resolve(server, process.env, spec.defaults)
+        const settings = yield* Settings.resolve(server, spec.defaults)
+        const logLevel = yield* LogLevelSetting
         // The nested config's inferred value is `Infer<Extra>`; TypeScript cannot see it for a generic `Extra`.
         const served = yield* spec.setup(options as Command.Command.Config.Infer<Extra>)
         const connection = Settings.connectionOptions(settings, served.connection)
@@ -216,18 +194,18 @@ export const serveCommand = <const Name extends string, Extra extends Command.Co
         const run = settings.workers > 1 && slot === undefined
           ? Effect.andThen(
             // The workers share one Unix socket: a stale file is cleared once, here.
-            settings.unix === undefined
+            settings.server.path === undefined
               ? Effect.void
-              : clearStaleSocket({ _tag: "unix", path: settings.unix, backlog: 0, mode: undefined }),
+              : LineServer.clearStaleSocket(settings.server.path),
             Workers.primary({
               count: settings.workers,
-              shutdownTimeout: settings.shutdownTimeout,
+              shutdownTimeout: Duration.fromInputUnsafe(settings.server.shutdownTimeout ?? LineServer.defaults.shutdownTimeout),
               metricsPort: settings.metricsPort,
-              forwardHangup: settings.tls !== undefined,
+              forwardHangup: settings.server.tls !== undefined,
               // Workers share one set of TLS ticket keys, so a session resumes on any of them.
-              sharedEnv: settings.tls === undefined
+              sharedEnv: settings.server.tls === undefined
                 ? {}
-                : { [ticketKeysVariable]: encodeTicketKeys(settings.tls.ticketKeys ?? Tls.generateTicketKeys()) }
+                : { [ticketKeysVariable]: encodeTicketKeys(settings.server.tls.ticketKeys ?? Tls.generateTicketKeys()) }
             })
           )
           : slot === undefined
@@ -252,7 +230,9 @@ export const serveCommand = <const Name extends string, Extra extends Command.Co
           }),
           // Every line a worker logs names its slot.
           slot === undefined ? identity : Effect.annotateLogs({ worker: slot }),
-          Effect.provide(Logging.layer(settings.logFormat))
+          Effect.provide(Logging.layer(settings.logFormat)),
+          // `--log-level` (or its variable), when given.
+          Option.isSome(logLevel) ? Effect.provideService(References.MinimumLogLevel, logLevel.value) : identity
         )
       }).pipe(
         // Usage errors are one plain line: the log format may be what was wrong.
@@ -262,4 +242,8 @@ export const serveCommand = <const Name extends string, Extra extends Command.Co
             : Effect.void
         )
       )
-  ).pipe(Command.withDescription(spec.description))
+  ).pipe(
+    Command.withDescription(spec.description),
+    // Declared here too, so that the command's own help lists it.
+    Command.withGlobalFlags([LogLevelSetting])
+  )

@@ -1,9 +1,12 @@
 /**
- * The settings of a line server on the command line: one flag each, with a
- * `FIBERLINE_*` environment variable as fallback and a default, in that
- * order of precedence. Flags and variables are read as text and parsed by
- * the same parser, so a bad value is reported the same way whichever source
- * it came from — one line naming the flag or the variable and the value.
+ * The settings of a line server on the command line, derived from the
+ * library's option schemas: each setting is a field schema of
+ * `LineServer.ServerOptions`, `Tls.TlsOptions` or
+ * `Options.ConnectionOptions`, read from its text (`textOf.ts`) by a flag
+ * or its `FIBERLINE_*` variable, in that order of precedence, then the
+ * default. Flag and variable are decoded by the same schema, so a bad value
+ * is one line naming the flag or the variable, the value, and what the
+ * schema expects.
  *
  * Settings that only make sense for a listening server (`--host`, `--port`,
  * limits of many connections, metrics, workers, TLS) are refused as flags
@@ -11,273 +14,115 @@
  *
  * @since 0.1.0
  */
-import * as Net from "node:net"
+import * as Config from "effect/Config"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
 import { Flag } from "effect/cli"
+import * as Options from "../Options.ts"
 import * as Connection from "../services/Connection.ts"
 import * as LineServer from "../services/LineServer.ts"
 import { type LogFormat, logFormats } from "../services/Logging.ts"
 import * as Tls from "../services/Tls.ts"
 import { UsageError } from "./exit.ts"
-import { resolveTls, type TlsSettings } from "./tlsSettings.ts"
-
-const COMPACT = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/
-const UNITS = { ms: "millis", s: "seconds", m: "minutes", h: "hours", d: "days" } as const
-
-/**
- * Parses a duration as operators write it: `500ms`, `30s`, `5m`, `1h`, `2d`,
- * Effect's `30 seconds`, or `0`. Negative durations are rejected.
- *
- * @since 0.1.0
- */
-export const parseDuration = (text: string): Duration.Duration => {
-  const input = text.trim()
-  if (input === "0") return Duration.zero
-  const compact = COMPACT.exec(input)
-  const normalized = compact === null ? input : `${compact[1]} ${UNITS[compact[2] as keyof typeof UNITS]}`
-  const duration = Duration.fromInput(normalized as Duration.Input)
-  if (Option.isNone(duration) || Duration.toMillis(duration.value) < 0) {
-    throw new Error("expected a duration such as 500ms, 30s, 5m or 1h")
-  }
-  return duration.value
-}
-
-/** One setting: its flag, its variable, how to parse and describe it. */
-interface Setting<A> {
-  readonly flag: string
-  readonly description: string
-  /** Shown in `--help`; `undefined` when there is no default. */
-  readonly defaultText: string | undefined
-  /** Throws an `Error` saying what was expected. */
-  readonly parse: (text: string) => A
-  /** Refused with `--stdio`. */
-  readonly tcpOnly: boolean
-}
+import * as Text from "./textOf.ts"
+import { resolveTls } from "./tlsSettings.ts"
 
 /** The environment variable of a flag: `--max-line-length` → `FIBERLINE_MAX_LINE_LENGTH`. */
 export const envName = (flag: string): string => `FIBERLINE_${flag.toUpperCase().replaceAll("-", "_")}`
 
-const integer = (min: number, max: number) => (text: string): number => {
-  const value = Number(text.trim())
-  if (!/^\s*\d+\s*$/.test(text) || !Number.isSafeInteger(value) || value < min || value > max) {
-    throw new Error(max === Number.MAX_SAFE_INTEGER ? `expected an integer of at least ${min}` : `expected an integer from ${min} to ${max}`)
-  }
-  return value
+/** One setting: its flag, how its text decodes, how `--help` shows it. */
+interface Setting<A> {
+  readonly flag: string
+  readonly codec: Schema.Codec<A, string>
+  /** The value's type in `--help`. */
+  readonly type: string
+  readonly description: string
+  /** The command line's own default, decoded when neither flag nor variable is given. */
+  readonly fallback?: string | undefined
+  /** The default `--help` shows, when it is the library's (nothing is decoded). */
+  readonly shown?: string | undefined
+  /** Refused with `--stdio`. */
+  readonly tcpOnly: boolean
 }
 
-const oneOf = <const L extends string>(literals: ReadonlyArray<L>) => (text: string): L => {
-  if (!literals.includes(text as L)) throw new Error(`expected one of ${literals.join(", ")}`)
-  return text as L
-}
+const setting = <A>(flag: string, codec: Schema.Codec<A, string>, type: string, description: string, more?: {
+  readonly fallback?: string
+  readonly shown?: string
+  /** Applies with `--stdio` too. */
+  readonly stdio?: true
+}): Setting<A> => ({ flag, codec, type, description, fallback: more?.fallback, shown: more?.shown, tcpOnly: more?.stdio !== true })
 
-const duration = (options?: { readonly positive: true }) => (text: string): Duration.Duration => {
-  const value = parseDuration(text)
-  if (options?.positive === true && Duration.isZero(value)) throw new Error("expected a duration of more than 0")
-  return value
-}
-
-const nonEmpty = (text: string): string => {
-  // An empty host would bind every interface: a templated `--host "$BIND"`
-  // with BIND unset must not expose the server.
-  if (text.trim() === "") throw new Error("expected a host name or address (to listen on every interface, say 0.0.0.0 or ::)")
-  return text
-}
+const server = LineServer.ServerOptions.fields
+const proxy = LineServer.ProxyOptions.fields
+const tls = Tls.TlsOptions.fields
+const connection = Options.ConnectionOptions.fields
+const format = (d: Duration.Input) => Duration.format(Duration.fromInputUnsafe(d))
 
 /** The most `--workers` accepted: more than the cores of any machine this is likely to run on. */
 const maxWorkers = 256
-
-const nonEmptyPath = (what: string) => (text: string): string => {
-  if (text === "") throw new Error(`expected ${what}`)
-  return text
-}
+const Workers = Schema.Number.check(
+  Schema.makeFilter((n: number) => Number.isInteger(n) && n >= 1 && n <= maxWorkers, { expected: `an integer from 1 to ${maxWorkers}` })
+)
 
 const table = {
-  host: {
-    flag: "host",
-    description: "Interface to listen on",
-    defaultText: LineServer.defaults.host,
-    parse: nonEmpty,
-    tcpOnly: true
-  },
-  port: {
-    flag: "port",
-    description: "TCP port; 0 picks a free one (logged)",
-    defaultText: String(LineServer.defaults.port),
-    parse: integer(0, 65535),
-    tcpOnly: true
-  },
-  unix: {
-    flag: "unix",
-    description: "Listen on a Unix socket at this path instead of TCP (excludes --host and --port)",
-    defaultText: undefined,
-    parse: nonEmptyPath("a socket path"),
-    tcpOnly: true
-  },
-  unixMode: {
-    flag: "unix-mode",
-    description: "File mode of the --unix socket, in octal, e.g. 660",
-    defaultText: undefined,
-    parse: (text: string) => {
-      if (!/^[0-7]{3,4}$/.test(text)) throw new Error("expected an octal file mode such as 660")
-      return Number.parseInt(text, 8)
-    },
-    tcpOnly: true
-  },
-  proxyProtocol: {
-    flag: "proxy-protocol",
-    description: "Expect a PROXY protocol header (from HAProxy, nginx, a cloud balancer) on every connection: v1, v2 or any",
-    defaultText: undefined,
-    parse: oneOf(["v1", "v2", "any"]),
-    tcpOnly: true
-  },
-  proxyHeaderTimeout: {
-    flag: "proxy-header-timeout",
-    description: "How long a PROXY header may take to arrive",
-    defaultText: Duration.format(LineServer.defaults.proxyHeaderTimeout),
-    parse: duration({ positive: true }),
-    tcpOnly: true
-  },
-  trustedProxies: {
-    flag: "trusted-proxies",
-    description: "Comma-separated addresses of the proxies allowed to connect with --proxy-protocol (default: any)",
-    defaultText: undefined,
-    parse: (text: string) => {
-      const addresses = text.split(",").map((address) => address.trim()).filter((address) => address !== "")
-      if (addresses.length === 0 || addresses.some((address) => Net.isIP(address) === 0)) {
-        throw new Error("expected comma-separated IP addresses")
-      }
-      return addresses
-    },
-    tcpOnly: true
-  },
-  tlsCert: {
-    flag: "tls-cert",
-    description: "Serve TLS with this certificate chain (PEM file, leaf first); read again on SIGHUP",
-    defaultText: undefined,
-    parse: nonEmptyPath("a file path"),
-    tcpOnly: true
-  },
-  tlsKey: {
-    flag: "tls-key",
-    description: "The private key of --tls-cert (PEM file); read again on SIGHUP",
-    defaultText: undefined,
-    parse: nonEmptyPath("a file path"),
-    tcpOnly: true
-  },
-  tlsCa: {
-    flag: "tls-ca",
-    description: "CA certificates (PEM file) that sign the client certificates --tls-client-auth accepts",
-    defaultText: undefined,
-    parse: nonEmptyPath("a file path"),
-    tcpOnly: true
-  },
-  tlsMode: {
-    flag: "tls-mode",
-    description: "implicit: TLS from the first byte; starttls: plaintext until the handler calls startTls",
-    defaultText: "implicit",
-    parse: oneOf<Tls.TlsMode>(["implicit", "starttls"]),
-    tcpOnly: true
-  },
-  tlsHandshakeTimeout: {
-    flag: "tls-handshake-timeout",
-    description: "Close a connection whose TLS handshake is not complete this long after it starts",
-    defaultText: Duration.format(Tls.defaults.handshakeTimeout),
-    parse: duration({ positive: true }),
-    tcpOnly: true
-  },
-  tlsCiphers: {
-    flag: "tls-ciphers",
-    description: "Cipher suites TLS accepts (OpenSSL list, TLS_* suites for TLS 1.3 included); replaces the default",
-    defaultText: "forward-secret AEAD suites only",
-    parse: nonEmptyPath("an OpenSSL cipher list"),
-    tcpOnly: true
-  },
-  maxLineLength: {
-    flag: "max-line-length",
-    description: "Longest accepted line in bytes, terminator excluded",
-    defaultText: String(Connection.defaults.maxLineLength),
-    parse: integer(1, Number.MAX_SAFE_INTEGER),
-    tcpOnly: false
-  },
-  maxConnections: {
-    flag: "max-connections",
-    description: "Connections served at once",
-    defaultText: "the file-descriptor limit minus a reserve (an eighth of it, at least 64, at most 1024)",
-    parse: integer(1, Number.MAX_SAFE_INTEGER),
-    tcpOnly: true
-  },
-  whenFull: {
-    flag: "when-full",
-    description: "Beyond --max-connections: refuse at once, or queue unread until a slot frees",
-    defaultText: LineServer.defaults.whenFull,
-    parse: oneOf(["refuse", "queue"]),
-    tcpOnly: true
-  },
-  busyMessage: {
-    flag: "busy-message",
-    description: "Line sent to a refused connection before it is closed",
-    defaultText: undefined,
-    parse: (text: string) => text,
-    tcpOnly: true
-  },
-  idleTimeout: {
-    flag: "idle-timeout",
-    description: "Close a connection whose read waits this long for input; 0 = never",
-    defaultText: "0",
-    parse: duration(),
-    tcpOnly: false
-  },
-  lineTimeout: {
-    flag: "line-timeout",
-    description: "Close a connection whose line, once started, is not complete this long after; 0 = never",
-    defaultText: "30s",
-    parse: duration(),
-    tcpOnly: false
-  },
-  writeTimeout: {
-    flag: "write-timeout",
-    description: "Close a connection whose peer does not read our output this long",
-    defaultText: Duration.format(Connection.defaults.writeTimeout),
-    parse: duration({ positive: true }),
-    tcpOnly: false
-  },
-  shutdownTimeout: {
-    flag: "shutdown-timeout",
-    description: "On SIGINT/SIGTERM, time busy connections get to finish; 0 = none",
-    defaultText: Duration.format(LineServer.defaults.shutdownTimeout),
-    parse: duration(),
-    tcpOnly: true
-  },
-  logFormat: {
-    flag: "log-format",
-    description: "Log format on stderr: pretty or json",
-    defaultText: "pretty",
-    parse: oneOf<LogFormat>(logFormats),
-    tcpOnly: false
-  },
-  metricsPort: {
-    flag: "metrics-port",
-    description: "Serve Prometheus metrics on 127.0.0.1:<port>/metrics; 0 picks a free one",
-    defaultText: undefined,
-    parse: integer(0, 65535),
-    tcpOnly: true
-  },
-  workers: {
-    flag: "workers",
-    description:
-      "Worker processes sharing the port (node:cluster); 1 = this process serves it alone; SIGUSR2 replaces them one at a time (a rolling restart)",
-    defaultText: "1",
-    // Bounded so that a slip (a port number in the wrong flag) cannot fork thousands of processes.
-    parse: integer(1, maxWorkers),
-    tcpOnly: true
-  }
-} satisfies Record<string, Setting<unknown>>
+  host: setting("host", Text.plain(Schema.required(server.host)), "host", "Interface to listen on", { shown: LineServer.defaults.host }),
+  port: setting("port", Text.integer(Schema.required(server.port)), "port", "TCP port; 0 picks a free one (logged)"),
+  unix: setting("unix", Text.plain(Schema.required(server.path)), "path", "Listen on a Unix socket at this path instead of TCP (excludes --host and --port)"),
+  unixMode: setting("unix-mode", Text.octal(Schema.required(server.socketMode)), "mode", "File mode of the --unix socket, in octal, e.g. 660"),
+  proxyProtocol: setting("proxy-protocol", Text.plain(proxy.version), "v1|v2|any",
+    "Expect a PROXY protocol header (from HAProxy, nginx, a cloud balancer) on every connection"),
+  proxyHeaderTimeout: setting("proxy-header-timeout", Text.duration(Schema.required(proxy.headerTimeout)), "duration",
+    "How long a PROXY header may take to arrive", { shown: format(LineServer.defaults.proxyHeaderTimeout) }),
+  trustedProxies: setting("trusted-proxies", Text.list(Schema.required(proxy.trusted)), "addresses",
+    "Comma-separated addresses of the proxies allowed to connect with --proxy-protocol (default: any)"),
+  tlsCert: setting("tls-cert", Text.plain(Options.Path), "path", "Serve TLS with this certificate chain (PEM file, leaf first); read again on SIGHUP"),
+  tlsKey: setting("tls-key", Text.plain(Options.Path), "path", "The private key of --tls-cert (PEM file); read again on SIGHUP"),
+  tlsCa: setting("tls-ca", Text.plain(Options.Path), "path", "CA certificates (PEM file) that sign the client certificates --tls-client-auth accepts"),
+  tlsMode: setting("tls-mode", Text.plain(Schema.required(server.tlsMode)), "implicit|starttls",
+    "implicit: TLS from the first byte; starttls: plaintext until the handler calls startTls", { shown: "implicit" }),
+  tlsHandshakeTimeout: setting("tls-handshake-timeout", Text.duration(Schema.required(tls.handshakeTimeout)), "duration",
+    "Close a connection whose TLS handshake is not complete this long after it starts", { shown: format(Tls.defaults.handshakeTimeout) }),
+  tlsCiphers: setting("tls-ciphers", Text.plain(Schema.required(tls.ciphers)), "ciphers",
+    "Cipher suites TLS accepts (OpenSSL list, TLS_* suites for TLS 1.3 included); replaces the default", { shown: "forward-secret AEAD suites only" }),
+  maxLineLength: setting("max-line-length", Text.integer(Schema.required(connection.maxLineLength)), "bytes",
+    "Longest accepted line in bytes, terminator excluded", { shown: String(Connection.defaults.maxLineLength), stdio: true }),
+  lineEnding: setting("line-ending", Text.lineEnding(Schema.required(connection.lineEnding)), "lf|crlf",
+    "What each line written ends with; replaces the protocol's own (the handler module's `connection`)", { stdio: true }),
+  maxConnections: setting("max-connections", Text.integer(Schema.required(server.maxConnections)), "integer", "Connections served at once", {
+    shown: "the file-descriptor limit minus a reserve (an eighth of it, at least 64, at most 1024)"
+  }),
+  whenFull: setting("when-full", Text.plain(Schema.required(server.whenFull)), "refuse|queue",
+    "Beyond --max-connections: refuse at once, or queue unread until a slot frees", { shown: LineServer.defaults.whenFull }),
+  busyMessage: setting("busy-message", Text.plain(Schema.required(server.busyMessage)), "text", "Line sent to a refused connection before it is closed"),
+  idleTimeout: setting("idle-timeout", Text.timeoutOrNever(Schema.required(connection.idleTimeout)), "duration",
+    "Close a connection whose read waits this long for input; 0 = never", { shown: "0", stdio: true }),
+  lineTimeout: setting("line-timeout", Text.timeoutOrNever(Schema.required(connection.lineTimeout)), "duration",
+    "Close a connection whose line, once started, is not complete this long after; 0 = never", { fallback: "30s", stdio: true }),
+  writeTimeout: setting("write-timeout", Text.duration(Schema.required(connection.writeTimeout)), "duration",
+    "Close a connection whose peer does not read our output this long", { shown: format(Connection.defaults.writeTimeout), stdio: true }),
+  shutdownTimeout: setting("shutdown-timeout", Text.duration(Schema.required(server.shutdownTimeout)), "duration",
+    "On SIGINT/SIGTERM, time busy connections get to finish; 0 = none", { shown: format(LineServer.defaults.shutdownTimeout), stdio: true }),
+  logFormat: setting("log-format", Text.plain(Schema.Literals(logFormats)), "pretty|json", "Log format on stderr", { fallback: "pretty", stdio: true }),
+  metricsPort: setting("metrics-port", Text.integer(Options.Port), "port", "Serve Prometheus metrics on 127.0.0.1:<port>/metrics; 0 picks a free one"),
+  workers: setting("workers", Text.integer(Workers), "integer",
+    "Worker processes sharing the port (node:cluster); 1 = this process serves it alone; SIGUSR2 replaces them one at a time (a rolling restart)",
+    { fallback: "1" })
+} as const
 
 type Table = typeof table
 type Key = keyof Table
-type ValueOf<K extends Key> = ReturnType<Table[K]["parse"]>
+type ValueOf<K extends Key> = Table[K] extends Setting<infer A> ? A : never
+
+/**
+ * A setting a flag or its variable gave: a flag's value is decoded as it
+ * is parsed; a variable's text is decoded by {@link resolve}, which ignores
+ * it where it does not apply (`--stdio`).
+ *
+ * @since 0.2.0
+ */
+export type Given<A> = { readonly from: "flag"; readonly value: A } | { readonly from: "env"; readonly text: string }
 
 /**
  * Defaults a command may set for itself (e.g. `fiberline redis` listens on
@@ -289,74 +134,53 @@ export interface CommandDefaults {
   readonly port?: number | undefined
 }
 
-const help = (setting: Setting<unknown>, defaultText: string | undefined): string =>
-  `${setting.description} (env ${envName(setting.flag)}${defaultText === undefined ? "" : `, default ${defaultText}`})`
-
-/** The optional text flag of a setting, its help naming the variable and the default. */
-const flag = (key: Key, defaultText?: string) => {
-  const setting: Setting<unknown> = table[key]
-  return Flag.String(setting.flag).pipe(
-    Flag.optional,
-    Flag.withDescription(help(setting, defaultText ?? setting.defaultText))
-  )
+/** A setting's line in `--help`: what it does, its variable, its default (`fallback`: the command's own). */
+const help = (s: Setting<unknown>, fallback: string | undefined): string => {
+  const shown = fallback ?? s.fallback ?? s.shown
+  return `${s.description} (env ${envName(s.flag)}${shown === undefined ? "" : `, default ${shown}`})`
 }
 
-/** A zero duration means "never": no timeout. */
-const orZero = (d: Duration.Duration | undefined) => (d === undefined || Duration.isZero(d) ? undefined : d)
+/** The flag of a setting: decoded by its schema, else its variable's text, else absent. */
+const flag = <A>(s: Setting<A>, fallback?: string): Flag.Flag<Option.Option<Given<A>>> =>
+  Text.flag(s.flag, s.codec).pipe(
+    Flag.map((value): Given<A> => ({ from: "flag", value })),
+    Flag.withFallbackConfig(Config.map(Config.String(envName(s.flag)), (text): Given<A> => ({ from: "env", text }))),
+    Flag.optional,
+    Flag.withMetavar(s.type),
+    Flag.withDescription(help(s, fallback))
+  )
+
+const clientAuthVariable = envName("tls-client-auth")
 
 /**
  * The flags of a line server: where to listen, limits, timeouts, logs,
- * metrics, worker processes, and `--stdio`. Each is optional on the command line; see
- * {@link resolve} for the fallbacks.
+ * metrics, worker processes, and `--stdio`. Each is optional on the command
+ * line; see {@link resolve} for the fallbacks.
  *
  * @since 0.1.0
  */
-export const serverFlags = (defaults?: CommandDefaults) => {
-  return {
-    host: flag("host"),
-    port: flag("port", defaults?.port === undefined ? undefined : String(defaults.port)),
-    unix: flag("unix"),
-    unixMode: flag("unixMode"),
-    proxyProtocol: flag("proxyProtocol"),
-    proxyHeaderTimeout: flag("proxyHeaderTimeout"),
-    trustedProxies: flag("trustedProxies"),
-    tlsCert: flag("tlsCert"),
-    tlsKey: flag("tlsKey"),
-    tlsCa: flag("tlsCa"),
-    tlsClientAuth: Flag.Boolean("tls-client-auth").pipe(
-      Flag.withDefault(false),
-      Flag.withDescription(`Require a client certificate signed by --tls-ca (env ${envName("tls-client-auth")}=true)`)
-    ),
-    tlsMode: flag("tlsMode"),
-    tlsHandshakeTimeout: flag("tlsHandshakeTimeout"),
-    tlsCiphers: flag("tlsCiphers"),
-    stdio: Flag.Boolean("stdio").pipe(
-      Flag.withDefault(false),
-      Flag.withDescription("Serve one connection on stdin/stdout instead of listening on TCP")
-    ),
-    maxLineLength: flag("maxLineLength"),
-    maxConnections: flag("maxConnections"),
-    whenFull: flag("whenFull"),
-    busyMessage: flag("busyMessage"),
-    idleTimeout: flag("idleTimeout"),
-    lineTimeout: flag("lineTimeout"),
-    writeTimeout: flag("writeTimeout"),
-    shutdownTimeout: flag("shutdownTimeout"),
-    logFormat: flag("logFormat"),
-    metricsPort: flag("metricsPort"),
-    workers: flag("workers")
-  }
-}
+export const serverFlags = (defaults?: CommandDefaults) => ({
+  ...Object.fromEntries(
+    Object.entries(table).map(([key, s]) => [key, flag(s as Setting<unknown>, key === "port" ? String(defaults?.port ?? LineServer.defaults.port) : undefined)])
+  ) as { readonly [K in Key]: Flag.Flag<Option.Option<Given<ValueOf<K>>>> },
+  tlsClientAuth: Flag.Boolean("tls-client-auth").pipe(
+    Flag.withDefault(false),
+    Flag.withDescription(`Require a client certificate signed by --tls-ca (env ${clientAuthVariable}=true)`)
+  ),
+  stdio: Flag.Boolean("stdio").pipe(
+    Flag.withDefault(false),
+    Flag.withDescription("Serve one connection on stdin/stdout instead of listening on TCP")
+  )
+})
 
 /**
- * What the server flags parse to: each setting is `Some` only when its flag
- * was given.
+ * What the server flags parse to.
  *
  * @since 0.1.0
  */
 export type FlagValues =
-  & { readonly [K in Key]: Option.Option<string> }
-  & { readonly stdio: boolean; readonly tlsClientAuth?: boolean | undefined }
+  & { readonly [K in Key]: Option.Option<Given<ValueOf<K>>> }
+  & { readonly stdio: boolean; readonly tlsClientAuth: boolean }
 
 /**
  * The settings of one run, every fallback applied.
@@ -365,151 +189,118 @@ export type FlagValues =
  */
 export interface ServerSettings {
   readonly stdio: boolean
-  readonly host: string
-  readonly port: number
-  /** A Unix socket path to listen on instead of `host` and `port`. */
-  readonly unix: string | undefined
-  readonly unixMode: number | undefined
-  readonly proxyProtocol: ValueOf<"proxyProtocol"> | undefined
-  readonly proxyHeaderTimeout: Duration.Duration
-  readonly trustedProxies: ReadonlyArray<string> | undefined
-  /** TLS, when `--tls-cert` and `--tls-key` (or their variables) are given. */
-  readonly tls: TlsSettings | undefined
-  readonly maxLineLength: number
-  readonly maxConnections: number | undefined
-  readonly whenFull: ValueOf<"whenFull">
-  readonly busyMessage: string | undefined
-  readonly idleTimeout: Duration.Duration | undefined
-  readonly lineTimeout: Duration.Duration | undefined
-  readonly writeTimeout: Duration.Duration
-  readonly shutdownTimeout: Duration.Duration
+  /** What `LineServer.make` is given, but the handler and the connection limits. */
+  readonly server: LineServer.ServerOptions
+  /** Connection limits a flag or a variable gave: they win over the command's own. */
+  readonly connection: Connection.ConnectionOptions
+  /** The command line's defaults of the connection limits (a 30 s line timeout): the command's own win over them. */
+  readonly connectionDefaults: Connection.ConnectionOptions
   readonly logFormat: LogFormat
   readonly metricsPort: number | undefined
   /** Processes serving the port; above 1 the process becomes a cluster primary (see `workers.ts`). */
   readonly workers: number
-  /** The settings given by a flag or a variable (the rest are defaults). */
-  readonly given: ReadonlySet<string>
 }
+
+/** Where a setting came from: its flag, its variable, or neither. */
+const sourceOf = (option: Option.Option<Given<unknown>>) => (Option.isSome(option) ? option.value.from : undefined)
+
+/** A value read from its variable or its default text fails the run with this, naming where it came from. */
+const decodeText = <A>(s: Setting<A>, source: string, text: string): Effect.Effect<A, UsageError> =>
+  Effect.mapError(Text.decode(s.codec, text), (expected) => new UsageError({ message: `invalid ${source} "${text}": ${expected}` }))
 
 /**
  * Applies the fallbacks — flag, then `FIBERLINE_*` variable (an empty one
- * counts as unset), then the default — and parses every value. Fails with
+ * counts as unset), then the default — and decodes every value. Fails with
  * a {@link UsageError} naming the flag or variable and its value.
  *
  * @since 0.1.0
  */
-export const resolve = (
-  flags: FlagValues,
-  env: Readonly<Record<string, string | undefined>>,
-  defaults?: CommandDefaults
-): Effect.Effect<ServerSettings, UsageError> =>
-  Effect.try({
-    try: () => resolveUnsafe(flags, env, defaults),
-    catch: (error) => (error instanceof UsageError ? error : new UsageError({ message: String(error) }))
+export const resolve = (flags: FlagValues, defaults?: CommandDefaults): Effect.Effect<ServerSettings, UsageError> =>
+  Effect.gen(function*() {
+    const stdio = flags.stdio
+    /** How the user gave a setting, for messages: its flag, or its variable. */
+    const named = (key: Key) => (sourceOf(flags[key]) === "env" ? envName(table[key].flag) : `--${table[key].flag}`)
+    const given = (key: Key) => sourceOf(flags[key]) !== undefined && !(stdio && table[key].tcpOnly)
+    const value = <K extends Key>(key: K) =>
+      Effect.gen(function*() {
+        const s = table[key] as Setting<ValueOf<K>>
+        const option = flags[key] as Option.Option<Given<ValueOf<K>>>
+        if (Option.isSome(option) && stdio && s.tcpOnly) {
+          if (option.value.from === "flag") return yield* new UsageError({ message: `--${s.flag} does not apply with --stdio` })
+        } else if (Option.isSome(option)) {
+          const it = option.value
+          return it.from === "flag" ? it.value : yield* decodeText(s, envName(s.flag), it.text)
+        }
+        const fallback = key === "port" ? String(defaults?.port ?? LineServer.defaults.port) : s.fallback
+        return fallback === undefined ? undefined : yield* decodeText(s, "default", fallback)
+      })
+    // Settings that only mean something with another one.
+    const needs: ReadonlyArray<readonly [Key, Key]> = [
+      ["unixMode", "unix"],
+      ["proxyHeaderTimeout", "proxyProtocol"],
+      ["trustedProxies", "proxyProtocol"]
+    ]
+    for (const [key, needed] of needs) {
+      if (given(key) && !given(needed)) return yield* new UsageError({ message: `${named(key)} needs --${table[needed].flag}` })
+    }
+    const unix = yield* value("unix")
+    if (unix !== undefined) {
+      for (const key of ["host", "port"] as const) {
+        if (sourceOf(flags[key]) === "flag") {
+          return yield* new UsageError({ message: `--${key} does not apply with --unix` })
+        }
+      }
+    }
+    const proxyVersion = yield* value("proxyProtocol")
+    const secured = yield* resolveTls({
+      stdio,
+      cert: yield* value("tlsCert"),
+      key: yield* value("tlsKey"),
+      ca: yield* value("tlsCa"),
+      mode: yield* value("tlsMode"),
+      handshakeTimeout: yield* value("tlsHandshakeTimeout"),
+      ciphers: yield* value("tlsCiphers"),
+      clientAuthFlag: flags.tlsClientAuth
+    }, named)
+    const connectionKeys = ["maxLineLength", "lineEnding", "idleTimeout", "lineTimeout", "writeTimeout"] as const
+    const limits: Record<string, unknown> = {}
+    const connectionDefaults: Record<string, unknown> = {}
+    for (const key of connectionKeys) {
+      const decoded = yield* value(key)
+      if (decoded !== undefined) (given(key) ? limits : connectionDefaults)[key] = decoded
+    }
+    return {
+      stdio,
+      server: {
+        ...(unix === undefined ? { host: yield* value("host"), port: yield* value("port") } : { path: unix, socketMode: yield* value("unixMode") }),
+        proxy: proxyVersion === undefined ? undefined : {
+          version: proxyVersion,
+          headerTimeout: yield* value("proxyHeaderTimeout"),
+          trusted: yield* value("trustedProxies")
+        },
+        maxConnections: yield* value("maxConnections"),
+        whenFull: yield* value("whenFull"),
+        busyMessage: yield* value("busyMessage"),
+        shutdownTimeout: yield* value("shutdownTimeout"),
+        ...secured
+      },
+      connection: limits,
+      connectionDefaults,
+      logFormat: (yield* value("logFormat"))!,
+      metricsPort: yield* value("metricsPort"),
+      // With --stdio the variable is ignored and the default applies: one process.
+      workers: (yield* value("workers"))!
+    }
   })
 
-const resolveUnsafe = (
-  flags: FlagValues,
-  env: Readonly<Record<string, string | undefined>>,
-  defaults?: CommandDefaults
-): ServerSettings => {
-  const stdio = flags.stdio
-  const explicit = new Set<Key>()
-  const value = <K extends Key>(key: K, fallback: string | undefined): ValueOf<K> | undefined => {
-    const setting: Setting<unknown> = table[key]
-    const given = flags[key]
-    if (stdio && setting.tcpOnly && Option.isSome(given)) {
-      throw new UsageError({ message: `--${setting.flag} does not apply with --stdio` })
-    }
-    const variable = envName(setting.flag)
-    const fromEnv = stdio && setting.tcpOnly ? undefined : env[variable]
-    const [source, text] = Option.isSome(given)
-      ? [`--${setting.flag}`, given.value]
-      : fromEnv !== undefined && fromEnv !== ""
-      ? [variable, fromEnv]
-      : ["default", fallback]
-    if (text === undefined) return undefined
-    if (source !== "default") explicit.add(key)
-    try {
-      return setting.parse(text) as ValueOf<K>
-    } catch (error) {
-      const expected = error instanceof Error ? error.message : String(error)
-      throw new UsageError({ message: `invalid ${source} "${text}": ${expected}` })
-    }
-  }
-  // TLS is resolved apart (tlsSettings.ts), from the values read here.
-  const named = (key: Key) => (Option.isSome(flags[key]) ? `--${table[key].flag}` : envName(table[key].flag))
-  const tls = resolveTls({
-    stdio,
-    cert: value("tlsCert", undefined),
-    key: value("tlsKey", undefined),
-    ca: value("tlsCa", undefined),
-    mode: value("tlsMode", undefined),
-    handshakeTimeout: value("tlsHandshakeTimeout", undefined),
-    ciphers: value("tlsCiphers", undefined),
-    clientAuthFlag: flags.tlsClientAuth === true
-  }, env, named)
-  const unix = value("unix", undefined)
-  if (unix !== undefined) {
-    for (const key of ["host", "port"] as const) {
-      if (Option.isSome(flags[key])) throw new UsageError({ message: `--${key} does not apply with --unix` })
-    }
-  }
-  const settings = {
-    stdio,
-    host: value("host", table.host.defaultText)!,
-    port: value("port", String(defaults?.port ?? LineServer.defaults.port))!,
-    unix,
-    unixMode: value("unixMode", undefined),
-    proxyProtocol: value("proxyProtocol", undefined),
-    proxyHeaderTimeout: value("proxyHeaderTimeout", table.proxyHeaderTimeout.defaultText)!,
-    trustedProxies: value("trustedProxies", undefined),
-    tls,
-    maxLineLength: value("maxLineLength", table.maxLineLength.defaultText)!,
-    maxConnections: value("maxConnections", undefined),
-    whenFull: value("whenFull", table.whenFull.defaultText)!,
-    busyMessage: value("busyMessage", undefined),
-    idleTimeout: orZero(value("idleTimeout", table.idleTimeout.defaultText)),
-    lineTimeout: orZero(value("lineTimeout", table.lineTimeout.defaultText)),
-    writeTimeout: value("writeTimeout", table.writeTimeout.defaultText)!,
-    shutdownTimeout: value("shutdownTimeout", table.shutdownTimeout.defaultText)!,
-    logFormat: value("logFormat", table.logFormat.defaultText)!,
-    metricsPort: value("metricsPort", undefined),
-    // With --stdio the variable is ignored and the default applies: one process.
-    workers: value("workers", table.workers.defaultText)!
-  }
-  // Settings that only mean something with another one.
-  const needs: ReadonlyArray<readonly [Key, Key]> = [
-    ["unixMode", "unix"],
-    ["proxyHeaderTimeout", "proxyProtocol"],
-    ["trustedProxies", "proxyProtocol"]
-  ]
-  for (const [key, needed] of needs) {
-    if (explicit.has(key) && !explicit.has(needed)) {
-      throw new UsageError({ message: `${named(key)} needs --${table[needed].flag}` })
-    }
-  }
-  return { ...settings, given: explicit }
-}
-
 /**
- * The limits of each connection: those a command sets for itself (`base`),
- * replaced by the settings a flag or variable gives, else the defaults.
+ * The limits of each connection: a flag's or a variable's, else the
+ * command's own (`base`: a protocol's `lineEnding`, a handler module's
+ * `connection`), else the command line's defaults.
  *
  * @since 0.1.0
  */
 export const connectionOptions = (
   settings: ServerSettings,
   base: Connection.ConnectionOptions = {}
-): Connection.ConnectionOptions => {
-  // A command's own options (`base`) stand unless a flag or variable says otherwise.
-  const pick = <K extends "maxLineLength" | "idleTimeout" | "lineTimeout" | "writeTimeout">(key: K) =>
-    settings.given.has(key) || !(key in base) ? settings[key] : base[key]
-  return {
-    ...base,
-    maxLineLength: pick("maxLineLength"),
-    idleTimeout: pick("idleTimeout"),
-    lineTimeout: pick("lineTimeout"),
-    writeTimeout: pick("writeTimeout")
-  }
-}
+): Connection.ConnectionOptions => ({ ...settings.connectionDefaults, ...base, ...settings.connection })

@@ -4,7 +4,7 @@
  * `--tls-handshake-timeout`, `--tls-ciphers` (each with its `FIBERLINE_TLS_*` variable, read
  * by `settings.ts` like every other setting) and the session ticket keys,
  * which only a variable gives. Here they are checked against each other and
- * turned into the `LineServer` options.
+ * turned into the `LineServer` options (`tls`, `tlsMode`).
  *
  * Apart from `settings.ts` because they are a group: they only make sense
  * together, and the rules between them (a certificate needs its key, client
@@ -13,29 +13,13 @@
  * @since 0.1.0
  */
 import { Buffer } from "node:buffer"
+import * as Config from "effect/Config"
 import type * as Duration from "effect/Duration"
-import * as Tls from "../services/Tls.ts"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import type * as Tls from "../services/Tls.ts"
 import { UsageError } from "./exit.ts"
-
-/**
- * TLS settings from the command line. Certificate files are given by path
- * and read by the server (again on SIGHUP).
- *
- * @since 0.1.0
- */
-export interface TlsSettings {
-  readonly cert: string
-  readonly key: string
-  readonly ca: string | undefined
-  /** `--tls-client-auth`: require a client certificate signed by `ca`. */
-  readonly clientAuth: boolean
-  readonly mode: Tls.TlsMode
-  readonly handshakeTimeout: Duration.Duration
-  /** `--tls-ciphers`: the cipher suites accepted, instead of `Tls.defaults.ciphers`. */
-  readonly ciphers: string | undefined
-  /** From {@link ticketKeysVariable}; random per process when unset. */
-  readonly ticketKeys: Uint8Array | undefined
-}
+import * as Text from "./textOf.ts"
 
 /**
  * The environment variable that gives the TLS session ticket keys: 48
@@ -62,7 +46,7 @@ export const encodeTicketKeys = (keys: Uint8Array): string => Buffer.from(keys).
 
 const clientAuthVariable = "FIBERLINE_TLS_CLIENT_AUTH"
 
-const parseTicketKeys = (text: string): Uint8Array => {
+const parseTicketKeys = (text: string): Effect.Effect<Uint8Array, UsageError> => {
   const trimmed = text.trim()
   const keys = /^[0-9a-f]{96}$/i.test(trimmed)
     ? Buffer.from(trimmed, "hex")
@@ -70,18 +54,13 @@ const parseTicketKeys = (text: string): Uint8Array => {
     ? Buffer.from(trimmed, "base64")
     : undefined
   // The value is a secret: the message never repeats it.
-  if (keys === undefined) {
-    throw new UsageError({ message: `invalid ${ticketKeysVariable}: expected 48 bytes as 96 hex digits or 64 base64 characters` })
-  }
-  return keys
+  return keys === undefined
+    ? Effect.fail(new UsageError({ message: `invalid ${ticketKeysVariable}: expected 48 bytes as 96 hex digits or 64 base64 characters` }))
+    : Effect.succeed(keys)
 }
 
-const parseBoolean = (variable: string, text: string): boolean => {
-  const normalized = text.trim().toLowerCase()
-  if (["1", "true", "yes", "on"].includes(normalized)) return true
-  if (["0", "false", "no", "off"].includes(normalized)) return false
-  throw new UsageError({ message: `invalid ${variable} "${text}": expected true or false` })
-}
+/** A variable's text; an empty one counts as unset (the environment's `ConfigProvider`). */
+const variable = (name: string) => Effect.orDie(Config.option(Config.String(name)))
 
 /**
  * The TLS settings as read from flags and variables (each `undefined` when
@@ -105,71 +84,56 @@ export interface TlsGiven {
 type Named = "tlsCert" | "tlsKey" | "tlsCa" | "tlsMode" | "tlsHandshakeTimeout" | "tlsCiphers"
 
 /**
- * The TLS settings, or `undefined` for plaintext. `--tls-cert` and
+ * The server's TLS options (none for plaintext): certificate files by
+ * path, so the server reads them again on reload. `--tls-cert` and
  * `--tls-key` go together; the other TLS settings need them, and
  * `--tls-client-auth` needs `--tls-ca`; `--tls-client-auth` is refused with
  * `--stdio` (the other flags are refused by `settings.ts`, and every
- * variable is then ignored). Throws a {@link UsageError}; `named` says how
- * the user gave a setting (its flag, or its variable).
+ * variable is then ignored). Fails with a {@link UsageError}; `named` says
+ * how the user gave a setting (its flag, or its variable).
  *
  * @since 0.1.0
  */
 export const resolveTls = (
   given: TlsGiven,
-  env: Readonly<Record<string, string | undefined>>,
   named: (setting: Named) => string
-): TlsSettings | undefined => {
-  if (given.stdio && given.clientAuthFlag) throw new UsageError({ message: "--tls-client-auth does not apply with --stdio" })
-  const clientAuthText = given.stdio ? undefined : env[clientAuthVariable]
-  const clientAuth = given.clientAuthFlag ||
-    (clientAuthText !== undefined && clientAuthText !== "" && parseBoolean(clientAuthVariable, clientAuthText))
-  const { ca, cert, ciphers, handshakeTimeout, key, mode } = given
-  if (cert === undefined || key === undefined) {
-    if (cert !== undefined) throw new UsageError({ message: `${named("tlsCert")} needs --tls-key` })
-    if (key !== undefined) throw new UsageError({ message: `${named("tlsKey")} needs --tls-cert` })
-    const stray = [["tlsCa", ca], ["tlsMode", mode], ["tlsHandshakeTimeout", handshakeTimeout], ["tlsCiphers", ciphers]] as const
-    for (const [setting, value] of stray) {
-      if (value !== undefined) throw new UsageError({ message: `${named(setting)} needs --tls-cert and --tls-key` })
+): Effect.Effect<{ readonly tls?: Tls.TlsOptions; readonly tlsMode?: Tls.TlsMode }, UsageError> =>
+  Effect.gen(function*() {
+    if (given.stdio) {
+      if (given.clientAuthFlag) return yield* new UsageError({ message: "--tls-client-auth does not apply with --stdio" })
+      return {}
     }
-    if (clientAuth) throw new UsageError({ message: "--tls-client-auth needs --tls-cert and --tls-key" })
-    return undefined
-  }
-  if (clientAuth && ca === undefined) {
-    throw new UsageError({ message: "--tls-client-auth needs --tls-ca: the CAs that sign client certificates" })
-  }
-  const ticketKeysText = given.stdio ? undefined : env[ticketKeysVariable]
-  return {
-    cert,
-    key,
-    ca,
-    clientAuth,
-    mode: mode ?? "implicit",
-    handshakeTimeout: handshakeTimeout ?? Tls.defaults.handshakeTimeout,
-    ciphers,
-    ticketKeys: ticketKeysText === undefined || ticketKeysText === "" ? undefined : parseTicketKeys(ticketKeysText)
-  }
-}
-
-/**
- * The `LineServer` TLS options of the settings (none for plaintext):
- * certificate files by path, so the server reads them again on reload.
- *
- * @since 0.1.0
- */
-export const tlsServerOptions = (
-  settings: TlsSettings | undefined
-): { readonly tls?: Tls.TlsOptions; readonly tlsMode?: Tls.TlsMode } => {
-  if (settings === undefined) return {}
-  return {
-    tlsMode: settings.mode,
-    tls: {
-      cert: { file: settings.cert },
-      key: { file: settings.key },
-      ...(settings.ca === undefined ? {} : { ca: { file: settings.ca } }),
-      clientAuth: settings.clientAuth ? "require" : "none",
-      handshakeTimeout: settings.handshakeTimeout,
-      ...(settings.ciphers === undefined ? {} : { ciphers: settings.ciphers }),
-      ...(settings.ticketKeys === undefined ? {} : { ticketKeys: settings.ticketKeys })
+    const clientAuthText = yield* variable(clientAuthVariable)
+    const clientAuth = given.clientAuthFlag || (Option.isSome(clientAuthText) && (yield* Effect.mapError(
+      Text.decode(Text.boolean, clientAuthText.value),
+      (expected) => new UsageError({ message: `invalid ${clientAuthVariable} "${clientAuthText.value}": ${expected}` })
+    )))
+    const { ca, cert, ciphers, handshakeTimeout, key, mode } = given
+    if (cert === undefined || key === undefined) {
+      if (cert !== undefined) return yield* new UsageError({ message: `${named("tlsCert")} needs --tls-key` })
+      if (key !== undefined) return yield* new UsageError({ message: `${named("tlsKey")} needs --tls-cert` })
+      const stray = [["tlsCa", ca], ["tlsMode", mode], ["tlsHandshakeTimeout", handshakeTimeout], ["tlsCiphers", ciphers]] as const
+      for (const [setting, value] of stray) {
+        if (value !== undefined) return yield* new UsageError({ message: `${named(setting)} needs --tls-cert and --tls-key` })
+      }
+      if (clientAuth) return yield* new UsageError({ message: "--tls-client-auth needs --tls-cert and --tls-key" })
+      return {}
     }
-  }
-}
+    if (clientAuth && ca === undefined) {
+      return yield* new UsageError({ message: "--tls-client-auth needs --tls-ca: the CAs that sign client certificates" })
+    }
+    const ticketKeysText = yield* variable(ticketKeysVariable)
+    const ticketKeys = Option.isNone(ticketKeysText) ? undefined : yield* parseTicketKeys(ticketKeysText.value)
+    return {
+      tlsMode: mode ?? "implicit",
+      tls: {
+        cert: { file: cert },
+        key: { file: key },
+        ...(ca === undefined ? {} : { ca: { file: ca } }),
+        clientAuth: clientAuth ? "require" : "none",
+        ...(handshakeTimeout === undefined ? {} : { handshakeTimeout }),
+        ...(ciphers === undefined ? {} : { ciphers }),
+        ...(ticketKeys === undefined ? {} : { ticketKeys })
+      }
+    }
+  })

@@ -28,13 +28,13 @@ export {
   /** @since 0.1.0 */
   redisDefaults,
   /** @since 0.1.0 */
-  type RedisRoomOptions
+  RedisRoomOptions
 } from "./chat/redisBus.ts"
 import { oneLine } from "./chat/text.ts"
 
 export {
   /** @since 0.1.0 */
-  type ChatOptions,
+  ChatOptions,
   /** @since 0.1.0 */
   defaults,
   /** @since 0.1.0 */

@@ -16,11 +16,10 @@
  * server keeps its one `net.Server`. A bare `new TLSSocket(socket, { isServer:
  * true })` would not check a client certificate at all.
  *
- * **The deadline** is Node's `handshakeTimeout`, counted from the hand-over.
- * It is an inactivity timer of the TLS socket, but no plaintext moves
- * during a handshake, so bytes a client trickles do not extend it (a test
- * holds it to that); and it fires even for a socket that closed before its
- * hand-over, so every handshake ends.
+ * **The deadline** runs on Effect's `Clock`, counted from the hand-over:
+ * an absolute one, so bytes a client trickles do not extend it, of any
+ * length (Node's own `handshakeTimeout`, off here, is a Node timer, which
+ * fires at once past 2^31 - 1 ms), and `TestClock` drives it.
  *
  * A reload builds a new engine and swaps it in ({@link ServerTls}):
  * handshakes under way finish with the engine they started with; a bad new
@@ -40,9 +39,10 @@ import * as Effect from "effect/Effect"
 import { constVoid } from "effect/Function"
 import * as Semaphore from "effect/Semaphore"
 import { TlsConfigError, TlsHandshakeError } from "../services/Errors.ts"
-import { defaults, generateTicketKeys, type TlsInfo, type TlsOptions } from "../services/Tls.ts"
+import * as Options from "../Options.ts"
+import { defaults, generateTicketKeys, type TlsInfo, TlsOptions as TlsOptionsSchema, type TlsOptions } from "../services/Tls.ts"
 import { abort } from "./io/transport.ts"
-import { loadMaterial, type Material, outOfValidity, validateOptions } from "./tlsMaterial.ts"
+import { loadMaterial, type Material, outOfValidity } from "./tlsMaterial.ts"
 
 /** OpenSSL's short reason (`no cipher match`) rather than its whole error string. */
 const reasonOf = (cause: unknown): string =>
@@ -89,11 +89,7 @@ const parentOf = (tlsSocket: Tls.TLSSocket): unknown =>
   (tlsSocket as Tls.TLSSocket & { readonly _parent?: unknown })._parent
 
 /** What a failed handshake says about itself, the peer's side of it. */
-const handshakeError = (
-  error: Error & { readonly code?: string },
-  tlsSocket: Tls.TLSSocket,
-  timeoutMillis: number
-): TlsHandshakeError => {
+const handshakeError = (error: Error & { readonly code?: string }, tlsSocket: Tls.TLSSocket): TlsHandshakeError => {
   // Set by Node when it refuses a client certificate that does not verify.
   const rejected = tlsSocket.authorizationError as unknown
   if (rejected !== null && rejected !== undefined) {
@@ -101,9 +97,6 @@ const handshakeError = (
   }
   if (error.code === "ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE") {
     return new TlsHandshakeError({ reason: "client-certificate", detail: "no client certificate" })
-  }
-  if (error.code === "ERR_TLS_HANDSHAKE_TIMEOUT") {
-    return new TlsHandshakeError({ reason: "timeout", detail: `not complete within ${timeoutMillis} ms` })
   }
   return new TlsHandshakeError({ reason: "failed", detail: reasonOf(error) })
 }
@@ -152,15 +145,15 @@ const secureOptions = Crypto.constants.SSL_OP_NO_RENEGOTIATION
 export class TlsEngine {
   /** The (leaf) certificate served by default. */
   readonly certificate: Crypto.X509Certificate
-  readonly handshakeMillis: number
+  readonly handshakeTimeout: Duration.Duration
   private readonly server: Tls.Server
   private readonly sni: ReadonlyMap<string, Served>
   /** Handshakes under way, by the socket they run over. */
   private readonly pending = new Map<unknown, Settle>()
 
   /** Builds the contexts of checked `material`; throws a {@link TlsConfigError} for what Node still refuses. */
-  constructor(material: Material, options: TlsOptions, ticketKeys: Buffer) {
-    this.handshakeMillis = Duration.toMillis(Duration.fromInputUnsafe(options.handshakeTimeout ?? defaults.handshakeTimeout))
+  constructor(material: Material, options: TlsSettings, ticketKeys: Buffer) {
+    this.handshakeTimeout = options.handshakeTimeout ?? defaults.handshakeTimeout
     const { pair } = material
     const ca = material.ca === undefined ? undefined : [...material.ca]
     this.certificate = pair.certificate
@@ -191,7 +184,8 @@ export class TlsEngine {
         rejectUnauthorized: clientAuth === "require",
         ticketKeys,
         sessionIdContext,
-        handshakeTimeout: this.handshakeMillis,
+        // The deadline is the Clock's (see the module doc).
+        handshakeTimeout: 0,
         ...(options.alpnProtocols === undefined ? {} : { ALPNProtocols: [...options.alpnProtocols] }),
         ...(sni.size === 0 ? {} : {
           // No match: the default certificate.
@@ -212,7 +206,7 @@ export class TlsEngine {
     this.server.on("tlsClientError", (error: Error, tlsSocket: Tls.TLSSocket) => {
       const settle = this.pending.get(parentOf(tlsSocket))
       if (settle === undefined) return
-      const failure = handshakeError(error, tlsSocket, this.handshakeMillis)
+      const failure = handshakeError(error, tlsSocket)
       const certificate = this.certificateFor(tlsSocket.servername)
       settle(Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.fail(blame(failure, certificate, now))))
     })
@@ -232,6 +226,7 @@ export class TlsEngine {
    * aborted.
    */
   handshake(socket: Net.Socket): Effect.Effect<Tls.TLSSocket, TlsHandshakeError> {
+    const timeout = this.handshakeTimeout
     return Effect.callback<Tls.TLSSocket, TlsHandshakeError>((resume) => {
       const settle: Settle = (outcome) => {
         this.pending.delete(socket)
@@ -248,7 +243,15 @@ export class TlsEngine {
       return Effect.sync(() => {
         this.pending.delete(socket)
       })
-    })
+    }).pipe(
+      Effect.timeoutOrElse({
+        duration: timeout,
+        orElse: () =>
+          Effect.sync(() => abort(socket)).pipe(
+            Effect.andThen(Effect.fail(new TlsHandshakeError({ reason: "timeout", detail: `not complete within ${Duration.toMillis(timeout)} ms` })))
+          )
+      })
+    )
   }
 }
 
@@ -257,24 +260,35 @@ export class TlsEngine {
  * (see `tlsMaterial.ts`), builds the contexts. Settings that cannot be used
  * fail with a {@link TlsConfigError}.
  */
-const load = (options: TlsOptions, ticketKeys: Buffer): Effect.Effect<TlsEngine, TlsConfigError> =>
+const load = (options: TlsSettings, ticketKeys: Buffer): Effect.Effect<TlsEngine, TlsConfigError> =>
   Effect.flatMap(loadMaterial(options), (material) =>
     Effect.try({
       try: () => new TlsEngine(material, options, ticketKeys),
       catch: (cause) => cause instanceof TlsConfigError ? cause : new TlsConfigError({ reason: reasonOf(cause), cause })
     }))
 
+/** TLS settings as decoded by their schema. */
+type TlsSettings = typeof TlsOptionsSchema.Type
+
+/**
+ * Decodes settings given to `startTls` or `reloadTls`: an invalid one fails
+ * like settings whose files are unusable (`LineServer.make` decodes its own
+ * first, as an option of the server).
+ */
+const decodeSettings = (options: TlsOptions): Effect.Effect<TlsSettings, TlsConfigError> =>
+  Effect.mapError(Options.decode(TlsOptionsSchema, options, { prefix: "tls" }), (cause) => new TlsConfigError({ reason: cause.message, cause }))
+
 /** A server's TLS: the engine new connections use, and how it is reloaded. */
 export class ServerTls {
   /** TLS from the first byte, or only when a handler calls `startTls`. */
   readonly implicit: boolean
   private current: TlsEngine
-  private options: TlsOptions
+  private options: TlsSettings
   private ticketKeys: Buffer
   /** One reload at a time: reads take a while now, and the last one started must win. */
   private readonly reloading = Semaphore.makeUnsafe(1)
 
-  private constructor(engine: TlsEngine, options: TlsOptions, ticketKeys: Buffer, implicit: boolean) {
+  private constructor(engine: TlsEngine, options: TlsSettings, ticketKeys: Buffer, implicit: boolean) {
     this.current = engine
     this.options = options
     this.ticketKeys = ticketKeys
@@ -283,9 +297,10 @@ export class ServerTls {
 
   /** Loads a server's settings; its ticket keys are random unless given. */
   static make(options: TlsOptions, implicit: boolean): Effect.Effect<ServerTls, TlsConfigError> {
-    validateOptions(options)
-    const ticketKeys = Buffer.from(options.ticketKeys ?? generateTicketKeys())
-    return Effect.map(load(options, ticketKeys), (engine) => new ServerTls(engine, options, ticketKeys, implicit))
+    return Effect.flatMap(decodeSettings(options), (settings) => {
+      const ticketKeys = Buffer.from(settings.ticketKeys ?? generateTicketKeys())
+      return Effect.map(load(settings, ticketKeys), (engine) => new ServerTls(engine, settings, ticketKeys, implicit))
+    })
   }
 
   /** The engine for a handshake starting now. */
@@ -300,16 +315,17 @@ export class ServerTls {
    * On failure nothing changes. Reloads run one after another.
    */
   reload(options?: TlsOptions): Effect.Effect<Crypto.X509Certificate, TlsConfigError> {
-    return this.reloading.withPermit(Effect.suspend(() => {
-      const next = options ?? this.options
-      validateOptions(next)
-      const ticketKeys = next.ticketKeys === undefined ? this.ticketKeys : Buffer.from(next.ticketKeys)
-      return Effect.map(load(next, ticketKeys), (engine) => {
-        this.current = engine
-        this.options = next
-        this.ticketKeys = ticketKeys
-        return engine.certificate
-      })
-    }))
+    return this.reloading.withPermit(Effect.flatMap(
+      options === undefined ? Effect.sync(() => this.options) : decodeSettings(options),
+      (next) => {
+        const ticketKeys = next.ticketKeys === undefined ? this.ticketKeys : Buffer.from(next.ticketKeys)
+        return Effect.map(load(next, ticketKeys), (engine) => {
+          this.current = engine
+          this.options = next
+          this.ticketKeys = ticketKeys
+          return engine.certificate
+        })
+      }
+    ))
   }
 }

@@ -6,8 +6,8 @@
  * validity period (on Effect's `Clock`); every private key must parse and
  * fit its certificate, checked for real (Node accepts a key of another type,
  * an RSA key for an EC certificate, and then every handshake fails).
- * Whatever is wrong is one {@link TlsConfigError} naming the file; settings
- * no server can run with are a `RangeError` before anything is read.
+ * Whatever is wrong is one {@link TlsConfigError} naming the file (the
+ * settings' shapes and numbers were checked by their schema before).
  *
  * @internal
  */
@@ -21,7 +21,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { constVoid } from "effect/Function"
 import { TlsConfigError } from "../services/Errors.ts"
-import { defaults, type PemSource, type TlsOptions } from "../services/Tls.ts"
+import type { PemSource, TlsOptions } from "../services/Tls.ts"
 
 /** The most a PEM file may hold: a certificate chain is a few KiB, a large CA bundle a few hundred. */
 export const maxPemBytes = 1024 * 1024
@@ -138,31 +138,6 @@ const notPem = (
   if (labels.some(isExpected)) return `the ${what} does not parse`
   if (labels.length > 0) return `the ${what} is not ${expected} (found "-----BEGIN ${labels[0]}-----")`
   return `the ${what} is not ${expected}${typeof source === "string" ? " (to read a file, pass { file: path })" : ""}`
-}
-
-/**
- * Rejects settings no server can run with (a programming error: it
- * throws a `RangeError`), before anything is read.
- */
-export const validateOptions = (options: TlsOptions): void => {
-  const clientAuth = options.clientAuth ?? defaults.clientAuth
-  if (clientAuth !== "none" && clientAuth !== "request" && clientAuth !== "require") {
-    throw new RangeError(`TLS option clientAuth must be "none", "request" or "require", got ${JSON.stringify(clientAuth)}`)
-  }
-  if (clientAuth !== "none" && options.ca === undefined) {
-    throw new RangeError(`TLS option clientAuth "${clientAuth}" needs ca: the CAs that sign client certificates`)
-  }
-  if (options.ticketKeys !== undefined && options.ticketKeys.length !== 48) {
-    throw new RangeError(`TLS option ticketKeys must be 48 bytes, got ${options.ticketKeys.length}`)
-  }
-  for (const protocol of options.alpnProtocols ?? []) {
-    const length = Buffer.byteLength(protocol)
-    if (length === 0 || length > 255) throw new RangeError(`TLS option alpnProtocols: invalid protocol name ${JSON.stringify(protocol)}`)
-  }
-  const millis = Duration.toMillis(Duration.fromInputUnsafe(options.handshakeTimeout ?? defaults.handshakeTimeout))
-  if (!(millis > 0 && Number.isFinite(millis))) throw new RangeError(`TLS option handshakeTimeout must be positive, got ${millis} ms`)
-  // Node takes an empty list for its own default, which is wider than ours.
-  if (options.ciphers !== undefined && options.ciphers.trim() === "") throw new RangeError("TLS option ciphers is empty")
 }
 
 /** Runs checks that throw a {@link TlsConfigError} (anything else thrown is wrapped in one). */

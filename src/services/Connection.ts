@@ -42,13 +42,13 @@
 import type * as Net from "node:net"
 import * as Tls from "node:tls"
 import * as Context from "effect/Context"
-import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import type { Decoder, UntilOptions } from "../Decoder.ts"
 import * as Internal from "../internal/io/connection.ts"
 import * as Limits from "../internal/io/limits.ts"
+import type * as Options from "../Options.ts"
 import * as Transport from "../internal/io/transport.ts"
 import { infoOf } from "../internal/tlsEngine.ts"
 import type { ProxyHeader } from "../internal/proxy/header.ts"
@@ -84,7 +84,7 @@ export interface Connection {
   readonly localAddress: Address | undefined
   /**
    * The PROXY protocol header the connection arrived with, when its server
-   * reads one (`proxyProtocol`): version, command, the client's and the
+   * reads one (`proxy`): version, command, the client's and the
    * proxy's addresses, and the v2 TLVs (ALPN, authority, unique id…). The
    * `peer` and `remoteAddress` above are then the header's client (for a
    * `LOCAL` or `UNKNOWN` header, the socket's own). `undefined` otherwise.
@@ -306,8 +306,10 @@ export const runHandler = <E, R>(
  * says so (a function that forgot to `return`, or a factory of handlers
  * served as if it were one), so the connection fails loudly instead of
  * hanging.
+ *
+ * @internal
  */
-const checked = <A, E, R>(result: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+export const checked = <A, E, R>(result: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   Effect.isEffect(result)
     ? result
     : Effect.die(
@@ -320,31 +322,12 @@ const checked = <A, E, R>(result: Effect.Effect<A, E, R>): Effect.Effect<A, E, R
 
 /**
  * Limits of one connection. Every field is optional; see {@link defaults}.
+ * Defined by the `Options.ConnectionOptions` schema; an invalid value is a
+ * defect of the constructor that gets it (`InvalidOption`).
  *
  * @since 0.1.0
  */
-export interface ConnectionOptions {
-  /** Longest accepted line content in bytes, terminator excluded. */
-  readonly maxLineLength?: number | undefined
-  /** A read that waits longer than this for input fails with `IdleTimeout`. No timeout when absent. */
-  readonly idleTimeout?: Duration.Input | undefined
-  /**
-   * How long a frame may take to arrive once its first byte has — a line, a
-   * block of `readExactly`, a whole request of a decoder, header and body: a
-   * read still waiting for the rest after this fails with `LineTimeout`.
-   * Unlike the idle timeout, which every byte restarts, this closes a peer
-   * that trickles a frame byte by byte (slowloris). No timeout when absent.
-   */
-  readonly lineTimeout?: Duration.Input | undefined
-  /** How long output may stay above the high-water mark before writes fail with `WriteTimeout`. */
-  readonly writeTimeout?: Duration.Input | undefined
-  /** Pending output size in bytes that triggers a flush (and write backpressure). */
-  readonly writeHighWaterMark?: number | undefined
-  /** How long a graceful TCP close reads and discards late input before destroying the socket. */
-  readonly lingerTimeout?: Duration.Input | undefined
-  /** What `writeLine` ends a line with: `"\n"` (default) or `"\r\n"` (SMTP, RESP, IRC, POP3…). */
-  readonly lineEnding?: "\n" | "\r\n" | undefined
-}
+export type ConnectionOptions = Options.ConnectionOptions
 
 /**
  * Default limits: 64 KiB lines, no idle or line timeout, 30 s write
@@ -361,6 +344,9 @@ export const defaults = Limits.defaults
  * says what was negotiated). Create the server with `allowHalfOpen: true`
  * so replies can follow the peer's FIN. `startTls` on it needs settings of
  * its own (`{ tls }`): there is no server's.
+ *
+ * Invalid options are a defect (the `InvalidOption` naming the field), as
+ * for every connection constructor: they are the program's own constants.
  *
  * @since 0.1.0
  */

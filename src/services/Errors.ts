@@ -8,7 +8,9 @@
  *
  * Which operation fails with what is spelled out by the unions at the end of
  * this module ({@link ReadLineError}, {@link ReadExactlyError},
- * {@link WriteError}).
+ * {@link WriteError}). A server that does not start fails with
+ * `LineServer.ServerError`, a connect with `LineClient.ConnectError`: each
+ * beside its operation.
  *
  * @since 0.1.0
  */
@@ -227,7 +229,7 @@ export class LineEncodeError extends Schema.TaggedError<LineEncodeError>("fiberl
  *
  * **Details**
  *
- * `LineServer.make` fails with a `ServerError` whose `cause` is this error
+ * `LineServer.make` fails with a `ServerError` whose `reason` is this error
  * (the server does not start);
  * `LineServer.reloadTls` fails with it and keeps serving the settings it had;
  * `startTls` with settings of its own fails with it before touching the
@@ -321,38 +323,6 @@ export class TlsUnavailable extends Schema.TaggedError<TlsUnavailable>("fiberlin
       default:
         return "no TLS settings: give the server a `tls` option or pass settings to startTls"
     }
-  }
-}
-
-/** Operator-readable words for the system errors of `listen`. */
-const listenErrors: Readonly<Record<string, string>> = {
-  EADDRINUSE: "address already in use",
-  EACCES: "permission denied",
-  EADDRNOTAVAIL: "address not available on this machine",
-  ENOTFOUND: "host not found",
-  EAI_AGAIN: "host name lookup failed",
-  EINVAL: "invalid address",
-  ENOENT: "its directory does not exist"
-}
-
-/**
- * The server could not start listening (address in use, permission denied,
- * bad host…, or TLS settings it cannot use: then `cause` is the
- * {@link TlsConfigError}). `address` is where it tried (`host:port`,
- * `[v6]:port` or a socket path); `code` the system error code when there is
- * one.
- *
- * @since 0.1.0
- */
-export class ServerError extends Schema.TaggedError<ServerError>("fiberline/ServerError")("ServerError", {
-  address: Schema.String,
-  code: Schema.optional(Schema.String),
-  cause: Schema.Defect()
-}) {
-  override get message(): string {
-    const known = this.code === undefined ? undefined : listenErrors[this.code]
-    const detail = known ?? (this.cause instanceof Error ? this.cause.message : String(this.cause))
-    return `cannot listen on ${this.address}: ${detail}`
   }
 }
 

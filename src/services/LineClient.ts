@@ -25,19 +25,20 @@
 import * as Effect from "effect/Effect"
 import type * as Context from "effect/Context"
 import * as Layer from "effect/Layer"
-import type * as Duration from "effect/Duration"
+import * as Duration from "effect/Duration"
+import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import { ClientTls } from "../internal/io/clientTls.ts"
 import * as Internal from "../internal/io/connection.ts"
 import * as Dial from "../internal/io/dial.ts"
 import * as Limits from "../internal/io/limits.ts"
 import * as Transport from "../internal/io/transport.ts"
-import { duration } from "../internal/options.ts"
 import { infoOf } from "../internal/tlsEngine.ts"
 import { ConnectError, type ConnectErrorReason, ConnectFailed, ConnectTimeout, TlsVerificationFailed } from "./ConnectError.ts"
-import type { Connection, ConnectionOptions } from "./Connection.ts"
+import * as Options from "../Options.ts"
+import type { Connection } from "./Connection.ts"
 import type { TlsConfigError, TlsHandshakeError } from "./Errors.ts"
-import type { ClientTlsOptions, TlsMode } from "./Tls.ts"
+import { ClientTlsOptions, TlsMode } from "./Tls.ts"
 
 export {
   /** @since 0.2.0 */
@@ -56,6 +57,11 @@ export {
   TlsVerificationFailed
 } from "./ConnectError.ts"
 
+/** A port a client connects to: 1 to 65535. */
+const ServerPort = Schema.Number.check(
+  Schema.makeFilter((n: number) => Number.isInteger(n) && n >= 1 && n <= 65535, { expected: "an integer from 1 to 65535" })
+)
+
 /**
  * Where to connect and how; every limit of `ConnectionOptions` applies to
  * the connection (`lineEnding`, `maxLineLength`, the idle, line and write
@@ -63,55 +69,55 @@ export {
  *
  * @since 0.2.0
  */
-export interface LineClientOptions extends ConnectionOptions {
+export const LineClientOptions = Schema.Struct({
   /** The server's host name or IP address. Default `127.0.0.1`. */
-  readonly host?: string | undefined
+  host: Schema.optional(Options.Host),
   /** The server's port; needed unless `path` is given. */
-  readonly port?: number | undefined
+  port: Schema.optional(ServerPort),
   /** A Unix domain socket to connect to instead of TCP (`host` and `port` must then be absent). */
-  readonly path?: string | undefined
+  path: Schema.optional(Options.Path),
+  ...Options.ConnectionOptions.fields,
   /**
    * TLS settings: the server's certificate is verified (against `ca`, or
    * Node's bundled roots) unless they say `verify: false`. With them the
    * connection speaks TLS from the first byte, unless `tlsMode` is
    * `starttls`.
    */
-  readonly tls?: ClientTlsOptions | undefined
+  tls: Schema.optional(ClientTlsOptions),
   /**
    * `implicit` (the default): TLS from the first byte, when `tls` is given.
    * `starttls`: plaintext until the client calls `conn.startTls()` (SMTP,
    * IMAP), with `tls` (or defaults) as its settings.
    */
-  readonly tlsMode?: TlsMode | undefined
+  tlsMode: Schema.optional(TlsMode),
   /**
    * How long opening may take, all of it: the name lookup, the TCP (or
    * Unix) connect and, with implicit TLS, the handshake. On Effect's
    * `Clock`. Default: no limit but the system's (and the TLS handshake
    * timeout).
    */
-  readonly connectTimeout?: Duration.Input | undefined
-}
+  connectTimeout: Schema.optional(Options.TimeoutOrNone)
+}).check(Schema.makeFilter((options) => {
+  if (options.path !== undefined) {
+    const tcp = options.host !== undefined ? "host" : options.port !== undefined ? "port" : undefined
+    return tcp === undefined ? undefined : { path: [tcp], issue: "no host or port with path: a Unix socket takes neither" }
+  }
+  return options.port === undefined ? { path: ["port"], issue: "a port (or a path to a Unix socket)" } : undefined
+}))
+
+/**
+ * Where to connect and how, as given (see the schema above).
+ *
+ * @since 0.2.0
+ */
+export interface LineClientOptions extends Schema.Codec.Encoded<typeof LineClientOptions> {}
 
 /** Default host: the loopback address, as `LineServer` binds by default. */
 const defaultHost = "127.0.0.1"
 
-/** Where `options` say to connect; an impossible combination is a programming error (a `RangeError`). */
-const targetOf = (options: LineClientOptions): Dial.Target => {
-  if (options.path !== undefined) {
-    if (options.host !== undefined || options.port !== undefined) {
-      throw new RangeError(`connect to a Unix socket (path ${JSON.stringify(options.path)}) takes no host or port`)
-    }
-    if (options.path === "") throw new RangeError("path must not be empty")
-    return { path: options.path }
-  }
-  const port = options.port
-  if (port === undefined || !Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new RangeError(`port must be an integer from 1 to 65535, got ${port}`)
-  }
-  const host = options.host ?? defaultHost
-  if (host === "") throw new RangeError("host must not be empty")
-  return { host, port }
-}
+/** Where decoded options say to connect. */
+const targetOf = (options: typeof LineClientOptions.Type): Dial.Target =>
+  options.path !== undefined ? { path: options.path } : { host: options.host ?? defaultHost, port: options.port! }
 
 /** A handshake that failed at connect, as the reason of the `ConnectError`. */
 const handshakeReason = (error: TlsHandshakeError, timeout: Duration.Duration): ConnectErrorReason =>
@@ -145,10 +151,13 @@ const handshakeReason = (error: TlsHandshakeError, timeout: Duration.Duration): 
 export const connect: (
   options: LineClientOptions
 ) => Effect.Effect<Connection, ConnectError | TlsConfigError, Scope.Scope> = Effect.fn("LineClient.connect")(
-  function*(options: LineClientOptions) {
+  function*(input: LineClientOptions) {
+    // Options are the program's own: an invalid one is a defect, never a
+    // `ConnectError` that a retry loop would try again.
+    const options = Options.decodeUnsafe(LineClientOptions, input)
     const target = targetOf(options)
-    const limits = Limits.resolve(options)
-    const timeout = options.connectTimeout === undefined ? undefined : duration("connectTimeout", options.connectTimeout, false)
+    const limits = Limits.fromDecoded(options)
+    const timeout = options.connectTimeout === undefined || !Duration.isFinite(options.connectTimeout) ? undefined : options.connectTimeout
     const implicit = options.tls !== undefined && (options.tlsMode ?? "implicit") === "implicit"
     const tls = yield* ClientTls.load(options.tls ?? {}, "host" in target ? target.host : undefined)
     const address = Dial.address(target)

@@ -4,14 +4,15 @@
  *
  * `make` starts serving in the current scope and `layer` wraps it for apps
  * that provide the server beside their own services; closing the scope
- * drains and stops it (see {@link make}).
+ * drains and stops it (see {@link make}). `serveStdio` serves one
+ * connection on stdin/stdout the same way. (Past 300 lines: `make` wires
+ * the pieces of `internal/server` together, and its doc is the server's
+ * contract — limits, shutdown — in one place.)
  *
  * @since 0.1.0
  */
 import type * as Crypto from "node:crypto"
-import * as Net from "node:net"
 import * as Context from "effect/Context"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
@@ -23,14 +24,17 @@ import * as Limits from "../internal/io/limits.ts"
 import * as Transport from "../internal/io/transport.ts"
 import * as Descriptors from "../internal/server/descriptors.ts"
 import * as Listener from "../internal/server/listener.ts"
-import { type ProxyOptions, trustedSet } from "../internal/server/intake.ts"
+import { type ProxyOptions as ProxyIntake, trustedSet } from "../internal/server/intake.ts"
 import { ServerTls } from "../internal/tlsEngine.ts"
 import { registerAll } from "../internal/traffic.ts"
 import * as Address from "./Address.ts"
-import type { Connection, ConnectionOptions, Handler } from "./Connection.ts"
-import { ServerError, TlsConfigError } from "./Errors.ts"
+import * as Options from "../Options.ts"
+import type { Connection, Handler } from "./Connection.ts"
+import { TlsConfigError } from "./Errors.ts"
+import { ServerError } from "./ServerError.ts"
+import { defaults, ServerOptions } from "./ServerOptions.ts"
 import * as ServerMetrics from "./ServerMetrics.ts"
-import type { TlsMode, TlsOptions } from "./Tls.ts"
+import type { TlsOptions } from "./Tls.ts"
 
 /**
  * What to do with a connection that arrives when `maxConnections` are being
@@ -42,98 +46,19 @@ import type { TlsMode, TlsOptions } from "./Tls.ts"
 export type WhenFull = AdmissionWhenFull
 
 /**
- * Options of {@link make}; every limit of `ConnectionOptions` applies to
- * each connection.
+ * Options of {@link make}: the handler, and the {@link ServerOptions}
+ * (where to listen, the limits of each connection, admission, shutdown,
+ * `proxy`, `tls`), decoded by their schema.
  *
  * @since 0.1.0
  */
-export interface LineServerOptions<E, R> extends ConnectionOptions {
+export interface LineServerOptions<E, R> extends ServerOptions {
   /**
    * Runs once per connection, in a scope of its own: a function of the
    * connection, or an Effect that reads the `Connection` service (see
    * `Connection.Handler`).
    */
   readonly handler: Handler<E, R>
-  /**
-   * A name for this server, added to every log line it writes (annotation
-   * `server`), for apps that run several. Default: none.
-   */
-  readonly name?: string | undefined
-  /**
-   * Interface to bind: an IPv4 or IPv6 address (`::1`, `::`) or a host name.
-   * Default `127.0.0.1`. An empty string is refused (say `0.0.0.0` or `::`).
-   */
-  readonly host?: string | undefined
-  /** Port to bind; `0` picks a free one (read it from `address`). Default `1234`. */
-  readonly port?: number | undefined
-  /** With `host: "::"`, accept IPv6 connections only (no IPv4-mapped ones). Default false. */
-  readonly ipv6Only?: boolean | undefined
-  /**
-   * Let several processes bind the same port (`SO_REUSEPORT`, Linux and
-   * some BSDs); the kernel spreads connections among them. Default false.
-   */
-  readonly reusePort?: boolean | undefined
-  /**
-   * Listen on a Unix domain socket at this path instead of TCP (`host` and
-   * `port` must then be absent). A stale socket file left by a killed
-   * server is removed at start; a live server's socket is never taken over
-   * (`ServerError` with code `EADDRINUSE`). The file is removed at shutdown.
-   */
-  readonly path?: string | undefined
-  /** File mode of the Unix socket, e.g. `0o660`; default: the process umask decides. */
-  readonly socketMode?: number | undefined
-  /**
-   * Expect a PROXY protocol header (HAProxy's, versions `v1`, `v2` or
-   * `any`) at the start of every connection, as sent by a load balancer in
-   * front (HAProxy `send-proxy-v2`, nginx `proxy_protocol on`). The
-   * connection's `peer` and `remoteAddress` are then the real client's (for a
-   * `LOCAL` or `UNKNOWN` header: the socket's own). A connection without a
-   * valid header in time is closed before the handler runs (close reason
-   * `proxy-header`). Default: no header expected.
-   */
-  readonly proxyProtocol?: "v1" | "v2" | "any" | undefined
-  /** How long a PROXY header may take to arrive. Default 3 s. */
-  readonly proxyHeaderTimeout?: Duration.Input | undefined
-  /**
-   * Addresses of the proxies allowed to connect when `proxyProtocol` is on;
-   * a connection from any other source is closed before the handler runs,
-   * so a client cannot claim to be someone else. Default: any source.
-   */
-  readonly trustedProxies?: ReadonlyArray<string> | undefined
-  /**
-   * Serve TLS with these settings (certificates from files or PEM data,
-   * client certificates, ALPN, SNI, session ticket keys, handshake timeout;
-   * see `Tls.TlsOptions`), at once or on `startTls` as `tlsMode` says. The
-   * handshake runs after any PROXY header and holds the connection's slot
-   * from accept; one that fails or times out closes the connection before
-   * the handler runs (close reason `tls-handshake`). Files are read when the
-   * server starts and again by `reloadTls`; settings that cannot be used
-   * fail `make` with a `ServerError` whose `cause` is the `TlsConfigError`.
-   * Default: plaintext.
-   */
-  readonly tls?: TlsOptions | undefined
-  /**
-   * `implicit` (default): TLS from the first byte. `starttls`: connections
-   * start in plaintext and the handler upgrades them with `conn.startTls()`,
-   * which uses `tls`.
-   */
-  readonly tlsMode?: TlsMode | undefined
-  /** Kernel accept backlog, and the length of the `queue` when full. Default 511. */
-  readonly backlog?: number | undefined
-  /**
-   * Connections served at once. Default: the process's file-descriptor limit
-   * minus a reserve for everything else (an eighth of it, between 64 and
-   * 1024), so running out of descriptors shows as counted, logged refusals
-   * rather than connections the OS drops silently; unlimited where the limit
-   * is unknown. `Infinity` lifts the cap.
-   */
-  readonly maxConnections?: number | undefined
-  /** Beyond `maxConnections`: `refuse` (default) or `queue`. */
-  readonly whenFull?: WhenFull | undefined
-  /** Line sent to a refused client before closing (a `\n` is added). */
-  readonly busyMessage?: string | undefined
-  /** How long shutdown waits for busy connections before forcing them. Default 10 s. */
-  readonly shutdownTimeout?: Duration.Input | undefined
 }
 
 /**
@@ -194,74 +119,50 @@ export const LineServer: Context.Service<LineServer, LineServer> = Context.Servi
   "fiberline/services/LineServer"
 )
 
-/**
- * Default server options: 127.0.0.1:1234, backlog 511, refuse when full,
- * 10 s shutdown timeout, 3 s PROXY header timeout (when headers are
- * expected). The connection limit derives from the descriptor limit (see
- * `maxConnections`).
- *
- * @since 0.1.0
- */
-export const defaults = {
-  host: "127.0.0.1",
-  port: 1234,
-  backlog: 511,
-  whenFull: "refuse",
-  shutdownTimeout: Duration.seconds(10),
-  proxyHeaderTimeout: Duration.seconds(3)
-} as const
+export {
+  /** @since 0.1.0 */
+  defaults,
+  /** @since 0.2.0 */
+  MaxConnections,
+  /** @since 0.2.0 */
+  ProxyOptions,
+  /** @since 0.2.0 */
+  ServerOptions,
+  /** @since 0.2.0 */
+  StdioOptions
+} from "./ServerOptions.ts"
+
+export {
+  /** @since 0.2.0 */
+  serveStdio,
+  /** @since 0.2.0 */
+  type StdioServer,
+  /** @since 0.2.0 */
+  type StdioServerOptions
+} from "./StdioServer.ts"
+
+export {
+  /** @since 0.2.0 */
+  ListenError,
+  /** @since 0.1.0 */
+  ServerError,
+  /** @since 0.2.0 */
+  type ServerErrorReason
+} from "./ServerError.ts"
 
 /** How often a flood of refusals is summarised in the log, at most. */
 const refusalLogInterval = "5 seconds"
 
-/** Rejects an option value a server cannot run with (a programming error: a defect). */
-const check = (name: string, value: number, valid: boolean): number => {
-  if (!valid) throw new RangeError(`LineServer option ${name} is invalid: ${value}`)
-  return value
-}
+/** Decoded server options. */
+type Decoded = typeof ServerOptions.Type
 
-/** How to read PROXY headers, validated; `undefined` when none are expected. */
-const proxyOptions = (options: LineServerOptions<unknown, unknown>): ProxyOptions | undefined => {
-  if (options.proxyProtocol === undefined) {
-    if (options.trustedProxies !== undefined) throw new RangeError("LineServer option trustedProxies needs proxyProtocol")
-    return undefined
+/** How to read PROXY headers; `undefined` when none are expected. */
+const proxyOptions = (proxy: Decoded["proxy"]): ProxyIntake | undefined =>
+  proxy === undefined ? undefined : {
+    accept: proxy.version,
+    timeout: proxy.headerTimeout ?? defaults.proxyHeaderTimeout,
+    trusted: proxy.trusted === undefined ? undefined : trustedSet(proxy.trusted)
   }
-  const accept = options.proxyProtocol
-  if (accept !== "v1" && accept !== "v2" && accept !== "any") {
-    throw new RangeError(`LineServer option proxyProtocol must be "v1", "v2" or "any", got ${JSON.stringify(accept)}`)
-  }
-  const timeoutMillis = Duration.toMillis(Duration.fromInputUnsafe(options.proxyHeaderTimeout ?? defaults.proxyHeaderTimeout))
-  check("proxyHeaderTimeout", timeoutMillis, timeoutMillis > 0 && Number.isFinite(timeoutMillis))
-  for (const address of options.trustedProxies ?? []) {
-    if (Net.isIP(address) === 0) throw new RangeError(`LineServer option trustedProxies: not an IP address: ${JSON.stringify(address)}`)
-  }
-  return {
-    accept,
-    timeout: Duration.millis(timeoutMillis),
-    trusted: options.trustedProxies === undefined ? undefined : trustedSet(options.trustedProxies)
-  }
-}
-
-/** Where to listen, validated: a Unix socket path, or TCP host and port. */
-const listenOptions = (options: LineServerOptions<unknown, unknown>): Listener.ListenOptions => {
-  const backlog = options.backlog ?? defaults.backlog
-  check("backlog", backlog, Number.isSafeInteger(backlog) && backlog > 0)
-  if (options.path !== undefined) {
-    if (options.host !== undefined || options.port !== undefined) {
-      throw new RangeError("LineServer options path and host/port exclude each other: a Unix socket or TCP")
-    }
-    if (options.path === "") throw new RangeError("LineServer option path is empty")
-    const mode = options.socketMode
-    if (mode !== undefined) check("socketMode", mode, Number.isInteger(mode) && mode >= 0 && mode <= 0o777)
-    return { _tag: "unix", path: options.path, backlog, mode }
-  }
-  const host = options.host ?? defaults.host
-  // An empty host binds every interface; that must be asked for by name.
-  if (host.trim() === "") throw new RangeError(`LineServer option host is empty: say "0.0.0.0" or "::" to listen on every interface`)
-  const port = options.port ?? defaults.port
-  check("port", port, Number.isInteger(port) && port >= 0 && port <= 65535)
-  return { _tag: "tcp", host, port, backlog, ipv6Only: options.ipv6Only ?? false, reusePort: options.reusePort ?? false }
-}
 
 /**
  * The TCP port `server` listens on (the real one when `0` was asked);
@@ -275,9 +176,30 @@ export const port = (server: LineServer): number => {
 }
 
 /**
+ * Removes the socket file at `path` if a server that was killed left it
+ * there: only a socket nobody listens on (a probe is refused) is removed. A
+ * live server's socket, one the probe cannot tell about, anything that is
+ * not a socket (a symbolic link included), and a missing directory fail
+ * with a `ServerError` (a `ListenError` with its code) and are left alone.
+ * `make` does this itself; it is for processes that share one socket,
+ * cleared once before they start (`node:cluster` workers).
+ *
+ * @since 0.2.0
+ */
+export const clearStaleSocket = (path: string): Effect.Effect<void, ServerError> =>
+  Listener.clearStaleSocket({ _tag: "unix", path, backlog: 0, mode: undefined })
+
+/**
  * Binds and starts serving in the current scope.
  *
  * **Details**
+ *
+ * The options are decoded first ({@link ServerOptions}); the server does
+ * not start, failing with a {@link ServerError}, when one is invalid
+ * (reason `InvalidOption`, naming it and its value), its TLS settings
+ * cannot be used (`TlsConfigError`) or its address cannot be bound
+ * (`ListenError`, with the system's code). Catch one reason with
+ * `Effect.catchReason("ServerError", "ListenError", ...)`.
  *
  * Each accepted socket gets a fiber that builds a `Connection` in its own
  * scope, runs the handler, logs and counts how it ended, and releases the
@@ -312,24 +234,29 @@ export const port = (server: LineServer): number => {
 export const make = <E, R>(
   options: LineServerOptions<E, R>
 ): Effect.Effect<LineServer, ServerError, Scope.Scope | Exclude<R, Connection | Scope.Scope>> => {
-  const annotate = options.name === undefined ? Effect.annotateLogs({}) : Effect.annotateLogs({ server: options.name })
-  return annotate(Effect.gen(function*() {
-    const listen = listenOptions(options)
+  const { handler, ...given } = options
+  return Effect.flatMap(
+    Effect.mapError(Options.decode(ServerOptions, given), (reason) => new ServerError({ reason })),
+    (decoded) => {
+      const annotate = decoded.name === undefined ? Effect.annotateLogs({}) : Effect.annotateLogs({ server: decoded.name })
+      return annotate(serve(handler, decoded))
+    }
+  )
+}
+
+/** {@link make} once the options are decoded. */
+const serve = <E, R>(handler: Handler<E, R>, options: Decoded) =>
+  Effect.gen(function*() {
+    const listen = Listener.fromOptions(options, defaults)
     const backlog = listen.backlog
     const fdLimit = Descriptors.limit()
     const maxConnections = options.maxConnections ?? Descriptors.defaultMaxConnections(fdLimit)
-    check("maxConnections", maxConnections, maxConnections === Infinity || Number.isSafeInteger(maxConnections) && maxConnections > 0)
-    const shutdownTimeout = Duration.fromInputUnsafe(options.shutdownTimeout ?? defaults.shutdownTimeout)
-    check("shutdownTimeout", Duration.toMillis(shutdownTimeout), Duration.toMillis(shutdownTimeout) >= 0)
-    const limits = Limits.resolve(options)
+    const shutdownTimeout = options.shutdownTimeout ?? defaults.shutdownTimeout
+    const limits = Limits.fromDecoded(options)
     const tlsMode = options.tlsMode ?? "implicit"
-    if (tlsMode !== "implicit" && tlsMode !== "starttls") {
-      throw new RangeError(`LineServer option tlsMode must be "implicit" or "starttls", got ${JSON.stringify(tlsMode)}`)
-    }
-    if (options.tlsMode !== undefined && options.tls === undefined) throw new RangeError("LineServer option tlsMode needs tls")
     // Unusable TLS settings stop the server from starting, as an address in use does.
     const tls = options.tls === undefined ? undefined : yield* ServerTls.make(options.tls, tlsMode === "implicit").pipe(
-      Effect.mapError((cause) => new ServerError({ address: Listener.describe(listen), cause }))
+      Effect.mapError((reason) => new ServerError({ address: Listener.describe(listen), reason }))
     )
     const context = yield* Effect.context<Exclude<R, Connection | Scope.Scope>>()
     registerAll(context)
@@ -338,14 +265,15 @@ export const make = <E, R>(
     let admission: Admission
     // Before the listener, so that its scope closes after the drain (finalizers run in reverse).
     const connections: Connections<E, R> = yield* Connections.make({
-      handler: options.handler,
+      handler,
       limits,
       onEnded: () => {
         for (const socket of admission.release()) connections.start(socket)
         fdWatch?.update(admission.active)
       },
-      proxy: proxyOptions(options),
+      proxy: proxyOptions(options.proxy),
       fallbackPeer: listen._tag === "unix" ? `unix:${listen.path}` : "unknown",
+      name: options.name,
       tls
     })
     const fork = connections.fork
@@ -427,8 +355,7 @@ export const make = <E, R>(
         ? Effect.fail(new TlsConfigError({ reason: "this server was started without TLS" }))
         : tls.reload(tlsOptions)
     return LineServer.of({ address: bound, stats, reloadTls })
-  }))
-}
+  })
 
 /**
  * {@link make} as a Layer: building it binds and serves; closing its scope

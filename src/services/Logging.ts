@@ -5,6 +5,7 @@
  *
  * Each entry is written with a single `write`, so entries of several
  * processes sharing stderr (`--workers`) do not interleave line by line.
+ * `BurstLog` keeps a flood of events a peer can cause to a few lines.
  *
  * @since 0.1.0
  */
@@ -13,12 +14,28 @@ import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as References from "effect/References"
 
+export {
+  /**
+   * Logging for events a remote peer can cause at will (refusals, protocol
+   * violations, crashes of a worker that keeps restarting): the first of a
+   * burst is logged at once, the rest counted and summarised at most once
+   * per interval, on Effect's `Clock`, by a fiber `fork` runs.
+   *
+   * @since 0.2.0
+   */
+  BurstLog,
+  /** @since 0.2.0 */
+  type Fork
+} from "../internal/server/burstLog.ts"
+
 /**
  * `pretty`: one line per entry — time, level, message, then the fields and
  * annotations as `key=value` (the level colored when stderr is a terminal);
- * a failure's cause follows on indented lines. `json`: one object per line
- * (message, level, timestamp, annotations such as `client` and
- * `connection`).
+ * a failure's cause follows on indented lines. `json`: one object per line,
+ * always of one shape: `timestamp`, `level`, `message` (a string), then the
+ * entry's fields and the fiber's annotations (`client`, `connection`,
+ * `server`…) as fields of their own, and `cause` (pretty-printed) when
+ * there is one.
  *
  * @since 0.1.0
  */
@@ -71,12 +88,53 @@ const pretty = (colors: boolean) =>
     process.stderr.write(`${entry}\n`)
   })
 
+/** A value JSON can hold: bigints as strings, errors by their message, cycles cut. */
+const jsonSafe = (value: unknown): unknown => {
+  if (typeof value === "bigint") return value.toString()
+  if (value instanceof Error) return value.message
+  return value
+}
+
+const stringify = (entry: Record<string, unknown>): string => {
+  const seen = new WeakSet<object>()
+  return JSON.stringify(entry, (_key, value: unknown) => {
+    const safe = jsonSafe(value)
+    if (typeof safe === "object" && safe !== null) {
+      if (seen.has(safe)) return "[Circular]"
+      seen.add(safe)
+    }
+    return safe
+  })
+}
+
+/** Whether a logged argument is a record of fields (rather than text to show). */
+const isFields = (part: unknown): part is Record<string, unknown> =>
+  typeof part === "object" && part !== null && !Array.isArray(part) && !(part instanceof Error)
+
+/** The `json` logger: one object per entry, one write to stderr; see {@link LogFormat}. */
+const json = Logger.make(({ cause, date, fiber, logLevel, message }) => {
+  const parts = Array.isArray(message) ? message : [message]
+  const texts: Array<string> = []
+  const entryFields: Record<string, unknown> = {}
+  for (const part of parts) {
+    if (isFields(part)) Object.assign(entryFields, part)
+    else texts.push(typeof part === "string" ? part : String(jsonSafe(part)))
+  }
+  const entry: Record<string, unknown> = {
+    timestamp: date.toISOString(),
+    level: logLevel.toUpperCase(),
+    message: texts.join(" "),
+    ...fiber.getRef(References.CurrentLogAnnotations),
+    ...entryFields
+  }
+  if (cause.reasons.length > 0) entry.cause = Cause.pretty(cause)
+  process.stderr.write(`${stringify(entry)}\n`)
+})
+
 /**
  * Replaces the current loggers with one that writes `format` to stderr.
  *
  * @since 0.1.0
  */
 export const layer = (format: LogFormat): Layer.Layer<never> =>
-  format === "json"
-    ? Logger.layer([Logger.withConsoleError(Logger.formatJson)])
-    : Logger.layer([pretty(process.stderr.isTTY === true)])
+  Logger.layer([format === "json" ? json : pretty(process.stderr.isTTY === true)])

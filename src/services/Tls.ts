@@ -19,8 +19,11 @@
  *
  * @since 0.1.0
  */
+import { Buffer } from "node:buffer"
 import * as Crypto from "node:crypto"
 import * as Duration from "effect/Duration"
+import * as Schema from "effect/Schema"
+import * as Options from "../Options.ts"
 
 /**
  * PEM text (`"-----BEGIN CERTIFICATE-----\n…"`) or its bytes, or a file to
@@ -38,7 +41,18 @@ import * as Duration from "effect/Duration"
  *
  * @since 0.1.0
  */
-export type PemSource = string | Uint8Array | { readonly file: string }
+export const PemSource = Schema.Union([
+  Schema.String,
+  Schema.Uint8Array,
+  Schema.Struct({ file: Options.Path })
+]).annotate({ expected: "PEM text or bytes, or { file }" })
+
+/**
+ * PEM text or bytes, or a file to read it from (see the schema above).
+ *
+ * @since 0.1.0
+ */
+export type PemSource = typeof PemSource.Type
 
 /**
  * Whether a server asks clients for a certificate:
@@ -52,7 +66,14 @@ export type PemSource = string | Uint8Array | { readonly file: string }
  *
  * @since 0.1.0
  */
-export type ClientAuth = "none" | "request" | "require"
+export const ClientAuth = Schema.Literals(["none", "request", "require"])
+
+/**
+ * Whether a server asks clients for a certificate (see the schema above).
+ *
+ * @since 0.1.0
+ */
+export type ClientAuth = typeof ClientAuth.Type
 
 /**
  * The certificate and key served to clients that ask for one server name
@@ -60,51 +81,68 @@ export type ClientAuth = "none" | "request" | "require"
  *
  * @since 0.1.0
  */
-export interface SniCertificate {
-  readonly cert: PemSource
-  readonly key: PemSource
-}
+export const SniCertificate = Schema.Struct({ cert: PemSource, key: PemSource })
 
 /**
- * TLS settings of a server (`LineServer` option `tls`) or of one
- * `startTls` call.
+ * A certificate and key for one server name (see the schema above).
  *
  * @since 0.1.0
  */
-export interface TlsOptions {
+export interface SniCertificate extends Schema.Codec.Encoded<typeof SniCertificate> {}
+
+/** An ALPN protocol name: 1 to 255 bytes. */
+const AlpnProtocol = Schema.String.check(
+  Schema.makeFilter((name: string) => Buffer.byteLength(name) > 0 && Buffer.byteLength(name) <= 255, {
+    expected: "a protocol name of 1 to 255 bytes"
+  })
+)
+
+const PemSources = Schema.Union([PemSource, Schema.Array(PemSource)])
+
+/**
+ * TLS settings of a server (`LineServer` option `tls`) or of one
+ * `startTls` call. The schema checks shapes and numbers; whether the files
+ * and PEM data can be used is checked when they are loaded (a
+ * `TlsConfigError`).
+ *
+ * @since 0.1.0
+ */
+export const TlsOptions = Schema.Struct({
   /** The certificate chain to serve, leaf first (PEM). */
-  readonly cert: PemSource
+  cert: PemSource,
   /** The private key of `cert` (PEM, unencrypted). */
-  readonly key: PemSource
+  key: PemSource,
   /** CA certificates that sign acceptable client certificates; needed by `clientAuth` other than `none`. */
-  readonly ca?: PemSource | ReadonlyArray<PemSource> | undefined
+  ca: Schema.optional(PemSources),
   /** Whether to ask clients for a certificate; see {@link ClientAuth}. Default `none`. */
-  readonly clientAuth?: ClientAuth | undefined
+  clientAuth: Schema.optional(ClientAuth),
   /**
    * Application protocols the server speaks, most preferred first, for ALPN
    * (e.g. `["imap"]`). A client that offers protocols, none of them in this
    * list, is refused during the handshake. Default: no ALPN.
    */
-  readonly alpnProtocols?: ReadonlyArray<string> | undefined
+  alpnProtocols: Schema.optional(Schema.Array(AlpnProtocol)),
   /**
    * Certificates by server name (SNI), for clients that ask for a name:
    * `"mail.example.com"`, or `"*.example.com"` for any one label in front.
    * Other clients get `cert`.
    */
-  readonly sni?: Readonly<Record<string, SniCertificate>> | undefined
+  sni: Schema.optional(Schema.Record(Schema.String, SniCertificate)),
   /**
    * 48 bytes that encrypt TLS session tickets. Servers (processes) given the
    * same keys resume each other's sessions, so a client that reconnects to
    * another worker skips the full handshake. Default: random keys of this
    * server, kept across reloads.
    */
-  readonly ticketKeys?: Uint8Array | undefined
+  ticketKeys: Schema.optional(Schema.Uint8Array.check(
+    Schema.makeFilter((keys: Uint8Array) => keys.length === 48, { expected: "48 bytes" })
+  )),
   /**
    * How long a handshake may take, counted from its start (accept, or the
-   * `startTls` call's hand-over): bytes a client trickles do not extend it.
-   * Default 10 s.
+   * `startTls` call's hand-over), on Effect's `Clock`: bytes a client
+   * trickles do not extend it. Default 10 s.
    */
-  readonly handshakeTimeout?: Duration.Input | undefined
+  handshakeTimeout: Schema.optional(Options.Timeout),
   /**
    * The cipher suites accepted, in OpenSSL's cipher-list format, TLS 1.3
    * suites (`TLS_…`) and TLS 1.2 ones in one list. It replaces the default,
@@ -119,8 +157,23 @@ export interface TlsOptions {
    * matches no suite fails the load with a `TlsConfigError`. Client-initiated
    * renegotiation (TLS 1.2) is refused whatever the list.
    */
-  readonly ciphers?: string | undefined
-}
+  // Node takes an empty list for its own default, which is wider than ours.
+  ciphers: Schema.optional(Schema.String.check(
+    Schema.makeFilter((list: string) => list.trim() !== "", { expected: "an OpenSSL cipher list" })
+  ))
+}).check(Schema.makeFilter((options) =>
+  (options.clientAuth ?? "none") === "none" || options.ca !== undefined
+    ? undefined
+    : { path: ["clientAuth"], issue: "a ca: the CAs that sign client certificates, for clientAuth other than none" }
+))
+
+/**
+ * TLS settings of a server or of one `startTls` call, as given (see the
+ * schema above).
+ *
+ * @since 0.1.0
+ */
+export interface TlsOptions extends Schema.Codec.Encoded<typeof TlsOptions> {}
 
 /**
  * TLS settings of a client (`LineClient` option `tls`, or one `startTls`
@@ -130,31 +183,42 @@ export interface TlsOptions {
  *
  * @since 0.2.0
  */
-export interface ClientTlsOptions {
+export const ClientTlsOptions = Schema.Struct({
   /**
    * The name asked for (SNI) and checked against the server's certificate.
    * Default: the host connected to (an IP address is checked as one and not
    * sent as SNI). Over a Unix socket there is no host: give it.
    */
-  readonly servername?: string | undefined
+  servername: Schema.optional(Schema.String),
   /** CA certificates to trust instead of Node's bundled roots (a private CA). */
-  readonly ca?: PemSource | ReadonlyArray<PemSource> | undefined
+  ca: Schema.optional(PemSources),
   /** A client certificate chain, leaf first, for servers that ask for one (mutual TLS); needs `key`. */
-  readonly cert?: PemSource | undefined
+  cert: Schema.optional(PemSource),
   /** The private key of `cert` (PEM, unencrypted). */
-  readonly key?: PemSource | undefined
+  key: Schema.optional(PemSource),
   /** Application protocols to offer, most preferred first, for ALPN (e.g. `["imap"]`). Default: none. */
-  readonly alpnProtocols?: ReadonlyArray<string> | undefined
+  alpnProtocols: Schema.optional(Schema.Array(AlpnProtocol)),
   /**
    * Whether the server's certificate must verify: chain to a trusted CA and
    * name the server. Default true. Turned off, any certificate is accepted
    * and `conn.tls.authorized` says whether it verified: for tests, never for
    * a server on another machine.
    */
-  readonly verify?: boolean | undefined
+  verify: Schema.optional(Schema.Boolean),
   /** How long a handshake may take, on Effect's `Clock`. Default 10 s. */
-  readonly handshakeTimeout?: Duration.Input | undefined
-}
+  handshakeTimeout: Schema.optional(Options.Timeout)
+}).check(Schema.makeFilter((options) =>
+  (options.cert === undefined) === (options.key === undefined)
+    ? undefined
+    : { path: [options.cert === undefined ? "key" : "cert"], issue: "cert and key together: a client certificate needs its key" }
+))
+
+/**
+ * TLS settings of a client, as given (see the schema above).
+ *
+ * @since 0.2.0
+ */
+export interface ClientTlsOptions extends Schema.Codec.Encoded<typeof ClientTlsOptions> {}
 
 /**
  * Options of one `conn.startTls(options)` call.
@@ -188,7 +252,14 @@ export interface StartTlsOptions {
  *
  * @since 0.1.0
  */
-export type TlsMode = "implicit" | "starttls"
+export const TlsMode = Schema.Literals(["implicit", "starttls"])
+
+/**
+ * Where TLS starts on a server's connections (see the schema above).
+ *
+ * @since 0.1.0
+ */
+export type TlsMode = typeof TlsMode.Type
 
 /**
  * What a handler knows about its encrypted connection (`conn.tls`). On a

@@ -168,7 +168,7 @@ describe("maxmemory (noeviction)", () => {
     Effect.gen(function*() {
       const { code, stderr } = yield* runCli(["redis", "--port", "0", "--maxmemory", "12xb"])
       assert.strictEqual(code, 2)
-      assert.include(stderr.split("\n")[0], "--maxmemory: \"12xb\"")
+      assert.include(stderr.split("\n")[0], "invalid --maxmemory \"12xb\"")
     }), 60_000)
 })
 

@@ -43,7 +43,7 @@ const within = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.timeout(effec
 describe("PROXY intake", () => {
   it.live("the handler sees the header (TLVs included) as conn.proxy, its client as the peer, and the bytes after it", () =>
     Effect.gen(function*() {
-      const server = yield* LineServer.make({ handler: describeProxy, port: 0, proxyProtocol: "v2" })
+      const server = yield* LineServer.make({ handler: describeProxy, port: 0, proxy: { version: "v2" } })
       const header = v2({
         familyTransport: 0x11,
         addresses: inet("198.51.100.9", "127.0.0.1", 40_000, 1234),
@@ -63,7 +63,7 @@ describe("PROXY intake", () => {
   it.effect("the header deadline runs on the Clock: a header still incomplete when it passes is refused", () => {
     const logs = captureLogs()
     return Effect.gen(function*() {
-      const server = yield* LineServer.make({ handler: describeProxy, port: 0, proxyProtocol: "v1", proxyHeaderTimeout: "5 minutes" })
+      const server = yield* LineServer.make({ handler: describeProxy, port: 0, proxy: { version: "v1", headerTimeout: "5 minutes" } })
       const socket = Net.connect({ port: LineServer.port(server), host: "127.0.0.1", allowHalfOpen: true })
       yield* Effect.addFinalizer(() => Effect.sync(() => socket.destroy()))
       socket.on("error", () => {})
@@ -89,7 +89,7 @@ describe("PROXY intake", () => {
   it.live("a TLV-carrying header is refused when its CRC32C is wrong, and logged with both checksums", () => {
     const logs = captureLogs()
     return Effect.gen(function*() {
-      const server = yield* LineServer.make({ handler: describeProxy, port: 0, proxyProtocol: "v2" })
+      const server = yield* LineServer.make({ handler: describeProxy, port: 0, proxy: { version: "v2" } })
       const header = v2({
         familyTransport: 0x11,
         addresses: inet("10.0.0.1", "10.0.0.2", 1, 2),

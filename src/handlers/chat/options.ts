@@ -5,14 +5,20 @@
  *
  * @since 0.1.0
  */
-import { positiveInteger } from "../../internal/options.ts"
+import * as Schema from "effect/Schema"
+import * as Options from "../../Options.ts"
+
+/** 0 (no limit) or a positive integer. */
+const RateLimit = Schema.Number.check(
+  Schema.makeFilter((n: number) => n === 0 || (Number.isSafeInteger(n) && n > 0), { expected: "0 (no limit) or a positive integer" })
+)
 
 /**
  * Options of a room. Every field is optional; see {@link defaults}.
  *
  * @since 0.1.0
  */
-export interface ChatOptions {
+export const ChatOptions = Schema.Struct({
   /**
    * How many bytes of lines (UTF-8, plus one per line ending) may wait in a
    * member's outbox before the member is disconnected. An empty outbox
@@ -20,24 +26,31 @@ export interface ChatOptions {
    * line, plus what its connection buffers (the write high-water mark and
    * the socket's own buffers).
    */
-  readonly outboxBytes?: number | undefined
+  outboxBytes: Schema.optional(Options.PositiveInt),
   /** Longest nickname, in characters. The charset is fixed (see `text.ts`). */
-  readonly maxNickLength?: number | undefined
+  maxNickLength: Schema.optional(Options.PositiveInt),
   /**
    * Nickname changes a member may make a minute, in a burst or spread out
    * (a token bucket of this many, refilled evenly over the minute). A
    * `/nick` over the limit changes nothing and tells only its sender; a
    * refused nickname does not count.
    */
-  readonly renamesPerMinute?: number | undefined
+  renamesPerMinute: Schema.optional(Options.PositiveInt),
   /**
    * Lines a member may send a second (messages, actions and commands
    * alike), in bursts of as many; 0 for no limit. The lines of a faster
    * sender are read no faster: none is lost, and its client's writes wait
    * as TCP makes them wait.
    */
-  readonly linesPerSecond?: number | undefined
-}
+  linesPerSecond: Schema.optional(RateLimit)
+})
+
+/**
+ * Options of a room, as given (see the schema above).
+ *
+ * @since 0.1.0
+ */
+export interface ChatOptions extends Schema.Codec.Encoded<typeof ChatOptions> {}
 
 /**
  * Default room options: 64 KiB outboxes, nicknames up to 16 characters,
@@ -61,19 +74,17 @@ export interface MemberLimits {
 
 /**
  * Every option, checked, with its default where it was not given. An
- * invalid value is a programming error: it throws a `RangeError` naming it.
+ * invalid value is a programming error: it throws the `InvalidOption`
+ * naming it. Other keys (a shared room's) are left to their owner.
  *
  * @since 0.1.0
  */
 export const resolve = (options: ChatOptions): Readonly<Record<keyof ChatOptions, number>> => {
-  const linesPerSecond = options.linesPerSecond ?? defaults.linesPerSecond
-  if (linesPerSecond !== 0 && !(Number.isSafeInteger(linesPerSecond) && linesPerSecond > 0)) {
-    throw new RangeError(`chat option linesPerSecond must be 0 (no limit) or a positive integer, got ${linesPerSecond}`)
-  }
+  const decoded = Options.decodeUnsafe(ChatOptions, options, { excess: "ignore" })
   return {
-    outboxBytes: positiveInteger("chat option outboxBytes", options.outboxBytes ?? defaults.outboxBytes),
-    maxNickLength: positiveInteger("chat option maxNickLength", options.maxNickLength ?? defaults.maxNickLength),
-    renamesPerMinute: positiveInteger("chat option renamesPerMinute", options.renamesPerMinute ?? defaults.renamesPerMinute),
-    linesPerSecond
+    outboxBytes: decoded.outboxBytes ?? defaults.outboxBytes,
+    maxNickLength: decoded.maxNickLength ?? defaults.maxNickLength,
+    renamesPerMinute: decoded.renamesPerMinute ?? defaults.renamesPerMinute,
+    linesPerSecond: decoded.linesPerSecond ?? defaults.linesPerSecond
   }
 }

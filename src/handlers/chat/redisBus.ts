@@ -24,7 +24,7 @@ import * as Redis from "effect/persistence/Redis"
 import * as Queue from "effect/Queue"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import { duration } from "../../internal/options.ts"
+import * as Options from "../../Options.ts"
 import type { Bus, Local } from "./bus.ts"
 import * as Frame from "./frame.ts"
 import * as Nicks from "./nicks.ts"
@@ -37,22 +37,29 @@ import { make as makeRoom, Room } from "./room.ts"
  *
  * @since 0.1.0
  */
-export interface RedisRoomOptions {
+export const RedisRoomOptions = Schema.Struct({
   /**
    * Prefix of the room's channel (`PREFIX:room`) and keys (`PREFIX:nick:…`,
    * `PREFIX:nicks`): processes with the same prefix share a room; rooms with
    * different prefixes can share a broker.
    */
-  readonly prefix?: string | undefined
+  prefix: Schema.optional(Schema.String),
   /**
    * How long a nickname stays claimed after its process stops refreshing
    * it (it refreshes every third of this): how long a process that died
    * keeps its members' nicknames, and lists them in `/who`.
    */
-  readonly nickTtl?: Duration.Input | undefined
+  nickTtl: Schema.optional(Options.Timeout),
   /** How often a process checks its link by publishing a frame to itself. */
-  readonly heartbeat?: Duration.Input | undefined
-}
+  heartbeat: Schema.optional(Options.Timeout)
+})
+
+/**
+ * Options of a shared room, as given (see the schema above).
+ *
+ * @since 0.1.0
+ */
+export interface RedisRoomOptions extends Schema.Codec.Encoded<typeof RedisRoomOptions> {}
 
 /**
  * Default shared-room options: prefix `chat`, nicknames claimed for 30 s,
@@ -156,9 +163,11 @@ export const link = Effect.fnUntraced(function*(
   local: Local,
   options: RedisRoomOptions = {}
 ): Effect.fn.Return<Bus, BrokerUnavailable, Scope.Scope> {
-  const prefix = options.prefix ?? redisDefaults.prefix
-  const nickTtl = duration("chat option nickTtl", options.nickTtl ?? redisDefaults.nickTtl, false)
-  const heartbeat = duration("chat option heartbeat", options.heartbeat ?? redisDefaults.heartbeat, false)
+  // The room's own options ride along: they are the room's to check.
+  const decoded = Options.decodeUnsafe(RedisRoomOptions, options, { excess: "ignore" })
+  const prefix = decoded.prefix ?? redisDefaults.prefix
+  const nickTtl = decoded.nickTtl ?? Duration.fromInputUnsafe(redisDefaults.nickTtl)
+  const heartbeat = decoded.heartbeat ?? Duration.fromInputUnsafe(redisDefaults.heartbeat)
   const instance = randomBytes(6).toString("hex")
   const channel = `${prefix}:room`
   const nicks = yield* Nicks.make(redis, {

@@ -101,8 +101,8 @@ interface Seat extends Member {
 
 /**
  * A new, empty room, linked to other processes by the bus `link` gives it
- * (none by default). An invalid option is a programming error: it throws a
- * `RangeError`.
+ * (none by default). An invalid option is a programming error: it throws
+ * the `InvalidOption` naming it.
  *
  * **Atomicity.** Every change runs in one synchronous step (`Effect.sync`,
  * no `yield` inside), and fibers only switch between steps, so checking that

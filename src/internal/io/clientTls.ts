@@ -17,8 +17,8 @@ import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { constVoid } from "effect/Function"
 import { TlsConfigError, TlsHandshakeError } from "../../services/Errors.ts"
-import { type ClientTlsOptions, defaults, type PemSource } from "../../services/Tls.ts"
-import { duration } from "../options.ts"
+import * as Options from "../../Options.ts"
+import { type ClientTlsOptions, ClientTlsOptions as ClientTlsOptionsSchema, defaults, type PemSource } from "../../services/Tls.ts"
 import { loadCa, loadPair } from "../tlsMaterial.ts"
 import { abort } from "./transport.ts"
 
@@ -28,17 +28,9 @@ const detailOf = (error: Error & { readonly code?: unknown; readonly reason?: un
   ...(typeof error.code === "string" ? { code: error.code } : {})
 })
 
-/** Rejects settings no client can run with (a programming error: a `RangeError`). */
-const validate = (options: ClientTlsOptions): Duration.Duration => {
-  if ((options.cert === undefined) !== (options.key === undefined)) {
-    throw new RangeError("TLS options cert and key go together: a client certificate needs its key")
-  }
-  for (const protocol of options.alpnProtocols ?? []) {
-    const length = Buffer.byteLength(protocol)
-    if (length === 0 || length > 255) throw new RangeError(`TLS option alpnProtocols: invalid protocol name ${JSON.stringify(protocol)}`)
-  }
-  return duration("TLS option handshakeTimeout", options.handshakeTimeout ?? defaults.handshakeTimeout, false)
-}
+/** Decodes a client's settings: an invalid one fails like settings whose files are unusable. */
+const decodeSettings = (options: ClientTlsOptions) =>
+  Effect.mapError(Options.decode(ClientTlsOptionsSchema, options, { prefix: "tls" }), (cause) => new TlsConfigError({ reason: cause.message, cause }))
 
 /** A client's TLS settings, loaded: runs the client side of handshakes. */
 export class ClientTls {
@@ -56,11 +48,12 @@ export class ClientTls {
   /**
    * Loads `options` for connections to `host` (`undefined` over a Unix
    * socket): files read, certificate and key checked. Settings that cannot
-   * be used fail with a {@link TlsConfigError}; invalid values throw.
+   * be used, invalid values included, fail with a {@link TlsConfigError}.
    */
-  static load(options: ClientTlsOptions, host: string | undefined): Effect.Effect<ClientTls, TlsConfigError> {
-    const handshakeTimeout = validate(options)
+  static load(input: ClientTlsOptions, host: string | undefined): Effect.Effect<ClientTls, TlsConfigError> {
     return Effect.gen(function*() {
+      const options = yield* decodeSettings(input)
+      const handshakeTimeout = options.handshakeTimeout ?? defaults.handshakeTimeout
       const now = yield* Clock.currentTimeMillis
       const pair = options.cert === undefined || options.key === undefined ? undefined : yield* loadPair(options.cert, options.key, now)
       const sources = options.ca === undefined ? [] : Array.isArray(options.ca) ? options.ca : [options.ca as PemSource]

@@ -11,7 +11,7 @@
  * @internal
  */
 import type { Buffer } from "node:buffer"
-import type { ConnectionCore } from "./connection.ts"
+import type { ConnectionCore } from "./core.ts"
 import { closedError, failureOf } from "./failures.ts"
 
 /** Where a stream keeps the connection listening to it. */
@@ -39,7 +39,7 @@ function onEnd(this: Listened): void {
 function onDrain(this: Listened): void {
   const core = this[connectionOf]
   if (core === undefined) return
-  core.deadlines.drainDone()
+  core.drainEnded()
   core.writer.wake()
 }
 

@@ -1,5 +1,5 @@
 /**
- * The limits of one connection, validated once per server (or per
+ * The limits of one connection, decoded once per server (or per
  * standalone connection) and shared by all its connections, with the
  * decoders of its line reads: nothing here is per connection.
  *
@@ -8,14 +8,15 @@
 import type { Buffer } from "node:buffer"
 import * as Duration from "effect/Duration"
 import * as Decoder from "../../Decoder.ts"
-import type { ConnectionOptions } from "../../services/Connection.ts"
 import type { LineTooLong } from "../../services/Errors.ts"
-import { duration, positiveInteger } from "../options.ts"
+import * as Options from "../../Options.ts"
 
 /** Limits of one connection, already validated. */
 export interface Limits {
   readonly maxLineLength: number
+  /** `undefined`: no idle timeout. */
   readonly idleTimeout: Duration.Duration | undefined
+  /** `undefined`: no frame deadline. */
   readonly lineTimeout: Duration.Duration | undefined
   readonly writeTimeout: Duration.Duration
   readonly writeHighWaterMark: number
@@ -37,26 +38,30 @@ export const defaults = {
   lineEnding: "\n"
 } as const
 
-const lineEnding = (value: string): "\n" | "\r\n" => {
-  if (value !== "\n" && value !== "\r\n") throw new RangeError(`lineEnding must be "\\n" or "\\r\\n", got ${JSON.stringify(value)}`)
-  return value
-}
+/** An infinite timeout is no timeout: no timer is armed for it. */
+const orNone = (d: Duration.Duration | undefined) => (d === undefined || !Duration.isFinite(d) ? undefined : d)
 
-/**
- * Validates options and fills in {@link defaults}. An invalid value is a
- * programming error: it throws a `RangeError`.
- */
-export const resolve = (options: ConnectionOptions = {}): Limits => {
-  const maxLineLength = positiveInteger("maxLineLength", options.maxLineLength ?? defaults.maxLineLength)
+/** Decoded options with {@link defaults} filled in. */
+export const fromDecoded = (options: typeof Options.ConnectionOptions.Type): Limits => {
+  const maxLineLength = options.maxLineLength ?? defaults.maxLineLength
   return {
     maxLineLength,
-    idleTimeout: options.idleTimeout === undefined ? undefined : duration("idleTimeout", options.idleTimeout, false),
-    lineTimeout: options.lineTimeout === undefined ? undefined : duration("lineTimeout", options.lineTimeout, false),
-    writeTimeout: duration("writeTimeout", options.writeTimeout ?? defaults.writeTimeout, false),
-    writeHighWaterMark: positiveInteger("writeHighWaterMark", options.writeHighWaterMark ?? defaults.writeHighWaterMark),
-    lingerTimeout: duration("lingerTimeout", options.lingerTimeout ?? defaults.lingerTimeout, true),
-    lineEnding: lineEnding(options.lineEnding ?? defaults.lineEnding),
+    idleTimeout: orNone(options.idleTimeout),
+    lineTimeout: orNone(options.lineTimeout),
+    writeTimeout: options.writeTimeout ?? defaults.writeTimeout,
+    writeHighWaterMark: options.writeHighWaterMark ?? defaults.writeHighWaterMark,
+    lingerTimeout: options.lingerTimeout ?? defaults.lingerTimeout,
+    lineEnding: options.lineEnding ?? defaults.lineEnding,
     line: Decoder.line({ maxLength: maxLineLength }),
     lineBytes: Decoder.lineBytes({ maxLength: maxLineLength })
   }
 }
+
+/**
+ * Decodes the connection options among `options` (which may carry others,
+ * as `TestConnection.run`'s do) and fills in {@link defaults}. An invalid
+ * value is a programming error of the constructor's caller: it throws the
+ * `InvalidOption`.
+ */
+export const resolve = (options: Options.ConnectionOptions = {}): Limits =>
+  fromDecoded(Options.decodeUnsafe(Options.ConnectionOptions, options, { excess: "ignore" }))

@@ -40,7 +40,7 @@ import {
 import type { ClientTlsOptions, StartTlsOptions, TlsInfo, TlsOptions } from "../../services/Tls.ts"
 import { infoOf, ServerTls, type TlsEngine } from "../tlsEngine.ts"
 import { ClientTls } from "./clientTls.ts"
-import type { ConnectionCore } from "./connection.ts"
+import type { ConnectionCore } from "./core.ts"
 import * as Events from "./events.ts"
 import { closedError, failureOf } from "./failures.ts"
 import * as Transport from "./transport.ts"

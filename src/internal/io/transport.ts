@@ -200,21 +200,42 @@ export const fromSocket = (
   remote?: Address.Address,
   fallbackPeer = "unknown",
   tls?: { readonly socket: Tls.TLSSocket; readonly info: TlsInfo }
-): Transport => {
-  // A late error (reset during linger) must never become an uncaught 'error'.
-  socket.on("error", constVoid)
-  const stream: Net.Socket = tls?.socket ?? socket
-  if (stream !== socket) stream.on("error", constVoid)
-  const { peer, remoteAddress } = peerOf(socket, remote, fallbackPeer)
-  return {
-    input: stream,
-    output: stream,
-    peer,
-    remoteAddress,
-    socket,
-    tls: tls?.info,
-    close: (limits) => closeSocket(socket, stream, limits),
-    destroy: () => abort(socket)
+): Transport => new SocketTransport(socket, remote, fallbackPeer, tls)
+
+/** {@link fromSocket}'s transport: a class, so that thousands of idle connections share its methods. */
+class SocketTransport implements Transport {
+  readonly input: Net.Socket
+  readonly output: Net.Socket
+  readonly peer: string
+  readonly remoteAddress: Address.Address | undefined
+  readonly socket: Net.Socket
+  readonly tls: TlsInfo | undefined
+
+  constructor(
+    socket: Net.Socket,
+    remote: Address.Address | undefined,
+    fallbackPeer: string,
+    tls: { readonly socket: Tls.TLSSocket; readonly info: TlsInfo } | undefined
+  ) {
+    // A late error (reset during linger) must never become an uncaught 'error'.
+    socket.on("error", constVoid)
+    const stream: Net.Socket = tls?.socket ?? socket
+    if (stream !== socket) stream.on("error", constVoid)
+    const { peer, remoteAddress } = peerOf(socket, remote, fallbackPeer)
+    this.input = stream
+    this.output = stream
+    this.peer = peer
+    this.remoteAddress = remoteAddress
+    this.socket = socket
+    this.tls = tls?.info
+  }
+
+  close(limits: CloseLimits): Effect.Effect<void> {
+    return closeSocket(this.socket, this.input, limits)
+  }
+
+  destroy(): void {
+    abort(this.socket)
   }
 }
 

@@ -29,7 +29,7 @@ export class Writer {
   failure: ConnectionError | undefined = undefined
   /** Output is held (a TLS upgrade is under way): nothing is handed to the transport. */
   held = false
-  /** Bytes this connection handed to the transport. */
+  /** Bytes this connection handed to the transport (see {@link written}). */
   bytesWritten = 0
   /** Lines this connection wrote (writes that end with `\n`). */
   linesWritten = 0
@@ -54,6 +54,11 @@ export class Writer {
   /** Bytes written and not yet sent: the batch, and what the transport still queues. */
   get queued(): number {
     return this.pendingBytes + this.stream.writableLength
+  }
+
+  /** Bytes the handler wrote: handed to the transport, or still in the batch. */
+  get written(): number {
+    return this.bytesWritten + this.pendingBytes
   }
 
   /** Whether any fiber waits for drain. */

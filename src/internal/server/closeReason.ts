@@ -85,14 +85,24 @@ export const classify = (exit: Exit.Exit<unknown, unknown>, state: EndState): Cl
   return (failure !== undefined ? byTag[failure._tag] : undefined) ?? handlerFailure
 }
 
-/** Logs the end of one connection at the level its kind says; never payload bytes. */
-export const logClose = (exit: Exit.Exit<unknown, unknown>, kind: CloseKind): Effect.Effect<void> => {
+/** What a connection did, for its closing log line and its span. */
+export interface ConnectionStats {
+  readonly durationMs: number
+  readonly bytesIn: number
+  readonly bytesOut: number
+  /** Frames read (lines, for a line protocol). */
+  readonly linesIn: number
+  readonly linesOut: number
+}
+
+/** Logs the end of one connection at the level its kind says, with its traffic; never payload bytes. */
+export const logClose = (exit: Exit.Exit<unknown, unknown>, kind: CloseKind, stats?: ConnectionStats): Effect.Effect<void> => {
   if (kind.reason === "handler-failure") {
-    return Exit.isFailure(exit) ? Effect.logError("handler failed", exit.cause) : Effect.void
+    return Exit.isFailure(exit) ? Effect.logError("handler failed", { reason: kind.reason, ...stats }, exit.cause) : Effect.void
   }
   const error = Exit.findErrorOption(exit)
-  const annotations = Option.isSome(error) && error.value instanceof Error
-    ? { reason: kind.reason, error: error.value.message }
-    : { reason: kind.reason }
-  return Effect.logWithLevel(kind.level)("connection closed", annotations)
+  const fields = Option.isSome(error) && error.value instanceof Error
+    ? { reason: kind.reason, error: error.value.message, ...stats }
+    : { reason: kind.reason, ...stats }
+  return Effect.logWithLevel(kind.level)("connection closed", fields)
 }

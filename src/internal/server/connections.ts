@@ -10,23 +10,24 @@
  * @internal
  */
 import type * as Net from "node:net"
-import type * as Context from "effect/Context"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberSet from "effect/FiberSet"
+import * as References from "effect/References"
 import * as Scope from "effect/Scope"
-import type { TlsHandshakeError } from "../../services/Errors.ts"
-import { type Connection, type Handler, runHandler } from "../../services/Connection.ts"
+import * as Tracer from "effect/Tracer"
+import { checked, Connection, type Handler } from "../../services/Connection.ts"
 import * as ServerMetrics from "../../services/ServerMetrics.ts"
 import * as Internal from "../io/connection.ts"
 import type { Limits } from "../io/limits.ts"
 import * as Transport from "../io/transport.ts"
-import { implicitTls } from "../io/startTls.ts"
-import { infoOf, type ServerTls } from "../tlsEngine.ts"
+import type { ServerTls } from "../tlsEngine.ts"
 import { BurstLog, type Fork } from "./burstLog.ts"
 import { classify, type CloseKind, logClose } from "./closeReason.ts"
-import { type ProxyOptions, readProxyHeader } from "./intake.ts"
+import * as Span from "./connectionSpan.ts"
+import * as Intake from "./intake.ts"
 import * as Shutdown from "./shutdown.ts"
 
 /** How often closes a peer can cause at will are summarised in the log, at most. */
@@ -39,34 +40,17 @@ export interface ConnectionsOptions<E, R> {
   /** Runs after each connection is fully released. */
   readonly onEnded: () => void
   /** Read a PROXY protocol header before the handler runs. */
-  readonly proxy: ProxyOptions | undefined
+  readonly proxy: Intake.ProxyOptions | undefined
   /** The peer of a socket that has no address of its own (a Unix socket's client). */
   readonly fallbackPeer: string
+  /** The server's name, for connection spans. */
+  readonly name: string | undefined
   /** TLS: handshaken before the handler when implicit, else for `startTls`. */
   readonly tls: ServerTls | undefined
 }
 
-/** How connections closed before their handler ran are reported. */
-const proxyRefusal: CloseKind = { reason: "proxy-header", level: "Warn", peerCaused: true }
-const tlsRefusal: CloseKind = { reason: "tls-handshake", level: "Info", peerCaused: true }
-/** A handshake the server's own certificate made fail: every one is logged. */
-const tlsServerFault: CloseKind = { reason: "tls-handshake", level: "Error", peerCaused: false }
-const shutdownRefusal: CloseKind = { reason: "shutdown", level: "Debug", peerCaused: false }
-
-/** Why a connection was closed before its handler ran, for its log line. */
-class Refusal {
-  readonly kind: CloseKind
-  readonly client: string
-  readonly detail: string
-  constructor(kind: CloseKind, client: string, detail: string) {
-    this.kind = kind
-    this.client = client
-    this.detail = detail
-  }
-}
-
 /** The connections of one server; see the module doc. */
-export class Connections<E, R> {
+export class Connections<E, R> implements Intake.IntakeHost {
   /** Connections handed to the handler. */
   accepted = 0
   /** Connections that ended by themselves during shutdown. */
@@ -76,9 +60,9 @@ export class Connections<E, R> {
   /** The drain has begun: connections are told, new ones are refused. */
   shuttingDown = false
   /** The connection fibers, in the server's scope. */
-  readonly fibers: FiberSet.FiberSet<void, never>
+  readonly fibers: FiberSet.FiberSet<void, unknown>
   /** Connections whose handler runs: told when shutdown starts. */
-  readonly serving = new Set<Internal.ConnectionCore>()
+  readonly serving = new Set<Internal.ConnectionImpl>()
   /** Sockets before their handler (PROXY header, TLS handshake): closed when shutdown starts. */
   readonly admitting = new Set<Net.Socket>()
   /** Sockets whose handler runs: reset at the deadline. */
@@ -90,6 +74,8 @@ export class Connections<E, R> {
   readonly closing = new Set<Net.Socket>()
   /** Sockets whose handler was interrupted by the shutdown deadline. */
   readonly forcedSockets = new WeakSet<Net.Socket>()
+  /** The peer of a socket that has no address of its own (a Unix socket's client). */
+  readonly fallbackPeer: string
   /** Runs housekeeping (log summaries, closes of refused sockets) in a fiber of the server's scope. */
   readonly fork: Fork
   private readonly options: ConnectionsOptions<E, R>
@@ -97,18 +83,25 @@ export class Connections<E, R> {
   private readonly run: (effect: Effect.Effect<void, never, Exclude<R, Connection | Scope.Scope>>) => Fiber.Fiber<void, never>
   /** One burst log per close reason a peer can cause at will. */
   private readonly closeBursts = new Map<string, BurstLog>()
+  /** A tracer is installed: every connection gets a span. */
+  private readonly tracing: boolean
+  /** The server's name and the span it was started in, which connection spans link to. */
+  private readonly server: { readonly name: string | undefined; readonly span: Tracer.AnySpan | undefined }
 
   private constructor(
     options: ConnectionsOptions<E, R>,
-    fibers: FiberSet.FiberSet<void, never>,
+    fibers: FiberSet.FiberSet<void, unknown>,
     run: (effect: Effect.Effect<void, never, Exclude<R, Connection | Scope.Scope>>) => Fiber.Fiber<void, never>,
     context: Context.Context<Exclude<R, Connection | Scope.Scope>>,
     scope: Scope.Scope
   ) {
     this.options = options
+    this.fallbackPeer = options.fallbackPeer
     this.fibers = fibers
     this.run = run
     this.context = context
+    this.tracing = Context.get(context, Tracer.Tracer) !== Tracer.nativeTracer
+    this.server = { name: options.name, span: Context.getOrUndefined(context, Tracer.ParentSpan) }
     // Not in `fibers`: the drain waits for connections, not for a summary's next window.
     this.fork = (effect) => Fiber.runIn(Effect.runForkWith(context)(effect), scope)
   }
@@ -118,7 +111,7 @@ export class Connections<E, R> {
     options: ConnectionsOptions<E, R>
   ): Effect.Effect<Connections<E, R>, never, Scope.Scope | Exclude<R, Connection | Scope.Scope>> {
     return Effect.gen(function*() {
-      const fibers = yield* FiberSet.make<void, never>()
+      const fibers = yield* FiberSet.make<void, unknown>()
       const run = yield* FiberSet.runtime(fibers)<Exclude<R, Connection | Scope.Scope>>()
       const context = yield* Effect.context<Exclude<R, Connection | Scope.Scope>>()
       // A scope of their own, made now: closed after the drain, whenever they were forked.
@@ -127,13 +120,103 @@ export class Connections<E, R> {
     })
   }
 
-  /** Serves `socket` in a fiber of its own. */
+  /**
+   * Serves `socket`: its handler runs in a fiber of its own, in the set. A
+   * listener that reads PROXY headers or handshakes TLS first runs that
+   * intake in a fiber of the set, which then starts the handler's.
+   */
   start(socket: Net.Socket): void {
     this.accepted++
     ServerMetrics.connectionsAccepted.updateUnsafe(1, this.context)
     ServerMetrics.connectionsActive.modifyUnsafe(1, this.context)
     this.admitting.add(socket)
-    this.run(this.serve(socket))
+    const { proxy, tls } = this.options
+    const implicit = tls !== undefined && tls.implicit ? tls : undefined
+    if (proxy === undefined && implicit === undefined) {
+      return this.launch(socket, this.makeConnection(Transport.fromSocket(socket, undefined, this.fallbackPeer)))
+    }
+    const intake = proxy !== undefined ? Intake.proxied(this, socket, proxy, implicit) : Intake.handshaken(this, socket, implicit!)
+    this.run(Effect.matchEffect(intake, {
+      onFailure: (refusal) => this.refuse(socket, refusal),
+      onSuccess: (core) => Effect.sync(() => this.launch(socket, core))
+    }) as Effect.Effect<void, never, Exclude<R, Connection | Scope.Scope>>)
+  }
+
+  /** A connection over `transport`, in a scope of its own (closed by {@link launch}'s end, or at a refusal). */
+  readonly makeConnection = (transport: Transport.Transport): Internal.ConnectionImpl => {
+    const scope = Scope.makeUnsafe()
+    const core = new Internal.ConnectionImpl(
+      transport,
+      this.options.limits,
+      this.options.tls,
+      Context.add(this.context as Context.Context<never>, Scope.Scope, scope)
+    )
+    core.scope = scope
+    return core
+  }
+
+  /**
+   * Runs the handler over an admitted connection, in a fiber of the set
+   * whose context already holds what the handler needs (the connection, its
+   * scope, the log annotations `client` and `connection`): nothing wraps
+   * the handler but one `onExit`, so an idle connection costs a few objects
+   * beyond its socket and its handler's own state.
+   */
+  private launch(socket: Net.Socket, core: Internal.ConnectionImpl): void {
+    this.admitting.delete(socket)
+    this.sockets.add(socket)
+    this.serving.add(core)
+    if (this.shuttingDown) Shutdown.tell(core)
+    // The connection's own context holds its scope already.
+    let context: Context.Context<never> = Context.add(core.context, Connection, core)
+    context = Context.add(context, References.CurrentLogAnnotations, {
+      ...Context.get(context, References.CurrentLogAnnotations),
+      client: core.peer,
+      connection: core.id
+    })
+    const handler = this.options.handler
+    let handled: Effect.Effect<void, unknown, unknown>
+    try {
+      handled = Effect.isEffect(handler) ? handler : checked(handler(core))
+    } catch (defect) {
+      handled = Effect.die(defect)
+    }
+    // The span (if any) covers the connection's whole life, its close included.
+    const life = Effect.onExit(Effect.andThen(Effect.logDebug("connection opened"), handled), this.onExit)
+    // Its failure is the handler's, counted and logged by `ended`: the set only tracks it.
+    // `context` holds every service the handler and `onExit` need: `R`'s, the connection and its scope.
+    const traced = this.tracing ? Span.traced(life, core, this.server) : life
+    FiberSet.addUnsafe(this.fibers, Effect.runForkWith(context)(traced as Effect.Effect<void, unknown>))
+  }
+
+  /**
+   * What runs when a handler ends, one function for every connection of
+   * the server: it finds its connection in the fiber's context, as the
+   * handler does.
+   */
+  private readonly onExit = (exit: Exit.Exit<unknown, unknown>): Effect.Effect<void, never, Connection> =>
+    Effect.flatMap(Effect.service(Connection), (connection) => {
+      const core = connection as Internal.ConnectionImpl
+      return this.ended(core.transport.socket!, core, exit)
+    })
+
+  /** The handler ended: count and log how, close the connection's scope, release it, and free its slot. */
+  private ended(socket: Net.Socket, core: Internal.ConnectionImpl, exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> {
+    this.serving.delete(core)
+    this.sockets.delete(socket)
+    this.closing.add(socket)
+    if (this.shuttingDown && Exit.hasInterrupts(exit)) this.forcedSockets.add(socket)
+    const kind = classify(exit, { inputEnded: core.reader.input.ended, shuttingDown: core.shuttingDown, aborted: core.aborted })
+    ServerMetrics.connectionsClosed[kind.reason].updateUnsafe(1, this.context)
+    const stats = core.stats
+    const traced = this.tracing ? Span.annotateEnd(kind, stats) : Effect.void
+    const logged = this.shouldLog(kind) ? Effect.andThen(traced, logClose(exit, kind, stats)) : traced
+    return logged.pipe(
+      // The handler's finalizers first (they may still write), then the release.
+      Effect.andThen(Scope.close(core.scope!, exit)),
+      Effect.andThen(core.release(!Exit.hasInterrupts(exit))),
+      Effect.ensuring(Effect.sync(() => this.released(socket)))
+    )
   }
 
   /** Summarises, now, the closes counted for the burst logs. */
@@ -161,83 +244,12 @@ export class Connections<E, R> {
   }
 
   /**
-   * One connection's whole life: its intake (`intake.ts`), then the
-   * handler. A PROXY header is read through the connection itself, so the
-   * connection is built first; a TLS listener without one handshakes first
-   * and builds the connection over the TLS socket. (Plain combinators
-   * rather than `Effect.gen` around the handler: a suspended generator per
-   * connection costs about 2 KiB, which counts with thousands of idle ones.)
-   */
-  private serve(socket: Net.Socket): Effect.Effect<void, never, Exclude<R, Connection | Scope.Scope>> {
-    const { proxy, tls } = this.options
-    const implicit = tls !== undefined && tls.implicit ? tls : undefined
-    const admitted: Effect.Effect<Internal.ConnectionCore, Refusal, Scope.Scope> = proxy !== undefined
-      ? this.proxied(socket, proxy, implicit)
-      : implicit !== undefined
-      ? this.handshaken(socket, implicit)
-      : this.make(Transport.fromSocket(socket, undefined, this.options.fallbackPeer))
-    const served = this.connection(socket, admitted).pipe(Effect.ensuring(Effect.sync(() => this.released(socket))))
-    // `Exclude<Exclude<R, Connection>, Scope>` is this type; TypeScript
-    // cannot see it for a generic `R`.
-    return served as Effect.Effect<void, never, Exclude<R, Connection | Scope.Scope>>
-  }
-
-  private make(transport: Transport.Transport): Effect.Effect<Internal.ConnectionCore, never, Scope.Scope> {
-    return Internal.make(transport, this.options.limits, this.options.tls)
-  }
-
-  /** Who a socket is from, for logs, before a connection speaks for it. */
-  private clientOf(socket: Net.Socket): string {
-    return Transport.peerOf(socket, undefined, this.options.fallbackPeer).peer
-  }
-
-  /** A TLS listener's handshake, before the connection is built over the TLS socket. */
-  private handshaken(socket: Net.Socket, tls: ServerTls): Effect.Effect<Internal.ConnectionCore, Refusal, Scope.Scope> {
-    // Read now: a socket closed by a failed handshake no longer knows its peer.
-    const client = this.clientOf(socket)
-    if (this.shuttingDown) return Effect.fail(new Refusal(shutdownRefusal, client, "server shutting down"))
-    return tls.engine.handshake(socket).pipe(
-      Effect.mapError((error) => this.tlsRefusal(client, error)),
-      Effect.flatMap((tlsSocket) =>
-        this.make(Transport.fromSocket(socket, undefined, this.options.fallbackPeer, { socket: tlsSocket, info: infoOf(tlsSocket) }))
-      )
-    )
-  }
-
-  /** A listener behind a proxy: the connection reads its header, then (on a TLS listener) handshakes. */
-  private proxied(
-    socket: Net.Socket,
-    proxy: ProxyOptions,
-    tls: ServerTls | undefined
-  ): Effect.Effect<Internal.ConnectionCore, Refusal, Scope.Scope> {
-    const source = socket.remoteAddress
-    return Effect.flatMap(this.make(Transport.fromSocket(socket, undefined, this.options.fallbackPeer)), (core) =>
-      readProxyHeader(core, source, proxy).pipe(
-        Effect.mapError((error) => new Refusal(proxyRefusal, core.peer, error.message)),
-        Effect.flatMap(() => {
-          if (tls === undefined) return Effect.succeed(core)
-          if (this.shuttingDown) return Effect.fail(new Refusal(shutdownRefusal, core.peer, "server shutting down"))
-          return implicitTls(core, tls.engine).pipe(
-            Effect.mapError((error) =>
-              error._tag === "TlsHandshakeError" ? this.tlsRefusal(core.peer, error) : new Refusal(tlsRefusal, core.peer, error.message)
-            ),
-            Effect.as(core)
-          )
-        })
-      ))
-  }
-
-  private tlsRefusal(client: string, error: TlsHandshakeError): Refusal {
-    const kind = this.shuttingDown ? shutdownRefusal : error.reason === "server-certificate" ? tlsServerFault : tlsRefusal
-    return new Refusal(kind, client, error.detail)
-  }
-
-  /**
    * A connection closed before its handler ran: its PROXY header was wrong
    * or its source untrusted, or its TLS handshake failed.
    */
-  private refuse(socket: Net.Socket, refusal: Refusal): Effect.Effect<void> {
+  private refuse(socket: Net.Socket, refusal: Intake.Refusal): Effect.Effect<void> {
     Transport.abort(socket)
+    this.released(socket)
     const kind = refusal.kind
     ServerMetrics.connectionsClosed[kind.reason].updateUnsafe(1, this.context)
     return this.shouldLog(kind)
@@ -245,38 +257,6 @@ export class Connections<E, R> {
         Effect.annotateLogs({ client: refusal.client })
       )
       : Effect.void
-  }
-
-  /** The connection's life once admitted: run the handler, log and count its end; or refuse it. */
-  private connection(socket: Net.Socket, admitted: Effect.Effect<Internal.ConnectionCore, Refusal, Scope.Scope>) {
-    return admitted.pipe(
-      Effect.matchEffect({
-        onFailure: (refusal) => this.refuse(socket, refusal),
-        onSuccess: (core) => {
-          this.admitting.delete(socket)
-          this.sockets.add(socket)
-          this.serving.add(core)
-          if (this.shuttingDown) Shutdown.tell(core)
-          return Effect.logDebug("connection opened").pipe(
-            // The handler runs in the connection's own scope (closed below by
-            // `Effect.scoped`), which is what satisfies its `Scope`.
-            Effect.andThen(runHandler(this.options.handler, core)),
-            Effect.onExit((exit) => {
-              this.serving.delete(core)
-              this.sockets.delete(socket)
-              this.closing.add(socket)
-              if (this.shuttingDown && Exit.hasInterrupts(exit)) this.forcedSockets.add(socket)
-              const kind = classify(exit, { inputEnded: core.reader.input.ended, shuttingDown: core.shuttingDown, aborted: core.aborted })
-              ServerMetrics.connectionsClosed[kind.reason].updateUnsafe(1, this.context)
-              return this.shouldLog(kind) ? logClose(exit, kind) : Effect.void
-            }),
-            Effect.annotateLogs({ client: core.peer, connection: core.id })
-          )
-        }
-      }),
-      Effect.scoped,
-      Effect.ignoreCause()
-    )
   }
 
   /**

@@ -6,13 +6,22 @@
  * header decoder, bounded by its deadline on Effect's `Clock`, and the bytes
  * after it stay in the input, for the handler, or for TLS when a handshake
  * follows. A connection refused here never reaches its handler; every step
- * holds the connection's slot from accept.
+ * holds the connection's slot from accept. A refused connection is a
+ * {@link Refusal}: the close reason and the line its log gets.
  *
  * @internal
  */
+import type * as Net from "node:net"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import type { ConnectionCore } from "../io/connection.ts"
+import * as Exit from "effect/Exit"
+import * as Scope from "effect/Scope"
+import type { TlsHandshakeError } from "../../services/Errors.ts"
+import type { ConnectionImpl } from "../io/connection.ts"
+import { implicitTls } from "../io/startTls.ts"
+import * as Transport from "../io/transport.ts"
+import { infoOf, type ServerTls } from "../tlsEngine.ts"
+import type { CloseKind } from "./closeReason.ts"
 import { header } from "../proxy/decoder.ts"
 import { HeaderTimeout, ProxyHeaderError, Truncated, UntrustedSource } from "../proxy/errors.ts"
 import type { Accept, ProxyHeader } from "../proxy/header.ts"
@@ -40,7 +49,7 @@ const refused = (reason: ProxyHeaderError["reason"]) => new ProxyHeaderError({ r
  * source, a malformed or truncated header, or none complete in time.
  */
 export const readProxyHeader = (
-  core: ConnectionCore,
+  core: ConnectionImpl,
   source: string | undefined,
   options: ProxyOptions
 ): Effect.Effect<ProxyHeader, ProxyHeaderError> => {
@@ -59,5 +68,80 @@ export const readProxyHeader = (
       orElse: () => Effect.fail(refused(new HeaderTimeout({ timeout: options.timeout, received: core.reader.unread })))
     }),
     Effect.tap((proxied) => Effect.sync(() => core.proxied(proxied)))
+  )
+}
+
+/** How connections closed before their handler ran are reported. */
+const proxyRefusal: CloseKind = { reason: "proxy-header", level: "Warn", peerCaused: true }
+const tlsRefusal: CloseKind = { reason: "tls-handshake", level: "Info", peerCaused: true }
+/** A handshake the server's own certificate made fail: every one is logged. */
+const tlsServerFault: CloseKind = { reason: "tls-handshake", level: "Error", peerCaused: false }
+const shutdownRefusal: CloseKind = { reason: "shutdown", level: "Debug", peerCaused: false }
+
+/** Why a connection was closed before its handler ran, for its log line. */
+export class Refusal {
+  readonly kind: CloseKind
+  readonly client: string
+  readonly detail: string
+  constructor(kind: CloseKind, client: string, detail: string) {
+    this.kind = kind
+    this.client = client
+    this.detail = detail
+  }
+}
+
+/** The server side of an intake: what it asks of the connections it admits into. */
+export interface IntakeHost {
+  /** The drain has begun: no handshake is started any more. */
+  readonly shuttingDown: boolean
+  /** The peer of a socket that has no address of its own (a Unix socket's client). */
+  readonly fallbackPeer: string
+  /** A connection over `transport`, in a scope of its own. */
+  readonly makeConnection: (transport: Transport.Transport) => ConnectionImpl
+}
+
+const handshakeRefusal = (host: IntakeHost, client: string, error: TlsHandshakeError): Refusal => {
+  const kind = host.shuttingDown ? shutdownRefusal : error.reason === "server-certificate" ? tlsServerFault : tlsRefusal
+  return new Refusal(kind, client, error.detail)
+}
+
+/** A TLS listener's handshake, before the connection is built over the TLS socket. */
+export const handshaken = (host: IntakeHost, socket: Net.Socket, tls: ServerTls): Effect.Effect<ConnectionImpl, Refusal> => {
+  // Read now: a socket closed by a failed handshake no longer knows its peer.
+  const client = Transport.peerOf(socket, undefined, host.fallbackPeer).peer
+  if (host.shuttingDown) return Effect.fail(new Refusal(shutdownRefusal, client, "server shutting down"))
+  return tls.engine.handshake(socket).pipe(
+    Effect.mapError((error) => handshakeRefusal(host, client, error)),
+    Effect.map((tlsSocket) =>
+      host.makeConnection(Transport.fromSocket(socket, undefined, host.fallbackPeer, { socket: tlsSocket, info: infoOf(tlsSocket) }))
+    )
+  )
+}
+
+/** A listener behind a proxy: the connection reads its header, then (on a TLS listener) handshakes. */
+export const proxied = (
+  host: IntakeHost,
+  socket: Net.Socket,
+  proxy: ProxyOptions,
+  tls: ServerTls | undefined
+): Effect.Effect<ConnectionImpl, Refusal> => {
+  const source = socket.remoteAddress
+  const core = host.makeConnection(Transport.fromSocket(socket, undefined, host.fallbackPeer))
+  return readProxyHeader(core, source, proxy).pipe(
+    Effect.mapError((error) => new Refusal(proxyRefusal, core.peer, error.message)),
+    Effect.flatMap(() => {
+      if (tls === undefined) return Effect.succeed(core)
+      if (host.shuttingDown) return Effect.fail(new Refusal(shutdownRefusal, core.peer, "server shutting down"))
+      return implicitTls(core, tls.engine).pipe(
+        Effect.mapError((error) =>
+          error._tag === "TlsHandshakeError"
+            ? handshakeRefusal(host, core.peer, error)
+            : new Refusal(tlsRefusal, core.peer, error.message)
+        ),
+        Effect.as(core)
+      )
+    }),
+    // Refused: the connection is released at once, with a reset.
+    Effect.tapError(() => Effect.andThen(Scope.close(core.scope!, Exit.void), core.release(false)))
   )
 }

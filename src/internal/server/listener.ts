@@ -9,7 +9,8 @@
  * answers `EAGAIN`), and anything that is not a socket (a symbolic link
  * included), are refused and left alone. The socket is then put in place
  * with its mode ({@link place}); closing the server removes the file if it
- * is still that socket.
+ * is still that socket. (Past 300 lines: placing a Unix socket safely is
+ * most of it, and reads best in one place.)
  *
  * @internal
  */
@@ -21,7 +22,8 @@ import * as Net from "node:net"
 import * as Path from "node:path"
 import * as Effect from "effect/Effect"
 import * as Address from "../../services/Address.ts"
-import { ServerError } from "../../services/Errors.ts"
+import { ListenError, ServerError } from "../../services/ServerError.ts"
+import type { ServerOptions } from "../../services/ServerOptions.ts"
 
 /** Where and how to listen on TCP. */
 export interface TcpListen {
@@ -47,6 +49,26 @@ export interface UnixListen {
 /** Where and how to listen. */
 export type ListenOptions = TcpListen | UnixListen
 
+/**
+ * Where a server's decoded options say to listen: a Unix socket path, or
+ * TCP host and port (the schema checked that they exclude each other).
+ */
+export const fromOptions = (
+  options: typeof ServerOptions.Type,
+  defaults: { readonly host: string; readonly port: number; readonly backlog: number }
+): ListenOptions => {
+  const backlog = options.backlog ?? defaults.backlog
+  if (options.path !== undefined) return { _tag: "unix", path: options.path, backlog, mode: options.socketMode }
+  return {
+    _tag: "tcp",
+    host: options.host ?? defaults.host,
+    port: options.port ?? defaults.port,
+    backlog,
+    ipv6Only: options.ipv6Only ?? false,
+    reusePort: options.reusePort ?? false
+  }
+}
+
 /** The address `options` names, as errors and logs print it. */
 export const describe = (options: ListenOptions): string =>
   options._tag === "unix"
@@ -64,7 +86,10 @@ export const create = (onConnection: (socket: Net.Socket) => void): Net.Server =
 
 const serverError = (options: ListenOptions, cause: unknown, code?: string): ServerError => {
   const errorCode = code ?? (cause instanceof Error && "code" in cause && typeof cause.code === "string" ? cause.code : undefined)
-  return new ServerError({ address: describe(options), cause, ...(errorCode === undefined ? {} : { code: errorCode }) })
+  return new ServerError({
+    address: describe(options),
+    reason: new ListenError({ cause, ...(errorCode === undefined ? {} : { code: errorCode }) })
+  })
 }
 
 /** Connects to the Unix socket at `path`: `undefined` when a server accepted, else the error's code. */

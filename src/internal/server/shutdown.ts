@@ -29,7 +29,7 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as FiberSet from "effect/FiberSet"
 import * as Option from "effect/Option"
-import type { ConnectionCore } from "../io/connection.ts"
+import type { ConnectionCore } from "../io/core.ts"
 import * as Transport from "../io/transport.ts"
 import type { Connections } from "./connections.ts"
 
