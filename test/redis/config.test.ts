@@ -56,7 +56,7 @@ describe("CONFIG GET", () => {
           "appendonly", "no",
           "maxmemory-policy", "noeviction",
           "databases", "1",
-          "client-output-buffer-limit", "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 0 0"
+          "client-output-buffer-limit", "normal 268435456 33554432 60 slave 268435456 67108864 60 pubsub 33554432 0 0"
         )
       )
     })))
@@ -120,13 +120,11 @@ describe("CONFIG SET", () => {
         cmd("config", "set", "save", "", "appendonly", "NO", "maxmemory-policy", "noeviction") +
           cmd("config", "set", "save", "3600 1") + cmd("config", "set", "appendonly", "yes") +
           cmd("config", "set", "maxmemory-policy", "allkeys-lru") + cmd("config", "set", "notify-keyspace-events", "KEA") +
-          cmd("config", "set", "client-output-buffer-limit", "normal 1mb 0 0") +
           cmd("config", "set", "client-output-buffer-limit", "pubsub 1mb 1kb 60"),
         "+OK\r\n" + failed("save", "fiberline does not persist: save must be empty") +
           failed("appendonly", "fiberline does not persist: appendonly must be no") +
           failed("maxmemory-policy", "fiberline evicts nothing: only noeviction is supported") +
           failed("notify-keyspace-events", "fiberline sends no keyspace notifications") +
-          failed("client-output-buffer-limit", "fiberline bounds no normal client's output: normal must be 0 0 0") +
           failed("client-output-buffer-limit", "fiberline has no soft limits: pubsub must be <hard> 0 0")
       )
       // Event classes that notify nothing (no K, no E) are kept, in Redis's spelling.
@@ -146,7 +144,7 @@ describe("CONFIG SET", () => {
         cmd("config", "set", "hash-max-ziplist-entries", "4", "zset-max-listpack-value", "1kb", "list-max-ziplist-size", "-5") +
           cmd("config", "get", "hash-max-listpack-entries", "zset-max-ziplist-value", "list-max-listpack-size") +
           cmd("config", "set", "list-compress-depth", "-1") +
-          cmd("config", "set", "client-output-buffer-limit", "replica 1mb 2mb 3 pubsub 0 0 0") +
+          cmd("config", "set", "client-output-buffer-limit", "replica 1mb 2mb 3 pubsub 0 0 0 normal 0 0 0") +
           cmd("config", "get", "client-output-buffer-limit"),
         "+OK\r\n" + pairs("hash-max-listpack-entries", "4", "zset-max-ziplist-value", "1024", "list-max-listpack-size", "-5") +
           failed("list-compress-depth", "argument must be between 0 and 2147483647 inclusive") + "+OK\r\n" +

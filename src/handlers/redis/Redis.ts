@@ -26,7 +26,8 @@
  * `commands/*.ts`, with `command.ts` (what a command is), `parse.ts` (the
  * argument cursor) and `errors.ts` (Redis's words); `config.ts` (the `CONFIG`
  * parameters) and `info.ts` (the `INFO` text); `session.ts` (per-connection
- * state) and `outbox.ts` (a subscriber's or monitor's bounded output).
+ * state), `outbox.ts` (a subscriber's or monitor's bounded output) and
+ * `outputLimit.ts` (the bound on every other client's output).
  *
  * @since 0.1.0
  */
@@ -46,7 +47,7 @@ import { dispatch, table } from "./commands.ts"
 import * as Config from "./config.ts"
 import * as Keyspace from "./keyspace.ts"
 import * as Memory from "./memory.ts"
-import { OutputLimitExceeded } from "./outbox.ts"
+import * as OutputLimit from "./outputLimit.ts"
 import * as PubSub from "./pubsub.ts"
 import * as Reply from "./reply.ts"
 import * as Resp from "./resp.ts"
@@ -70,6 +71,12 @@ export interface RedisOptions {
    * `CONFIG SET` may also make it 0, no bound).
    */
   readonly pubsubOutputLimit?: number | undefined
+  /**
+   * The bound on a normal client's pending output (Redis's
+   * `client-output-buffer-limit normal`): cut off past `hard` bytes, or
+   * above `soft` bytes for `softSeconds`; 0 turns a limit off.
+   */
+  readonly normalOutputLimit?: OutputLimit.OutputBound | undefined
   /** Most commands one `MULTI` may queue; the one past it fails the transaction. */
   readonly maxQueuedCommands?: number | undefined
   /**
@@ -88,7 +95,9 @@ export interface RedisOptions {
 
 /**
  * Defaults: 512 MiB bulks as Redis (or V8's longest string, 24 bytes less,
- * since values are held as strings), 32 MiB of pending subscriber output.
+ * since values are held as strings), 32 MiB of pending subscriber output,
+ * and a normal client's output bounded as `outputLimit.ts`'s
+ * `normalDefault` says why (256 MiB hard, 32 MiB soft for 60 s).
  *
  * A transaction queues at most 100 000 commands and 64 MiB (Redis has no
  * such bound; its queue grows until memory runs out). Queued bytes are
@@ -110,6 +119,7 @@ export interface RedisOptions {
 export const defaults = {
   protoMaxBulkLen: Math.min(512 * 1024 * 1024, BufferConstants.MAX_STRING_LENGTH),
   pubsubOutputLimit: 32 * 1024 * 1024,
+  normalOutputLimit: OutputLimit.normalDefault,
   maxQueuedCommands: 100_000,
   maxQueuedBytes: 64 * 1024 * 1024,
   maxmemory: Math.floor(V8.getHeapStatistics().heap_size_limit / 2)
@@ -132,6 +142,17 @@ export const parseMemory: (text: string) => number | undefined = Memory.parseMem
 export type RedisError = LineWaitError
 
 /**
+ * Normal clients cut off because their pending output passed a limit of
+ * {@link RedisOptions.normalOutputLimit}.
+ *
+ * @since 0.1.0
+ */
+export const clientsCutOff = Metric.counter("fiberline_redis_clients_cut_off_total", {
+  description: "Normal clients disconnected because their pending output passed client-output-buffer-limit normal",
+  incremental: true
+})
+
+/**
  * Subscribers cut off because their pending output passed the limit.
  *
  * @since 0.1.0
@@ -152,8 +173,17 @@ const size = (name: string, value: number, max: number) => {
   return value
 }
 
+/** Rejects a limit that is not a count (0 allowed: no limit). */
+const limit = (name: string, value: number) => {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new RangeError(`Redis option ${name} must be a non-negative integer, got ${value}`)
+  }
+  return value
+}
+
 /** The settings of one handler: shared by its connections, changed in place by `CONFIG SET`. */
 const resolve = (options: RedisOptions | undefined): Settings => {
+  const normal = options?.normalOutputLimit ?? defaults.normalOutputLimit
   return {
     protoMaxBulkLen: size(
       "protoMaxBulkLen",
@@ -165,6 +195,11 @@ const resolve = (options: RedisOptions | undefined): Settings => {
       options?.pubsubOutputLimit ?? defaults.pubsubOutputLimit,
       Number.MAX_SAFE_INTEGER
     ),
+    normalOutputLimit: {
+      hard: limit("normalOutputLimit.hard", normal.hard),
+      soft: limit("normalOutputLimit.soft", normal.soft),
+      softSeconds: limit("normalOutputLimit.softSeconds", normal.softSeconds)
+    },
     maxQueuedCommands: size(
       "maxQueuedCommands",
       options?.maxQueuedCommands ?? defaults.maxQueuedCommands,
@@ -195,11 +230,14 @@ const resolve = (options: RedisOptions | undefined): Settings => {
  * once, and when the reader ends, the writer writes what is queued and ends
  * too.
  */
-const session = (conn: Connection, settings: Settings, requests: Decoder.Decoder<Resp.Request | Resp.ProtocolError>) =>
-  Effect.gen(function*() {
+const session = (conn: Connection, settings: Settings, requests: Decoder.Decoder<Resp.Request | Resp.ProtocolError>) => {
+  // The name the client gave itself, for the cut-off's log line.
+  let named: Session.Session | undefined
+  return Effect.gen(function*() {
     const server = yield* Server.Server
     const local = conn.localAddress
     const state = Session.make(conn.id, conn.peer, local === undefined ? undefined : Address.format(local), server.time())
+    named = state
     const ctx: CommandContext = {
       keyspace: yield* Keyspace.Keyspace,
       pubsub: yield* PubSub.PubSub,
@@ -230,11 +268,13 @@ const session = (conn: Connection, settings: Settings, requests: Decoder.Decoder
     const readRequest = conn.read(requests)
     let writer: Fiber.Fiber<void, RedisError> | undefined
 
+    // A normal client's reply is checked against its output limit; a subscriber's outbox has its own.
+    const write = OutputLimit.limitedWriter(conn, () => settings.normalOutputLimit, server.time, server.now)
     const send = (reply: Uint8Array) =>
       reply.length === 0
         ? Effect.void
         : state.outbox === undefined
-        ? conn.write(reply)
+        ? write(reply)
         : Effect.sync(() => state.outbox?.deliver(reply))
     // `CLIENT UNBLOCK` ends the wait with what a timeout gives every blocking command here (a null array), or an error.
     const unblocked = Effect.callback<Uint8Array>((resume) => {
@@ -289,12 +329,20 @@ const session = (conn: Connection, settings: Settings, requests: Decoder.Decoder
     }
   }).pipe(
     // Cut off as Redis does: at once, with what it did not read dropped.
-    Effect.catchTag("OutputLimitExceeded", (error: OutputLimitExceeded) =>
-      Effect.logWarning("subscriber cut off: pending output over the limit", {
+    Effect.catchTag("OutputLimitExceeded", (error: OutputLimit.OutputLimitExceeded) =>
+      Effect.logWarning(`${error.clientClass === "pubsub" ? "subscriber" : "client"} cut off: ${error.message}`, {
+        client: conn.peer,
+        id: conn.id,
+        name: named?.name,
+        class: error.clientClass,
         limit: error.limit,
         pending: error.pending
-      }).pipe(Effect.andThen(Metric.update(subscribersCutOff, 1)), Effect.andThen(conn.abort)))
+      }).pipe(
+        Effect.andThen(Metric.update(error.clientClass === "pubsub" ? subscribersCutOff : clientsCutOff, 1)),
+        Effect.andThen(conn.abort)
+      ))
   )
+}
 
 /**
  * The handler, as a function of its connection.
@@ -302,8 +350,9 @@ const session = (conn: Connection, settings: Settings, requests: Decoder.Decoder
  * **Details**
  *
  * The connection ends normally when the peer ends its input, after `QUIT`,
- * after a protocol error (answered first), and when a subscriber is cut off
- * (logged at warning and counted in {@link subscribersCutOff}); the waits of
+ * after a protocol error (answered first), and when a client is cut off for
+ * its pending output (logged at warning and counted in
+ * {@link subscribersCutOff} or {@link clientsCutOff}); the waits of
  * reads and writes fail it ({@link RedisError}). Needs the shared state of
  * {@link layer}.
  *

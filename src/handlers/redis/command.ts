@@ -13,6 +13,7 @@ import { type ByteString, int64Max, int64Min, type Request } from "./bytes.ts"
 import { isCommandError, rejected, UnknownCommand, UnknownSubcommand, words, WrongArity, WrongType } from "./errors.ts"
 import { Arguments } from "./parse.ts"
 import type { Keyspace } from "./keyspace.ts"
+import type { OutputBound } from "./outputLimit.ts"
 import * as Reply from "./reply.ts"
 import type { PubSub } from "./pubsub.ts"
 import type { Server } from "./server.ts"
@@ -39,6 +40,8 @@ export interface Settings {
   protoMaxBulkLen: number
   /** Most bytes a subscriber may have pending before it is cut off. */
   pubsubOutputLimit: number
+  /** The bound on a normal client's pending output (`outputLimit.ts`). */
+  normalOutputLimit: OutputBound
   /** Most commands one transaction may queue. */
   maxQueuedCommands: number
   /** Most bytes (heap estimate) one transaction may queue. */

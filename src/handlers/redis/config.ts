@@ -5,7 +5,7 @@
  * Three kinds, and each says which it is:
  *
  * - **Real**: `maxmemory`, `proto-max-bulk-len`, `client-output-buffer-limit`
- *   (its `pubsub` hard limit), `timeout`, and fiberline's own transaction
+ *   (its `normal` class, and the `pubsub` hard limit), `timeout`, and fiberline's own transaction
  *   bounds `max-queued-commands` and `max-queued-bytes` (Redis has none:
  *   its queue grows until memory runs out). Setting them changes the
  *   handler's {@link Settings} at once.
@@ -177,8 +177,8 @@ const notifyKeyspaceEvents = (value: ByteString): Parsed => {
 /**
  * `client-output-buffer-limit`: groups of class, hard limit, soft limit,
  * soft seconds, read as Redis reads them. Only what fiberline enforces may be
- * set: the `pubsub` hard limit (0: none), no soft limits, and no limit on
- * normal clients.
+ * set: the `normal` class whole, and the `pubsub` hard limit (0: none; no
+ * soft limit for subscribers).
  */
 const outputBufferLimit = (value: ByteString): Parsed => {
   const args = value === "" ? [] : value.split(" ")
@@ -201,8 +201,10 @@ const outputBufferLimit = (value: ByteString): Parsed => {
       changes.push((settings) => {
         settings.inert.set("replica-output-buffer-limit", `${hard} ${soft} ${seconds}`)
       })
-    } else if (kind === "normal" && (hard !== 0 || soft !== 0 || seconds !== 0)) {
-      return "fiberline bounds no normal client's output: normal must be 0 0 0"
+    } else if (kind === "normal") {
+      changes.push((settings) => {
+        settings.normalOutputLimit = { hard, soft, softSeconds: seconds }
+      })
     } else if (kind === "pubsub") {
       if (soft !== 0 || seconds !== 0) return "fiberline has no soft limits: pubsub must be <hard> 0 0"
       changes.push((settings) => {
@@ -234,7 +236,7 @@ export const parameters: ReadonlyArray<Parameter> = [
   ),
   parameter(
     ["client-output-buffer-limit"],
-    (s) => `normal 0 0 0 slave ${s.inert.get("replica-output-buffer-limit")!} pubsub ${s.pubsubOutputLimit} 0 0`,
+    (s) => `normal ${s.normalOutputLimit.hard} ${s.normalOutputLimit.soft} ${s.normalOutputLimit.softSeconds} slave ${s.inert.get("replica-output-buffer-limit")!} pubsub ${s.pubsubOutputLimit} 0 0`,
     outputBufferLimit
   ),
   parameter(["timeout"], (s) => `${s.timeout}`, integer(0n, intMax, (s, v) => {
