@@ -77,6 +77,12 @@ export interface Connection {
   /** The other side's address, structured (host, port, family); `undefined` for stdio and memory. */
   readonly remoteAddress: Address | undefined
   /**
+   * This side's address, the one the peer connected to (for a TCP socket:
+   * the listener's host and port); `undefined` for Unix sockets, stdio and
+   * memory. A PROXY header does not change it.
+   */
+  readonly localAddress: Address | undefined
+  /**
    * The PROXY protocol header the connection arrived with, when its server
    * reads one (`proxy`): version, command, the client's and the
    * proxy's addresses, and the v2 TLVs (ALPN, authority, unique id…). The

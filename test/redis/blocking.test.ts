@@ -3,8 +3,8 @@
  * TestClock: waiters are served after the change, first come first served on
  * each key, keys in the order they got values, in rounds when serving fills
  * more keys; a waiter that cannot be served from a key is passed over, and so
- * is one whose peer has gone, which leaves the element in the list; timeouts,
- * interruption and `unblock` leave no waiter behind.
+ * is one whose peer has gone, which leaves the element in the list; a timeout
+ * or an interruption leaves no waiter behind.
  */
 import { Buffer } from "node:buffer"
 import { assert, describe, it } from "@effect/vitest"
@@ -19,9 +19,8 @@ import { List } from "../../src/handlers/redis/values.ts"
 const text = (reply: Uint8Array) => Buffer.from(reply).toString("latin1")
 const bytes = (value: string) => Buffer.from(value, "latin1")
 
-let ids = 0
 /** A client of its own, connected unless `connected` says otherwise. */
-const client = (connected: () => boolean = () => true): Client => ({ id: ++ids, connected })
+const client = (connected: () => boolean = () => true): Client => ({ connected })
 
 /** Stores `elements` on the list `key` (creating it), as a push command does, without serving. */
 const push = (keyspace: Keyspace.Keyspace, key: string, ...elements: Array<string>) => {
@@ -188,23 +187,5 @@ describe("waits that end without a value", () => {
       push(keyspace, "q", "kept")
       keyspace.serveBlocked()
       assert.strictEqual((keyspace.get("q") as List).at(0), "kept")
-    }))
-
-  it.effect("unblock ends a wait at the next serve, with the given reply or the timeout reply", () =>
-    Effect.gen(function*() {
-      const keyspace = yield* Keyspace.make()
-      const one = client()
-      const two = client()
-      const first = yield* blocked(keyspace, popWait(keyspace, ["q"], { client: one }))
-      const second = yield* blocked(keyspace, popWait(keyspace, ["q"], { client: two }))
-      assert.isTrue(keyspace.unblock(one.id))
-      assert.isTrue(keyspace.unblock(two.id, bytes("-UNBLOCKED\r\n")))
-      assert.isFalse(keyspace.unblock(one.id), "no longer blocked")
-      assert.isFalse(keyspace.unblock(client().id))
-      assert.strictEqual(keyspace.waiting(), 0)
-      assert.isUndefined(first.pollUnsafe(), "not resumed inside the command that unblocked it")
-      keyspace.serveBlocked()
-      assert.strictEqual(yield* Fiber.join(first), "timed out")
-      assert.strictEqual(yield* Fiber.join(second), "-UNBLOCKED\r\n")
     }))
 })

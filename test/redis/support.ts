@@ -1,13 +1,16 @@
 /**
  * Helpers shared by the Redis tests: encoding a request as clients do, a
- * pipelined exchange with a fresh server over a socket, and a bounded wait
- * for a condition that other processes or fibers make true.
+ * pipelined exchange with a fresh server over a socket, exact replies from a
+ * raw client's requests, and a bounded wait for a condition that other
+ * processes or fibers make true.
  */
 import { Buffer } from "node:buffer"
+import { assert } from "@effect/vitest"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redis from "../../src/handlers/redis/Redis.ts"
-import { connect } from "../fixtures/client.ts"
+import { connect, type TestClient } from "../fixtures/client.ts"
 import { captureLogs, serve } from "../fixtures/server.ts"
 
 /** A multibulk request for `args`, as client libraries encode it (arguments as latin1 bytes). */
@@ -37,3 +40,11 @@ export const exchange = (requests: ReadonlyArray<ReadonlyArray<string>>, expecte
     const received = yield* client.readBytes(Buffer.byteLength(expected, "latin1"))
     return received.toString("latin1")
   }).pipe(Effect.provide(Layer.merge(Redis.layer({ sweepInterval: "1 hour" }), captureLogs().layer)))
+/** Sends `requests` and checks that exactly `expected` comes back after what the client had received (bounded: 10 s). */
+export const expectReplies = (client: TestClient, requests: string, expected: string): Effect.Effect<void, unknown> =>
+  Effect.gen(function*() {
+    const before = (yield* client.received).length
+    yield* client.write(requests)
+    const all = yield* Effect.timeout(client.readBytes(before + expected.length), Duration.seconds(10))
+    assert.strictEqual(all.subarray(before).toString("latin1"), expected)
+  })

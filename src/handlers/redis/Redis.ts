@@ -6,8 +6,10 @@
  * write the reply, until the peer ends its input, sends `QUIT`, or breaks the
  * protocol (then it gets Redis's error and the connection closes, after every
  * request before the bad one was answered). The state connections share —
- * the keyspace and the pub/sub registry — are services provided once per
- * server by {@link layer}.
+ * the keyspace, the pub/sub registry, the clients and counters — are services
+ * provided once per server by {@link layer}. (Past 300 lines because the
+ * loop's every way to wait and to end — read, subscriber output, blocking,
+ * `CLIENT UNBLOCK`, `CLIENT KILL`, `CLIENT REPLY` — must be read together.)
  *
  * **Example** (A Redis server on port 6380)
  *
@@ -17,13 +19,16 @@
  *
  * Layout of `handlers/redis/`: `bytes.ts` (byte strings and 64-bit bounds,
  * a leaf every layer shares); `resp.ts` (the request decoder), `inline.ts` (inline
- * quoting) and `reply.ts` (encoding); `keyspace.ts` and `pubsub.ts` (shared
- * state, as services) with `values.ts` (the value types, some in `values/`),
- * `double.ts` (scores as Redis writes and reads them), `memory.ts` (what
+ * quoting) and `reply.ts` (encoding); `keyspace.ts`, `pubsub.ts` and
+ * `server.ts` (shared state, as services: the data, the subscriptions, the
+ * clients and counters) with `values.ts` (the value types, some in
+ * `values/`), `double.ts` (scores as Redis writes and reads them), `memory.ts` (what
  * `maxmemory` counts) and `glob.ts`; `commands.ts` (table, dispatch) over
  * `commands/*.ts`, with `command.ts` (what a command is), `parse.ts` (the
- * argument cursor) and `errors.ts` (Redis's words); `session.ts`
- * (per-connection state) and `outbox.ts` (a subscriber's bounded output).
+ * argument cursor) and `errors.ts` (Redis's words); `config.ts` (the `CONFIG`
+ * parameters) and `info.ts` (the `INFO` text); `session.ts` (per-connection
+ * state), `outbox.ts` (a subscriber's or monitor's bounded output) and
+ * `outputLimit.ts` (the bound on every other client's output).
  *
  * @since 0.1.0
  */
@@ -37,14 +42,17 @@ import type * as Scope from "effect/Scope"
 import * as Decoder from "../../Decoder.ts"
 import type { Connection } from "../../services/Connection.ts"
 import type { LineWaitError } from "../../services/Errors.ts"
+import * as Address from "../../services/Address.ts"
 import type { CommandContext, Settings } from "./command.ts"
 import { dispatch, table } from "./commands.ts"
+import * as Config from "./config.ts"
 import * as Keyspace from "./keyspace.ts"
 import * as Memory from "./memory.ts"
-import { OutputLimitExceeded } from "./outbox.ts"
+import * as OutputLimit from "./outputLimit.ts"
 import * as PubSub from "./pubsub.ts"
 import * as Reply from "./reply.ts"
 import * as Resp from "./resp.ts"
+import * as Server from "./server.ts"
 import * as Session from "./session.ts"
 
 /**
@@ -60,9 +68,16 @@ export interface RedisOptions {
   readonly protoMaxBulkLen?: number | undefined
   /**
    * Pending output, in bytes, past which a subscriber that does not read is
-   * cut off (the hard limit of Redis's `client-output-buffer-limit pubsub`).
+   * cut off (the hard limit of Redis's `client-output-buffer-limit pubsub`;
+   * `CONFIG SET` may also make it 0, no bound).
    */
   readonly pubsubOutputLimit?: number | undefined
+  /**
+   * The bound on a normal client's pending output (Redis's
+   * `client-output-buffer-limit normal`): cut off past `hard` bytes, or
+   * above `soft` bytes for `softSeconds`; 0 turns a limit off.
+   */
+  readonly normalOutputLimit?: OutputLimit.OutputBound | undefined
   /** Most commands one `MULTI` may queue; the one past it fails the transaction. */
   readonly maxQueuedCommands?: number | undefined
   /**
@@ -81,7 +96,9 @@ export interface RedisOptions {
 
 /**
  * Defaults: 512 MiB bulks as Redis (or V8's longest string, 24 bytes less,
- * since values are held as strings), 32 MiB of pending subscriber output.
+ * since values are held as strings), 32 MiB of pending subscriber output,
+ * and a normal client's output bounded as `outputLimit.ts`'s
+ * `normalDefault` says why (256 MiB hard, 32 MiB soft for 60 s).
  *
  * A transaction queues at most 100 000 commands and 64 MiB (Redis has no
  * such bound; its queue grows until memory runs out). Queued bytes are
@@ -103,6 +120,7 @@ export interface RedisOptions {
 export const defaults = {
   protoMaxBulkLen: Math.min(512 * 1024 * 1024, BufferConstants.MAX_STRING_LENGTH),
   pubsubOutputLimit: 32 * 1024 * 1024,
+  normalOutputLimit: OutputLimit.normalDefault,
   maxQueuedCommands: 100_000,
   maxQueuedBytes: 64 * 1024 * 1024,
   maxmemory: Math.floor(V8.getHeapStatistics().heap_size_limit / 2)
@@ -125,6 +143,17 @@ export const parseMemory: (text: string) => number | undefined = Memory.parseMem
 export type RedisError = LineWaitError
 
 /**
+ * Normal clients cut off because their pending output passed a limit of
+ * {@link RedisOptions.normalOutputLimit}.
+ *
+ * @since 0.1.0
+ */
+export const clientsCutOff = Metric.counter("fiberline_redis_clients_cut_off_total", {
+  description: "Normal clients disconnected because their pending output passed client-output-buffer-limit normal",
+  incremental: true
+})
+
+/**
  * Subscribers cut off because their pending output passed the limit.
  *
  * @since 0.1.0
@@ -134,6 +163,9 @@ export const subscribersCutOff = Metric.counter("fiberline_redis_subscribers_cut
   incremental: true
 })
 
+/** What a blocked command gets from `CLIENT UNBLOCK … ERROR`. */
+const unblockedError = Reply.error("UNBLOCKED client unblocked via CLIENT UNBLOCK")
+
 /** Rejects an option value the handler cannot run with (a programming error: a defect). */
 const size = (name: string, value: number, max: number) => {
   if (!Number.isSafeInteger(value) || value <= 0 || value > max) {
@@ -142,7 +174,17 @@ const size = (name: string, value: number, max: number) => {
   return value
 }
 
+/** Rejects a limit that is not a count (0 allowed: no limit). */
+const limit = (name: string, value: number) => {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new RangeError(`Redis option ${name} must be a non-negative integer, got ${value}`)
+  }
+  return value
+}
+
+/** The settings of one handler: shared by its connections, changed in place by `CONFIG SET`. */
 const resolve = (options: RedisOptions | undefined): Settings => {
+  const normal = options?.normalOutputLimit ?? defaults.normalOutputLimit
   return {
     protoMaxBulkLen: size(
       "protoMaxBulkLen",
@@ -154,6 +196,11 @@ const resolve = (options: RedisOptions | undefined): Settings => {
       options?.pubsubOutputLimit ?? defaults.pubsubOutputLimit,
       Number.MAX_SAFE_INTEGER
     ),
+    normalOutputLimit: {
+      hard: limit("normalOutputLimit.hard", normal.hard),
+      soft: limit("normalOutputLimit.soft", normal.soft),
+      softSeconds: limit("normalOutputLimit.softSeconds", normal.softSeconds)
+    },
     maxQueuedCommands: size(
       "maxQueuedCommands",
       options?.maxQueuedCommands ?? defaults.maxQueuedCommands,
@@ -161,7 +208,9 @@ const resolve = (options: RedisOptions | undefined): Settings => {
     ),
     maxQueuedBytes: size("maxQueuedBytes", options?.maxQueuedBytes ?? defaults.maxQueuedBytes, Number.MAX_SAFE_INTEGER),
     // 0 is allowed here: no bound.
-    maxmemory: options?.maxmemory === 0 ? 0 : size("maxmemory", options?.maxmemory ?? defaults.maxmemory, Number.MAX_SAFE_INTEGER)
+    maxmemory: options?.maxmemory === 0 ? 0 : size("maxmemory", options?.maxmemory ?? defaults.maxmemory, Number.MAX_SAFE_INTEGER),
+    timeout: 0,
+    inert: Config.inertDefaults()
   }
 }
 
@@ -184,19 +233,39 @@ const resolve = (options: RedisOptions | undefined): Settings => {
  * once, and when the reader ends, the writer writes what is queued and ends
  * too.
  */
-const session = (conn: Connection, settings: Settings, requests: Decoder.Decoder<Resp.Request | Resp.ProtocolError>) =>
-  Effect.gen(function*() {
-    const state = Session.make(conn.id, () => !conn.inputEnded)
+const session = (conn: Connection, settings: Settings, requests: Decoder.Decoder<Resp.Request | Resp.ProtocolError>) => {
+  // The name the client gave itself, for the cut-off's log line.
+  let named: Session.Session | undefined
+  return Effect.gen(function*() {
+    const server = yield* Server.Server
+    const local = conn.localAddress
+    const address = local === undefined ? undefined : Address.format(local)
+    const state = Session.make(conn.id, conn.peer, address, server.time(), () => !conn.inputEnded)
+    named = state
     const ctx: CommandContext = {
       keyspace: yield* Keyspace.Keyspace,
       pubsub: yield* PubSub.PubSub,
+      server,
       session: state,
       settings,
       commands: table
     }
-    // Whatever ends the connection leaves no subscription, and no watched key, behind.
+    server.connect({
+      session: state,
+      settings,
+      // From another connection's command (`CLIENT KILL`) or the idle timeout: this read fails, quietly.
+      kill: () => {
+        state.killed = true
+        server.disconnect(state.id)
+        Effect.runSync(conn.abort)
+      },
+      pendingOutput: () => conn.pendingOutput
+    })
+    // Whatever ends the connection leaves no subscription, no watched key and no registration behind.
     yield* Effect.addFinalizer(() =>
       Effect.sync(() => {
+        server.disconnect(state.id)
+        server.monitors.delete(state)
         Session.unsubscribeAll(state, ctx.pubsub)
         Session.discardTransaction(state, ctx.keyspace.watches)
       })
@@ -204,14 +273,34 @@ const session = (conn: Connection, settings: Settings, requests: Decoder.Decoder
     const readRequest = conn.read(requests)
     let writer: Fiber.Fiber<void, RedisError> | undefined
 
+    // A normal client's reply is checked against its output limit; a subscriber's outbox has its own.
+    const write = OutputLimit.limitedWriter(conn, () => settings.normalOutputLimit, server.time, server.now)
     const send = (reply: Uint8Array) =>
-      state.outbox === undefined ? conn.write(reply) : Effect.sync(() => state.outbox?.deliver(reply))
+      reply.length === 0
+        ? Effect.void
+        : state.outbox === undefined
+        ? write(reply)
+        : Effect.sync(() => state.outbox?.deliver(reply))
+    // `CLIENT UNBLOCK` ends the wait with what a timeout gives every blocking command here (a null array), or an error.
+    const unblocked = Effect.callback<Uint8Array>((resume) => {
+      state.unblock = (how) => resume(Effect.succeed(how === "error" ? unblockedError : Reply.nullArray))
+      return Effect.sync(() => {
+        state.unblock = undefined
+      })
+    })
     // Blocked: the replies before the blocking command go out now, not when the wait ends; the peer
-    // leaving ends the wait (false), else the reply is sent (true).
-    const whileBlocked = (blocked: Effect.Effect<Uint8Array>) =>
+    // leaving ends the wait (false), else the reply is sent (true), unless silenced.
+    const whileBlocked = (blocked: Effect.Effect<Uint8Array>, silenced: boolean) =>
       Effect.flatMap(
-        Effect.raceFirst(blocked, Effect.as(Effect.andThen(conn.flush, conn.awaitInputEnd), undefined)),
-        (reply) => reply === undefined ? Effect.succeed(false) : Effect.as(send(reply), true)
+        Effect.raceFirst(
+          Effect.raceFirst(blocked, unblocked),
+          Effect.as(Effect.andThen(conn.flush, conn.awaitInputEnd), undefined)
+        ),
+        (reply) => {
+          state.unblock = undefined
+          state.lastInteraction = server.time()
+          return reply === undefined ? Effect.succeed(false) : Effect.as(silenced ? Effect.void : send(reply), true)
+        }
       )
 
     const serve = Effect.gen(function*() {
@@ -221,19 +310,27 @@ const session = (conn: Connection, settings: Settings, requests: Decoder.Decoder
         if (!Array.isArray(request)) {
           const error = request as Resp.ProtocolError
           yield* Effect.logDebug("protocol error", { error: error.message })
+          server.countError("ERR")
           yield* send(Reply.error(`ERR ${error.message}`))
           return
         }
         if (request.length === 0) continue
+        state.lastInteraction = server.time()
         const reply = dispatch(ctx, request)
+        // `CLIENT REPLY OFF|SKIP`: decided once the command ran (`CLIENT REPLY ON` is answered).
+        const silenced = state.replies !== "on" && !Session.replySent(state)
         // The first subscription created the outbox; its writer lives in the connection's scope.
         if (state.outbox !== undefined && writer === undefined) writer = yield* Effect.forkScoped(state.outbox.writer(conn))
-        if (reply instanceof Uint8Array) yield* send(reply)
-        else if (!(yield* whileBlocked(reply))) return
+        if (reply instanceof Uint8Array) {
+          if (!silenced) yield* send(reply)
+        } else if (!(yield* whileBlocked(reply, silenced))) return
       }
     })
-    // The peer ended its input (a request cut short is never run).
-    yield* Effect.catchTags(serve, { EndOfInput: () => Effect.void, UnexpectedEndOfInput: () => Effect.void })
+    // The peer ended its input (a request cut short is never run), or another connection killed this one.
+    yield* serve.pipe(
+      Effect.catchTags({ EndOfInput: () => Effect.void, UnexpectedEndOfInput: () => Effect.void }),
+      Effect.catchIf(() => state.killed, () => Effect.void)
+    )
 
     // The writer writes what is queued, then ends.
     if (writer !== undefined) {
@@ -243,12 +340,20 @@ const session = (conn: Connection, settings: Settings, requests: Decoder.Decoder
     }
   }).pipe(
     // Cut off as Redis does: at once, with what it did not read dropped.
-    Effect.catchTag("OutputLimitExceeded", (error: OutputLimitExceeded) =>
-      Effect.logWarning("subscriber cut off: pending output over the limit", {
+    Effect.catchTag("OutputLimitExceeded", (error: OutputLimit.OutputLimitExceeded) =>
+      Effect.logWarning(`${error.clientClass === "pubsub" ? "subscriber" : "client"} cut off: ${error.message}`, {
+        client: conn.peer,
+        id: conn.id,
+        name: named?.name,
+        class: error.clientClass,
         limit: error.limit,
         pending: error.pending
-      }).pipe(Effect.andThen(Metric.update(subscribersCutOff, 1)), Effect.andThen(conn.abort)))
+      }).pipe(
+        Effect.andThen(Metric.update(error.clientClass === "pubsub" ? subscribersCutOff : clientsCutOff, 1)),
+        Effect.andThen(conn.abort)
+      ))
   )
+}
 
 /**
  * The handler, as a function of its connection.
@@ -256,8 +361,9 @@ const session = (conn: Connection, settings: Settings, requests: Decoder.Decoder
  * **Details**
  *
  * The connection ends normally when the peer ends its input, after `QUIT`,
- * after a protocol error (answered first), and when a subscriber is cut off
- * (logged at warning and counted in {@link subscribersCutOff}); the waits of
+ * after a protocol error (answered first), and when a client is cut off for
+ * its pending output (logged at warning and counted in
+ * {@link subscribersCutOff} or {@link clientsCutOff}); the waits of
  * reads and writes fail it ({@link RedisError}). Needs the shared state of
  * {@link layer}.
  *
@@ -265,16 +371,24 @@ const session = (conn: Connection, settings: Settings, requests: Decoder.Decoder
  */
 export const handler = (options?: RedisOptions) => {
   const settings = resolve(options)
-  const requests = Decoder.failuresAsFrames(Resp.request({ maxBulkLength: settings.protoMaxBulkLen }))
-  return (conn: Connection): Effect.Effect<void, RedisError, Keyspace.Keyspace | PubSub.PubSub | Scope.Scope> =>
+  // The bulk limit is read at each bulk: `CONFIG SET proto-max-bulk-len` applies to the next request.
+  const requests = Decoder.failuresAsFrames(Resp.request({
+    get maxBulkLength() {
+      return settings.protoMaxBulkLen
+    }
+  }))
+  return (conn: Connection): Effect.Effect<void, RedisError, Keyspace.Keyspace | PubSub.PubSub | Server.Server | Scope.Scope> =>
     session(conn, settings, requests)
 }
 
 /**
  * The state all connections of one server share: a keyspace (with its
- * expiry sweep) and a pub/sub registry. Provide it once per server.
+ * expiry sweep), a pub/sub registry, and the server's own state (its
+ * clients and counters). Provide it once per server.
  *
  * @since 0.1.0
  */
-export const layer = (options?: Keyspace.KeyspaceOptions): Layer.Layer<Keyspace.Keyspace | PubSub.PubSub> =>
-  Layer.merge(Keyspace.layer(options), PubSub.layer)
+export const layer = (
+  options?: Keyspace.KeyspaceOptions
+): Layer.Layer<Keyspace.Keyspace | PubSub.PubSub | Server.Server> =>
+  Layer.mergeAll(Keyspace.layer(options), PubSub.layer, Server.layer)

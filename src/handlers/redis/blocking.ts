@@ -28,13 +28,11 @@ import * as Option from "effect/Option"
 import type { ByteString } from "./bytes.ts"
 
 /**
- * The client a waiter answers: its id (`CLIENT UNBLOCK`) and whether its
- * reply can still be written.
+ * The client a waiter answers: whether its reply can still be written.
  *
  * @since 0.1.0
  */
 export interface Client {
-  readonly id: number
   /** `false` once the peer has ended its input or the connection failed. */
   readonly connected: () => boolean
 }
@@ -57,7 +55,7 @@ export interface Wait {
   readonly serve: (key: ByteString) => Uint8Array | undefined
   /** How long to wait; `undefined` for ever. */
   readonly timeout: Duration.Duration | undefined
-  /** The reply when the timeout passes (or `CLIENT UNBLOCK` gives none). */
+  /** The reply when the timeout passes. */
   readonly timedOut: Uint8Array
   readonly client: Client
 }
@@ -79,12 +77,6 @@ export interface Blocking {
   readonly signal: (key: ByteString) => void
   /** Serves the waiters of the keys signalled so far; runs after every command. */
   readonly serve: () => void
-  /**
-   * Ends the wait of client `id` at the next {@link serve}, with `reply`, or
-   * its timeout reply (`CLIENT UNBLOCK id [TIMEOUT|ERROR]`); `false` if it
-   * does not wait.
-   */
-  readonly unblock: (id: number, reply?: Uint8Array) => boolean
   /** Number of waiters (`blocked_clients`). */
   readonly waiting: () => number
 }
@@ -105,11 +97,8 @@ interface Waiter {
  */
 export const make = (exists: (key: ByteString) => boolean): Blocking => {
   const queues = new Map<ByteString, Set<Waiter>>()
-  const byClient = new Map<number, Waiter>()
   let ready = new Set<ByteString>()
   let waiting = 0
-  // Waiters ended by `unblock`, resumed at the next `serve` (not inside the command that ended them).
-  const unblocked: Array<readonly [Waiter, Uint8Array]> = []
 
   const register = (waiter: Waiter) => {
     for (const key of waiter.wait.keys) {
@@ -117,7 +106,6 @@ export const make = (exists: (key: ByteString) => boolean): Blocking => {
       if (queue === undefined) queues.set(key, new Set([waiter]))
       else queue.add(waiter)
     }
-    byClient.set(waiter.wait.client.id, waiter)
     waiting++
   }
 
@@ -127,7 +115,6 @@ export const make = (exists: (key: ByteString) => boolean): Blocking => {
       const queue = queues.get(key)
       if (queue?.delete(waiter) === true && queue.size === 0) queues.delete(key)
     }
-    if (byClient.get(waiter.wait.client.id) === waiter) byClient.delete(waiter.wait.client.id)
     waiting--
   }
 
@@ -146,8 +133,8 @@ export const make = (exists: (key: ByteString) => boolean): Blocking => {
   }
 
   const serve = () => {
-    if (ready.size === 0 && unblocked.length === 0) return
-    const served = unblocked.splice(0)
+    if (ready.size === 0) return
+    const served: Array<readonly [Waiter, Uint8Array]> = []
     while (ready.size > 0) {
       const round = ready
       ready = new Set()
@@ -188,13 +175,6 @@ export const make = (exists: (key: ByteString) => boolean): Blocking => {
       if (queues.size !== 0 && queues.has(key)) ready.add(key)
     },
     serve,
-    unblock: (id, reply) => {
-      const waiter = byClient.get(id)
-      if (waiter === undefined) return false
-      unregister(waiter)
-      unblocked.push([waiter, reply ?? waiter.wait.timedOut])
-      return true
-    },
     waiting: () => waiting
   }
 }

@@ -11,10 +11,22 @@
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import { type ByteString, int64Max, int64Min, type Request } from "./bytes.ts"
-import { errorReply, isCommandError, rejected, UnknownCommand, UnknownSubcommand, WrongType } from "./errors.ts"
+import {
+  errorReply,
+  isCommandError,
+  rejected,
+  UnknownCommand,
+  UnknownSubcommand,
+  words,
+  WrongArity,
+  WrongType
+} from "./errors.ts"
 import { Arguments } from "./parse.ts"
 import type { Keyspace } from "./keyspace.ts"
+import type { OutputBound } from "./outputLimit.ts"
+import * as Reply from "./reply.ts"
 import type { PubSub } from "./pubsub.ts"
+import type { Server } from "./server.ts"
 import type { Session } from "./session.ts"
 import { Hash, List, MemberSet, type Value } from "./values.ts"
 
@@ -27,21 +39,34 @@ import { Hash, List, MemberSet, type Value } from "./values.ts"
 export type CommandResult = Uint8Array | Effect.Effect<Uint8Array>
 
 /**
- * Server-wide settings commands need.
+ * Server-wide settings commands need: one object per handler, shared by its
+ * connections, which `CONFIG SET` changes in place (`config.ts` says what
+ * each one is called there).
  *
  * @since 0.1.0
  */
 export interface Settings {
   /** Longest bulk string accepted, and longest string a command may build (`APPEND`). */
-  readonly protoMaxBulkLen: number
+  protoMaxBulkLen: number
   /** Most bytes a subscriber may have pending before it is cut off. */
-  readonly pubsubOutputLimit: number
+  pubsubOutputLimit: number
+  /** The bound on a normal client's pending output (`outputLimit.ts`). */
+  normalOutputLimit: OutputBound
   /** Most commands one transaction may queue. */
-  readonly maxQueuedCommands: number
+  maxQueuedCommands: number
   /** Most bytes (heap estimate) one transaction may queue. */
-  readonly maxQueuedBytes: number
+  maxQueuedBytes: number
   /** Bytes the keyspace may take (`memory.ts`) before writes are refused; 0 for no bound. */
-  readonly maxmemory: number
+  maxmemory: number
+  /** Seconds a client may stay idle before it is closed (Redis's `timeout`); 0 for never. */
+  timeout: number
+  /**
+   * Values `CONFIG SET` stores and `CONFIG GET` returns that change nothing
+   * here (`config.ts`): Redis's encoding thresholds (one representation per
+   * type), the replica class's output limits (no replicas), keyspace
+   * events that send nothing.
+   */
+  readonly inert: Map<string, string>
 }
 
 /**
@@ -52,6 +77,8 @@ export interface Settings {
 export interface CommandContext {
   readonly keyspace: Keyspace
   readonly pubsub: PubSub
+  /** The server's clients and counters. */
+  readonly server: Server
   readonly session: Session
   readonly settings: Settings
   /** Every command, by lowercase name, for `COMMAND`. */
@@ -80,6 +107,8 @@ export type CommandFlag =
   | "allow_busy"
   | "sentinel"
   | "movablekeys"
+  | "skip_monitor"
+  | "no_mandatory_keys"
 
 /**
  * One command.
@@ -145,6 +174,32 @@ export const define = (
 })
 
 /**
+ * A container command (`CLIENT`, `CONFIG`…): named alone, its arity refuses
+ * it; its subcommands do the work.
+ *
+ * @since 0.1.0
+ */
+export const container = (name: string, flags: ReadonlyArray<CommandFlag>, subcommands: ReadonlyArray<Command>): Command =>
+  define(name, -2, flags, [0, 0, 0], () => {
+    throw new WrongArity({ command: name })
+  }, { subcommands })
+
+/**
+ * The `HELP` subcommand of container `name`: Redis's header and footer
+ * around `lines` (pairs of a usage line and its indented explanation).
+ *
+ * @since 0.1.0
+ */
+export const help = (name: string, lines: ReadonlyArray<string>): Command =>
+  define(`${name}|help`, 2, ["loading", "stale"], [0, 0, 0], () =>
+    Reply.array([
+      Reply.simple(`${name.toUpperCase()} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:`),
+      ...lines.map(Reply.simple),
+      Reply.simple("HELP"),
+      Reply.simple("    Prints this help.")
+    ]))
+
+/**
  * The command a (non-empty) request names, in `commands` (the command
  * table); throws `UnknownCommand` or `UnknownSubcommand` as Redis words them.
  * A container named alone is the container itself, whose arity then refuses
@@ -163,19 +218,34 @@ export const lookup = (commands: ReadonlyMap<string, Command>, request: Request)
 }
 
 /**
- * Runs `command` on `request` (already checked); a `CommandError` it throws
- * becomes its error reply. Anything else thrown is a bug and propagates.
+ * Runs `command` on `request` (already checked), counted in the server's
+ * command statistics; a `CommandError` it throws becomes its error reply
+ * (counted as a failed call). Anything else thrown is a bug and propagates.
  *
  * @since 0.1.0
  */
 export const execute = (ctx: CommandContext, command: Command, request: Request): CommandResult => {
+  let reply: CommandResult
+  let failed = false
   try {
     // Its arguments start after the name, and after the subcommand's name for a subcommand.
-    return command.run(ctx, new Arguments(request, command.name, command.name.includes("|") ? 2 : 1))
+    reply = command.run(ctx, new Arguments(request, command.name, command.name.includes("|") ? 2 : 1))
   } catch (error) {
-    if (isCommandError(error)) return errorReply(error)
-    throw error
+    if (!isCommandError(error)) throw error
+    const text = words(error)
+    ctx.server.countError(text)
+    reply = Reply.error(text)
+    failed = true
   }
+  // Counted and shown to monitors after it ran, as Redis does: `INFO` does not count itself, `CONFIG RESETSTAT` counts itself.
+  if (ctx.server.monitors.size > 0 && !command.flags.includes("admin") && !command.flags.includes("skip_monitor")) {
+    ctx.server.feedMonitors(ctx.session, request)
+  }
+  const stats = ctx.server.statsOf(command)
+  stats.calls++
+  if (failed) stats.failed++
+  ctx.server.stats.commandsProcessed++
+  return reply
 }
 
 /**

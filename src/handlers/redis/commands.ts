@@ -13,27 +13,22 @@
 import { is, type Request } from "./bytes.ts"
 import { type Command, type CommandContext, type CommandResult, execute, lookup } from "./command.ts"
 import * as BitsCommands from "./commands/bits.ts"
+import * as ClientCommands from "./commands/client.ts"
 import * as ConnectionCommands from "./commands/connection.ts"
 import * as CountersCommands from "./commands/counters.ts"
 import * as ExpiryCommands from "./commands/expiry.ts"
+import * as FunctionsCommands from "./commands/functions.ts"
 import * as HashesCommands from "./commands/hashes.ts"
 import * as KeysCommands from "./commands/keys.ts"
 import * as LcsCommands from "./commands/lcs.ts"
 import * as ListsCommands from "./commands/lists.ts"
 import * as PubSubCommands from "./commands/pubsub.ts"
+import * as ServerCommands from "./commands/server.ts"
 import * as SetsCommands from "./commands/sets.ts"
 import * as StringsCommands from "./commands/strings.ts"
 import * as TransactionsCommands from "./commands/transactions.ts"
 import * as SortedSetsCommands from "./commands/zsets.ts"
-import {
-  type CommandError,
-  errorReply,
-  isCommandError,
-  OutOfMemory,
-  rejected,
-  words,
-  WrongArity
-} from "./errors.ts"
+import { type CommandError, isCommandError, OutOfMemory, rejected, words, WrongArity } from "./errors.ts"
 import * as Reply from "./reply.ts"
 import * as Session from "./session.ts"
 
@@ -46,6 +41,7 @@ import * as Session from "./session.ts"
 export const table: ReadonlyMap<string, Command> = new Map(
   [
     ...ConnectionCommands.commands,
+    ...ClientCommands.commands,
     ...KeysCommands.commands,
     ...ExpiryCommands.commands,
     ...StringsCommands.commands,
@@ -57,7 +53,9 @@ export const table: ReadonlyMap<string, Command> = new Map(
     ...HashesCommands.commands,
     ...SortedSetsCommands.commands,
     ...TransactionsCommands.commands,
-    ...PubSubCommands.commands
+    ...PubSubCommands.commands,
+    ...ServerCommands.commands,
+    ...FunctionsCommands.commands
   ].map((command) => [command.name, command])
 )
 
@@ -85,6 +83,7 @@ const checkMemory = (ctx: CommandContext, command: Command, request: Request) =>
 /** Checks before running: the command, its arity, memory, and subscriber mode. */
 const check = (ctx: CommandContext, request: Request): Command => {
   const command = lookup(table, request)
+  ctx.session.lastCommand = command.name
   if ((command.arity > 0 && request.length !== command.arity) || request.length < -command.arity) {
     throw new WrongArity({ command: command.name })
   }
@@ -97,16 +96,27 @@ const check = (ctx: CommandContext, request: Request): Command => {
   return command
 }
 
-/** The reply to a refused command; a refused `EXEC` aborts the transaction, as Redis's `execCommandAbort`. */
+/**
+ * The reply to a refused command, counted (as a rejected call of a command
+ * that exists); a refused `EXEC` aborts the transaction, as Redis's
+ * `execCommandAbort`.
+ */
 const refusal = (ctx: CommandContext, request: Request, error: CommandError): Uint8Array => {
-  if (ctx.session.transaction === undefined) return errorReply(error)
-  ctx.session.transaction.failed = true
-  if (!is(request[0] ?? "", "exec")) return errorReply(error)
-  Session.discardTransaction(ctx.session, ctx.keyspace.watches)
-  // Redis quotes its shared errors whole (`OOM …`), the ones it formats without their `ERR`.
-  const text = words(error)
-  const reason = error._tag === "OutOfMemory" ? text : text.slice(text.indexOf(" ") + 1)
-  return Reply.error(`EXECABORT Transaction discarded because of: ${reason}`)
+  if (error._tag !== "UnknownCommand" && error._tag !== "UnknownSubcommand") {
+    ctx.server.statsOf(lookup(table, request)).rejected++
+  }
+  let text = words(error)
+  if (ctx.session.transaction !== undefined) {
+    ctx.session.transaction.failed = true
+    if (is(request[0] ?? "", "exec")) {
+      Session.discardTransaction(ctx.session, ctx.keyspace.watches)
+      // Redis quotes its shared errors whole (`OOM …`), the ones it formats without their `ERR`.
+      const reason = error._tag === "OutOfMemory" ? text : text.slice(text.indexOf(" ") + 1)
+      text = `EXECABORT Transaction discarded because of: ${reason}`
+    }
+  }
+  ctx.server.countError(text)
+  return Reply.error(text)
 }
 
 /**

@@ -91,8 +91,6 @@ export interface Keyspace {
    * the dispatcher runs it after every command (after the whole `EXEC`).
    */
   readonly serveBlocked: () => void
-  /** Ends the wait of blocked client `id` with `reply` or its timeout reply (`CLIENT UNBLOCK`); `false` if none. */
-  readonly unblock: (id: number, reply?: Uint8Array) => boolean
   /** Number of blocked clients (`blocked_clients`). */
   readonly waiting: () => number
   /**
@@ -106,6 +104,8 @@ export interface Keyspace {
   readonly scan: (cursor: number, count: number) => ScanPage<ByteString>
   /** A key chosen at random, expired ones collected on the way; `undefined` if there is none. */
   readonly randomKey: () => ByteString | undefined
+  /** Keys deleted because their TTL passed, lazily or by the sweep, since the keyspace was built (`expired_keys`). */
+  readonly expiredKeys: () => number
 }
 
 /**
@@ -150,6 +150,7 @@ export const make = (options?: KeyspaceOptions): Effect.Effect<Keyspace, never, 
     const now = () => clock.currentTimeMillisUnsafe()
     const data = new Map<ByteString, Value>()
     const expires = new Map<ByteString, number>()
+    let expiredKeys = 0
     // A fresh meter after a flush: containers flushed away keep the old one.
     let meter: Meter = { bytes: 0 }
     // Built by the first SCAN or RANDOMKEY: a server that never scans pays nothing for it.
@@ -192,6 +193,7 @@ export const make = (options?: KeyspaceOptions): Effect.Effect<Keyspace, never, 
       const value = data.get(key)
       if (value === undefined || expires.size === 0 || !expired(key, now())) return value
       remove(key)
+      expiredKeys++
       return undefined
     }
 
@@ -206,7 +208,10 @@ export const make = (options?: KeyspaceOptions): Effect.Effect<Keyspace, never, 
           cursor = expires.keys()
           return
         }
-        if (expired(next.value, time)) remove(next.value)
+        if (expired(next.value, time)) {
+          remove(next.value)
+          expiredKeys++
+        }
       }
     }
     yield* Effect.forkScoped(Effect.forever(Effect.andThen(Effect.sleep(sweepInterval), Effect.sync(sweep))))
@@ -278,11 +283,11 @@ export const make = (options?: KeyspaceOptions): Effect.Effect<Keyspace, never, 
       usedBytes: () => meter.bytes + (order?.bytes ?? 0),
       block: blocking.block,
       serveBlocked: blocking.serve,
-      unblock: blocking.unblock,
       waiting: blocking.waiting,
       watches,
       scan: (from, count) => scanOrder().scan(from, count),
-      randomKey
+      randomKey,
+      expiredKeys: () => expiredKeys
     })
   })
 

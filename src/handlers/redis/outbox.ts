@@ -7,7 +7,7 @@
  * subscriber that does not read lets its outbox grow; once more than `limit`
  * bytes are pending — Redis's `client-output-buffer-limit pubsub` hard limit
  * — the outbox drops what it holds and {@link Outbox.closed} fails with
- * {@link OutputLimitExceeded}, which ends the connection. Pending means
+ * `OutputLimitExceeded` (`outputLimit.ts`), which ends the connection. Pending means
  * offered and not yet handed to the transport: bytes the writer is still
  * trying to write count too.
  *
@@ -15,25 +15,10 @@
  */
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import * as Schema from "effect/Schema"
 import type { Connection } from "../../services/Connection.ts"
 import type { WriteError } from "../../services/Errors.ts"
+import { OutputLimitExceeded } from "./outputLimit.ts"
 import type { Subscriber } from "./pubsub.ts"
-
-/**
- * A subscriber's pending output passed the limit: it was cut off.
- *
- * @since 0.1.0
- */
-export class OutputLimitExceeded extends Schema.TaggedError<OutputLimitExceeded>()("OutputLimitExceeded", {
-  limit: Schema.Number,
-  /** Bytes pending when the limit was passed, the offer that passed it included. */
-  pending: Schema.Number
-}) {
-  override get message(): string {
-    return `subscriber output over ${this.limit} bytes (${this.pending} pending)`
-  }
-}
 
 /**
  * A connection's bounded output queue; it is also the connection as a
@@ -60,11 +45,13 @@ export interface Outbox extends Subscriber {
 }
 
 /**
- * An empty outbox that holds at most `limit` pending bytes.
+ * An empty outbox that holds at most `limit()` pending bytes (read at each
+ * delivery, so `CONFIG SET` applies to outboxes already open; 0 for no
+ * bound).
  *
  * @since 0.1.0
  */
-export const make = (limit: number): Outbox => {
+export const make = (limit: () => number): Outbox => {
   let queue: Array<Uint8Array> = []
   let pending = 0
   let ended = false
@@ -94,10 +81,11 @@ export const make = (limit: number): Outbox => {
     deliver: (bytes) => {
       if (isClosed() || ended) return
       pending += bytes.length
-      if (pending > limit) {
+      const bound = limit()
+      if (pending > bound && bound !== 0) {
         // Cut off: what it holds will never be sent.
         queue = []
-        Deferred.doneUnsafe(closed, Effect.fail(new OutputLimitExceeded({ limit, pending })))
+        Deferred.doneUnsafe(closed, Effect.fail(new OutputLimitExceeded({ clientClass: "pubsub", kind: "hard", limit: bound, pending })))
         return
       }
       queue.push(bytes)

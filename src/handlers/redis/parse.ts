@@ -209,6 +209,17 @@ export class Arguments {
     return pairs
   }
 
+  /**
+   * Throws Redis's error for a subcommand given the wrong arguments (its
+   * `addReplySubcommandSyntaxError`), naming it as the client spelled it.
+   */
+  subcommandSyntaxError(): never {
+    const [command = "", subcommand = ""] = this.#request
+    throw rejected(
+      `unknown subcommand or wrong number of arguments for '${subcommand.slice(0, 128)}'. Try ${command.toUpperCase()} HELP.`
+    )
+  }
+
   /** Throws `InvalidSyntax` if an argument is left. */
   finish(): void {
     if (this.#at < this.#end) throw new InvalidSyntax()

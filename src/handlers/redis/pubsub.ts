@@ -43,6 +43,12 @@ export interface PubSub {
    * and receives both, as in Redis).
    */
   readonly publish: (channel: ByteString, message: ByteString) => number
+  /** The channels with at least one subscriber, those matching `pattern` if given (`PUBSUB CHANNELS`). */
+  readonly channels: (pattern?: ByteString) => Array<ByteString>
+  /** How many connections subscribe to `channel` (`PUBSUB NUMSUB`). */
+  readonly subscribers: (channel: ByteString) => number
+  /** How many patterns have at least one subscriber (`PUBSUB NUMPAT`). */
+  readonly patternCount: () => number
 }
 
 /**
@@ -107,7 +113,14 @@ export const make = (): PubSub => {
         receivers += subscribers.length
       }
       return receivers
-    }
+    },
+    channels: (pattern) => {
+      if (pattern === undefined) return [...channels.keys()]
+      const glob = compile(pattern)
+      return [...channels.keys()].filter((channel) => glob.matches(channel))
+    },
+    subscribers: (channel) => channels.get(channel)?.size ?? 0,
+    patternCount: () => patterns.size
   })
 }
 

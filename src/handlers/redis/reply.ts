@@ -49,6 +49,14 @@ export const nullArray: Uint8Array = ascii("*-1\r\n")
 export const emptyArray: Uint8Array = ascii("*0\r\n")
 
 /**
+ * No reply at all, for the commands that answer nothing (`CLIENT REPLY
+ * OFF`): the connection writes nothing for it.
+ *
+ * @since 0.1.0
+ */
+export const nothing: Uint8Array = new Uint8Array(0)
+
+/**
  * `:0`.
  *
  * @since 0.1.0

@@ -247,7 +247,7 @@ interface Progress {
  * @since 0.2.0
  */
 export interface RequestOptions {
-  /** Longest bulk accepted, in bytes (Redis's `proto-max-bulk-len`). */
+  /** Longest bulk accepted, in bytes (Redis's `proto-max-bulk-len`); read at each bulk, so a getter may change it. */
   readonly maxBulkLength: number
   /** Most bytes of all the bulks of one request. Default {@link defaultMaxRequestBytes}. */
   readonly maxRequestBytes?: number | undefined
@@ -271,7 +271,6 @@ export interface RequestOptions {
  * @since 0.2.0
  */
 export const request = (options: RequestOptions): Decoder.Decoder<Request, ProtocolError> => {
-  const maxBulkLength = options.maxBulkLength
   const maxRequestBytes = options.maxRequestBytes ?? defaultMaxRequestBytes
   const multibulk = (input: Decoder.Input, bytes: Buffer, start: number): Decoder.Step<Request, ProtocolError> => {
     let progress = input.state as Progress | undefined
@@ -323,6 +322,7 @@ export const request = (options: RequestOptions): Decoder.Decoder<Request, Proto
       if (bytes[pos] !== DOLLAR) return Decoder.fail(new ExpectedBulk({ got: bytes[pos]! }))
       const headerEnd = countEnd(bytes, pos + 1, lf)
       const length = headerEnd === undefined ? undefined : parseLength(bytes, pos + 1, headerEnd)
+      const maxBulkLength = options.maxBulkLength
       if (length === undefined || length < 0 || length > maxBulkLength) {
         return Decoder.fail(new InvalidBulkLength({ length: toByteString(bytes, pos + 1, headerEnd ?? lf), limit: maxBulkLength }))
       }

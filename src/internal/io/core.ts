@@ -136,6 +136,11 @@ export class ConnectionCore {
     return this.client === undefined ? this.transport.remoteAddress : this.client.remoteAddress
   }
 
+  get localAddress(): Address.Address | undefined {
+    const socket = this.transport.socket
+    return socket === undefined ? undefined : Address.tcp(socket.localAddress, socket.localPort, socket.localFamily)
+  }
+
   /** The PROXY protocol header the connection arrived with, if its listener reads one. */
   get proxy(): ProxyHeader | undefined {
     return this.proxyHeader
