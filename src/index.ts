@@ -36,21 +36,21 @@
  */
 
 /** @since 0.1.0 */
-export * as Address from "./services/Address.ts"
+export * as Address from "./Address.ts"
 /** @since 0.1.0 */
 export * as Connection from "./services/Connection.ts"
 /** @since 0.1.0 */
-export * as Chat from "./handlers/Chat.ts"
+export * as Chat from "./handlers/chat/Chat.ts"
 /** @since 0.2.0 */
 export * as Decoder from "./Decoder.ts"
 /** @since 0.1.0 */
-export * as Echo from "./handlers/Echo.ts"
+export * as Echo from "./handlers/echo/Echo.ts"
 /** @since 0.2.0 */
 export * as ProxyProtocol from "./ProxyProtocol.ts"
 /** @since 0.1.0 */
 export * as Redis from "./handlers/redis/Redis.ts"
 /** @since 0.1.0 */
-export * as Errors from "./services/Errors.ts"
+export * as Errors from "./Errors.ts"
 /** @since 0.2.0 */
 export * as LineClient from "./services/LineClient.ts"
 /** @since 0.1.0 */
@@ -62,10 +62,10 @@ export * as Options from "./Options.ts"
 /** @since 0.2.0 */
 export * as Readiness from "./services/Readiness.ts"
 /** @since 0.1.0 */
-export * as SchemaLines from "./services/SchemaLines.ts"
+export * as SchemaLines from "./SchemaLines.ts"
 /** @since 0.1.0 */
-export * as ServerMetrics from "./services/ServerMetrics.ts"
+export * as ServerMetrics from "./ServerMetrics.ts"
 /** @since 0.1.0 */
-export * as TestConnection from "./services/TestConnection.ts"
+export * as TestConnection from "./testing/TestConnection.ts"
 /** @since 0.1.0 */
-export * as Tls from "./services/Tls.ts"
+export * as Tls from "./Tls.ts"
