@@ -1,7 +1,8 @@
 /**
- * The command line is built on the public API alone: no module of
- * `src/cli` imports from `src/internal`, so what the CLI can do an app's own
- * binary can do too.
+ * The command line and the protocols are built on the public API alone: no
+ * module of `src/cli` or `src/handlers` imports from `src/internal`, so what
+ * the CLI and the built-in protocols do, an app's own binary and handlers
+ * can do too.
  */
 import * as Fs from "node:fs"
 import * as Path from "node:path"
@@ -24,5 +25,9 @@ const internalImports = (folder: string) => {
 describe("the public API", () => {
   it("is all src/cli imports", () => {
     assert.deepStrictEqual(internalImports("cli"), [])
+  })
+
+  it("is all src/handlers imports", () => {
+    assert.deepStrictEqual(internalImports("handlers"), [])
   })
 })

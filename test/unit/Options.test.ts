@@ -13,6 +13,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Result from "effect/Result"
 import { echo } from "../../src/handlers/echo/Echo.ts"
+import * as Redis from "../../src/handlers/redis/Redis.ts"
 import * as Options from "../../src/Options.ts"
 import * as Connection from "../../src/services/Connection.ts"
 import * as LineServer from "../../src/services/LineServer.ts"
@@ -151,4 +152,28 @@ describe("the connection constructors", () => {
         assert.strictEqual((defect as Options.InvalidOption).option, "writeTimeout")
       }
     }))
+})
+
+describe("the protocols' options", () => {
+  it("an invalid Redis option throws the InvalidOption naming the field and the value", () => {
+    for (
+      const [options, option, message] of [
+        [{ maxQueuedCommands: 0 }, "maxQueuedCommands", "option maxQueuedCommands: expected a positive integer, got 0"],
+        [{ maxmemory: -1 }, "maxmemory", "option maxmemory: expected 0 (no limit) or a positive integer, got -1"],
+        [{ normalOutputLimit: { hard: 1, soft: 1.5, softSeconds: 1 } }, "normalOutputLimit.soft", undefined]
+      ] as const
+    ) {
+      const error = (() => {
+        try {
+          Redis.handler(options)
+        } catch (thrown) {
+          return thrown
+        }
+      })()
+      assert.instanceOf(error, Options.InvalidOption)
+      assert.strictEqual((error as Options.InvalidOption).option, option)
+      if (message !== undefined) assert.strictEqual((error as Options.InvalidOption).message, message)
+    }
+    assert.doesNotThrow(() => Redis.handler({ maxmemory: 0, normalOutputLimit: { hard: 0, soft: 0, softSeconds: 0 } }))
+  })
 })
