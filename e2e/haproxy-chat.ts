@@ -30,7 +30,7 @@
  *
  * A plain Node script rather than a test: CI has neither package, and the
  * suite covers the same behaviours with `fiberline redis` as the broker
- * (`test/ChatRedisCli.test.ts`).
+ * (`test/protocols/chat/redisCli.test.ts`).
  */
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"

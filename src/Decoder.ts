@@ -36,7 +36,7 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { type Decoder, fail, Failure, NeedMore, nextFrame, type Step } from "./internal/io/decoding.ts"
 import { InputBuffer } from "./internal/io/inputBuffer.ts"
-import { EndOfInput, FrameTooLong, LineDecodeError, LineTooLong, UnexpectedEndOfInput } from "./services/Errors.ts"
+import { EndOfInput, FrameTooLong, LineDecodeError, LineTooLong, UnexpectedEndOfInput } from "./Errors.ts"
 
 export {
   /** @since 0.2.0 */

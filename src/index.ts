@@ -1,6 +1,8 @@
 /**
  * fiberline: TCP line-protocol servers written in blocking style on Effect
- * fibers.
+ * fibers. This entry point is the core; the test kit is `fiberline/testing`
+ * and the built-in protocols are `fiberline/echo`, `fiberline/chat` and
+ * `fiberline/redis`, so an app loads only the protocols it uses.
  *
  * Layout:
  * - `Connection`: the service a handler reads and writes through
@@ -18,7 +20,6 @@
  *   the others are built of), `InvalidOption`, and `decode`.
  * - `SchemaLines`: lines decoded and encoded by a `Schema` (NDJSON…).
  * - `Address`: addresses, structured and printed one way.
- * - `TestConnection`: an in-memory peer to unit-test handlers.
  * - `Tls`: TLS settings (`LineServer` option `tls`, `startTls`) and what a
  *   handler learns about its encrypted connection.
  * - `ServerMetrics`: the Effect metrics fiberline records (served in
@@ -27,8 +28,6 @@
  * - `Readiness`: whether the process's servers accept, which `/readyz` on
  *   the metrics port answers.
  * - `Logging`: stderr loggers (pretty or JSON).
- * - `Echo`: the reference handler; `Chat`: a chat room; `Redis`: a
- *   Redis-compatible server.
  *
  * @since 0.1.0
  *
@@ -36,21 +35,15 @@
  */
 
 /** @since 0.1.0 */
-export * as Address from "./services/Address.ts"
+export * as Address from "./Address.ts"
 /** @since 0.1.0 */
 export * as Connection from "./services/Connection.ts"
-/** @since 0.1.0 */
-export * as Chat from "./handlers/Chat.ts"
 /** @since 0.2.0 */
 export * as Decoder from "./Decoder.ts"
-/** @since 0.1.0 */
-export * as Echo from "./handlers/Echo.ts"
 /** @since 0.2.0 */
 export * as ProxyProtocol from "./ProxyProtocol.ts"
 /** @since 0.1.0 */
-export * as Redis from "./handlers/redis/Redis.ts"
-/** @since 0.1.0 */
-export * as Errors from "./services/Errors.ts"
+export * as Errors from "./Errors.ts"
 /** @since 0.2.0 */
 export * as LineClient from "./services/LineClient.ts"
 /** @since 0.1.0 */
@@ -62,10 +55,8 @@ export * as Options from "./Options.ts"
 /** @since 0.2.0 */
 export * as Readiness from "./services/Readiness.ts"
 /** @since 0.1.0 */
-export * as SchemaLines from "./services/SchemaLines.ts"
+export * as SchemaLines from "./SchemaLines.ts"
 /** @since 0.1.0 */
-export * as ServerMetrics from "./services/ServerMetrics.ts"
+export * as ServerMetrics from "./ServerMetrics.ts"
 /** @since 0.1.0 */
-export * as TestConnection from "./services/TestConnection.ts"
-/** @since 0.1.0 */
-export * as Tls from "./services/Tls.ts"
+export * as Tls from "./Tls.ts"

@@ -17,7 +17,7 @@ import * as Config from "effect/Config"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import type * as Tls from "../services/Tls.ts"
+import type * as Tls from "../Tls.ts"
 import { UsageError } from "./exit.ts"
 import * as Text from "./textOf.ts"
 

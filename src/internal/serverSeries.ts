@@ -18,7 +18,7 @@
  */
 import * as Context from "effect/Context"
 import * as Metric from "effect/Metric"
-import * as ServerMetrics from "../services/ServerMetrics.ts"
+import * as ServerMetrics from "../ServerMetrics.ts"
 
 /** Running totals of the connections that report to one registry under one attribute set. */
 export interface Traffic {

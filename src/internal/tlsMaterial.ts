@@ -20,8 +20,8 @@ import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { constVoid } from "effect/Function"
-import { TlsConfigError } from "../services/Errors.ts"
-import type { PemSource, TlsOptions } from "../services/Tls.ts"
+import { TlsConfigError } from "../Errors.ts"
+import type { PemSource, TlsOptions } from "../Tls.ts"
 
 /** The most a PEM file may hold: a certificate chain is a few KiB, a large CA bundle a few hundred. */
 export const maxPemBytes = 1024 * 1024

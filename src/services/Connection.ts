@@ -52,7 +52,7 @@ import type * as Options from "../Options.ts"
 import * as Transport from "../internal/io/transport.ts"
 import { infoOf } from "../internal/tlsEngine.ts"
 import type { ProxyHeader } from "../internal/proxy/header.ts"
-import type { Address } from "./Address.ts"
+import type { Address } from "../Address.ts"
 import type {
   FrameTooLong,
   ReadError,
@@ -61,8 +61,8 @@ import type {
   StartTlsError,
   WriteError,
   WriteLineError
-} from "./Errors.ts"
-import type { StartTlsOptions, TlsInfo } from "./Tls.ts"
+} from "../Errors.ts"
+import type { StartTlsOptions, TlsInfo } from "../Tls.ts"
 
 /**
  * A connection as its handler sees it.

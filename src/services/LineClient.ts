@@ -34,11 +34,11 @@ import * as Dial from "../internal/io/dial.ts"
 import * as Limits from "../internal/io/limits.ts"
 import * as Transport from "../internal/io/transport.ts"
 import { infoOf } from "../internal/tlsEngine.ts"
-import { ConnectError, type ConnectErrorReason, ConnectFailed, ConnectTimeout, TlsVerificationFailed } from "./ConnectError.ts"
+import { ConnectError, type ConnectErrorReason, ConnectFailed, ConnectTimeout, TlsVerificationFailed } from "../ConnectError.ts"
 import * as Options from "../Options.ts"
 import type { Connection } from "./Connection.ts"
-import type { TlsConfigError, TlsHandshakeError } from "./Errors.ts"
-import { ClientTlsOptions, TlsMode } from "./Tls.ts"
+import type { TlsConfigError, TlsHandshakeError } from "../Errors.ts"
+import { ClientTlsOptions, TlsMode } from "../Tls.ts"
 
 export {
   /** @since 0.2.0 */
@@ -55,7 +55,7 @@ export {
   HostNotFound,
   /** @since 0.2.0 */
   TlsVerificationFailed
-} from "./ConnectError.ts"
+} from "../ConnectError.ts"
 
 /** A port a client connects to: 1 to 65535. */
 const ServerPort = Schema.Number.check(

@@ -27,14 +27,14 @@ import * as Listener from "../internal/server/listener.ts"
 import { type ProxyOptions as ProxyIntake, trustedSet } from "../internal/server/intake.ts"
 import { ServerTls } from "../internal/tlsEngine.ts"
 import { ServerSeries } from "../internal/serverSeries.ts"
-import * as Address from "./Address.ts"
+import * as Address from "../Address.ts"
 import * as Options from "../Options.ts"
 import type { Connection, Handler } from "./Connection.ts"
 import * as Readiness from "./Readiness.ts"
-import { TlsConfigError } from "./Errors.ts"
-import { ServerError } from "./ServerError.ts"
-import { defaults, ServerOptions } from "./ServerOptions.ts"
-import type { TlsOptions } from "./Tls.ts"
+import { TlsConfigError } from "../Errors.ts"
+import { ServerError } from "../ServerError.ts"
+import { defaults, ServerOptions } from "../ServerOptions.ts"
+import type { TlsOptions } from "../Tls.ts"
 
 /**
  * What to do with a connection that arrives when `maxConnections` are being
@@ -130,7 +130,7 @@ export {
   ServerOptions,
   /** @since 0.2.0 */
   StdioOptions
-} from "./ServerOptions.ts"
+} from "../ServerOptions.ts"
 
 export {
   /** @since 0.2.0 */
@@ -148,7 +148,7 @@ export {
   ServerError,
   /** @since 0.2.0 */
   type ServerErrorReason
-} from "./ServerError.ts"
+} from "../ServerError.ts"
 
 /** How often a flood of refusals is summarised in the log, at most. */
 const refusalLogInterval = "5 seconds"

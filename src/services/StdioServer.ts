@@ -12,9 +12,9 @@ import * as Limits from "../internal/io/limits.ts"
 import * as Stdio from "../internal/server/stdio.ts"
 import * as Options from "../Options.ts"
 import type { Connection, Handler } from "./Connection.ts"
-import { ServerError } from "./ServerError.ts"
-import type { CloseReason } from "./ServerMetrics.ts"
-import { defaults, StdioOptions } from "./ServerOptions.ts"
+import { ServerError } from "../ServerError.ts"
+import type { CloseReason } from "../ServerMetrics.ts"
+import { defaults, StdioOptions } from "../ServerOptions.ts"
 
 /**
  * Options of {@link serveStdio}: the handler, the connection's limits and

@@ -15,7 +15,7 @@ import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
 import type { Connection } from "../../src/services/Connection.ts"
 import * as LineServer from "../../src/services/LineServer.ts"
-import { cmd, eventually } from "../redis/support.ts"
+import { cmd, eventually } from "../protocols/redis/support.ts"
 import { listeningPort, spawnCli } from "../fixtures/cli.ts"
 import { captureLogs } from "../fixtures/server.ts"
 

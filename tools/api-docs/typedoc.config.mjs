@@ -45,6 +45,8 @@ const config = {
     "src/handlers/redis/keyspace.ts:Keyspace",
     "src/handlers/redis/keyspace.ts:KeyspaceOptions",
     "src/handlers/redis/pubsub.ts:PubSub",
+    "src/handlers/redis/server.ts:Server",
+    "src/handlers/redis/outputLimit.ts:OutputBound",
     "src/cli/settings.ts:FlagValues"
   ],
   treatWarningsAsErrors: true

@@ -38,11 +38,13 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
+import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Decoder from "../../Decoder.ts"
+import * as Options from "../../Options.ts"
 import type { Connection } from "../../services/Connection.ts"
-import type { LineWaitError } from "../../services/Errors.ts"
-import * as Address from "../../services/Address.ts"
+import type { LineWaitError } from "../../Errors.ts"
+import * as Address from "../../Address.ts"
 import type { CommandContext, Settings } from "./command.ts"
 import { dispatch, table } from "./commands.ts"
 import * as Config from "./config.ts"
@@ -55,44 +57,63 @@ import * as Resp from "./resp.ts"
 import * as Server from "./server.ts"
 import * as Session from "./session.ts"
 
+/** A positive integer of at most `max`. */
+const sizeUpTo = (max: number) =>
+  Schema.Number.check(
+    Schema.makeFilter((n: number) => Number.isSafeInteger(n) && n > 0 && n <= max, { expected: `an integer from 1 to ${max}` })
+  )
+
+/** A limit: 0 (none) or a positive integer. */
+const Limit = Schema.Number.check(
+  Schema.makeFilter((n: number) => Number.isSafeInteger(n) && n >= 0, { expected: "0 (no limit) or a positive integer" })
+)
+
 /**
- * Options of the handler.
+ * Options of the handler, as a Schema: a value the handler cannot run with
+ * is an `InvalidOption` naming the field and the value.
  *
  * @since 0.1.0
  */
-export interface RedisOptions {
+export const RedisOptions = Schema.Struct({
   /**
    * Longest bulk string a request may carry, in bytes (Redis's
    * `proto-max-bulk-len`); a longer one is a protocol error.
    */
-  readonly protoMaxBulkLen?: number | undefined
+  protoMaxBulkLen: Schema.optional(sizeUpTo(BufferConstants.MAX_STRING_LENGTH)),
   /**
    * Pending output, in bytes, past which a subscriber that does not read is
    * cut off (the hard limit of Redis's `client-output-buffer-limit pubsub`;
    * `CONFIG SET` may also make it 0, no bound).
    */
-  readonly pubsubOutputLimit?: number | undefined
+  pubsubOutputLimit: Schema.optional(Options.PositiveInt),
   /**
    * The bound on a normal client's pending output (Redis's
    * `client-output-buffer-limit normal`): cut off past `hard` bytes, or
    * above `soft` bytes for `softSeconds`; 0 turns a limit off.
    */
-  readonly normalOutputLimit?: OutputLimit.OutputBound | undefined
+  normalOutputLimit: Schema.optional(Schema.Struct({ hard: Limit, soft: Limit, softSeconds: Limit })),
   /** Most commands one `MULTI` may queue; the one past it fails the transaction. */
-  readonly maxQueuedCommands?: number | undefined
+  maxQueuedCommands: Schema.optional(Options.PositiveInt),
   /**
    * Most bytes one `MULTI` may queue, counted as their heap estimate (each
    * argument's length plus 32, and 32 per command); the command past it
    * fails the transaction.
    */
-  readonly maxQueuedBytes?: number | undefined
+  maxQueuedBytes: Schema.optional(Options.PositiveInt),
   /**
    * Bytes the keyspace may take, as `memory.ts` counts them, before writes
    * are refused with Redis's `-OOM` (its `maxmemory` with `noeviction`); 0
    * for no bound.
    */
-  readonly maxmemory?: number | undefined
-}
+  maxmemory: Schema.optional(Limit)
+})
+
+/**
+ * The handler's options as given (see the {@link RedisOptions} schema for each).
+ *
+ * @since 0.1.0
+ */
+export interface RedisOptions extends Schema.Codec.Encoded<typeof RedisOptions> {}
 
 /**
  * Defaults: 512 MiB bulks as Redis (or V8's longest string, 24 bytes less,
@@ -166,49 +187,17 @@ export const subscribersCutOff = Metric.counter("fiberline_redis_subscribers_cut
 /** What a blocked command gets from `CLIENT UNBLOCK … ERROR`. */
 const unblockedError = Reply.error("UNBLOCKED client unblocked via CLIENT UNBLOCK")
 
-/** Rejects an option value the handler cannot run with (a programming error: a defect). */
-const size = (name: string, value: number, max: number) => {
-  if (!Number.isSafeInteger(value) || value <= 0 || value > max) {
-    throw new RangeError(`Redis option ${name} must be an integer in 1..${max}, got ${value}`)
-  }
-  return value
-}
-
-/** Rejects a limit that is not a count (0 allowed: no limit). */
-const limit = (name: string, value: number) => {
-  if (!Number.isSafeInteger(value) || value < 0) {
-    throw new RangeError(`Redis option ${name} must be a non-negative integer, got ${value}`)
-  }
-  return value
-}
-
 /** The settings of one handler: shared by its connections, changed in place by `CONFIG SET`. */
 const resolve = (options: RedisOptions | undefined): Settings => {
-  const normal = options?.normalOutputLimit ?? defaults.normalOutputLimit
+  // The handler's options are the program's own constants: an invalid one is a defect, the InvalidOption.
+  const decoded = Options.decodeUnsafe(RedisOptions, options ?? {})
   return {
-    protoMaxBulkLen: size(
-      "protoMaxBulkLen",
-      options?.protoMaxBulkLen ?? defaults.protoMaxBulkLen,
-      BufferConstants.MAX_STRING_LENGTH
-    ),
-    pubsubOutputLimit: size(
-      "pubsubOutputLimit",
-      options?.pubsubOutputLimit ?? defaults.pubsubOutputLimit,
-      Number.MAX_SAFE_INTEGER
-    ),
-    normalOutputLimit: {
-      hard: limit("normalOutputLimit.hard", normal.hard),
-      soft: limit("normalOutputLimit.soft", normal.soft),
-      softSeconds: limit("normalOutputLimit.softSeconds", normal.softSeconds)
-    },
-    maxQueuedCommands: size(
-      "maxQueuedCommands",
-      options?.maxQueuedCommands ?? defaults.maxQueuedCommands,
-      Number.MAX_SAFE_INTEGER
-    ),
-    maxQueuedBytes: size("maxQueuedBytes", options?.maxQueuedBytes ?? defaults.maxQueuedBytes, Number.MAX_SAFE_INTEGER),
-    // 0 is allowed here: no bound.
-    maxmemory: options?.maxmemory === 0 ? 0 : size("maxmemory", options?.maxmemory ?? defaults.maxmemory, Number.MAX_SAFE_INTEGER),
+    protoMaxBulkLen: decoded.protoMaxBulkLen ?? defaults.protoMaxBulkLen,
+    pubsubOutputLimit: decoded.pubsubOutputLimit ?? defaults.pubsubOutputLimit,
+    normalOutputLimit: decoded.normalOutputLimit ?? defaults.normalOutputLimit,
+    maxQueuedCommands: decoded.maxQueuedCommands ?? defaults.maxQueuedCommands,
+    maxQueuedBytes: decoded.maxQueuedBytes ?? defaults.maxQueuedBytes,
+    maxmemory: decoded.maxmemory ?? defaults.maxmemory,
     timeout: 0,
     inert: Config.inertDefaults()
   }

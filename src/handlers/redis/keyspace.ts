@@ -32,7 +32,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
-import { positiveInteger } from "../../internal/options.ts"
+import * as Options from "../../Options.ts"
 import * as Blocking from "./blocking.ts"
 import type { ByteString } from "./bytes.ts"
 import { ScanOrder, type ScanPage } from "./cursor.ts"
@@ -145,7 +145,7 @@ export const defaults = { sweepInterval: Duration.millis(100), sweepBatch: 200 }
 export const make = (options?: KeyspaceOptions): Effect.Effect<Keyspace, never, Scope.Scope> =>
   Effect.gen(function*() {
     const sweepInterval = Duration.fromInputUnsafe(options?.sweepInterval ?? defaults.sweepInterval)
-    const sweepBatch = positiveInteger("sweepBatch", options?.sweepBatch ?? defaults.sweepBatch)
+    const sweepBatch = Options.decodeUnsafe(Options.PositiveInt, options?.sweepBatch ?? defaults.sweepBatch, { prefix: "sweepBatch" })
     const clock = yield* Clock.Clock
     const now = () => clock.currentTimeMillisUnsafe()
     const data = new Map<ByteString, Value>()

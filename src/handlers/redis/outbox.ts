@@ -16,7 +16,7 @@
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import type { Connection } from "../../services/Connection.ts"
-import type { WriteError } from "../../services/Errors.ts"
+import type { WriteError } from "../../Errors.ts"
 import { OutputLimitExceeded } from "./outputLimit.ts"
 import type { Subscriber } from "./pubsub.ts"
 

@@ -20,7 +20,7 @@
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import type { Connection } from "../../services/Connection.ts"
-import type { WriteError } from "../../services/Errors.ts"
+import type { WriteError } from "../../Errors.ts"
 
 /**
  * A client's pending output passed its class's limit: it was cut off.

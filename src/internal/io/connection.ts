@@ -21,8 +21,8 @@ import {
   type StartTlsError,
   type WriteError,
   type WriteLineError
-} from "../../services/Errors.ts"
-import type { StartTlsOptions, TlsInfo } from "../../services/Tls.ts"
+} from "../../Errors.ts"
+import type { StartTlsOptions, TlsInfo } from "../../Tls.ts"
 import type { ServerTls } from "../tlsEngine.ts"
 import type { ClientTls } from "./clientTls.ts"
 import { ConnectionCore } from "./core.ts"

@@ -19,14 +19,14 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Scope from "effect/Scope"
 import type { Decoder } from "../../Decoder.ts"
-import * as Address from "../../services/Address.ts"
+import * as Address from "../../Address.ts"
 import {
   IdleTimeout,
   LineTimeout,
   ServerShuttingDown,
   WriteTimeout
-} from "../../services/Errors.ts"
-import type { TlsInfo } from "../../services/Tls.ts"
+} from "../../Errors.ts"
+import type { TlsInfo } from "../../Tls.ts"
 import type { ServerTls } from "../tlsEngine.ts"
 import { type Traffic, trafficFor } from "../serverSeries.ts"
 import type { ClientTls } from "./clientTls.ts"

@@ -6,7 +6,7 @@
  * @internal
  */
 import type { Buffer } from "node:buffer"
-import { EndOfInput, UnexpectedEndOfInput } from "../../services/Errors.ts"
+import { EndOfInput, UnexpectedEndOfInput } from "../../Errors.ts"
 
 /**
  * What a decoder reads: the buffered input of one connection.

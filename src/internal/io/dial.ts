@@ -13,7 +13,7 @@ import {
   type ConnectErrorReason,
   ConnectionRefused,
   HostNotFound
-} from "../../services/ConnectError.ts"
+} from "../../ConnectError.ts"
 
 /** Where a client connects. */
 export type Target =

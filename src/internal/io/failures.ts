@@ -3,7 +3,7 @@
  *
  * @internal
  */
-import { ConnectionError } from "../../services/Errors.ts"
+import { ConnectionError } from "../../Errors.ts"
 
 /** A failure of the transport, with the system code when there is one (`ECONNRESET`, `EPIPE`…). */
 export const failureOf = (operation: "read" | "write", cause: unknown): ConnectionError =>

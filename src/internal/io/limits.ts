@@ -8,7 +8,7 @@
 import type { Buffer } from "node:buffer"
 import * as Duration from "effect/Duration"
 import * as Decoder from "../../Decoder.ts"
-import type { LineTooLong } from "../../services/Errors.ts"
+import type { LineTooLong } from "../../Errors.ts"
 import * as Options from "../../Options.ts"
 
 /** Limits of one connection, already validated. */

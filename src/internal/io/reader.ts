@@ -19,7 +19,7 @@
  */
 import { Buffer } from "node:buffer"
 import type { Readable } from "node:stream"
-import type { ConnectionError } from "../../services/Errors.ts"
+import type { ConnectionError } from "../../Errors.ts"
 import { InputBuffer } from "./inputBuffer.ts"
 
 /** Input bytes received ahead of the handler before the input is paused. */

@@ -36,8 +36,8 @@ import {
   TlsUnavailable,
   type WriteError,
   WriteTimeout
-} from "../../services/Errors.ts"
-import type { ClientTlsOptions, StartTlsOptions, TlsInfo, TlsOptions } from "../../services/Tls.ts"
+} from "../../Errors.ts"
+import type { ClientTlsOptions, StartTlsOptions, TlsInfo, TlsOptions } from "../../Tls.ts"
 import { infoOf, ServerTls, type TlsEngine } from "../tlsEngine.ts"
 import { ClientTls } from "./clientTls.ts"
 import type { ConnectionCore } from "./core.ts"

@@ -17,8 +17,8 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { constVoid } from "effect/Function"
 import * as Option from "effect/Option"
-import * as Address from "../../services/Address.ts"
-import type { TlsInfo } from "../../services/Tls.ts"
+import * as Address from "../../Address.ts"
+import type { TlsInfo } from "../../Tls.ts"
 
 /** A byte transport as a connection sees it. */
 export interface Transport {

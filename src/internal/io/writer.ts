@@ -13,7 +13,7 @@
  */
 import { Buffer } from "node:buffer"
 import type { Writable } from "node:stream"
-import type { ConnectionError, WriteError } from "../../services/Errors.ts"
+import type { ConnectionError, WriteError } from "../../Errors.ts"
 import type { Traffic } from "../serverSeries.ts"
 
 /** Ends a wait for drain: with no argument when the output drained, else with the failure. */

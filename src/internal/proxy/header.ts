@@ -9,7 +9,7 @@
  * @internal
  */
 import { SocketAddress } from "node:net"
-import type { Address } from "../../services/Address.ts"
+import type { Address } from "../../Address.ts"
 
 /**
  * Which header versions a listener accepts. There is deliberately no "maybe

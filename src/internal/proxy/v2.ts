@@ -10,7 +10,7 @@
  *
  * @internal
  */
-import type { Address } from "../../services/Address.ts"
+import type { Address } from "../../Address.ts"
 import { crc32c } from "./crc32c.ts"
 import type { Refusal } from "./errors.ts"
 import { type Complete, type Incomplete, nodeIPv6, type Tlv, TlvType, V2_FIXED_LENGTH } from "./header.ts"

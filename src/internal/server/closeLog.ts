@@ -11,7 +11,7 @@
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import type { CloseReason } from "../../services/ServerMetrics.ts"
+import type { CloseReason } from "../../ServerMetrics.ts"
 import { BurstLog, type Fork, type Summary } from "./burstLog.ts"
 import type { CloseKind } from "./closeReason.ts"
 import type { Refusal } from "./intake.ts"

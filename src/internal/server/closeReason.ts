@@ -10,7 +10,7 @@ import * as Exit from "effect/Exit"
 import type * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
-import type { CloseReason } from "../../services/ServerMetrics.ts"
+import type { CloseReason } from "../../ServerMetrics.ts"
 
 /** Log levels a close is reported at. */
 export type CloseLevel = Extract<LogLevel.Severity, "Debug" | "Info" | "Warn" | "Error">

@@ -21,9 +21,9 @@ import * as Fs from "node:fs"
 import * as Net from "node:net"
 import * as Path from "node:path"
 import * as Effect from "effect/Effect"
-import * as Address from "../../services/Address.ts"
-import { ListenError, ServerError } from "../../services/ServerError.ts"
-import type { ServerOptions } from "../../services/ServerOptions.ts"
+import * as Address from "../../Address.ts"
+import { ListenError, ServerError } from "../../ServerError.ts"
+import type { ServerOptions } from "../../ServerOptions.ts"
 
 /** Where and how to listen on TCP. */
 export interface TcpListen {
