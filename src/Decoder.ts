@@ -28,6 +28,9 @@
  * `EndOfInput` when nothing was left, else with `UnexpectedEndOfInput`
  * carrying the bytes.
  *
+ * Past 300 lines because it is the whole framing API in one place: the
+ * decoder contract, each built-in decoder and the combinators over them.
+ *
  * @since 0.2.0
  */
 import { Buffer } from "node:buffer"

@@ -12,6 +12,9 @@
  * `LineServer.ServerError`, a connect with `LineClient.ConnectError`: each
  * beside its operation.
  *
+ * Past 300 lines because every typed failure a handler can catch is here,
+ * each a small class with its fields documented: one module to read them all.
+ *
  * @since 0.1.0
  */
 import * as Duration from "effect/Duration"

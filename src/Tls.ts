@@ -17,6 +17,9 @@
  * booleans; session ticket keys can be given so that several processes
  * resume each other's sessions.
  *
+ * Past 300 lines because it is one option group's whole schema, each field
+ * with the rule it follows, and what a handler learns of its session.
+ *
  * @since 0.1.0
  */
 import { Buffer } from "node:buffer"

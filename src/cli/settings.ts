@@ -12,6 +12,9 @@
  * limits of many connections, metrics, workers, TLS) are refused as flags
  * with `--stdio`; their environment variables are then ignored.
  *
+ * Past 300 lines because it is the one table of the CLI's server flags, each
+ * with its environment variable and where it goes in the options.
+ *
  * @since 0.1.0
  */
 import * as Config from "effect/Config"

@@ -37,6 +37,9 @@
  * (`TestConnection`); over a plaintext socket it can upgrade to TLS
  * (`startTls`).
  *
+ * Past 300 lines because the handler's whole API is documented here, each
+ * read and write with its failure modes.
+ *
  * @since 0.1.0
  */
 import type * as Net from "node:net"

@@ -23,6 +23,9 @@
  *
  * Replies are encoded by `reply.ts`.
  *
+ * Past 300 lines because the decoder keeps its place between chunks for
+ * both request forms (multibulk and inline) and Redis's exact limits on each.
+ *
  * @since 0.1.0
  */
 import type { Buffer } from "node:buffer"

@@ -12,6 +12,9 @@
  * resumed only once its frame is complete (or its wait fails), so a frame
  * that trickles in costs no fiber wake-up per chunk.
  *
+ * Past 300 lines because it is where the reader, writer, deadlines and
+ * transport meet: each wiring is a few lines, kept beside the others.
+ *
  * @internal
  */
 import * as Clock from "effect/Clock"

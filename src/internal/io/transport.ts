@@ -7,6 +7,9 @@
  * A graceful close is an Effect whose time limits sleep on Effect's `Clock`,
  * so `TestClock` drives them; an abortive release is immediate.
  *
+ * Just past 300 lines: one transport per kind (TCP, TLS, Unix, stdio,
+ * memory) behind one interface, each with its close and abort.
+ *
  * @internal
  */
 import * as Fs from "node:fs"
