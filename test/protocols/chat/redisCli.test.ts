@@ -55,7 +55,7 @@ const stop = (cli: CliProcess) =>
 
 /** The environment that hides the `redis` package from a child (see the fixture). */
 const withoutRedis = {
-  NODE_OPTIONS: `--import=${Url.pathToFileURL(`${import.meta.dirname}/fixtures/withoutRedis.ts`).href}`
+  NODE_OPTIONS: `--import=${Url.pathToFileURL(`${import.meta.dirname}/../../fixtures/withoutRedis.ts`).href}`
 }
 
 describe("fiberline chat --redis", () => {
