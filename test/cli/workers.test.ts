@@ -533,6 +533,41 @@ describe("fiberline --workers", () => {
         yield* cli.signal("SIGTERM")
         assert.deepStrictEqual(yield* cli.exited(wait), { code: 0, signal: null })
       }), timeout)
+    it.live("--workers 2 --unix PATH --unix-mode 0600: the socket is never at its path with another mode; both workers serve it", () =>
+      Effect.gen(function*() {
+        const dir = yield* tempDir("workers")
+        const path = Path.join(dir, "pid.sock")
+        // A process of its own watches the path as fast as it can until the socket has been there a while.
+        const watcher = ChildProcess.spawn(process.execPath, [
+          "-e",
+          `const fs = require("fs"); const seen = new Set(); let since = 0; const end = Date.now() + 15000
+          while (Date.now() < end) {
+            const stat = fs.lstatSync(process.argv[1], { throwIfNoEntry: false })
+            if (stat !== undefined) { seen.add((stat.mode & 0o777).toString(8)); if (since === 0) since = Date.now() }
+            if (since !== 0 && Date.now() - since > 1500) break
+          }
+          process.stdout.write(JSON.stringify([...seen]))`,
+          path
+        ])
+        let watched = ""
+        watcher.stdout.setEncoding("utf8").on("data", (chunk: string) => (watched += chunk))
+        const watcherDone = new Promise((resolve) => watcher.once("exit", resolve))
+        const cli = yield* spawnCli(["serve", pidHandler, "--unix", path, "--unix-mode", "0600", "--workers", "2", "--log-format", "json"])
+        yield* cli.waitForLog("workers started", wait)
+        const pids = new Set<string>()
+        for (let attempt = 0; attempt < 8 && pids.size < 2; attempt++) {
+          const greeting = yield* Effect.scoped(Effect.flatMap(LineClient.connect({ path }), (conn) => conn.readLine)).pipe(
+            Effect.timeout(wait)
+          )
+          pids.add(greeting)
+        }
+        assert.strictEqual(pids.size, 2, `both workers answered: ${[...pids].join(", ")}`)
+        yield* Effect.promise(() => watcherDone)
+        assert.deepStrictEqual(JSON.parse(watched), ["600"], "the modes the socket was seen at its path with")
+        assert.strictEqual((Fs.lstatSync(path).mode & 0o777).toString(8), "600")
+        yield* cli.signal("SIGTERM")
+        assert.deepStrictEqual(yield* cli.exited(wait), { code: 0, signal: null })
+      }), timeout)
   })
 
   describe("metrics", () => {
