@@ -68,7 +68,12 @@ export interface TestPeer {
   readonly output: Effect.Effect<Uint8Array>
   /** {@link output} decoded as UTF-8. */
   readonly outputText: Effect.Effect<string>
-  /** Waits until the flushed output contains `text`, then returns all output as text. */
+  /**
+   * Waits until the flushed output contains `text`, then returns all output
+   * as text. Once the connection has closed without it, dies with a message
+   * showing what was written instead (a test's expectation that can no longer
+   * be met).
+   */
   readonly awaitOutput: (text: string) => Effect.Effect<string>
   /** Waits until the connection has released its output, and tells how. */
   readonly awaitClose: Effect.Effect<CloseKind>
@@ -139,10 +144,19 @@ const makePeer = (): { readonly peer: TestPeer; readonly endpoint: Transport } =
     output: Effect.sync(outputBytes),
     outputText: Effect.sync(() => outputBytes().toString("utf8")),
     awaitOutput: (text) =>
-      waitFor(() => {
-        const all = outputBytes().toString("utf8")
-        return all.includes(text) ? all : undefined
-      }),
+      Effect.flatMap(
+        waitFor((): { readonly all: string; readonly found: boolean } | undefined => {
+          const all = outputBytes().toString("utf8")
+          if (all.includes(text)) return { all, found: true }
+          return closed === undefined ? undefined : { all, found: false }
+        }),
+        ({ all, found }) =>
+          found ? Effect.succeed(all) : Effect.die(
+            new Error(
+              `awaitOutput: the connection closed (${closed}) and its output never held ${JSON.stringify(text)}; it was ${JSON.stringify(all)}`
+            )
+          )
+      ),
     awaitClose: waitFor(() => closed)
   }
   return { peer, endpoint }

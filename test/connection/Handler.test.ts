@@ -7,6 +7,7 @@
  */
 import { Buffer } from "node:buffer"
 import { assert, describe, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -156,6 +157,20 @@ describe("TestConnection.start", () => {
       const exit = yield* peer.exit
       assert.isTrue(Exit.isSuccess(exit))
       assert.strictEqual(yield* peer.outputText, "2 lines\n")
+    }))
+
+  it.effect("awaitOutput of something never written dies once the connection has closed, showing what was written", () =>
+    Effect.gen(function*() {
+      const peer = yield* TestConnection.start(greeter)
+      yield* peer.send("ada\n")
+      const exit = yield* Effect.exit(peer.awaitOutput("goodbye"))
+      assert.isTrue(Exit.isFailure(exit) && Cause.hasDies(exit.cause))
+      const defect = Exit.isFailure(exit) ? Cause.squash(exit.cause) : undefined
+      assert.strictEqual(
+        (defect as Error).message,
+        'awaitOutput: the connection closed (ended) and its output never held "goodbye"; it was "hello, ada\\n"'
+      )
+      assert.strictEqual(yield* peer.awaitOutput("ada"), "hello, ada\n")
     }))
 })
 
