@@ -32,7 +32,6 @@
  * suite covers the same behaviours with `fiberline redis` as the broker
  * (`test/protocols/chat/redisCli.test.ts`).
  */
-import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Net from "node:net"
 import * as Os from "node:os"
@@ -40,8 +39,24 @@ import * as Path from "node:path"
 import { Effect } from "effect"
 import { LineClient } from "fiberline"
 import * as Redis from "../examples/redisClient.ts"
+import {
+  check,
+  type Child,
+  executable,
+  Failed,
+  failed,
+  freePort,
+  killAll,
+  listensOn,
+  report,
+  root,
+  say,
+  start,
+  stop,
+  until,
+  watchdog
+} from "./support.ts"
 
-const root = Path.resolve(import.meta.dirname, "..")
 const cli = Path.join(root, "dist", "cli", "main.js")
 /** The whole run, start to stop. */
 const runLimit = 90_000
@@ -50,124 +65,12 @@ const waitLimit = 20_000
 /** Where clients connect from: a loopback address other than HAProxy's own. */
 const clientAddress = "127.0.0.2"
 
-const say = (line: string) => process.stdout.write(`${line}\n`)
-
-/** A wait that ran out, or a step that failed: ends the run with exit code 1. */
-class Failed extends Error {}
-
-/** The path of `name` on PATH or in the sbin directories (where Debian puts haproxy). */
-const executable = (name: string): string | undefined =>
-  [...(process.env.PATH ?? "").split(Path.delimiter), "/usr/sbin", "/usr/local/sbin", "/sbin"]
-    .map((dir) => Path.join(dir, name))
-    .find((file) => {
-      try {
-        Fs.accessSync(file, Fs.constants.X_OK)
-        return true
-      } catch {
-        return false
-      }
-    })
-
-/** A TCP port free on 127.0.0.1 right now. */
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = Net.createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as Net.AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
-
-/** Whether something listens on 127.0.0.1:`port` (Linux's socket table: probing by connecting would be a connection). */
-const listensOn = (port: number) => {
-  const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, "0")}`
-  return Fs.readFileSync("/proc/net/tcp", "utf8").split("\n").some((row) => {
-    const fields = row.trim().split(/\s+/)
-    return fields[1] === local && fields[3] === "0A"
-  })
-}
-
-/** Resolves once `check` gives a value, re-checking on `poke()` and every 50 ms; fails after `ms`. */
-const until = <A>(what: string, check: () => A | undefined, ms = waitLimit) =>
-  new Promise<A>((resolve, reject) => {
-    const started = Date.now()
-    const attempt = () => {
-      const value = check()
-      if (value !== undefined) return resolve(value)
-      if (Date.now() - started > ms) return reject(new Failed(`timed out after ${ms} ms waiting for ${what}`))
-      setTimeout(attempt, 50)
-    }
-    attempt()
-  })
-
-/** A child process whose output lines are kept (and copied to `log`). */
-interface Child {
-  readonly name: string
-  readonly pid: number
-  readonly lines: Array<string>
-  readonly exited: Promise<number | string>
-  /** Set once it exited: its PID may belong to another process from then on. */
-  readonly gone: () => boolean
-  readonly command: string
-}
-
-const children: Array<Child> = []
-
-const start = (name: string, command: string, args: ReadonlyArray<string>, log: string): Child => {
-  const child = ChildProcess.spawn(command, args, { cwd: root, stdio: ["ignore", "pipe", "pipe"] })
-  const lines: Array<string> = []
-  const out = Fs.createWriteStream(log)
-  for (const stream of [child.stdout, child.stderr]) {
-    let rest = ""
-    stream.setEncoding("utf8")
-    stream.on("data", (chunk: string) => {
-      out.write(chunk)
-      const parts = (rest + chunk).split("\n")
-      rest = parts.pop()!
-      lines.push(...parts)
-    })
-  }
-  let gone = false
-  const exited = new Promise<number | string>((resolve) =>
-    child.on("exit", (code, signal) => {
-      gone = true
-      resolve(code ?? signal ?? "?")
-    })
-  )
-  const started = {
-    name,
-    pid: child.pid ?? -1,
-    lines,
-    exited,
-    gone: () => gone,
-    command: [command, ...args].map((arg) => (/^[\w./:=,@-]+$/.test(arg) ? arg : `'${arg}'`)).join(" ")
-  }
-  children.push(started)
-  return started
-}
-
-/** Sends `signal` to `child` by its PID, unless it has exited. */
-const signal = (child: Child, name: NodeJS.Signals) => {
-  if (!child.gone()) process.kill(child.pid, name)
-}
-
-/** Stops `child`: `name`, then SIGKILL if it is still there after 15 s. Its exit code or signal. */
-const stop = async (child: Child, name: NodeJS.Signals = "SIGTERM") => {
-  signal(child, name)
-  const timer = setTimeout(() => signal(child, "SIGKILL"), 15_000)
-  const code = await child.exited
-  clearTimeout(timer)
-  return code
-}
-
-/** The JSON log lines of a `fiberline --log-format json` child whose message is `message`. */
+/** The JSON log lines of a `fiberline --log-format json` child whose message is `message`, as their fields. */
 const logs = (child: Child, message: string) =>
   child.lines.flatMap((line) => {
     try {
-      const entry = JSON.parse(line) as { message: unknown; annotations?: Record<string, unknown> }
-      const [text, fields] = Array.isArray(entry.message) ? entry.message : [entry.message]
-      return text === message ? [{ fields: (fields ?? {}) as Record<string, unknown>, annotations: entry.annotations ?? {} }] : []
+      const entry = JSON.parse(line) as Record<string, unknown>
+      return entry.message === message ? [entry] : []
     } catch {
       return []
     }
@@ -208,13 +111,6 @@ const redisGet = (port: number, key: string) =>
     )
   )
 
-const results: Array<{ readonly ok: boolean; readonly what: string }> = []
-const check = (what: string, ok: boolean, evidence: string) => {
-  results.push({ ok, what })
-  say(`${ok ? "PASS" : "FAIL"}  ${what}`)
-  for (const line of evidence.split("\n")) say(`        ${line}`)
-}
-
 const run = async (dir: string, redisServer: string, haproxy: string) => {
   const [redisPort, portA, portB, frontPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()])
   say(`temporary directory ${dir}`)
@@ -234,7 +130,7 @@ const run = async (dir: string, redisServer: string, haproxy: string) => {
   for (const child of chats) say(`$ ${child.command}`)
   const instances = await Promise.all(chats.map(async (child) => {
     await until(`${child.name} listening`, () => logs(child, "listening")[0])
-    return String(logs(child, "chat room shared")[0]?.fields.instance)
+    return String(logs(child, "chat room shared")[0]?.instance)
   }))
 
   const config = Path.join(dir, "haproxy.cfg")
@@ -275,7 +171,7 @@ const run = async (dir: string, redisServer: string, haproxy: string) => {
   /** The chat process that logged `connection opened` for exactly `source` (the client's own address and port). */
   const landing = (source: string) =>
     until(`a connection opened from ${source}`, () => {
-      const index = chats.findIndex((child) => logs(child, "connection opened").some((log) => log.annotations.client === source))
+      const index = chats.findIndex((child) => logs(child, "connection opened").some((log) => log.client === source))
       return index === -1 ? undefined : index
     }, 5_000).catch(() => -1)
   const [aliceAt, bobAt] = [await landing(alice.source), await landing(bob.source)]
@@ -321,9 +217,9 @@ const run = async (dir: string, redisServer: string, haproxy: string) => {
   alice.send("/quit")
   bob.send("/quit")
   await Promise.all([alice.waitFor("alice's bye", (line) => line === "*** Bye"), bob.waitFor("bob's bye", (line) => line === "*** Bye")])
-  const codes = await Promise.all(chats.map((child) => stop(child)))
-  const proxyCode = await stop(proxy, "SIGUSR1")
-  const redisCode = await stop(redis)
+  const codes = await Promise.all(chats.map((child) => stop(child, "SIGTERM", 15_000)))
+  const proxyCode = await stop(proxy, "SIGUSR1", 15_000)
+  const redisCode = await stop(redis, "SIGTERM", 15_000)
   check(
     "every process stops cleanly on its signal",
     codes.every((code) => code === 0) && proxyCode === 0 && redisCode === 0,
@@ -351,25 +247,18 @@ const main = async () => {
     return 2
   }
   const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "fiberline-e2e-"))
-  const watchdog = setTimeout(() => {
-    say(`FAIL  the run took over ${runLimit} ms; stopping everything`)
-    for (const child of children) signal(child, "SIGKILL")
-    process.exit(1)
-  }, runLimit)
+  const timer = watchdog(runLimit)
   try {
     await run(dir, redisServer, haproxy)
   } catch (error) {
-    say(`FAIL  ${error instanceof Failed ? error.message : String(error)}`)
-    results.push({ ok: false, what: "the run" })
+    failed(error)
   } finally {
     // Whatever is still running after a failure (each by its PID).
-    await Promise.all(children.map((child) => stop(child, "SIGKILL")))
-    clearTimeout(watchdog)
+    await killAll()
+    clearTimeout(timer)
     Fs.rmSync(dir, { recursive: true, force: true })
   }
-  const failed = results.filter((result) => !result.ok).length
-  say(failed === 0 ? `all ${results.length} checks passed` : `${failed} of ${results.length} checks failed`)
-  return failed === 0 ? 0 : 1
+  return report()
 }
 
 process.exitCode = await main()

@@ -1,9 +1,9 @@
 /**
- * What the e2e scripts of fiberline's clients share: finding a server's
- * executable, a free loopback port, starting a server process and stopping
- * it by its PID, bounded waits, and the PASS/FAIL report with the script's
- * exit code (0 all passed, 1 a check failed or a step timed out, 2 a
- * prerequisite is missing).
+ * What the e2e scripts share: finding a server's executable, a free loopback
+ * port, starting a server process (its output kept, and logged to a file if
+ * asked) and stopping it by its PID, bounded waits, and the PASS/FAIL report
+ * with the script's exit code (0 all passed, 1 a check failed or a step
+ * timed out, 2 a prerequisite is missing).
  */
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
@@ -66,14 +66,16 @@ export interface Child {
 
 const children: Array<Child & { readonly gone: () => boolean }> = []
 
-/** Starts `command` with `args`, its stdout and stderr kept by line. */
-export const start = (name: string, command: string, args: ReadonlyArray<string>): Child => {
+/** Starts `command` with `args`, its stdout and stderr kept by line (and copied to `log`, if given). */
+export const start = (name: string, command: string, args: ReadonlyArray<string>, log?: string): Child => {
   const child = ChildProcess.spawn(command, args, { cwd: root, stdio: ["ignore", "pipe", "pipe"] })
   const lines: Array<string> = []
+  const out = log === undefined ? undefined : Fs.createWriteStream(log)
   for (const stream of [child.stdout, child.stderr]) {
     let rest = ""
     stream.setEncoding("utf8")
     stream.on("data", (chunk: string) => {
+      out?.write(chunk)
       const parts = (rest + chunk).split("\n")
       rest = parts.pop()!
       lines.push(...parts)
@@ -103,15 +105,29 @@ const signal = (child: Child & { readonly gone: () => boolean }, name: NodeJS.Si
   if (!child.gone()) process.kill(child.pid, name)
 }
 
-/** Stops `child` with SIGTERM, then SIGKILL if it is still there after 10 s; its exit code or signal. */
-export const stop = async (child: Child) => {
+/** Stops `child` with `name` (SIGTERM), then SIGKILL if it is still there after `graceMs`; its exit code or signal. */
+export const stop = async (child: Child, name: NodeJS.Signals = "SIGTERM", graceMs = 10_000) => {
   const own = children.find((candidate) => candidate.pid === child.pid)!
-  signal(own, "SIGTERM")
-  const timer = setTimeout(() => signal(own, "SIGKILL"), 10_000)
+  signal(own, name)
+  const timer = setTimeout(() => signal(own, "SIGKILL"), graceMs)
   const code = await child.exited
   clearTimeout(timer)
   return code
 }
+
+/** SIGKILL to every child still running (each by its PID), and waits for them all to exit. */
+export const killAll = async () => {
+  for (const child of children) signal(child, "SIGKILL")
+  await Promise.all(children.map((child) => child.exited))
+}
+
+/** Stops everything if the whole run takes over `limitMillis`: a FAIL line, SIGKILL to each child, exit 1. */
+export const watchdog = (limitMillis: number) =>
+  setTimeout(() => {
+    say(`FAIL  the run took over ${limitMillis} ms; stopping everything`)
+    for (const child of children) signal(child, "SIGKILL")
+    process.exit(1)
+  }, limitMillis)
 
 /** Whether something listens on 127.0.0.1:`port` (Linux's socket table: probing by connecting would be a connection). */
 export const listensOn = (port: number) => {
@@ -129,6 +145,19 @@ export const check = (what: string, ok: boolean, evidence: string) => {
   results.push(ok)
   say(`${ok ? "PASS" : "FAIL"}  ${what}`)
   for (const line of evidence.split("\n")) say(`        ${line}`)
+}
+
+/** Records a step that failed (or a wait that ran out) as a failed check. */
+export const failed = (error: unknown) => {
+  say(`FAIL  ${error instanceof Failed ? error.message : String(error)}`)
+  results.push(false)
+}
+
+/** Prints how many checks passed; the script's exit code (0 all passed, 1 otherwise). */
+export const report = (): number => {
+  const failures = results.filter((ok) => !ok).length
+  say(failures === 0 ? `all ${results.length} checks passed` : `${failures} of ${results.length} checks failed`)
+  return failures === 0 ? 0 : 1
 }
 
 /**
@@ -155,22 +184,14 @@ export const main = async (
     process.stderr.write(`${script} needs the built library (dist/): run it through npm, which builds first.\n`)
     return 2
   }
-  const watchdog = setTimeout(() => {
-    say(`FAIL  the run took over ${limitMillis} ms; stopping everything`)
-    for (const child of children) signal(child, "SIGKILL")
-    process.exit(1)
-  }, limitMillis)
+  const timer = watchdog(limitMillis)
   try {
     await run(path)
   } catch (error) {
-    say(`FAIL  ${error instanceof Failed ? error.message : String(error)}`)
-    results.push(false)
+    failed(error)
   } finally {
-    for (const child of children) signal(child, "SIGKILL")
-    await Promise.all(children.map((child) => child.exited))
-    clearTimeout(watchdog)
+    await killAll()
+    clearTimeout(timer)
   }
-  const failed = results.filter((ok) => !ok).length
-  say(failed === 0 ? `all ${results.length} checks passed` : `${failed} of ${results.length} checks failed`)
-  return failed === 0 ? 0 : 1
+  return report()
 }
