@@ -24,41 +24,13 @@ import * as LineServer from "../../src/services/LineServer.ts"
 import { tempDir } from "../fixtures/files.ts"
 import { closures, closuresReach, freshRegistry } from "../fixtures/metrics.ts"
 import { bytes, concat, inet, v2 } from "../fixtures/proxyHeader.ts"
+import { exchange } from "../fixtures/client.ts"
 import { captureLogs } from "../fixtures/server.ts"
 
 const within = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.timeout(effect, Duration.seconds(10))
 
 /** The system code of a server that could not listen (`undefined` for any other reason). */
 const listenCode = (error: LineServer.ServerError) => (error.reason._tag === "ListenError" ? error.reason.code : undefined)
-
-/** Connects (TCP options or a Unix path), writes `data` in the given pieces, half-closes, collects everything until close. */
-const exchange = (
-  target: Net.NetConnectOpts,
-  pieces: ReadonlyArray<string | Uint8Array>,
-  options?: { readonly gapMillis?: number }
-) =>
-  Effect.callback<{ readonly data: string; readonly error: string | undefined }>((resume) => {
-    const socket = Net.connect({ ...target, allowHalfOpen: true })
-    const chunks: Array<Buffer> = []
-    let error: string | undefined
-    socket.on("data", (chunk: Buffer) => chunks.push(chunk))
-    socket.on("error", (cause: NodeJS.ErrnoException) => {
-      error = cause.code ?? cause.message
-    })
-    socket.on("close", () => resume(Effect.succeed({ data: Buffer.concat(chunks).toString("latin1"), error })))
-    socket.once("connect", () => {
-      let i = 0
-      const next = () => {
-        if (socket.destroyed) return
-        if (i === pieces.length) return void socket.end()
-        socket.write(pieces[i++]!)
-        if (options?.gapMillis === undefined) next()
-        else setTimeout(next, options.gapMillis)
-      }
-      next()
-    })
-    return Effect.sync(() => socket.destroy())
-  })
 
 /** Leaves a stale socket file at `path`, as a server killed with SIGKILL does. */
 const killedServerSocket = (path: string) =>

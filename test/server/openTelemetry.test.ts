@@ -4,7 +4,6 @@
  * SERVER, with the connection's facts), the handler's spans are its
  * children in the same trace, and two connections are two traces.
  */
-import * as Net from "node:net"
 import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
 import { assert, describe, it } from "@effect/vitest"
 import { SpanKind } from "@opentelemetry/api"
@@ -15,6 +14,7 @@ import * as Layer from "effect/Layer"
 import type { Connection } from "../../src/services/Connection.ts"
 import * as LineServer from "../../src/services/LineServer.ts"
 import { captureLogs } from "../fixtures/server.ts"
+import { exchange } from "../fixtures/client.ts"
 
 /** Echoes each line inside a span of the handler's own until the input ends. */
 const handler = (conn: Connection) =>
@@ -22,16 +22,7 @@ const handler = (conn: Connection) =>
     Effect.catchTag("EndOfInput", () => Effect.void)
   )
 
-/** Sends `input`, half-closes, and waits for the server to close. */
-const exchange = (port: number, input: string) =>
-  Effect.callback<string>((resume) => {
-    const socket = Net.connect({ port, host: "127.0.0.1", allowHalfOpen: true })
-    let data = ""
-    socket.on("data", (chunk: Buffer) => (data += chunk.toString("latin1")))
-    socket.on("close", () => resume(Effect.succeed(data)))
-    socket.once("connect", () => socket.end(input))
-    return Effect.sync(() => socket.destroy())
-  }).pipe(Effect.timeout(Duration.seconds(10)))
+const within = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.timeout(effect, Duration.seconds(10))
 
 describe("under OpenTelemetry", () => {
   it.live("a connection is a SERVER span of its own trace, and the handler's spans its children", () => {
@@ -43,8 +34,8 @@ describe("under OpenTelemetry", () => {
     return Effect.gen(function*() {
       const server = yield* LineServer.make({ handler, port: 0, name: "echo" })
       const port = LineServer.port(server)
-      assert.strictEqual(yield* exchange(port, "a\nb\n"), "a\nb\n")
-      assert.strictEqual(yield* exchange(port, "c\n"), "c\n")
+      assert.strictEqual((yield* within(exchange(port, ["a\nb\n"]))).data, "a\nb\n")
+      assert.strictEqual((yield* within(exchange(port, ["c\n"]))).data, "c\n")
       yield* Effect.sleep("50 millis")
       const spans = exporter.getFinishedSpans()
       const connections = spans.filter((span) => span.name === "fiberline.connection")

@@ -16,6 +16,7 @@ import type { Connection } from "../../src/services/Connection.ts"
 import * as LineServer from "../../src/services/LineServer.ts"
 import { concat, inet, tlv, v2 } from "../fixtures/proxyHeader.ts"
 import { captureLogs } from "../fixtures/server.ts"
+import { exchange } from "../fixtures/client.ts"
 
 /** Writes what the connection knows of its PROXY header, then echoes one line. */
 const describeProxy = (conn: Connection) =>
@@ -24,21 +25,6 @@ const describeProxy = (conn: Connection) =>
     const tlvs = header?.tlvs.map((t) => `${t.type}=${Buffer.from(t.value).toString("latin1")}`).join(",") ?? ""
     yield* conn.writeLine(`v${header?.version} ${header?.command} ${conn.peer} tlvs:${tlvs}`)
     yield* conn.writeLine(yield* conn.readLine)
-  })
-
-/** Connects, writes `bytes`, and collects what comes back until the server closes. */
-const exchange = (port: number, bytes: Uint8Array | string) =>
-  Effect.callback<{ readonly data: string; readonly error: string | undefined }>((resume) => {
-    const socket = Net.connect({ port, host: "127.0.0.1", allowHalfOpen: true })
-    const chunks: Array<Buffer> = []
-    let error: string | undefined
-    socket.on("data", (chunk: Buffer) => chunks.push(chunk))
-    socket.on("error", (cause: NodeJS.ErrnoException) => {
-      error = cause.code ?? cause.message
-    })
-    socket.on("close", () => resume(Effect.succeed({ data: Buffer.concat(chunks).toString("latin1"), error })))
-    socket.once("connect", () => socket.end(bytes))
-    return Effect.sync(() => socket.destroy())
   })
 
 const within = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.timeout(effect, Duration.seconds(10))
@@ -52,14 +38,14 @@ describe("PROXY intake", () => {
         addresses: inet("198.51.100.9", "127.0.0.1", 40_000, 1234),
         tlvs: [{ type: 0x02, value: Buffer.from("api.example") }, { type: 0x05, value: Buffer.from("id-7") }]
       })
-      const { data } = yield* within(exchange(LineServer.port(server), concat(header, Buffer.from("after the header\n"))))
+      const { data } = yield* within(exchange(LineServer.port(server), [concat(header, Buffer.from("after the header\n"))]))
       assert.strictEqual(data, "v2 proxy 198.51.100.9:40000 tlvs:2=api.example,5=id-7\nafter the header\n")
     }).pipe(Effect.scoped, Effect.provide(captureLogs().layer)))
 
   it.live("a connection without a PROXY listener has no header", () =>
     Effect.gen(function*() {
       const server = yield* LineServer.make({ handler: describeProxy, port: 0 })
-      const { data } = yield* within(exchange(LineServer.port(server), "hi\n"))
+      const { data } = yield* within(exchange(LineServer.port(server), ["hi\n"]))
       assert.match(data, /^vundefined undefined 127\.0\.0\.1:\d+ tlvs:\nhi\n$/)
     }).pipe(Effect.scoped, Effect.provide(captureLogs().layer)))
 
@@ -99,7 +85,7 @@ describe("PROXY intake", () => {
         tlvs: [{ type: 0x02, value: Buffer.from("x") }],
         crc32c: { after: 0, value: "wrong" }
       })
-      const { data } = yield* within(exchange(LineServer.port(server), concat(header, tlv(0x04, []))))
+      const { data } = yield* within(exchange(LineServer.port(server), [concat(header, tlv(0x04, []))]))
       assert.strictEqual(data, "", "the handler never ran")
       yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 50)))
       const refused = logs.lines.find((line) => line.message.startsWith("connection refused"))
@@ -115,7 +101,7 @@ describe("PROXY intake", () => {
       const port = LineServer.port(server)
       const v2Header = v2({ familyTransport: 0x11, addresses: inet("10.0.0.1", "10.0.0.2", 1, 2) })
       for (const bytes of ["hello\r\n", "PROXY TCP4 nonsense\r\n", "PROXY TCP4 nonsense\r\n", v2Header, "hello again\r\n"]) {
-        assert.strictEqual((yield* within(exchange(port, bytes))).data, "", "the handler never ran")
+        assert.strictEqual((yield* within(exchange(port, [bytes]))).data, "", "the handler never ran")
       }
       yield* Scope.close(scope, Exit.void)
       const messages = logs.lines.map((line) => line.message)

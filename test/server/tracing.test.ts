@@ -7,7 +7,6 @@
  * Without one, no span exists. The closing log line carries the same
  * figures.
  */
-import * as Net from "node:net"
 import { assert, describe, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -16,6 +15,7 @@ import * as Tracer from "effect/Tracer"
 import type { Connection } from "../../src/services/Connection.ts"
 import * as LineServer from "../../src/services/LineServer.ts"
 import { captureLogs } from "../fixtures/server.ts"
+import { exchange } from "../fixtures/client.ts"
 
 const within = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.timeout(effect, Duration.seconds(10))
 
@@ -40,17 +40,6 @@ const handler = (conn: Connection) =>
     }
   })
 
-/** Sends `input`, half-closes, and waits for the server to close. */
-const exchange = (port: number, input: string) =>
-  Effect.callback<string>((resume) => {
-    const socket = Net.connect({ port, host: "127.0.0.1", allowHalfOpen: true })
-    let data = ""
-    socket.on("data", (chunk: Buffer) => (data += chunk.toString("latin1")))
-    socket.on("close", () => resume(Effect.succeed(data)))
-    socket.once("connect", () => socket.end(input))
-    return Effect.sync(() => socket.destroy())
-  })
-
 describe("a span per connection", () => {
   it.live("is a root linked to the server's span, carries the connection's facts, and parents the handler's spans", () => {
     const { spans, tracer } = recording()
@@ -58,7 +47,7 @@ describe("a span per connection", () => {
     return Effect.gen(function*() {
       const server = yield* LineServer.make({ handler, port: 0, name: "api" }).pipe(Effect.withSpan("app.start"))
       const port = LineServer.port(server)
-      assert.strictEqual(yield* within(exchange(port, "one\ntwo\n")), "one\ntwo\n")
+      assert.strictEqual((yield* within(exchange(port, ["one\ntwo\n"]))).data, "one\ntwo\n")
       yield* Effect.sleep("50 millis")
       const connections = spans.filter((span) => span.name === "fiberline.connection")
       assert.strictEqual(connections.length, 1)
@@ -101,8 +90,8 @@ describe("a span per connection", () => {
         Effect.flatMap(Effect.option(Effect.currentSpan), (span) =>
           Effect.andThen(Effect.sync(() => (spanSeen = Option.isSome(span))), handler(conn)))
       const probed = yield* LineServer.make({ handler: probe, port: 0 })
-      yield* within(exchange(LineServer.port(server), "a\nb\n"))
-      yield* within(exchange(LineServer.port(probed), "a\nb\n"))
+      yield* within(exchange(LineServer.port(server), ["a\nb\n"]))
+      yield* within(exchange(LineServer.port(probed), ["a\nb\n"]))
       assert.isFalse(spanSeen)
     }).pipe(Effect.scoped, Effect.provide(captureLogs().layer)))
 })
