@@ -112,6 +112,19 @@ const connectPid = (cluster: Cluster) =>
     return { client, pid }
   })
 
+/** Connects to the Unix socket at `path` until two different workers have greeted (at most 8 tries). */
+const bothAnswerAt = (path: string) =>
+  Effect.gen(function*() {
+    const pids = new Set<string>()
+    for (let attempt = 0; attempt < 8 && pids.size < 2; attempt++) {
+      const greeting = yield* Effect.scoped(Effect.flatMap(LineClient.connect({ path }), (conn) => conn.readLine)).pipe(
+        Effect.timeout(wait)
+      )
+      pids.add(greeting)
+    }
+    assert.strictEqual(pids.size, 2, `both workers answered: ${[...pids].join(", ")}`)
+  })
+
 /** One connection to each of two different workers (round-robin alternates: two attempts when both listen). */
 const connectToBoth = (cluster: Cluster) =>
   Effect.gen(function*() {
@@ -522,14 +535,7 @@ describe("fiberline --workers", () => {
         assert.isTrue(Fs.existsSync(path))
         const cli = yield* spawnCli(["serve", pidHandler, "--unix", path, "--workers", "2", "--log-format", "json"])
         yield* cli.waitForLog("workers started", wait)
-        const pids = new Set<string>()
-        for (let attempt = 0; attempt < 8 && pids.size < 2; attempt++) {
-          const greeting = yield* Effect.scoped(Effect.flatMap(LineClient.connect({ path }), (conn) => conn.readLine)).pipe(
-            Effect.timeout(wait)
-          )
-          pids.add(greeting)
-        }
-        assert.strictEqual(pids.size, 2, `both workers answered: ${[...pids].join(", ")}`)
+        yield* bothAnswerAt(path)
         yield* cli.signal("SIGTERM")
         assert.deepStrictEqual(yield* cli.exited(wait), { code: 0, signal: null })
       }), timeout)
@@ -554,14 +560,7 @@ describe("fiberline --workers", () => {
         const watcherDone = new Promise((resolve) => watcher.once("exit", resolve))
         const cli = yield* spawnCli(["serve", pidHandler, "--unix", path, "--unix-mode", "0600", "--workers", "2", "--log-format", "json"])
         yield* cli.waitForLog("workers started", wait)
-        const pids = new Set<string>()
-        for (let attempt = 0; attempt < 8 && pids.size < 2; attempt++) {
-          const greeting = yield* Effect.scoped(Effect.flatMap(LineClient.connect({ path }), (conn) => conn.readLine)).pipe(
-            Effect.timeout(wait)
-          )
-          pids.add(greeting)
-        }
-        assert.strictEqual(pids.size, 2, `both workers answered: ${[...pids].join(", ")}`)
+        yield* bothAnswerAt(path)
         yield* Effect.promise(() => watcherDone)
         assert.deepStrictEqual(JSON.parse(watched), ["600"], "the modes the socket was seen at its path with")
         assert.strictEqual((Fs.lstatSync(path).mode & 0o777).toString(8), "600")
